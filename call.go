@@ -1,0 +1,110 @@
+package opa
+
+import (
+	"fmt"
+	"reflect"
+)
+
+// CallHook calls the winning hook of name with args and returns its results.
+// Wrong argument counts or types give an error wrapping ErrBadCall, a panic
+// in the hook is returned as an error, and a name nobody implemented gives an
+// error wrapping ErrNotFound. When the hook's last result is a non-nil error,
+// that error is also returned, unchanged, as CallHook's error.
+//
+// CallHook is safe from many goroutines; for a typed call at the speed of a
+// direct call, use HookFunc.
+func (m *Manager) CallHook(name string, args ...any) ([]any, error) {
+	t, err := m.hooks()
+	if err != nil {
+		return nil, err
+	}
+	e, err := t.lookup(name)
+	if err != nil {
+		return nil, err
+	}
+	return e.call(args)
+}
+
+func (e *hookEntry) call(args []any) (res []any, err error) {
+	in, err := e.convert(args)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			res, err = nil, fmt.Errorf("opa: hook %q (plugin %s) panicked: %v", e.name, e.plugin, v)
+		}
+	}()
+	out := e.val.Call(in)
+	res = make([]any, len(out))
+	for i, v := range out {
+		res[i] = v.Interface()
+	}
+	if e.lastErr {
+		if herr, _ := res[len(res)-1].(error); herr != nil {
+			return res, herr
+		}
+	}
+	return res, nil
+}
+
+// convert checks args against the hook's parameters.
+func (e *hookEntry) convert(args []any) ([]reflect.Value, error) {
+	n := len(e.in)
+	if (!e.variadic && len(args) != n) || (e.variadic && len(args) < n-1) {
+		return nil, fmt.Errorf("%w: hook %q (plugin %s) is %s: it takes %d arguments, got %d",
+			ErrBadCall, e.name, e.plugin, e.val.Type(), n, len(args))
+	}
+	in := make([]reflect.Value, len(args))
+	for i, a := range args {
+		want := e.paramType(i)
+		if a == nil {
+			if !nillable(want) {
+				return nil, fmt.Errorf("%w: hook %q (plugin %s): argument %d is nil, want %s", ErrBadCall, e.name, e.plugin, i+1, want)
+			}
+			in[i] = reflect.Zero(want)
+			continue
+		}
+		v := reflect.ValueOf(a)
+		if !v.Type().AssignableTo(want) {
+			return nil, fmt.Errorf("%w: hook %q (plugin %s): argument %d is %s, want %s", ErrBadCall, e.name, e.plugin, i+1, v.Type(), want)
+		}
+		in[i] = v
+	}
+	return in, nil
+}
+
+func (e *hookEntry) paramType(i int) reflect.Type {
+	if e.variadic && i >= len(e.in)-1 {
+		return e.in[len(e.in)-1].Elem()
+	}
+	return e.in[i]
+}
+
+func nillable(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Chan, reflect.Func, reflect.Interface, reflect.Map, reflect.Pointer, reflect.Slice, reflect.UnsafePointer:
+		return true
+	}
+	return false
+}
+
+// HookFuncOf returns the winning hook of name in m as its own func type F,
+// to call at the speed of a direct call. F must be the hook's type (its
+// definition's Func type); anything else is an error naming both types.
+func HookFuncOf[F any](m *Manager, name string) (F, error) {
+	var zero F
+	t, err := m.hooks()
+	if err != nil {
+		return zero, err
+	}
+	e, err := t.lookup(name)
+	if err != nil {
+		return zero, err
+	}
+	f, ok := e.fn.(F)
+	if !ok {
+		return zero, fmt.Errorf("%w: hook %q (plugin %s) is %s, not %s", ErrBadCall, name, e.plugin, e.val.Type(), reflect.TypeFor[F]())
+	}
+	return f, nil
+}

@@ -1,0 +1,245 @@
+package opa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Component states, as the report shows them.
+const (
+	StateConnected   = "connected"   // Connect (and Validate) succeeded
+	StateUnavailable = "unavailable" // LOAD=auto and the service was not there
+	StateDisabled    = "disabled"    // LOAD=no: never built
+)
+
+// component is one entry of OPTIONAL_COMPONENTS and what became of it.
+type component struct {
+	name   string
+	cfg    ComponentConfig
+	load   string
+	plugin string // the plugin whose driver built it
+	comp   Component
+	state  string
+	err    error // why it is unavailable
+}
+
+// driverEntry is a registered driver and the plugin that gave it.
+type driverEntry struct {
+	Driver
+	plugin string
+}
+
+// buildDrivers registers the drivers of every loaded plugin, by lower-case
+// name. The same driver listed twice is fine; two different drivers with one
+// name are an error naming both plugins.
+func buildDrivers(plugins []*loaded) (map[string]driverEntry, error) {
+	drivers := map[string]driverEntry{}
+	var errs []error
+	for _, lp := range plugins {
+		for _, d := range lp.plugin.Drivers {
+			name := strings.ToLower(d.Name)
+			perr := func(format string, args ...any) {
+				errs = append(errs, &PluginError{Plugin: lp.name, Path: lp.match, Step: "drivers", Err: fmt.Errorf(format, args...)})
+			}
+			switch prev, dup := drivers[name]; {
+			case name == "":
+				perr("a driver has no Name")
+			case d.New == nil:
+				perr("driver %q has no New func", d.Name)
+			case dup && reflect.ValueOf(prev.New).Pointer() == reflect.ValueOf(d.New).Pointer():
+				// The same driver, reachable from two plugins.
+			case dup:
+				perr("Driver with this name (%s) already exists (from plugin %s). CaSe of driver is ignored.", name, prev.plugin)
+			default:
+				drivers[name] = driverEntry{Driver: d, plugin: lp.name}
+			}
+		}
+	}
+	return drivers, errors.Join(errs...)
+}
+
+// connectComponents builds and connects every optional component in sorted
+// name order, following LOAD. Each connected component is appended to
+// *connected as soon as it is, so a failure later can close it.
+func (m *Manager) connectComponents(ctx context.Context, drivers map[string]driverEntry, all map[string]*component, connected *[]*component) error {
+	for _, name := range slices.Sorted(maps.Keys(m.cfg.OptionalComponents)) {
+		cc := m.cfg.OptionalComponents[name]
+		load, _ := normalizeLoad(cc.Load) // checked by Config.validate
+		c := &component{name: strings.ToLower(name), cfg: cc, load: load}
+		all[c.name] = c
+		if load == "no" {
+			c.state = StateDisabled
+			m.log.Info("opa: component disabled (LOAD=no)", "component", c.name)
+			continue
+		}
+		if err := m.connectOne(ctx, drivers, c); err != nil {
+			return m.red.wrap(fmt.Errorf("opa: component %s (driver %s): %w", c.name, cc.Driver, err))
+		}
+		if c.state == StateConnected {
+			*connected = append(*connected, c)
+			if err := m.validateOne(ctx, c); err != nil {
+				return m.red.wrap(fmt.Errorf("opa: component %s (driver %s): validate: %w", c.name, cc.Driver, err))
+			}
+		}
+	}
+	return nil
+}
+
+func (m *Manager) connectOne(ctx context.Context, drivers map[string]driverEntry, c *component) error {
+	d, ok := drivers[strings.ToLower(c.cfg.Driver)]
+	if !ok {
+		return fmt.Errorf("%w: Invalid driver specified (%s), no way to handle it; drivers of the loaded plugins: [%s]",
+			ErrNotFound, c.cfg.Driver, strings.Join(slices.Sorted(maps.Keys(drivers)), " "))
+	}
+	c.plugin = d.plugin
+	m.log.Info("opa: connecting component", "component", c.name, "driver", d.Name, "plugin", d.plugin, "load", c.load, "opts", redactOptions(c.cfg.Opts))
+	err := guard(ctx, m.cfg.componentTimeout(), "new", func(context.Context) error {
+		comp, err := d.New(c.cfg.Opts)
+		if err == nil && comp == nil {
+			err = errors.New("New returned a nil Component")
+		}
+		c.comp = comp
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	err = guard(ctx, m.cfg.componentTimeout(), "connect", c.comp.Connect)
+	switch {
+	case err == nil:
+		c.state = StateConnected
+		m.log.Info("opa: component connected", "component", c.name)
+		return nil
+	case errors.Is(err, ErrUnavailable) && c.load == "auto":
+		c.state, c.err = StateUnavailable, m.red.wrap(err)
+		m.log.Warn("opa: component unavailable (LOAD=auto), going on without it", "component", c.name, "error", c.err)
+		return nil
+	case errors.Is(err, ErrUnavailable):
+		return fmt.Errorf("Connect pre-check failed for %s, as if the host is not there (LOAD=yes): %w", d.Name, err)
+	default:
+		return err
+	}
+}
+
+func (m *Manager) validateOne(ctx context.Context, c *component) error {
+	v, ok := c.comp.(Validator)
+	if !ok {
+		return nil
+	}
+	return guard(ctx, m.cfg.componentTimeout(), "validate", v.Validate)
+}
+
+// closeComponents closes connected components in reverse order, each under
+// its own deadline, keeps going after an error and joins the errors.
+func (m *Manager) closeComponents(connected []*component) error {
+	var errs []error
+	for _, c := range slices.Backward(connected) {
+		cl, ok := c.comp.(Closer)
+		if !ok {
+			continue
+		}
+		if err := guard(context.Background(), m.cfg.componentTimeout(), "close", cl.Close); err != nil {
+			errs = append(errs, m.red.wrap(fmt.Errorf("opa: component %s: %w", c.name, err)))
+			m.log.Error("opa: component close failed", "component", c.name, "error", errs[len(errs)-1])
+			continue
+		}
+		m.log.Info("opa: component closed", "component", c.name)
+	}
+	return errors.Join(errs...)
+}
+
+// guard runs fn under a deadline of timeout, turning a panic into an error
+// naming the step. If fn ignores its context and does not return in time,
+// guard stops waiting and returns an error; fn's goroutine is left to finish
+// on its own.
+func guard(ctx context.Context, timeout time.Duration, step string, fn func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				done <- fmt.Errorf("%s panicked: %v", step, v)
+			}
+		}()
+		done <- fn(ctx)
+	}()
+	select {
+	case err := <-done:
+		if err != nil && ctx.Err() != nil && !errors.Is(err, ErrUnavailable) {
+			return fmt.Errorf("%s did not finish within %s (COMPONENT_TIMEOUT): %w", step, timeout, err)
+		}
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("%s did not return within %s (COMPONENT_TIMEOUT): %w", step, timeout, ctx.Err())
+	}
+}
+
+// Component returns the named component (case-insensitive). An unknown name
+// gives an error wrapping ErrNotFound that lists the defined components; a
+// component that is unavailable or disabled gives an error wrapping
+// ErrUnavailable.
+func (m *Manager) Component(name string) (Component, error) {
+	st, err := m.started()
+	if err != nil {
+		return nil, err
+	}
+	c, ok := st.components[strings.ToLower(name)]
+	if !ok {
+		return nil, fmt.Errorf("%w: Component %q is not defined (yet?). Defined components are: [%s]",
+			ErrNotFound, name, strings.Join(slices.Sorted(maps.Keys(st.components)), " "))
+	}
+	switch c.state {
+	case StateConnected:
+		return c.comp, nil
+	case StateDisabled:
+		return nil, fmt.Errorf("%w: component %s is disabled (LOAD=no)", ErrUnavailable, c.name)
+	default:
+		return nil, fmt.Errorf("component %s: %w", c.name, c.err)
+	}
+}
+
+// Instance returns the Instance of the named component; see Component for
+// the errors.
+func (m *Manager) Instance(name string) (any, error) {
+	c, err := m.Component(name)
+	if err != nil {
+		return nil, err
+	}
+	return c.Instance(), nil
+}
+
+// InstanceOf returns the Instance of the named component of m as a T; an
+// instance of another type is an error naming both types.
+func InstanceOf[T any](m *Manager, name string) (T, error) {
+	var zero T
+	v, err := m.Instance(name)
+	if err != nil {
+		return zero, err
+	}
+	t, ok := v.(T)
+	if !ok {
+		return zero, fmt.Errorf("opa: component %s: its instance is %T, not %s", name, v, reflect.TypeFor[T]())
+	}
+	return t, nil
+}
+
+// Util returns the Util of the named component; a component whose type has
+// no Util method is an error wrapping ErrNotFound.
+func (m *Manager) Util(name string) (any, error) {
+	c, err := m.Component(name)
+	if err != nil {
+		return nil, err
+	}
+	u, ok := c.(Utiler)
+	if !ok {
+		return nil, fmt.Errorf("%w: component %s has no Util (its type %T has no Util() method)", ErrNotFound, name, c)
+	}
+	return u.Util(), nil
+}

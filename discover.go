@@ -1,0 +1,142 @@
+package opa
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// candidate is one plugin found by discovery: a .so file, a plugin directory,
+// or a plugin compiled in with Register.
+type candidate struct {
+	name     string
+	match    string        // "<search path>/<name>": what LIST and RE filters see
+	file     string        // the .so file; "" for a compiled-in plugin
+	metaFile string        // the meta.json sidecar; "" for a compiled-in plugin
+	builtin  *registration // non-nil for a compiled-in plugin
+	shadowed string        // the match string of the same-named candidate that won
+}
+
+// searchPaths returns the configured paths without duplicates (first kept),
+// then the default path.
+func searchPaths(c Config) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, p := range append(append([]string(nil), c.PluginPaths...), c.defaultPath()) {
+		if p == "" || seen[p] {
+			continue
+		}
+		seen[p] = true
+		out = append(out, p)
+	}
+	return out
+}
+
+// matchString joins a search path and a plugin name as Python's os.path.join
+// does: the path is kept exactly as configured.
+func matchString(dir, name string) string {
+	if strings.HasSuffix(dir, "/") {
+		return dir + name
+	}
+	return dir + "/" + name
+}
+
+// discover lists every candidate in every path, in path order and sorted by
+// name within a path, then the compiled-in plugins as if they lived in the
+// default path. The first candidate of a name wins; later ones are returned
+// too, marked as shadowed. A path that does not exist is skipped; one that
+// cannot be read is an error.
+func discover(paths []string, defaultPath string, builtins []namedRegistration) ([]*candidate, error) {
+	var out []*candidate
+	winner := map[string]*candidate{}
+	add := func(c *candidate) {
+		if w, ok := winner[c.name]; ok {
+			c.shadowed = w.match
+		} else {
+			winner[c.name] = c
+		}
+		out = append(out, c)
+	}
+	for _, dir := range paths {
+		found, err := scanDir(dir)
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range found {
+			add(c)
+		}
+	}
+	for _, b := range builtins {
+		add(&candidate{name: b.name, match: matchString(defaultPath, b.name), builtin: &b.registration})
+	}
+	return out, nil
+}
+
+// scanDir lists the candidates of one search path, sorted by entry name.
+func scanDir(dir string) ([]*candidate, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opa: plugin path %s: %w (fix the path in PLUGIN_PATHS, or its permissions)", dir, err)
+	}
+	var out []*candidate
+	for _, e := range entries {
+		if c := candidateOf(dir, e); c != nil {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// candidateOf says whether a directory entry is a plugin: NAME.so (a
+// single-file plugin) or a directory NAME holding plugin.so. Hidden names and
+// names with a dot are not plugins. A NAME.so that turns out not to be a
+// regular file is still a candidate, so the operator is told why it did not
+// load.
+func candidateOf(dir string, e fs.DirEntry) *candidate {
+	entry := e.Name()
+	if strings.HasPrefix(entry, ".") {
+		return nil
+	}
+	if name, ok := strings.CutSuffix(entry, ".so"); ok {
+		if checkName(name) != nil {
+			return nil
+		}
+		return &candidate{
+			name:     name,
+			match:    matchString(dir, name),
+			file:     filepath.Join(dir, entry),
+			metaFile: filepath.Join(dir, name+"-meta.json"),
+		}
+	}
+	if checkName(entry) != nil || !isDir(dir, e) {
+		return nil
+	}
+	so := filepath.Join(dir, entry, "plugin.so")
+	if _, err := os.Lstat(so); err != nil {
+		return nil
+	}
+	return &candidate{
+		name:     entry,
+		match:    matchString(dir, entry),
+		file:     so,
+		metaFile: filepath.Join(dir, entry, "meta.json"),
+	}
+}
+
+// isDir follows a symlink to say whether an entry is a directory.
+func isDir(dir string, e fs.DirEntry) bool {
+	if e.IsDir() {
+		return true
+	}
+	if e.Type()&fs.ModeSymlink == 0 {
+		return false
+	}
+	fi, err := os.Stat(filepath.Join(dir, e.Name()))
+	return err == nil && fi.IsDir()
+}

@@ -1,0 +1,60 @@
+// Package opa finds, filters and loads plugins for a Go web service, and
+// manages what they provide: hooks, drivers for optional components
+// (databases, caches), go-chi routes and setup functions. It is a Go port of
+// the plugin system of opa-stack.
+//
+// # Plugins
+//
+// A plugin is a package main built with -buildmode=plugin that exports
+//
+//	var Plugin = opa.Plugin{...}
+//
+// It lives in a plugin path as NAME.so (with an optional NAME-meta.json
+// beside it) or as a directory NAME holding plugin.so (and an optional
+// meta.json). A plugin can also be compiled into the host with Register.
+//
+// # Discovery and filters
+//
+// Every path of PLUGIN_PATHS is searched in order, then the default path
+// (/data/opa/plugins). The first plugin of a name wins, even when a filter
+// then drops it. Six filters, all "allow" while unset, decide what loads:
+// PLUGIN_WHITELIST_LIST, _RE and _TAGS, PLUGIN_BLACKLIST_LIST, _RE and _TAGS.
+// LIST and RE filters match "<path>/<name>"; RE filters match at the start
+// only; TAGS filters compare with the tags of meta.json. Only chosen plugins
+// are opened. Report says, for every candidate, whether it loaded and why not.
+//
+// # Startup
+//
+// Startup runs in a fixed order: discover and load plugins; register every
+// hook definition, then every hook, and pick each name's winner (highest
+// Order, a tie to the hook registered last); register drivers; connect the
+// optional components in sorted name order; mount every plugin's router on
+// the host router; run every setup. If a step fails, what was connected is
+// closed again. Shutdown closes components in reverse order.
+//
+// # Usage
+//
+//	func main() {
+//		r := chi.NewRouter()
+//		r.Use(middleware.Logger)
+//		if err := opa.Startup(r); err != nil {
+//			log.Fatal(err)
+//		}
+//		defer opa.Shutdown(context.Background())
+//		r.Get("/hi", func(w http.ResponseWriter, req *http.Request) {
+//			res, err := opa.CallHook("greeting", "world")
+//			...
+//		})
+//		http.ListenAndServe(":8080", r)
+//	}
+//
+// The package-level functions use a default Manager; a host that wants no
+// globals makes its own with New.
+//
+// # Configuration
+//
+// LoadConfig reads settings files (YAML, JSON, TOML) from the settings
+// directory (OPA_SETTINGS_DIR, default /data/settings) with environments
+// (default, then ENV, then global) and OPA_ environment variables, following
+// dynaconf's rules as opa-stack used them. See LoadConfig and Config.
+package opa

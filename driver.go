@@ -1,0 +1,42 @@
+package opa
+
+import "context"
+
+// Driver builds components of one kind (a database, a cache). The drivers of
+// every loaded plugin are registered; OPTIONAL_COMPONENTS names the driver of
+// each component.
+type Driver struct {
+	Name string                                // case-insensitive and unique
+	New  func(opts Options) (Component, error) // an unconnected component built from its OPTS
+}
+
+// Options are a component's OPTS. Keys are lower-case, as viper gives them.
+type Options map[string]any
+
+// Component is a connection to an optional service, built by a Driver.
+type Component interface {
+	// Connect connects to the service. An error wrapping ErrUnavailable
+	// means "the service is not there": with LOAD=auto the component is then
+	// left unavailable and Startup goes on.
+	Connect(ctx context.Context) error
+	// Instance returns the client that handlers use.
+	Instance() any
+}
+
+// Validator is implemented by a Component that can check its connection;
+// Validate is called after a successful Connect, and an error fails Startup.
+type Validator interface {
+	Validate(ctx context.Context) error
+}
+
+// Closer is implemented by a Component that holds resources; Close is called
+// at Shutdown, in reverse connect order, and on a failed Startup.
+type Closer interface {
+	Close(ctx context.Context) error
+}
+
+// Utiler is implemented by a Component that offers helpers besides its
+// instance; Util is what GetUtil returns.
+type Utiler interface {
+	Util() any
+}

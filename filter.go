@@ -1,0 +1,95 @@
+package opa
+
+import (
+	"fmt"
+	"regexp"
+	"regexp/syntax"
+	"slices"
+	"strings"
+)
+
+// filters are the six allow/deny checks of a Config, compiled once.
+type filters struct {
+	whitelistList []string
+	whitelistRE   *regexp.Regexp
+	whitelistTags []string
+	blacklistList []string
+	blacklistRE   *regexp.Regexp
+	blacklistTags []string
+}
+
+// compileFilterRE compiles a PLUGIN_*_RE setting with Python's re.match
+// semantics: anchored at the start only. An empty pattern is unset (nil).
+func compileFilterRE(setting, pattern string) (*regexp.Regexp, error) {
+	if pattern == "" {
+		return nil, nil
+	}
+	re, err := regexp.Compile(`^(?:` + pattern + `)`)
+	if err != nil {
+		return nil, &ConfigError{Key: setting, Err: fmt.Errorf("invalid regular expression %q: %w", pattern, unwrapRegexpError(err))}
+	}
+	return re, nil
+}
+
+// unwrapRegexpError strips the anchor we added from the message, so the
+// operator sees their own pattern.
+func unwrapRegexpError(err error) error {
+	if se, ok := err.(*syntax.Error); ok {
+		return fmt.Errorf("%s", se.Code)
+	}
+	return err
+}
+
+func newFilters(c Config) (*filters, error) {
+	wre, err := compileFilterRE("PLUGIN_WHITELIST_RE", c.WhitelistRE)
+	if err != nil {
+		return nil, err
+	}
+	bre, err := compileFilterRE("PLUGIN_BLACKLIST_RE", c.BlacklistRE)
+	if err != nil {
+		return nil, err
+	}
+	return &filters{
+		whitelistList: c.WhitelistList,
+		whitelistRE:   wre,
+		whitelistTags: c.WhitelistTags,
+		blacklistList: c.BlacklistList,
+		blacklistRE:   bre,
+		blacklistTags: c.BlacklistTags,
+	}, nil
+}
+
+// check runs every filter that is set on a plugin's match string and tags.
+// It returns "" when the plugin may load, else every failed check, in the
+// order of the docs, joined by "; ".
+func (f *filters) check(match string, tags []string) string {
+	var no []string
+	if len(f.whitelistList) > 0 && !slices.Contains(f.whitelistList, match) {
+		no = append(no, "not in PLUGIN_WHITELIST_LIST")
+	}
+	if f.whitelistRE != nil && !f.whitelistRE.MatchString(match) {
+		no = append(no, "does not match PLUGIN_WHITELIST_RE")
+	}
+	if len(f.whitelistTags) > 0 && !shareTag(f.whitelistTags, tags) {
+		no = append(no, "no tag in PLUGIN_WHITELIST_TAGS")
+	}
+	if len(f.blacklistList) > 0 && slices.Contains(f.blacklistList, match) {
+		no = append(no, "in PLUGIN_BLACKLIST_LIST")
+	}
+	if f.blacklistRE != nil && f.blacklistRE.MatchString(match) {
+		no = append(no, "matches PLUGIN_BLACKLIST_RE")
+	}
+	if len(f.blacklistTags) > 0 && shareTag(f.blacklistTags, tags) {
+		no = append(no, "has a tag in PLUGIN_BLACKLIST_TAGS")
+	}
+	return strings.Join(no, "; ")
+}
+
+func shareTag(a, b []string) bool {
+	for _, t := range b {
+		if slices.Contains(a, t) {
+			return true
+		}
+	}
+	return false
+}

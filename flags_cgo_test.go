@@ -1,0 +1,5 @@
+//go:build cgo
+
+package opa_test
+
+func init() { cgoEnabled = true }

@@ -1,0 +1,5 @@
+//go:build race
+
+package opa_test
+
+func init() { raceEnabled = true }

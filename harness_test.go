@@ -1,0 +1,256 @@
+package opa_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/opa-stack/opa-go"
+)
+
+// The real-plugin harness: the test host (testdata/host) and the fixture
+// plugins (testdata/plugins/*) are built once per test binary, with the same
+// toolchain and the test binary's own -race, and the host runs as a child
+// process. plugin.Open must not run inside this test binary: its opa package
+// differs from the one the plugins are built against (see
+// ../shared/reference/go-plugins.md).
+
+var fixtures struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// fixtureDir holds the host binary and NAME.so for every fixture plugin.
+func fixtureDir(t testing.TB) string {
+	t.Helper()
+	if !pluginsSupported() {
+		t.Skipf("Go plugins need cgo on linux, darwin or freebsd (this is %s/%s, cgo=%v)", runtime.GOOS, runtime.GOARCH, cgoEnabled)
+	}
+	fixtures.once.Do(func() { fixtures.dir, fixtures.err = buildFixtures() })
+	if fixtures.err != nil {
+		t.Fatalf("building fixtures: %v", fixtures.err)
+	}
+	return fixtures.dir
+}
+
+func pluginsSupported() bool {
+	switch runtime.GOOS {
+	case "linux", "darwin", "freebsd":
+		return cgoEnabled
+	}
+	return false
+}
+
+// buildFlags are the flags that must match between host and plugins.
+func buildFlags() []string {
+	if raceEnabled {
+		return []string{"-race"}
+	}
+	return nil
+}
+
+func buildFixtures() (string, error) {
+	dir, err := os.MkdirTemp("", "opa-fixtures-")
+	if err != nil {
+		return "", err
+	}
+	cleanups = append(cleanups, func() { os.RemoveAll(dir) })
+	names, err := os.ReadDir("testdata/plugins")
+	if err != nil {
+		return "", err
+	}
+	jobs := [][]string{append(append([]string{"build"}, buildFlags()...), "-o", filepath.Join(dir, "host"), "./testdata/host")}
+	for _, n := range names {
+		jobs = append(jobs, append(append([]string{"build", "-buildmode=plugin"}, buildFlags()...),
+			"-o", filepath.Join(dir, n.Name()+".so"), "./testdata/plugins/"+n.Name()))
+	}
+	// Build the host first: it compiles everything the plugins share, so the
+	// plugin builds after it only link.
+	if err := goCmd(jobs[0]...); err != nil {
+		return "", err
+	}
+	errs := make(chan error, len(jobs))
+	sem := make(chan struct{}, 2)
+	for _, j := range jobs[1:] {
+		go func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			errs <- goCmd(j...)
+		}()
+	}
+	for range jobs[1:] {
+		if err := <-errs; err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+func goCmd(args ...string) error {
+	cmd := exec.Command("go", args...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// cleanups run after all tests (see TestMain).
+var cleanups []func()
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, c := range cleanups {
+		c()
+	}
+	os.Exit(code)
+}
+
+// hostResult is what the test host prints.
+type hostResult struct {
+	StartupError  string     `json:"startup_error"`
+	Report        opa.Report `json:"report"`
+	Gets          []hostGet  `json:"gets"`
+	Calls         []hostCall `json:"calls"`
+	ShutdownError string     `json:"shutdown_error"`
+	Stderr        string     `json:"-"`
+}
+
+type hostGet struct {
+	Path   string `json:"path"`
+	Status int    `json:"status"`
+	Body   string `json:"body"`
+	Host   string `json:"host_header"`
+}
+
+type hostCall struct {
+	Name   string `json:"name"`
+	Result []any  `json:"result"`
+	Error  string `json:"error"`
+}
+
+// plugin returns the report of the named plugin, failing the test if absent.
+func (r hostResult) plugin(t testing.TB, name string) opa.PluginReport {
+	t.Helper()
+	for _, p := range r.Report.Plugins {
+		if p.Name == name {
+			return p
+		}
+	}
+	t.Fatalf("no plugin %q in report: %+v", name, r.Report.Plugins)
+	return opa.PluginReport{}
+}
+
+// sandbox is a scratch layout for one host run: plugin paths, a settings
+// directory and an empty default plugin path.
+type sandbox struct {
+	t        testing.TB
+	root     string
+	fixtures string
+	env      []string
+}
+
+func newSandbox(t testing.TB) *sandbox {
+	s := &sandbox{t: t, root: t.TempDir(), fixtures: fixtureDir(t)}
+	s.env = []string{
+		"OPA_SETTINGS_DIR=" + s.mkdir("settings"),
+		"OPA_PLUGIN_DEFAULT_PATH=" + s.path("default"),
+	}
+	return s
+}
+
+func (s *sandbox) path(rel string) string { return filepath.Join(s.root, rel) }
+
+func (s *sandbox) mkdir(rel string) string {
+	s.t.Helper()
+	p := s.path(rel)
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		s.t.Fatal(err)
+	}
+	return p
+}
+
+// place puts a copy of fixture plugin NAME.so at rel (e.g. "p1/x.so" or
+// "p1/x/plugin.so"), creating directories.
+func (s *sandbox) place(fixture, rel string) string {
+	s.t.Helper()
+	dst := s.path(rel)
+	s.mkdir(filepath.Dir(rel))
+	src := filepath.Join(s.fixtures, fixture+".so")
+	if err := os.Link(src, dst); err != nil {
+		if err := copyFile(src, dst); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	return dst
+}
+
+// write writes a file at rel.
+func (s *sandbox) write(rel, content string) string {
+	s.t.Helper()
+	s.mkdir(filepath.Dir(rel))
+	p := s.path(rel)
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		s.t.Fatal(err)
+	}
+	return p
+}
+
+func (s *sandbox) setenv(kv ...string) { s.env = append(s.env, kv...) }
+
+// run starts the host with the sandbox's environment and args, and decodes
+// what it prints.
+func (s *sandbox) run(args ...string) hostResult {
+	s.t.Helper()
+	cmd := exec.Command(filepath.Join(s.fixtures, "host"), args...)
+	cmd.Env = append(cleanEnv(), s.env...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		s.t.Fatalf("host %v: %v\nstdout:\n%s\nstderr:\n%s", args, err, stdout.String(), stderr.String())
+	}
+	var res hostResult
+	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
+		s.t.Fatalf("host output is not JSON: %v\n%s\nstderr:\n%s", err, stdout.String(), stderr.String())
+	}
+	res.Stderr = stderr.String()
+	return res
+}
+
+// cleanEnv is this process's environment without OPA_ settings or ENV.
+func cleanEnv() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if strings.HasPrefix(kv, "OPA_") || strings.HasPrefix(kv, "ENV=") {
+			continue
+		}
+		out = append(out, kv)
+	}
+	return out
+}
+
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

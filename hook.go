@@ -1,0 +1,190 @@
+package opa
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"reflect"
+	"slices"
+	"strings"
+)
+
+// HookDefinition declares a hook: its name, whether Startup needs a plugin to
+// provide it, and the function type every hook of that name must have.
+type HookDefinition struct {
+	Name     string
+	Required bool // Startup fails when no loaded plugin provides a hook for it
+	// Func is a typed nil func, e.g. (func(context.Context, string) (string, error))(nil):
+	// the type every hook of this name must have. Nil accepts any func.
+	Func any
+}
+
+// Hook implements a hook definition.
+type Hook struct {
+	Name  string
+	Order int // the highest Order wins; on a tie the hook registered last wins
+	Func  any // the implementation, a func
+}
+
+// hookEntry is the winning hook of a name, ready to call.
+type hookEntry struct {
+	name     string
+	plugin   string
+	order    int
+	fn       any           // the func, converted to its definition's type
+	val      reflect.Value // fn, for CallHook
+	in       []reflect.Type
+	variadic bool
+	lastErr  bool // the last result is an error
+}
+
+// hookDef is a registered definition and the plugin that gave it.
+type hookDef struct {
+	HookDefinition
+	plugin string
+	typ    reflect.Type // nil: any func
+	used   bool
+}
+
+// hookTable is the resolved hooks of a started Manager; it never changes
+// after Startup, so calls need no lock.
+type hookTable struct {
+	defs    map[string]*hookDef
+	winners map[string]*hookEntry
+}
+
+var errorType = reflect.TypeFor[error]()
+
+// buildHooks registers every hook definition of every plugin, then every
+// hook, then picks each name's winner (highest Order; on a tie the last
+// registered) and checks that required definitions have a hook. Errors of one
+// kind are collected and returned together.
+func buildHooks(plugins []*loaded) (*hookTable, []HookReport, error) {
+	t := &hookTable{defs: map[string]*hookDef{}, winners: map[string]*hookEntry{}}
+	var errs []error
+	for _, lp := range plugins {
+		for _, d := range lp.plugin.HookDefinitions {
+			if err := t.define(lp, d); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, nil, errors.Join(errs...)
+	}
+	for _, lp := range plugins {
+		for _, h := range lp.plugin.Hooks {
+			if err := t.add(lp, h); err != nil {
+				errs = append(errs, err)
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, nil, errors.Join(errs...)
+	}
+	if err := t.checkRequired(); err != nil {
+		return nil, nil, err
+	}
+	return t, t.report(), nil
+}
+
+func (t *hookTable) define(lp *loaded, d HookDefinition) error {
+	perr := func(format string, args ...any) error {
+		return &PluginError{Plugin: lp.name, Path: lp.match, Step: "hooks", Err: fmt.Errorf(format, args...)}
+	}
+	if d.Name == "" {
+		return perr("a hook definition has no Name")
+	}
+	if prev, dup := t.defs[d.Name]; dup {
+		return perr("There can only be 1 hook-definition per hook-name. %q is already registered (by plugin %s)", d.Name, prev.plugin)
+	}
+	def := &hookDef{HookDefinition: d, plugin: lp.name}
+	if d.Func != nil {
+		def.typ = reflect.TypeOf(d.Func)
+		if def.typ.Kind() != reflect.Func {
+			return perr("hook definition %q: Func must be a typed nil func such as (func(string) string)(nil), got %s", d.Name, def.typ)
+		}
+	}
+	t.defs[d.Name] = def
+	return nil
+}
+
+func (t *hookTable) add(lp *loaded, h Hook) error {
+	perr := func(format string, args ...any) error {
+		return &PluginError{Plugin: lp.name, Path: lp.match, Step: "hooks", Err: fmt.Errorf(format, args...)}
+	}
+	def, ok := t.defs[h.Name]
+	if !ok {
+		return perr("There are no hook-definition for hook %q, are you using the correct name?", h.Name)
+	}
+	val := reflect.ValueOf(h.Func)
+	if h.Func == nil || val.Kind() != reflect.Func || val.IsNil() {
+		return perr("hook %q: Func must be a non-nil func, got %T", h.Name, h.Func)
+	}
+	if def.typ != nil && val.Type() != def.typ {
+		// A func literal of the definition's underlying type is accepted and
+		// converted, so HookFunc[DefinitionType] finds it.
+		if !val.Type().AssignableTo(def.typ) {
+			return perr("hook %q has type %s, but its definition (plugin %s) wants %s", h.Name, val.Type(), def.plugin, def.typ)
+		}
+		val = val.Convert(def.typ)
+	}
+	def.used = true
+	if w, ok := t.winners[h.Name]; ok && h.Order < w.order {
+		return nil
+	}
+	t.winners[h.Name] = newHookEntry(h.Name, lp.name, h.Order, val)
+	return nil
+}
+
+func newHookEntry(name, plugin string, order int, val reflect.Value) *hookEntry {
+	typ := val.Type()
+	e := &hookEntry{name: name, plugin: plugin, order: order, fn: val.Interface(), val: val, variadic: typ.IsVariadic()}
+	for i := range typ.NumIn() {
+		e.in = append(e.in, typ.In(i))
+	}
+	e.lastErr = typ.NumOut() > 0 && typ.Out(typ.NumOut()-1) == errorType
+	return e
+}
+
+func (t *hookTable) checkRequired() error {
+	var missing, by []string
+	for _, name := range slices.Sorted(maps.Keys(t.defs)) {
+		if d := t.defs[name]; d.Required && !d.used {
+			missing = append(missing, name)
+			by = append(by, fmt.Sprintf("%s (defined by plugin %s)", name, d.plugin))
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("opa: Hooks that should be registered: [%s]: %s; load a plugin that provides them, or check the filters",
+			strings.Join(missing, " "), strings.Join(by, ", "))
+	}
+	return nil
+}
+
+// lookup finds the winning hook of a name, or says why there is none.
+func (t *hookTable) lookup(name string) (*hookEntry, error) {
+	if e, ok := t.winners[name]; ok {
+		return e, nil
+	}
+	if d, ok := t.defs[name]; ok {
+		return nil, fmt.Errorf("%w: hook %q is defined by plugin %s but no loaded plugin implements it", ErrNotFound, name, d.plugin)
+	}
+	return nil, fmt.Errorf("%w: no hook named %q; defined hooks: [%s]", ErrNotFound, name, strings.Join(slices.Sorted(maps.Keys(t.defs)), " "))
+}
+
+func (t *hookTable) report() []HookReport {
+	var out []HookReport
+	for _, name := range slices.Sorted(maps.Keys(t.defs)) {
+		d := t.defs[name]
+		hr := HookReport{Name: name, DefinedBy: d.plugin, Required: d.Required}
+		if d.typ != nil {
+			hr.Type = d.typ.String()
+		}
+		if w, ok := t.winners[name]; ok {
+			hr.Plugin, hr.Order = w.plugin, w.order
+		}
+		out = append(out, hr)
+	}
+	return out
+}

@@ -1,0 +1,165 @@
+package opa
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+)
+
+// loaded is a plugin chosen by the filters and opened.
+type loaded struct {
+	name   string
+	match  string
+	plugin *Plugin
+}
+
+// lookupPlugin opens a candidate's .so file and returns its Plugin variable,
+// turning a missing symbol, a symbol of the wrong type and a panic in the
+// plugin's init into errors.
+func lookupPlugin(file string) (p *Plugin, err error) {
+	if !soSupported {
+		return nil, fmt.Errorf("%w: %s", ErrUnsupported, soUnsupportedReason)
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panic while opening (in the plugin's init?): %v", v)
+		}
+	}()
+	sym, err := openSO(file)
+	if err != nil {
+		return nil, explainOpenError(err)
+	}
+	switch v := sym.(type) {
+	case *Plugin:
+		if v == nil {
+			return nil, errors.New("exported Plugin is nil")
+		}
+		return v, nil
+	case **Plugin:
+		if v == nil || *v == nil {
+			return nil, errors.New("exported Plugin is a nil *opa.Plugin")
+		}
+		return *v, nil
+	default:
+		return nil, fmt.Errorf("exported Plugin is %s, want a variable of type opa.Plugin: declare `var Plugin = opa.Plugin{...}` in package main", symbolType(sym))
+	}
+}
+
+// symbolType describes what Lookup returned: a pointer to a variable of type
+// T shows as "a variable of type T", anything else as its type.
+func symbolType(sym any) string {
+	t := reflect.TypeOf(sym)
+	if t.Kind() == reflect.Pointer {
+		return "a variable of type " + t.Elem().String()
+	}
+	return "a " + t.String()
+}
+
+// loadPlugins discovers every candidate, decides for each whether it loads,
+// and opens the chosen ones, recording every decision in rep. Only chosen
+// candidates are opened.
+func (m *Manager) loadPlugins(rep *Report) ([]*loaded, error) {
+	f, err := newFilters(m.cfg)
+	if err != nil {
+		return nil, err
+	}
+	paths := searchPaths(m.cfg)
+	m.log.Info("opa: plugin loading settings", "paths", paths,
+		"whitelist_list", m.cfg.WhitelistList, "whitelist_re", m.cfg.WhitelistRE, "whitelist_tags", m.cfg.WhitelistTags,
+		"blacklist_list", m.cfg.BlacklistList, "blacklist_re", m.cfg.BlacklistRE, "blacklist_tags", m.cfg.BlacklistTags)
+	cands, err := discover(paths, m.cfg.defaultPath(), m.allBuiltins())
+	if err != nil {
+		return nil, err
+	}
+	var out []*loaded
+	var errs []error
+	for _, c := range cands {
+		pr, lp, err := m.decide(c, f)
+		rep.Plugins = append(rep.Plugins, pr)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if lp != nil {
+			out = append(out, lp)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if len(cands) == 0 {
+		m.log.Info("opa: no plugins found", "paths", paths)
+	}
+	return out, nil
+}
+
+// decide reads a candidate's meta, runs the filters and, if chosen, opens it.
+func (m *Manager) decide(c *candidate, f *filters) (PluginReport, *loaded, error) {
+	pr := PluginReport{Name: c.name, Path: c.match, File: c.file, Builtin: c.builtin != nil, Tags: []string{}}
+	skip := func(reason string) (PluginReport, *loaded, error) {
+		pr.Reason = reason
+		m.log.Info("opa: plugin skipped", "plugin", c.name, "path", c.match, "reason", reason)
+		return pr, nil, nil
+	}
+	fail := func(step string, err error) (PluginReport, *loaded, error) {
+		perr := &PluginError{Plugin: c.name, Path: c.match, Step: step, Err: err}
+		pr.Reason = perr.Error()
+		m.log.Error("opa: plugin failed", "plugin", c.name, "path", c.match, "step", step, "error", err)
+		return pr, nil, perr
+	}
+	if c.shadowed != "" {
+		return skip("shadowed by " + c.shadowed)
+	}
+	var meta Meta
+	var metaErr error
+	if c.builtin != nil {
+		meta.Tags = c.builtin.tags
+	} else {
+		meta, metaErr = readMeta(c.metaFile)
+	}
+	if meta.Tags != nil {
+		pr.Tags = meta.Tags
+	}
+	pr.Meta = meta.Extra
+	if no := f.check(c.match, meta.Tags); no != "" {
+		if metaErr != nil {
+			no += " (and " + metaErr.Error() + ")"
+		}
+		return skip(no)
+	}
+	if metaErr != nil {
+		return fail("meta", metaErr)
+	}
+	p := &Plugin{}
+	if c.builtin != nil {
+		*p = c.builtin.plugin
+	} else {
+		var err error
+		if p, err = lookupPlugin(c.file); err != nil {
+			return fail("open", fmt.Errorf("%s: %w", c.file, err))
+		}
+	}
+	pr.Loaded = true
+	for _, t := range p.Tasks {
+		pr.Tasks = append(pr.Tasks, t.Kind)
+	}
+	m.log.Info("opa: plugin loaded", "plugin", c.name, "path", c.match, "tags", pr.Tags)
+	return pr, &loaded{name: c.name, match: c.match, plugin: p}, nil
+}
+
+// allBuiltins returns the plugins given to Register and WithPlugin, sorted
+// by name; WithPlugin hides a registered plugin of the same name.
+func (m *Manager) allBuiltins() []namedRegistration {
+	out := registeredPlugins()
+	for _, b := range m.builtins {
+		i := slices.IndexFunc(out, func(r namedRegistration) bool { return r.name == b.name })
+		if i >= 0 {
+			out[i] = b
+		} else {
+			out = append(out, b)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b namedRegistration) int { return strings.Compare(a.name, b.name) })
+	return out
+}

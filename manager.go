@@ -1,0 +1,306 @@
+package opa
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"sync/atomic"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// Manager discovers, filters and loads plugins, and owns what they provide:
+// hooks, drivers, components, routes and setups. Make one with New, start it
+// with Startup or StartupSimple and stop it with Shutdown. Its hooks and
+// components are safe to use from many goroutines once started.
+type Manager struct {
+	cfg      Config
+	log      *slog.Logger
+	builtins []namedRegistration
+	red      *redactor
+
+	mu    sync.Mutex // serialises Startup and Shutdown
+	phase phase
+
+	st     atomic.Pointer[state]  // set once Startup succeeded
+	report atomic.Pointer[Report] // the latest report, even after a failed Startup
+}
+
+// state is what a started Manager serves; it never changes afterwards.
+type state struct {
+	plugins    []*loaded
+	hooks      *hookTable
+	components map[string]*component
+	connected  []*component // in connect order
+}
+
+type phase int
+
+const (
+	phaseNew phase = iota
+	phaseStarting
+	phaseStarted
+	phaseFailed
+	phaseStopped
+)
+
+func (p phase) String() string {
+	return [...]string{"new", "starting", "started", "failed", "stopped"}[p]
+}
+
+// New makes a Manager. Its config is the one given WithConfig, or else
+// LoadConfig of the viper given WithViper (or of a fresh one). A bad config
+// is an error wrapping ErrConfig.
+func New(opts ...Option) (*Manager, error) {
+	var s settings
+	for _, o := range opts {
+		o(&s)
+	}
+	var cfg Config
+	if s.config != nil {
+		cfg = *s.config
+		if err := cfg.validate(); err != nil {
+			return nil, err
+		}
+	} else {
+		var err error
+		if cfg, err = LoadConfig(s.viper); err != nil {
+			return nil, err
+		}
+	}
+	m := &Manager{cfg: cfg, log: s.logger, builtins: s.builtins, red: newRedactor(cfg.OptionalComponents)}
+	if m.log == nil {
+		m.log = slog.Default()
+	}
+	m.report.Store(&Report{})
+	return m, nil
+}
+
+// Startup discovers, filters and loads plugins, registers their hook
+// definitions, hooks and drivers, connects the optional components, mounts
+// every plugin's Router on r and runs every Setup with r, in that order.
+//
+// It is all or nothing: if a step fails, the components already connected
+// are closed in reverse order (under a fresh deadline) and the error names
+// the step and the plugin. A Manager starts once.
+func (m *Manager) Startup(ctx context.Context, r chi.Router) error {
+	if r == nil {
+		return fmt.Errorf("opa: Startup: the router is nil (use StartupSimple to start without one)")
+	}
+	return m.start(ctx, r)
+}
+
+// StartupSimple is Startup without a router: no routes are mounted and no
+// setups run. It suits workers and tools that need hooks and components.
+func (m *Manager) StartupSimple(ctx context.Context) error {
+	return m.start(ctx, nil)
+}
+
+func (m *Manager) start(ctx context.Context, r chi.Router) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.phase != phaseNew {
+		return fmt.Errorf("%w: Startup called on a manager in state %s (make a new one)", ErrState, m.phase)
+	}
+	m.phase = phaseStarting
+	rep := &Report{}
+	st, err := m.run(ctx, r, rep)
+	if err != nil {
+		err = m.red.wrap(err)
+		rep.Error = err.Error()
+		m.report.Store(rep)
+		m.phase = phaseFailed
+		m.log.Error("opa: startup failed", "error", err)
+		return err
+	}
+	m.report.Store(rep)
+	m.st.Store(st)
+	m.phase = phaseStarted
+	return nil
+}
+
+// run does the steps of Startup in order, filling rep as it goes.
+func (m *Manager) run(ctx context.Context, r chi.Router, rep *Report) (_ *state, err error) {
+	plugins, err := m.loadPlugins(rep)
+	if err != nil {
+		return nil, err
+	}
+	st := &state{plugins: plugins, components: map[string]*component{}}
+	if st.hooks, rep.Hooks, err = buildHooks(plugins); err != nil {
+		return nil, err
+	}
+	if err := checkTasks(plugins); err != nil {
+		return nil, err
+	}
+	drivers, err := buildDrivers(plugins)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		rep.Components = m.componentReports(st.components, err)
+		if err != nil && len(st.connected) > 0 {
+			if cerr := m.closeComponents(st.connected); cerr != nil {
+				err = fmt.Errorf("%w; additionally, cleanup: %w", err, cerr)
+			}
+		}
+	}()
+	if err := m.connectComponents(ctx, drivers, st.components, &st.connected); err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return st, nil
+	}
+	if rep.Routes, err = mountRoutes(r, plugins); err != nil {
+		return nil, err
+	}
+	if err := runSetups(ctx, r, plugins); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// runSetups runs every Setup of every plugin, in plugin order.
+func runSetups(ctx context.Context, r chi.Router, plugins []*loaded) error {
+	for _, lp := range plugins {
+		for i, s := range lp.plugin.Setups {
+			if err := callSetup(ctx, r, s); err != nil {
+				return &PluginError{Plugin: lp.name, Path: lp.match, Step: fmt.Sprintf("setup %d", i+1), Err: err}
+			}
+		}
+	}
+	return nil
+}
+
+func callSetup(ctx context.Context, r chi.Router, s Setup) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("panicked: %v", v)
+		}
+	}()
+	if s == nil {
+		return errors.New("setup is a nil func")
+	}
+	return s(ctx, r)
+}
+
+// Shutdown closes every connected component in reverse connect order, each
+// under the component timeout, keeps going after an error and returns all
+// errors joined. It is an error wrapping ErrState unless the Manager started.
+func (m *Manager) Shutdown(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.phase != phaseStarted {
+		return fmt.Errorf("%w: Shutdown called on a manager in state %s", ErrState, m.phase)
+	}
+	m.phase = phaseStopped
+	st := m.st.Swap(nil)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return m.closeComponents(st.connected)
+}
+
+// Report returns what the Manager found and did; see Report.
+func (m *Manager) Report() Report {
+	return *m.report.Load()
+}
+
+// Tasks returns every task of every loaded plugin, in plugin order.
+func (m *Manager) Tasks() []Task {
+	st := m.st.Load()
+	if st == nil {
+		return nil
+	}
+	var out []Task
+	for _, lp := range st.plugins {
+		out = append(out, lp.plugin.Tasks...)
+	}
+	return out
+}
+
+// TaskCandidates returns the names of the loaded plugins that declare tasks.
+func (m *Manager) TaskCandidates() []string {
+	st := m.st.Load()
+	if st == nil {
+		return nil
+	}
+	var out []string
+	for _, lp := range st.plugins {
+		if len(lp.plugin.Tasks) > 0 {
+			out = append(out, lp.name)
+		}
+	}
+	return out
+}
+
+// started returns the state of a started Manager.
+func (m *Manager) started() (*state, error) {
+	st := m.st.Load()
+	if st == nil {
+		return nil, fmt.Errorf("%w: the manager is not started (call Startup first)", ErrState)
+	}
+	return st, nil
+}
+
+// hooks returns the hook table of a started Manager.
+func (m *Manager) hooks() (*hookTable, error) {
+	st, err := m.started()
+	if err != nil {
+		return nil, err
+	}
+	return st.hooks, nil
+}
+
+// checkTasks refuses two loaded plugins declaring one task kind.
+func checkTasks(plugins []*loaded) error {
+	owner := map[string]string{}
+	var errs []error
+	for _, lp := range plugins {
+		for _, t := range lp.plugin.Tasks {
+			perr := func(format string, args ...any) {
+				errs = append(errs, &PluginError{Plugin: lp.name, Path: lp.match, Step: "tasks", Err: fmt.Errorf(format, args...)})
+			}
+			switch prev, dup := owner[t.Kind]; {
+			case t.Kind == "":
+				perr("a task has no Kind")
+			case t.Run == nil:
+				perr("task %q has no Run func", t.Kind)
+			case dup:
+				perr("task kind %q is already declared by plugin %s", t.Kind, prev)
+			default:
+				owner[t.Kind] = lp.name
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// componentReports lists every configured component in connect order.
+func (m *Manager) componentReports(comps map[string]*component, failure error) []ComponentReport {
+	cfg := m.cfg.OptionalComponents
+	var out []ComponentReport
+	for _, name := range slices.Sorted(maps.Keys(cfg)) {
+		cc := cfg[name]
+		load, _ := normalizeLoad(cc.Load)
+		cr := ComponentReport{Name: name, Driver: cc.Driver, Load: load, State: "not reached"}
+		if c, ok := comps[name]; ok {
+			cr.Plugin = c.plugin
+			cr.State = c.state
+			if c.err != nil {
+				cr.Error = c.err.Error()
+			}
+			if c.state == "" {
+				cr.State = "failed"
+				if failure != nil {
+					cr.Error = m.red.scrub(failure.Error())
+				}
+			}
+		}
+		out = append(out, cr)
+	}
+	return out
+}

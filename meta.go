@@ -1,0 +1,86 @@
+package opa
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+)
+
+// Meta is a plugin's metadata, read from its meta.json sidecar: NAME/meta.json
+// for a directory plugin, NAME-meta.json beside a single-file plugin. A
+// missing file is an empty Meta.
+type Meta struct {
+	// Tags are what PLUGIN_WHITELIST_TAGS and PLUGIN_BLACKLIST_TAGS compare.
+	Tags []string `json:"tags,omitempty"`
+	// Extra holds every other field, unread but kept for the report.
+	Extra map[string]json.RawMessage `json:"extra,omitempty"`
+}
+
+// readMeta reads a meta.json file. A file that does not exist is an empty
+// Meta; one that cannot be read or parsed is an error naming the file.
+func readMeta(file string) (Meta, error) {
+	data, err := os.ReadFile(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Meta{}, nil
+	}
+	if err != nil {
+		return Meta{}, fmt.Errorf("meta file %s: %w", file, err)
+	}
+	m, err := parseMeta(data)
+	if err != nil {
+		return Meta{}, fmt.Errorf("meta file %s: %w", file, err)
+	}
+	return m, nil
+}
+
+// parseMeta parses the contents of a meta.json file: a JSON object whose
+// optional "tags" is a list of strings.
+func parseMeta(data []byte) (Meta, error) {
+	var fields map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&fields); err != nil {
+		return Meta{}, fmt.Errorf("invalid JSON: %w (want an object such as {\"tags\": [\"a\", \"b\"]})", err)
+	}
+	if dec.More() {
+		return Meta{}, errors.New("invalid JSON: more than one value")
+	}
+	if fields == nil {
+		return Meta{}, errors.New("want a JSON object such as {\"tags\": [\"a\", \"b\"]}, got null")
+	}
+	var m Meta
+	if raw, ok := fields["tags"]; ok {
+		delete(fields, "tags")
+		if err := json.Unmarshal(raw, &m.Tags); err != nil {
+			return Meta{}, fmt.Errorf("\"tags\" must be a list of strings, got %s", jsonKind(raw))
+		}
+	}
+	if len(fields) > 0 {
+		m.Extra = fields
+	}
+	return m, nil
+}
+
+// jsonKind names the kind of a JSON value for error messages.
+func jsonKind(raw json.RawMessage) string {
+	raw = bytes.TrimSpace(raw)
+	if len(raw) == 0 {
+		return "nothing"
+	}
+	switch raw[0] {
+	case '"':
+		return "a string"
+	case '{':
+		return "an object"
+	case '[':
+		return "a list holding something other than strings"
+	case 't', 'f':
+		return "a boolean"
+	case 'n':
+		return "null"
+	default:
+		return "a number"
+	}
+}

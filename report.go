@@ -1,0 +1,111 @@
+package opa
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+)
+
+// Report says what a Manager found and did, and why: every plugin candidate
+// with the reason it did or did not load, the hooks chosen, the components
+// and their state, and the routes mounted. It is filled as Startup goes, so
+// after a failed Startup it shows how far it got.
+type Report struct {
+	Plugins    []PluginReport    `json:"plugins"`    // every candidate found, in discovery order
+	Hooks      []HookReport      `json:"hooks"`      // every hook definition, sorted by name
+	Components []ComponentReport `json:"components"` // every optional component, in connect order
+	Routes     []RouteReport     `json:"routes"`     // every route mounted from a plugin
+	Error      string            `json:"error,omitempty"`
+}
+
+// PluginReport is one plugin candidate.
+type PluginReport struct {
+	Name    string                     `json:"name"`
+	Path    string                     `json:"path"` // the match string: "<search path>/<name>"
+	File    string                     `json:"file,omitempty"`
+	Builtin bool                       `json:"builtin,omitempty"` // compiled in with Register or WithPlugin
+	Tags    []string                   `json:"tags"`
+	Meta    map[string]json.RawMessage `json:"meta,omitempty"` // meta.json fields other than tags
+	Loaded  bool                       `json:"loaded"`
+	Reason  string                     `json:"reason,omitempty"` // why not loaded: which filter, "shadowed by ...", the error
+	Tasks   []string                   `json:"tasks,omitempty"`  // the kinds of its tasks
+}
+
+// HookReport is one hook definition and the hook that won it.
+type HookReport struct {
+	Name      string `json:"name"`
+	DefinedBy string `json:"defined_by"`
+	Required  bool   `json:"required,omitempty"`
+	Type      string `json:"type,omitempty"`   // the definition's func type; empty: any func
+	Plugin    string `json:"plugin,omitempty"` // the plugin whose hook won; empty: none
+	Order     int    `json:"order"`
+}
+
+// ComponentReport is one optional component.
+type ComponentReport struct {
+	Name   string `json:"name"`
+	Driver string `json:"driver"`
+	Plugin string `json:"plugin,omitempty"` // the plugin whose driver built it
+	Load   string `json:"load"`
+	State  string `json:"state"` // StateConnected, StateUnavailable, StateDisabled, or "failed"
+	Error  string `json:"error,omitempty"`
+}
+
+// RouteReport is one route mounted from a plugin.
+type RouteReport struct {
+	Method  string `json:"method"`
+	Pattern string `json:"pattern"`
+	Plugin  string `json:"plugin"`
+}
+
+// String renders the report as plain text, one line per item.
+func (r Report) String() string {
+	var b strings.Builder
+	if len(r.Plugins) == 0 {
+		b.WriteString("plugins: none found\n")
+	}
+	for _, p := range r.Plugins {
+		state := "loaded"
+		if !p.Loaded {
+			state = "not loaded: " + p.Reason
+		}
+		fmt.Fprintf(&b, "plugin %s (%s) tags=%v: %s\n", p.Name, p.Path, p.Tags, state)
+	}
+	for _, h := range r.Hooks {
+		winner := "no hook"
+		if h.Plugin != "" {
+			winner = fmt.Sprintf("plugin %s (order %d)", h.Plugin, h.Order)
+		}
+		fmt.Fprintf(&b, "hook %s (defined by %s): %s\n", h.Name, h.DefinedBy, winner)
+	}
+	for _, c := range r.Components {
+		fmt.Fprintf(&b, "component %s (driver %s, LOAD=%s): %s", c.Name, c.Driver, c.Load, c.State)
+		if c.Error != "" {
+			fmt.Fprintf(&b, ": %s", c.Error)
+		}
+		b.WriteByte('\n')
+	}
+	for _, rt := range r.Routes {
+		fmt.Fprintf(&b, "route %s %s (plugin %s)\n", rt.Method, rt.Pattern, rt.Plugin)
+	}
+	if r.Error != "" {
+		fmt.Fprintf(&b, "startup failed: %s\n", r.Error)
+	}
+	return b.String()
+}
+
+// ReportHandler serves m.Report() as JSON, for a host to mount where it
+// likes (e.g. r.Get("/opa/report", m.ReportHandler())).
+func (m *Manager) ReportHandler() http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		writeReport(w, m.Report())
+	}
+}
+
+func writeReport(w http.ResponseWriter, r Report) {
+	w.Header().Set("Content-Type", "application/json")
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(r)
+}

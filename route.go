@@ -1,0 +1,89 @@
+package opa
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+
+	"github.com/go-chi/chi/v5"
+)
+
+// route is one method and pattern a plugin's router serves.
+type route struct {
+	method, pattern string
+	handler         http.Handler
+	middlewares     []func(http.Handler) http.Handler
+}
+
+// paramName matches a chi URL parameter, to compare routes whatever their
+// parameters are called: /u/{id} and /u/{name} are the same route.
+var paramName = regexp.MustCompile(`\{[^:}]*(:[^}]*)?\}`)
+
+func routeKey(method, pattern string) string {
+	return method + " " + paramName.ReplaceAllString(pattern, "{$1}")
+}
+
+// mountRoutes adds every route of every loaded plugin's Router to host at its
+// own path, as FastAPI's include_router does: no prefix, the host's
+// middleware first, then the plugin router's own. A method and path claimed
+// twice (by two plugins, or by a plugin and the host) fails before anything
+// is added, naming both owners.
+func mountRoutes(host chi.Router, plugins []*loaded) ([]RouteReport, error) {
+	owner := map[string]string{}
+	if err := chi.Walk(host, func(method, pattern string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+		owner[routeKey(method, pattern)] = "the host"
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("opa: routes: reading the host router: %w", err)
+	}
+	var errs []error
+	perPlugin := make([][]route, len(plugins))
+	for i, lp := range plugins {
+		if lp.plugin.Router == nil {
+			continue
+		}
+		err := chi.Walk(lp.plugin.Router, func(method, pattern string, h http.Handler, mws ...func(http.Handler) http.Handler) error {
+			key := routeKey(method, pattern)
+			if prev, dup := owner[key]; dup {
+				errs = append(errs, &PluginError{Plugin: lp.name, Path: lp.match, Step: "routes",
+					Err: fmt.Errorf("%s %s is already served by %s: remove or move one of them", method, pattern, prev)})
+				return nil
+			}
+			owner[key] = "plugin " + lp.name
+			perPlugin[i] = append(perPlugin[i], route{method, pattern, h, mws})
+			return nil
+		})
+		if err != nil {
+			errs = append(errs, &PluginError{Plugin: lp.name, Path: lp.match, Step: "routes", Err: err})
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	var report []RouteReport
+	for i, lp := range plugins {
+		for _, rt := range perPlugin[i] {
+			if err := addRoute(host, rt); err != nil {
+				return report, &PluginError{Plugin: lp.name, Path: lp.match, Step: "routes", Err: err}
+			}
+			report = append(report, RouteReport{Method: rt.method, Pattern: rt.pattern, Plugin: lp.name})
+		}
+	}
+	return report, nil
+}
+
+// addRoute registers one route, turning a chi panic into an error.
+func addRoute(host chi.Router, rt route) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("%s %s: the router refused it: %v", rt.method, rt.pattern, v)
+		}
+	}()
+	r := host
+	if len(rt.middlewares) > 0 {
+		r = host.With(rt.middlewares...)
+	}
+	r.Method(rt.method, rt.pattern, rt.handler)
+	return nil
+}

@@ -1,0 +1,124 @@
+// Command host is the test host: it starts opa with the configuration in its
+// environment, then does what its flags say, and prints one JSON object that
+// the tests read. It is built by the tests, with the same flags as the
+// plugins, and run as a child process.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/opa-stack/opa-go"
+)
+
+type list []string
+
+func (l *list) String() string     { return strings.Join(*l, ",") }
+func (l *list) Set(s string) error { *l = append(*l, s); return nil }
+
+type result struct {
+	StartupError  string     `json:"startup_error,omitempty"`
+	Report        opa.Report `json:"report"`
+	Gets          []get      `json:"gets,omitempty"`
+	Calls         []call     `json:"calls,omitempty"`
+	ShutdownError string     `json:"shutdown_error,omitempty"`
+}
+
+type get struct {
+	Path   string `json:"path"`
+	Status int    `json:"status"`
+	Body   string `json:"body"`
+	Host   string `json:"host_header"`
+}
+
+type call struct {
+	Name   string `json:"name"`
+	Result []any  `json:"result"`
+	Error  string `json:"error,omitempty"`
+}
+
+func main() {
+	var gets, calls, registers list
+	flag.Var(&gets, "get", "GET this path through the router after startup (repeatable)")
+	flag.Var(&calls, "call", "call this hook after startup, as NAME or NAME:ARG,ARG (repeatable)")
+	flag.Var(&registers, "register", "register a compiled-in plugin NAME or NAME:TAG,TAG serving GET /NAME (repeatable)")
+	simple := flag.Bool("simple", false, "use StartupSimple")
+	route := flag.String("host-route", "", "a GET route the host serves itself")
+	flag.Parse()
+
+	for _, reg := range registers {
+		name, tags, _ := strings.Cut(reg, ":")
+		r := opa.GetRouter()
+		r.Get("/"+name, func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "builtin "+name) })
+		opa.Register(name, opa.Plugin{Router: r}, splitNonEmpty(tags)...)
+	}
+
+	r := chi.NewRouter()
+	r.Use(func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+			w.Header().Set("X-Host", "yes")
+			next.ServeHTTP(w, req)
+		})
+	})
+	if *route != "" {
+		r.Get(*route, func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "host") })
+	}
+
+	var res result
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	m, err := opa.New(opa.WithLogger(logger))
+	if err == nil {
+		if *simple {
+			err = m.StartupSimple(context.Background())
+		} else {
+			err = m.Startup(context.Background(), r)
+		}
+		res.Report = m.Report()
+	}
+	if err != nil {
+		res.StartupError = err.Error()
+	} else {
+		opa.SetDefault(m)
+	}
+	if err == nil {
+		for _, p := range gets {
+			rec := httptest.NewRecorder()
+			r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, p, nil))
+			res.Gets = append(res.Gets, get{Path: p, Status: rec.Code, Body: rec.Body.String(), Host: rec.Header().Get("X-Host")})
+		}
+		for _, c := range calls {
+			name, args, _ := strings.Cut(c, ":")
+			var in []any
+			for _, a := range splitNonEmpty(args) {
+				in = append(in, a)
+			}
+			out, cerr := opa.CallHook(name, in...)
+			cr := call{Name: name, Result: out}
+			if cerr != nil {
+				cr.Error = cerr.Error()
+			}
+			res.Calls = append(res.Calls, cr)
+		}
+		if serr := opa.Shutdown(context.Background()); serr != nil {
+			res.ShutdownError = serr.Error()
+		}
+	}
+	enc := json.NewEncoder(os.Stdout)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(res)
+}
+
+func splitNonEmpty(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, ",")
+}
