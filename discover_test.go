@@ -1,0 +1,134 @@
+package opa
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// layout makes files (content "") and directories (a trailing "/") under root.
+func layout(t *testing.T, root string, entries ...string) {
+	t.Helper()
+	for _, e := range entries {
+		p := filepath.Join(root, e)
+		if e[len(e)-1] == '/' {
+			require.NoError(t, os.MkdirAll(p, 0o755))
+			continue
+		}
+		require.NoError(t, os.MkdirAll(filepath.Dir(p), 0o755))
+		require.NoError(t, os.WriteFile(p, nil, 0o644))
+	}
+}
+
+// found summarises discover's result as "match" or "match (shadowed by X)".
+func found(cands []*candidate) []string {
+	out := []string{}
+	for _, c := range cands {
+		s := c.match
+		if c.builtin != nil {
+			s += " [builtin]"
+		}
+		if c.shadowed != "" {
+			s += " (shadowed by " + c.shadowed + ")"
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+func TestDiscover(t *testing.T) {
+	root := t.TempDir()
+	a, b, def := root+"/a", root+"/b", root+"/default"
+	layout(t, root,
+		"a/zeta.so", "a/alpha.so", "a/alpha-meta.json", // sorted per path
+		"a/pkg/plugin.so", "a/pkg/meta.json", "a/pkg/assets/x.css", // a directory plugin may hold other files
+		"a/my-plugin.so",          // hyphens are fine
+		"a/a.b.so", "a/.hidden.so", // a dot in the name, hidden: skipped
+		"a/.hid/plugin.so", "a/with.dot/plugin.so",
+		"a/notes.txt", "a/empty/", "a/lib/other.so", // not plugins
+		"a/both/plugin.so", "a/both.so", // a directory sorts first and wins
+		"b/alpha.so", "b/pkg.so", "b/beta/plugin.so", // shadowed by a, then a new one
+		"default/beta.so", "default/gamma.so",
+	)
+	builtins := []namedRegistration{{name: "gamma"}, {name: "omega"}}
+
+	cands, err := discover([]string{a, root + "/missing", b, def}, def, builtins)
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		a + "/alpha",
+		a + "/both",
+		a + "/both (shadowed by " + a + "/both)",
+		a + "/my-plugin",
+		a + "/pkg",
+		a + "/zeta",
+		b + "/alpha (shadowed by " + a + "/alpha)",
+		b + "/beta",
+		b + "/pkg (shadowed by " + a + "/pkg)",
+		def + "/beta (shadowed by " + b + "/beta)",
+		def + "/gamma",
+		def + "/gamma [builtin] (shadowed by " + def + "/gamma)",
+		def + "/omega [builtin]",
+	}, found(cands))
+
+	byMatch := map[string]*candidate{}
+	for _, c := range cands {
+		if c.shadowed == "" {
+			byMatch[c.match] = c
+		}
+	}
+	assert.Equal(t, filepath.Join(a, "alpha.so"), byMatch[a+"/alpha"].file)
+	assert.Equal(t, filepath.Join(a, "alpha-meta.json"), byMatch[a+"/alpha"].metaFile, "single file: NAME-meta.json beside it")
+	assert.Equal(t, filepath.Join(a, "pkg", "plugin.so"), byMatch[a+"/pkg"].file)
+	assert.Equal(t, filepath.Join(a, "pkg", "meta.json"), byMatch[a+"/pkg"].metaFile, "directory: NAME/meta.json")
+}
+
+func TestSearchPaths(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want []string
+	}{
+		{"nothing set: only the default path", Config{}, []string{"/data/opa/plugins"}},
+		{"paths in order, then the default", Config{PluginPaths: []string{"/b", "/a"}}, []string{"/b", "/a", "/data/opa/plugins"}},
+		{"duplicates removed, first kept", Config{PluginPaths: []string{"/a", "/b", "/a"}}, []string{"/a", "/b", "/data/opa/plugins"}},
+		{"the default path is configurable", Config{PluginPaths: []string{"/a"}, DefaultPluginPath: "/d"}, []string{"/a", "/d"}},
+		{"a listed default path is searched once, where listed", Config{PluginPaths: []string{"/d", "/a"}, DefaultPluginPath: "/d"}, []string{"/d", "/a"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, searchPaths(tc.cfg))
+		})
+	}
+}
+
+func TestMatchStringKeepsThePathAsConfigured(t *testing.T) {
+	assert.Equal(t, "/data/opa/demo-plugins/demo_util", matchString("/data/opa/demo-plugins", "demo_util"))
+	assert.Equal(t, "./plugins/x", matchString("./plugins", "x"), "not cleaned")
+	assert.Equal(t, "/p/x", matchString("/p/", "x"), "a trailing slash is not doubled")
+
+	root := t.TempDir()
+	layout(t, root, "p/x.so")
+	t.Chdir(root)
+	cands, err := discover([]string{"./p/"}, "/nonexistent", nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"./p/x"}, found(cands))
+}
+
+func TestDiscoverUnreadablePathIsAnError(t *testing.T) {
+	root := t.TempDir()
+	layout(t, root, "file")
+	_, err := discover([]string{root + "/file"}, "/nonexistent", nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "opa: plugin path "+root+"/file")
+}
+
+func TestDiscoverFollowsSymlinkedDirectories(t *testing.T) {
+	root := t.TempDir()
+	layout(t, root, "real/plugin.so", "p/")
+	require.NoError(t, os.Symlink(root+"/real", root+"/p/linked"))
+	cands, err := discover([]string{root + "/p"}, "/nonexistent", nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{root + "/p/linked"}, found(cands))
+}

@@ -1,0 +1,163 @@
+package opa
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestFilters(t *testing.T) {
+	const match = "/data/opa/demo-plugins/demo_util"
+	tags := []string{"demo", "util"}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		want string // "" means the plugin loads
+	}{
+		{"nothing set: everything loads", Config{}, ""},
+
+		{"whitelist list: in", Config{WhitelistList: []string{"/x", match}}, ""},
+		{"whitelist list: not in", Config{WhitelistList: []string{"/x"}}, "not in PLUGIN_WHITELIST_LIST"},
+		{"whitelist list: no substring match", Config{WhitelistList: []string{match + "s", "/data/opa"}}, "not in PLUGIN_WHITELIST_LIST"},
+
+		{"whitelist re: matches at the start", Config{WhitelistRE: "/data/opa/demo"}, ""},
+		{"whitelist re: not anchored at the end", Config{WhitelistRE: ".*demo"}, ""},
+		{"whitelist re: anchored at the start", Config{WhitelistRE: "demo_util"}, "does not match PLUGIN_WHITELIST_RE"},
+		{"whitelist re: alternation stays anchored", Config{WhitelistRE: "x|demo_util"}, "does not match PLUGIN_WHITELIST_RE"},
+
+		{"whitelist tags: one in common", Config{WhitelistTags: []string{"util", "web"}}, ""},
+		{"whitelist tags: none in common", Config{WhitelistTags: []string{"web"}}, "no tag in PLUGIN_WHITELIST_TAGS"},
+
+		{"blacklist list: in", Config{BlacklistList: []string{match}}, "in PLUGIN_BLACKLIST_LIST"},
+		{"blacklist list: not in", Config{BlacklistList: []string{"/data/opa/demo-plugins"}}, ""},
+
+		{"blacklist re: matches at the start", Config{BlacklistRE: "/data/opa/demo-plugins/demo_"}, "matches PLUGIN_BLACKLIST_RE"},
+		{"blacklist re: does not match at the start", Config{BlacklistRE: "demo_util"}, ""},
+
+		{"blacklist tags: one in common", Config{BlacklistTags: []string{"util"}}, "has a tag in PLUGIN_BLACKLIST_TAGS"},
+		{"blacklist tags: none in common", Config{BlacklistTags: []string{"web"}}, ""},
+
+		{"every check that is set must pass", Config{WhitelistRE: "/data", BlacklistTags: []string{"demo"}}, "has a tag in PLUGIN_BLACKLIST_TAGS"},
+		{"every failed check is named", Config{WhitelistList: []string{"/x"}, BlacklistRE: "/"}, "not in PLUGIN_WHITELIST_LIST; matches PLUGIN_BLACKLIST_RE"},
+		{"all six set and passing", Config{
+			WhitelistList: []string{match}, WhitelistRE: "/data", WhitelistTags: []string{"demo"},
+			BlacklistList: []string{"/x"}, BlacklistRE: "/x", BlacklistTags: []string{"x"},
+		}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, err := newFilters(tc.cfg)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, f.check(match, tags))
+		})
+	}
+}
+
+func TestFilterTagsOfAPluginWithoutTags(t *testing.T) {
+	f, err := newFilters(Config{WhitelistTags: []string{"demo"}})
+	require.NoError(t, err)
+	assert.Equal(t, "no tag in PLUGIN_WHITELIST_TAGS", f.check("/p/x", nil))
+	f, err = newFilters(Config{BlacklistTags: []string{"demo"}})
+	require.NoError(t, err)
+	assert.Empty(t, f.check("/p/x", nil))
+}
+
+func TestFilterInvalidRegexNamesTheSetting(t *testing.T) {
+	for _, setting := range []string{"PLUGIN_WHITELIST_RE", "PLUGIN_BLACKLIST_RE"} {
+		t.Run(setting, func(t *testing.T) {
+			cfg := Config{}
+			if setting == "PLUGIN_WHITELIST_RE" {
+				cfg.WhitelistRE = "demo_("
+			} else {
+				cfg.BlacklistRE = "demo_("
+			}
+			_, err := newFilters(cfg)
+			require.Error(t, err)
+			assert.True(t, errors.Is(err, ErrConfig))
+			assert.Contains(t, err.Error(), setting)
+			assert.Contains(t, err.Error(), `"demo_("`)
+			assert.NotContains(t, err.Error(), "^(?:", "the operator sees their own pattern")
+
+			_, err = New(WithConfig(cfg))
+			assert.True(t, errors.Is(err, ErrConfig), "New refuses it too: %v", err)
+		})
+	}
+}
+
+// TestDecisions runs discovery and filters through a Manager, with compiled-in
+// plugins that load and .so placeholders that every case filters out (a
+// placeholder is never opened: opening one would fail the test).
+func TestDecisions(t *testing.T) {
+	root := t.TempDir()
+	layout(t, root, "p/skipme.so", "p/skipme-meta.json", "p/shadow.so", "p/broken/plugin.so", "p/broken/meta.json")
+	writeFile(t, root+"/p/skipme-meta.json", `{"tags": ["x"]}`)
+	writeFile(t, root+"/p/broken/meta.json", `{"tags": "oops"}`)
+	base := Config{
+		PluginPaths:       []string{root + "/p"},
+		DefaultPluginPath: root + "/default",
+		BlacklistRE:       root + "/p/",
+	}
+	opts := []Option{
+		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
+		WithPlugin("shadow", Plugin{}), WithPlugin("kept", Plugin{}, "web"),
+	}
+
+	m, err := New(append(opts, WithConfig(base))...)
+	require.NoError(t, err)
+	require.NoError(t, m.StartupSimple(t.Context()))
+	rep := m.Report()
+	got := map[string]string{}
+	for _, p := range rep.Plugins {
+		key := p.Path
+		if p.Builtin {
+			key += " [builtin]"
+		}
+		got[key] = p.Reason
+		if p.Reason == "" {
+			assert.True(t, p.Loaded, p.Name)
+		}
+	}
+	assert.Equal(t, map[string]string{
+		root + "/p/broken":                 `matches PLUGIN_BLACKLIST_RE (and meta file ` + root + `/p/broken/meta.json: "tags" must be a list of strings, got a string)`,
+		root + "/p/shadow":                 "matches PLUGIN_BLACKLIST_RE",
+		root + "/p/skipme":                 "matches PLUGIN_BLACKLIST_RE",
+		root + "/default/kept [builtin]":   "",
+		root + "/default/shadow [builtin]": "shadowed by " + root + "/p/shadow",
+	}, got)
+	assert.Equal(t, []string{"x"}, rep.Plugins[2].Tags, "tags are read for the report even when filtered")
+
+	// A chosen plugin with a broken meta.json fails Startup, naming the file.
+	cfg := base
+	cfg.BlacklistRE = root + "/p/s"
+	m, err = New(append(opts, WithConfig(cfg))...)
+	require.NoError(t, err)
+	err = m.StartupSimple(t.Context())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "opa: plugin broken ("+root+"/p/broken): meta: meta file "+root+"/p/broken/meta.json")
+	var perr *PluginError
+	require.ErrorAs(t, err, &perr)
+	assert.Equal(t, "meta", perr.Step)
+
+	// Compiled-in plugins are filtered like any other, by their default-path match string and tags.
+	cfg = base
+	cfg.WhitelistTags = []string{"web"}
+	m, err = New(append(opts, WithConfig(cfg))...)
+	require.NoError(t, err)
+	require.NoError(t, m.StartupSimple(t.Context()))
+	for _, p := range m.Report().Plugins {
+		if p.Name == "kept" {
+			assert.True(t, p.Loaded)
+		}
+	}
+	cfg.BlacklistList = []string{root + "/default/kept"}
+	m, err = New(append(opts, WithConfig(cfg))...)
+	require.NoError(t, err)
+	require.NoError(t, m.StartupSimple(t.Context()))
+	assert.Empty(t, m.TaskCandidates())
+	for _, p := range m.Report().Plugins {
+		assert.False(t, p.Loaded, p.Name)
+	}
+}
