@@ -54,7 +54,36 @@ type Config struct {
 	// Zero means DefaultComponentTimeout. Setting: COMPONENT_TIMEOUT, a Go
 	// duration ("5s") or a number of seconds.
 	ComponentTimeout time.Duration
+
+	// OnError says what a plugin that fails to load does to Startup: "fail"
+	// (the default when empty, as the original) stops Startup; "skip" leaves
+	// the plugin out, logs it and reports its error, and Startup goes on. A
+	// required hook that only a skipped plugin provides still fails Startup.
+	// Setting: PLUGIN_ON_ERROR.
+	OnError string
+
+	// AllowInsecurePermissions turns off the permission checks: by default a
+	// .so file, or a directory between it and its search path, that users
+	// other than its owner can write, or that another non-root user owns, is
+	// refused (as OpenSSH's StrictModes does). For development only.
+	// Setting: PLUGIN_ALLOW_INSECURE_PERMISSIONS.
+	AllowInsecurePermissions bool
+
+	// PluginSHA256 pins plugins to the SHA-256 of their .so file, in hex, by
+	// plugin name; a file that does not match is refused.
+	// Setting: PLUGIN_SHA256 (a map NAME: HEX).
+	PluginSHA256 map[string]string
+
+	// RequireSHA256 refuses every .so plugin without a pin in PluginSHA256.
+	// Compiled-in plugins need none. Setting: PLUGIN_REQUIRE_SHA256.
+	RequireSHA256 bool
 }
+
+// OnError values.
+const (
+	OnErrorFail = "fail"
+	OnErrorSkip = "skip"
+)
 
 // ComponentConfig is one entry of OPTIONAL_COMPONENTS.
 type ComponentConfig struct {
