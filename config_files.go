@@ -1,0 +1,180 @@
+package opa
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/spf13/viper"
+)
+
+// settingsExts are the settings file types LoadConfig reads.
+var settingsExts = []string{".yaml", ".yml", ".json", ".toml"}
+
+// settingsDir is OPA_SETTINGS_DIR, or DefaultSettingsDir when it is unset
+// or empty.
+func settingsDir(env map[string]string) string {
+	if d := env[envSettingsDir]; d != "" {
+		return d
+	}
+	return DefaultSettingsDir
+}
+
+// settingsFiles lists the settings files of dir in the order they apply:
+// every *.yaml, *.yml, *.json and *.toml (not recursive, hidden names
+// skipped), sorted by name, those with ".local." in the name after all
+// others. A missing dir has no files; any other failure to list it is a
+// *ConfigError naming it.
+func settingsFiles(dir string) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, &ConfigError{Source: dir, Err: fmt.Errorf("cannot read the settings directory: %w", err)}
+	}
+	var plain, local []string
+	for _, e := range entries {
+		name := e.Name()
+		if strings.HasPrefix(name, ".") || !slices.Contains(settingsExts, filepath.Ext(name)) {
+			continue
+		}
+		if strings.Contains(name, ".local.") {
+			local = append(local, name)
+		} else {
+			plain = append(plain, name)
+		}
+	}
+	slices.Sort(plain)
+	slices.Sort(local)
+	var out []string
+	for _, name := range append(plain, local...) {
+		out = append(out, filepath.Join(dir, name))
+	}
+	return out, nil
+}
+
+// readSettingsFile parses one settings file with a fresh viper and returns
+// its top-level map as the file spells it (fileSections normalizes each
+// section). An unreadable or invalid file is a *ConfigError naming it.
+//
+// The map is taken from the decoder (see captureDecoders), not from the
+// viper: AllSettings would drop empty maps (so "OPTS: {}" could not clear a
+// lower layer's), split keys holding dots, and fold keys that differ only in
+// case silently, where LoadConfig reports them.
+func readSettingsFile(path string) (map[string]any, error) {
+	dec := &captureDecoders{}
+	v := viper.NewWithOptions(viper.WithDecoderRegistry(dec))
+	v.SetConfigFile(path)
+	if err := v.ReadInConfig(); err != nil {
+		return nil, &ConfigError{Source: path, Err: fmt.Errorf("cannot read settings file: %w", err)}
+	}
+	return dec.raw, nil
+}
+
+// captureDecoders is a viper DecoderRegistry that keeps, in raw, what the
+// last decoding produced, before viper lower-cases it. JSON is decoded with
+// exact numbers, so integers are int as in YAML and TOML.
+type captureDecoders struct {
+	raw map[string]any
+}
+
+// Decoder implements viper.DecoderRegistry.
+func (c *captureDecoders) Decoder(format string) (viper.Decoder, error) {
+	if strings.EqualFold(format, "json") {
+		return captureFunc(func(b []byte) error {
+			v, err := parseJSON(string(b))
+			if err != nil {
+				return err
+			}
+			m, ok := v.(map[string]any)
+			if !ok && v != nil {
+				return errors.New("the top level is not an object")
+			}
+			c.raw = m
+			return nil
+		}), nil
+	}
+	d, err := viper.NewCodecRegistry().Decoder(format)
+	if err != nil {
+		return nil, err
+	}
+	return captureFunc(func(b []byte) error {
+		raw := map[string]any{}
+		if err := d.Decode(b, raw); err != nil {
+			return err
+		}
+		c.raw = raw
+		return nil
+	}), nil
+}
+
+// captureFunc is a viper.Decoder that leaves viper's own map empty.
+type captureFunc func(b []byte) error
+
+// Decode implements viper.Decoder.
+func (f captureFunc) Decode(b []byte, _ map[string]any) error { return f(b) }
+
+// fileSections applies a settings file's environments to l, in dynaconf's
+// order: the "default" section, then the one named env, then "global"
+// (each once, if env is one of the others). Other top-level keys are
+// ignored. A section (or the whole file) holding "dynaconf_merge: true"
+// merges each of its keys into lower layers as if each held the marker.
+func fileSections(l *layered, path string, file map[string]any, env string) error {
+	marker, err := topLevel(path, file, mergeMarker)
+	if err != nil {
+		return err
+	}
+	fileMerge := marker == true
+	var done []string
+	for _, name := range []string{"default", env, "global"} {
+		if slices.Contains(done, name) {
+			continue
+		}
+		done = append(done, name)
+		source := fmt.Sprintf("%s [%s]", path, name)
+		raw, err := topLevel(path, file, name)
+		if err != nil {
+			return err
+		}
+		v, err := normalizeValue(raw, nil)
+		if err != nil {
+			return withSource(err, source)
+		}
+		switch sec := v.(type) {
+		case nil:
+		case map[string]any:
+			merge := fileMerge || sec[mergeMarker] == true
+			for _, k := range slices.Sorted(maps.Keys(sec)) {
+				if k != mergeMarker {
+					l.set([]string{k}, sec[k], source, merge)
+				}
+			}
+		default:
+			return &ConfigError{Source: source, Err: fmt.Errorf("the section is %s, not a map of settings", typeName(sec))}
+		}
+	}
+	return nil
+}
+
+// topLevel returns the value of a file's top-level key, compared
+// case-insensitively; two keys that match are an error.
+func topLevel(path string, file map[string]any, key string) (any, error) {
+	var found string
+	var v any
+	for _, k := range slices.Sorted(maps.Keys(file)) {
+		if !strings.EqualFold(k, key) {
+			continue
+		}
+		if found != "" {
+			return nil, &ConfigError{Source: path, Key: keyName([]string{key}), Err: fmt.Errorf("keys %q and %q differ only in case; keys are case-insensitive, keep one", found, k)}
+		}
+		found, v = k, file[k]
+	}
+	return v, nil
+}

@@ -1,0 +1,145 @@
+package opa
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/spf13/viper"
+)
+
+// LoadConfig builds a Config the way opa-stack's dynaconf setup does. A nil
+// v means viper.New().
+//
+// # Layers
+//
+// Settings come from three layers; a later one overrides an earlier one:
+//
+//  1. Whatever v already holds (v.AllSettings(): its defaults, config files,
+//     Set values, and so on), with source "viper" in errors.
+//  2. Settings files: every *.yaml, *.yml, *.json and *.toml file directly
+//     in the directory named by OPA_SETTINGS_DIR (DefaultSettingsDir,
+//     "/data/settings", when unset or empty), hidden names skipped, sorted
+//     by name, with files holding ".local." in the name after all others
+//     (sorted among themselves). A missing directory means no files; a
+//     directory that cannot be listed, or a file that cannot be read or
+//     parsed, is an error naming it. The top level of a file holds
+//     environments: from each file in turn, the "default" section applies,
+//     then the section named by the ENV variable ("development" when unset;
+//     compared case-insensitively), then "global". Other top-level keys are
+//     ignored.
+//  3. Environment variables named OPA_KEY, except OPA_SETTINGS_DIR. "__"
+//     nests: OPA_OPTIONAL_COMPONENTS__REDIS__LOAD=no sets LOAD of the redis
+//     component and keeps the rest of OPTIONAL_COMPONENTS. Variables apply
+//     in key order, so OPA_OPTIONAL_COMPONENTS (one JSON object setting all
+//     components) comes before the nested ones that refine it. A value
+//     "[...]" or "{...}" is JSON; "@merge X" merges X (JSON, or items
+//     separated by commas, or one value) into the lower layers; "@str X" is
+//     the string X ("@int", "@float", "@bool", "@json" and "@none" convert
+//     likewise); true and false (any case) are booleans; integers are
+//     integers; anything else is the string itself.
+//
+// Keys are case-insensitive (the docs spell them upper-case); two keys of
+// one file section or JSON value that differ only in case are an error
+// (viper folds such keys of its own settings before LoadConfig sees them).
+//
+// # Merging
+//
+// When a layer sets a key that a lower layer set too, the new value
+// replaces the old one, except:
+//
+//   - a list holding the element "dynaconf_merge" is appended to the lower
+//     list (the marker is dropped; a lower single value counts as a list);
+//   - a map holding "dynaconf_merge: true" is merged into the lower map key
+//     by key, each key by these same rules (the marker is dropped);
+//   - a value given with "@merge" merges as if it held the marker;
+//   - in a section (or a whole file) holding "dynaconf_merge: true", every
+//     key merges as if it held the marker.
+//
+// # Decoding
+//
+// Unknown keys are left to the host. A list setting (PLUGIN_PATHS and the
+// _LIST and _TAGS filters) given a single value is a one-element list ("" is
+// an empty one); its elements must be scalars. A string setting given a
+// list or a map is an error. COMPONENT_TIMEOUT is a Go duration ("5s") or a
+// number of seconds. In OPTIONAL_COMPONENTS, names are lower-cased; LOAD is
+// yes, no or auto in any case (true and false mean yes and no; missing
+// means auto) and is stored as "yes", "no" or "auto"; DRIVER is required
+// unless LOAD is no; OPTS must be a map. Every error wraps ErrConfig and is
+// a *ConfigError whose Source names the file and section
+// ("/data/settings/a.yaml [development]"), the variable ("env
+// OPA_PLUGIN_PATHS") or "viper" that set the bad value, and whose Key names
+// the setting ("OPTIONAL_COMPONENTS.REDIS.LOAD"); it never quotes an OPTS
+// value. The result is checked as a Config given WithConfig is.
+//
+// # Writing back
+//
+// On success the merged settings, the host's keys included, are merged
+// into v's config layer (v.MergeConfigMap), so the host reads its own keys
+// from v with the same files, environments and variables. Viper ranks its
+// overrides (v.Set), flags and bound environment variables above its config,
+// so for a key the host set that way, v.Get still returns the host's value.
+// Viper merges maps key by key, so a key that only v's own config held stays
+// visible even where a file replaced its map. Loading twice from one v
+// applies the files and variables again over the first result, so lists
+// they merge into grow again.
+func LoadConfig(v *viper.Viper) (Config, error) {
+	return loadConfig(v, os.Environ())
+}
+
+// loadConfig is LoadConfig with the environment given as "NAME=VALUE"
+// strings.
+func loadConfig(v *viper.Viper, environ []string) (Config, error) {
+	if v == nil {
+		v = viper.New()
+	}
+	l, err := mergeLayers(v.AllSettings(), environMap(environ))
+	if err != nil {
+		return Config{}, err
+	}
+	c, err := decodeConfig(l)
+	if err != nil {
+		return Config{}, err
+	}
+	if err := c.validate(); err != nil {
+		return Config{}, err
+	}
+	if err := v.MergeConfigMap(l.root); err != nil {
+		return Config{}, &ConfigError{Source: "viper", Err: fmt.Errorf("cannot store the merged settings: %w", err)}
+	}
+	return c, nil
+}
+
+// mergeLayers merges the three layers of LoadConfig: base (the viper's
+// settings), the settings files and the OPA_ variables of env.
+func mergeLayers(base map[string]any, env map[string]string) (*layered, error) {
+	l := newLayered()
+	nb, err := normalizeValue(base, nil)
+	if err != nil {
+		return nil, withSource(err, "viper")
+	}
+	if m, ok := nb.(map[string]any); ok {
+		l.mergeValue(l.root, m, &l.src, "viper", true)
+	}
+	files, err := settingsFiles(settingsDir(env))
+	if err != nil {
+		return nil, err
+	}
+	environ := environment(env)
+	for _, f := range files {
+		file, err := readSettingsFile(f)
+		if err != nil {
+			return nil, err
+		}
+		if err := fileSections(l, f, file, environ); err != nil {
+			return nil, err
+		}
+	}
+	vars, err := envSettings(env)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range vars {
+		l.set(s.path, s.value, "env "+s.name, s.merge)
+	}
+	return l, nil
+}

@@ -1,0 +1,119 @@
+package opa
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestConfigValidate(t *testing.T) {
+	comps := func(cc map[string]ComponentConfig) Config { return Config{OptionalComponents: cc} }
+	valid := []struct {
+		name string
+		c    Config
+	}{
+		{"zero", Config{}},
+		{"regexes", Config{WhitelistRE: "/a/.*", BlacklistRE: "x|y"}},
+		{"components", comps(map[string]ComponentConfig{
+			"a": {Driver: "d"}, "b": {Load: "YES", Driver: "d"}, "c": {Load: " auto ", Driver: "d"}, "d": {Load: "No"},
+		})},
+		{"a timeout", Config{ComponentTimeout: time.Second}},
+	}
+	for _, tc := range valid {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.NoError(t, tc.c.validate())
+		})
+	}
+	invalid := []struct {
+		name string
+		c    Config
+		key  string
+		msg  string
+	}{
+		{"whitelist regex", Config{WhitelistRE: "("}, "PLUGIN_WHITELIST_RE", "invalid regular expression"},
+		{"blacklist regex", Config{BlacklistRE: "[z-a]"}, "PLUGIN_BLACKLIST_RE", "invalid regular expression"},
+		{"negative timeout", Config{ComponentTimeout: -time.Second}, "COMPONENT_TIMEOUT", "negative"},
+		{"unknown LOAD", comps(map[string]ComponentConfig{"redis": {Load: "maybe", Driver: "d"}}), "OPTIONAL_COMPONENTS.REDIS.LOAD", `"maybe"`},
+		{"missing DRIVER", comps(map[string]ComponentConfig{"redis": {Load: "auto"}}), "OPTIONAL_COMPONENTS.REDIS.DRIVER", "DRIVER is required"},
+		{"blank DRIVER", comps(map[string]ComponentConfig{"redis": {Driver: "  "}}), "OPTIONAL_COMPONENTS.REDIS.DRIVER", "DRIVER is required"},
+		{"names differing in case", comps(map[string]ComponentConfig{"Redis": {Driver: "d"}, "redis": {Driver: "d"}}), "OPTIONAL_COMPONENTS.REDIS", "differ only in case"},
+		{"an empty name", comps(map[string]ComponentConfig{"": {Driver: "d"}}), "OPTIONAL_COMPONENTS.", "needs a name"},
+	}
+	for _, tc := range invalid {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.c.validate()
+			require.ErrorIs(t, err, ErrConfig)
+			var ce *ConfigError
+			require.ErrorAs(t, err, &ce)
+			assert.Equal(t, tc.key, ce.Key)
+			assert.Empty(t, ce.Source)
+			assert.Contains(t, err.Error(), tc.msg)
+		})
+	}
+}
+
+func TestConfigNormalizeLoad(t *testing.T) {
+	for in, want := range map[string]string{
+		"": "auto", "  ": "auto", "auto": "auto", "AUTO": "auto", "yes": "yes", "Yes": "yes", " no ": "no",
+		"NO": "no", "true": "yes", "False": "no",
+	} {
+		t.Run(in, func(t *testing.T) {
+			got, err := normalizeLoad(in)
+			require.NoError(t, err)
+			assert.Equal(t, want, got)
+		})
+	}
+	for _, in := range []string{"maybe", "1", "y", "on", "yes please"} {
+		t.Run("error "+in, func(t *testing.T) {
+			_, err := normalizeLoad(in)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), in)
+		})
+	}
+}
+
+// TestConfigNormalizeValue feeds normalizeValue what a host could put
+// into its viper with Set: it must return an error or a value, never hang
+// or panic.
+func TestConfigNormalizeValue(t *testing.T) {
+	type P *P
+	var p P
+	p = &p
+	cyclic := map[string]any{}
+	cyclic["self"] = cyclic
+	list := []any{nil}
+	list[0] = list
+	n := 5
+	for _, tc := range []struct {
+		name    string
+		in      any
+		want    any
+		wantErr bool
+	}{
+		{"pointer cycle", p, nil, true},
+		{"map cycle", cyclic, nil, true},
+		{"list cycle", list, nil, true},
+		{"typed map and slice", map[string][]string{"A": {"x"}}, map[string]any{"a": []any{"x"}}, false},
+		{"non-string keys", map[any]any{1: "x", true: 2}, map[string]any{"1": "x", "true": 2}, false},
+		{"pointer to int", &n, 5, false},
+		{"nil pointer", (*int)(nil), nil, false},
+		{"small ints", []any{int8(1), uint16(2), int64(3)}, []any{1, 2, 3}, false},
+		{"huge uint", uint64(1 << 63), uint64(1 << 63), false},
+		{"bytes", []byte("b"), "b", false},
+		{"a func", func() {}, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := normalizeValue(tc.in, nil)
+			if tc.wantErr {
+				require.ErrorIs(t, err, ErrConfig)
+				return
+			}
+			require.NoError(t, err)
+			if tc.name != "a func" {
+				assert.Equal(t, tc.want, got)
+			}
+		})
+	}
+}
