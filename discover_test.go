@@ -45,7 +45,7 @@ func TestDiscover(t *testing.T) {
 	layout(t, root,
 		"a/zeta.so", "a/alpha.so", "a/alpha-meta.json", // sorted per path
 		"a/pkg/plugin.so", "a/pkg/meta.json", "a/pkg/assets/x.css", // a directory plugin may hold other files
-		"a/my-plugin.so",          // hyphens are fine
+		"a/my-plugin.so",           // hyphens are fine
 		"a/a.b.so", "a/.hidden.so", // a dot in the name, hidden: skipped
 		"a/.hid/plugin.so", "a/with.dot/plugin.so",
 		"a/notes.txt", "a/empty/", "a/lib/other.so", // not plugins
