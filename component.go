@@ -16,6 +16,7 @@ const (
 	StateConnected   = "connected"   // Connect (and Validate) succeeded
 	StateUnavailable = "unavailable" // LOAD=auto and the service was not there
 	StateDisabled    = "disabled"    // LOAD=no: never built
+	stateFailed      = "failed"      // New, Connect or Validate failed Startup
 )
 
 // component is one entry of OPTIONAL_COMPONENTS and what became of it.
@@ -29,6 +30,14 @@ type component struct {
 	err    error // why it is unavailable
 }
 
+// label names a component, its driver and, once known, the driver's plugin.
+func (c *component) label() string {
+	if c.plugin == "" {
+		return fmt.Sprintf("component %s (driver %s)", c.name, c.cfg.Driver)
+	}
+	return fmt.Sprintf("component %s (driver %s, plugin %s)", c.name, c.cfg.Driver, c.plugin)
+}
+
 // driverEntry is a registered driver and the plugin that gave it.
 type driverEntry struct {
 	Driver
@@ -36,8 +45,9 @@ type driverEntry struct {
 }
 
 // buildDrivers registers the drivers of every loaded plugin, by lower-case
-// name. The same driver listed twice is fine; two different drivers with one
-// name are an error naming both plugins.
+// name. Two drivers with one name (in any case) are an error naming both
+// plugins, even if they are the same Driver value: list a driver in one
+// plugin only.
 func buildDrivers(plugins []*loaded) (map[string]driverEntry, error) {
 	drivers := map[string]driverEntry{}
 	var errs []error
@@ -52,8 +62,6 @@ func buildDrivers(plugins []*loaded) (map[string]driverEntry, error) {
 				perr("a driver has no Name")
 			case d.New == nil:
 				perr("driver %q has no New func", d.Name)
-			case dup && reflect.ValueOf(prev.New).Pointer() == reflect.ValueOf(d.New).Pointer():
-				// The same driver, reachable from two plugins.
 			case dup:
 				perr("Driver with this name (%s) already exists (from plugin %s). CaSe of driver is ignored.", name, prev.plugin)
 			default:
@@ -68,7 +76,7 @@ func buildDrivers(plugins []*loaded) (map[string]driverEntry, error) {
 // name order, following LOAD. Each connected component is appended to
 // *connected as soon as it is, so a failure later can close it.
 func (m *Manager) connectComponents(ctx context.Context, drivers map[string]driverEntry, all map[string]*component, connected *[]*component) error {
-	for _, name := range slices.Sorted(maps.Keys(m.cfg.OptionalComponents)) {
+	for _, name := range componentNames(m.cfg.OptionalComponents) {
 		cc := m.cfg.OptionalComponents[name]
 		load, _ := normalizeLoad(cc.Load) // checked by Config.validate
 		c := &component{name: strings.ToLower(name), cfg: cc, load: load}
@@ -79,16 +87,25 @@ func (m *Manager) connectComponents(ctx context.Context, drivers map[string]driv
 			continue
 		}
 		if err := m.connectOne(ctx, drivers, c); err != nil {
-			return m.red.wrap(fmt.Errorf("opa: component %s (driver %s): %w", c.name, cc.Driver, err))
+			return m.red.wrap(fmt.Errorf("opa: %s: %w", c.label(), err))
 		}
 		if c.state == StateConnected {
 			*connected = append(*connected, c)
 			if err := m.validateOne(ctx, c); err != nil {
-				return m.red.wrap(fmt.Errorf("opa: component %s (driver %s): validate: %w", c.name, cc.Driver, err))
+				c.state = stateFailed
+				return m.red.wrap(fmt.Errorf("opa: %s: %w", c.label(), err))
 			}
 		}
 	}
 	return nil
+}
+
+// componentNames returns the configured component names in connect order:
+// sorted by lower-case name, as names are case-insensitive.
+func componentNames(comps map[string]ComponentConfig) []string {
+	return slices.SortedFunc(maps.Keys(comps), func(a, b string) int {
+		return strings.Compare(strings.ToLower(a), strings.ToLower(b))
+	})
 }
 
 func (m *Manager) connectOne(ctx context.Context, drivers map[string]driverEntry, c *component) error {
@@ -137,15 +154,15 @@ func (m *Manager) validateOne(ctx context.Context, c *component) error {
 
 // closeComponents closes connected components in reverse order, each under
 // its own deadline, keeps going after an error and joins the errors.
-func (m *Manager) closeComponents(connected []*component) error {
+func (m *Manager) closeComponents(ctx context.Context, connected []*component) error {
 	var errs []error
 	for _, c := range slices.Backward(connected) {
 		cl, ok := c.comp.(Closer)
 		if !ok {
 			continue
 		}
-		if err := guard(context.Background(), m.cfg.componentTimeout(), "close", cl.Close); err != nil {
-			errs = append(errs, m.red.wrap(fmt.Errorf("opa: component %s: %w", c.name, err)))
+		if err := guard(context.WithoutCancel(ctx), m.cfg.componentTimeout(), "close", cl.Close); err != nil {
+			errs = append(errs, m.red.wrap(fmt.Errorf("opa: %s: %w", c.label(), err)))
 			m.log.Error("opa: component close failed", "component", c.name, "error", errs[len(errs)-1])
 			continue
 		}
@@ -154,10 +171,10 @@ func (m *Manager) closeComponents(connected []*component) error {
 	return errors.Join(errs...)
 }
 
-// guard runs fn under a deadline of timeout, turning a panic into an error
-// naming the step. If fn ignores its context and does not return in time,
-// guard stops waiting and returns an error; fn's goroutine is left to finish
-// on its own.
+// guard runs fn under a deadline of timeout and returns its error, or a
+// panic turned into an error, prefixed with the step. If fn ignores its
+// context and does not return in time, guard stops waiting and returns an
+// error; fn's goroutine is left to finish on its own.
 func guard(ctx context.Context, timeout time.Duration, step string, fn func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -165,19 +182,22 @@ func guard(ctx context.Context, timeout time.Duration, step string, fn func(cont
 	go func() {
 		defer func() {
 			if v := recover(); v != nil {
-				done <- fmt.Errorf("%s panicked: %v", step, v)
+				done <- fmt.Errorf("panicked: %v", v)
 			}
 		}()
 		done <- fn(ctx)
 	}()
 	select {
 	case err := <-done:
-		if err != nil && ctx.Err() != nil && !errors.Is(err, ErrUnavailable) {
-			return fmt.Errorf("%s did not finish within %s (COMPONENT_TIMEOUT): %w", step, timeout, err)
+		switch {
+		case err == nil:
+			return nil
+		case ctx.Err() != nil && !errors.Is(err, ErrUnavailable):
+			return fmt.Errorf("%s: did not finish within %s (COMPONENT_TIMEOUT): %w", step, timeout, err)
 		}
-		return err
+		return fmt.Errorf("%s: %w", step, err)
 	case <-ctx.Done():
-		return fmt.Errorf("%s did not return within %s (COMPONENT_TIMEOUT): %w", step, timeout, ctx.Err())
+		return fmt.Errorf("%s: did not return within %s (COMPONENT_TIMEOUT): %w", step, timeout, ctx.Err())
 	}
 }
 

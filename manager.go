@@ -5,8 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
-	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -143,7 +142,7 @@ func (m *Manager) run(ctx context.Context, r chi.Router, rep *Report) (_ *state,
 	defer func() {
 		rep.Components = m.componentReports(st.components, err)
 		if err != nil && len(st.connected) > 0 {
-			if cerr := m.closeComponents(st.connected); cerr != nil {
+			if cerr := m.closeComponents(context.Background(), st.connected); cerr != nil {
 				err = fmt.Errorf("%w; additionally, cleanup: %w", err, cerr)
 			}
 		}
@@ -187,9 +186,11 @@ func callSetup(ctx context.Context, r chi.Router, s Setup) (err error) {
 	return s(ctx, r)
 }
 
-// Shutdown closes every connected component in reverse connect order, each
-// under the component timeout, keeps going after an error and returns all
-// errors joined. It is an error wrapping ErrState unless the Manager started.
+// Shutdown closes every connected component in reverse connect order, keeps
+// going after an error and returns all errors joined. Each Close gets ctx's
+// values and its own COMPONENT_TIMEOUT deadline, not ctx's cancellation, so
+// every component gets its chance to close. It is an error wrapping ErrState
+// unless the Manager started.
 func (m *Manager) Shutdown(ctx context.Context) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -198,10 +199,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	}
 	m.phase = phaseStopped
 	st := m.st.Swap(nil)
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return m.closeComponents(st.connected)
+	return m.closeComponents(ctx, st.connected)
 }
 
 // Report returns what the Manager found and did; see Report.
@@ -283,18 +281,18 @@ func checkTasks(plugins []*loaded) error {
 func (m *Manager) componentReports(comps map[string]*component, failure error) []ComponentReport {
 	cfg := m.cfg.OptionalComponents
 	var out []ComponentReport
-	for _, name := range slices.Sorted(maps.Keys(cfg)) {
+	for _, name := range componentNames(cfg) {
 		cc := cfg[name]
 		load, _ := normalizeLoad(cc.Load)
 		cr := ComponentReport{Name: name, Driver: cc.Driver, Load: load, State: "not reached"}
-		if c, ok := comps[name]; ok {
+		if c, ok := comps[strings.ToLower(name)]; ok {
 			cr.Plugin = c.plugin
 			cr.State = c.state
 			if c.err != nil {
 				cr.Error = c.err.Error()
 			}
-			if c.state == "" {
-				cr.State = "failed"
+			if c.state == "" || c.state == stateFailed {
+				cr.State = stateFailed
 				if failure != nil {
 					cr.Error = m.red.scrub(failure.Error())
 				}

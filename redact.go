@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -18,34 +19,47 @@ type redactor struct {
 	secrets []string
 }
 
-// newRedactor collects the values of secret-looking option keys, and the
-// passwords inside URLs, from every component's options.
+// newRedactor collects the values of secret-looking option keys (everything
+// under such a key, when it holds a map or a list), and the passwords inside
+// URLs, from every component's options.
 func newRedactor(comps map[string]ComponentConfig) *redactor {
 	r := &redactor{}
 	for _, cc := range comps {
-		r.collect(cc.Opts)
+		r.collect(map[string]any(cc.Opts), false)
 	}
+	// Longest first, so a secret holding another is hidden whole.
+	slices.SortFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
 	return r
 }
 
-func (r *redactor) collect(opts map[string]any) {
-	for k, v := range opts {
-		switch v := v.(type) {
-		case map[string]any:
-			r.collect(v)
-		case Options:
-			r.collect(v)
-		case string:
-			if secretKey.MatchString(k) {
-				r.add(v)
-			}
-			if pw := urlPassword(v); pw != "" {
-				r.add(pw)
-			}
-		default:
-			if secretKey.MatchString(k) && v != nil {
-				r.add(fmt.Sprint(v))
-			}
+// collect adds the secrets in v; secret says v is held by a secret key.
+func (r *redactor) collect(v any, secret bool) {
+	switch v := v.(type) {
+	case nil:
+	case map[string]any:
+		for k, x := range v {
+			r.collect(x, secret || secretKey.MatchString(k))
+		}
+	case Options:
+		r.collect(map[string]any(v), secret)
+	case []any:
+		for _, x := range v {
+			r.collect(x, secret)
+		}
+	case []string:
+		for _, x := range v {
+			r.collect(x, secret)
+		}
+	case string:
+		if secret {
+			r.add(v)
+		}
+		raw, pw := urlPasswords(v)
+		r.add(raw)
+		r.add(pw)
+	default:
+		if secret {
+			r.add(fmt.Sprint(v))
 		}
 	}
 }
@@ -85,40 +99,71 @@ func (e *scrubbedError) Error() string { return e.msg }
 func (e *scrubbedError) Unwrap() error { return e.err }
 
 // redactOptions returns a copy of opts fit for logs and reports: values of
-// secret-looking keys and passwords in URLs are replaced.
+// secret-looking keys (whatever their type) and passwords in URLs, also
+// inside nested maps and lists, are replaced.
 func redactOptions(opts map[string]any) map[string]any {
 	if opts == nil {
 		return nil
 	}
 	out := make(map[string]any, len(opts))
 	for k, v := range opts {
-		switch v := v.(type) {
-		case map[string]any:
-			out[k] = redactOptions(v)
-		case Options:
-			out[k] = redactOptions(v)
-		default:
-			if secretKey.MatchString(k) {
-				out[k] = redacted
-			} else if s, ok := v.(string); ok && urlPassword(s) != "" {
-				out[k] = strings.ReplaceAll(s, ":"+urlPassword(s)+"@", ":"+redacted+"@")
-			} else {
-				out[k] = v
-			}
+		if secretKey.MatchString(k) {
+			out[k] = redacted
+			continue
 		}
+		out[k] = redactValue(v)
 	}
 	return out
 }
 
-// urlPassword returns the password of a URL such as redis://u:pw@host, or "".
-func urlPassword(s string) string {
-	if !strings.Contains(s, "://") || !strings.Contains(s, "@") {
-		return ""
+func redactValue(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		return redactOptions(v)
+	case Options:
+		return redactOptions(v)
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = redactValue(x)
+		}
+		return out
+	case []string:
+		out := make([]string, len(v))
+		for i, x := range v {
+			out[i] = redactValue(x).(string)
+		}
+		return out
+	case string:
+		if raw, _ := urlPasswords(v); raw != "" {
+			return strings.Replace(v, ":"+raw+"@", ":"+redacted+"@", 1)
+		}
+	}
+	return v
+}
+
+// urlPasswords returns the password of a URL such as redis://u:pw@host as
+// written (raw, maybe percent-encoded) and decoded, or "" and "".
+func urlPasswords(s string) (raw, decoded string) {
+	scheme := strings.Index(s, "://")
+	if scheme < 0 || !strings.Contains(s, "@") {
+		return "", ""
 	}
 	u, err := url.Parse(s)
 	if err != nil || u.User == nil {
-		return ""
+		return "", ""
 	}
-	pw, _ := u.User.Password()
-	return pw
+	decoded, ok := u.User.Password()
+	if !ok {
+		return "", ""
+	}
+	authority := s[scheme+3:]
+	if i := strings.IndexAny(authority, "/?#"); i >= 0 {
+		authority = authority[:i]
+	}
+	userinfo := authority[:max(strings.LastIndex(authority, "@"), 0)]
+	if _, pw, found := strings.Cut(userinfo, ":"); found {
+		raw = pw
+	}
+	return raw, decoded
 }

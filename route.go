@@ -27,9 +27,13 @@ func routeKey(method, pattern string) string {
 // mountRoutes adds every route of every loaded plugin's Router to host at its
 // own path, as FastAPI's include_router does: no prefix, the host's
 // middleware first, then the plugin router's own. A method and path claimed
-// twice (by two plugins, or by a plugin and the host) fails before anything
-// is added, naming both owners.
+// twice (by two plugins, or by a plugin and the host), or one that chi
+// refuses, fails before anything is added; a conflict names both owners.
 func mountRoutes(host chi.Router, plugins []*loaded) ([]RouteReport, error) {
+	// Every route is first tried on a scratch router, so one that chi panics
+	// on (e.g. a duplicate param key across a subrouter) fails Startup before
+	// the host holds half a plugin's routes.
+	scratch := chi.NewRouter()
 	owner := map[string]string{}
 	if err := chi.Walk(host, func(method, pattern string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
 		owner[routeKey(method, pattern)] = "the host"
@@ -50,8 +54,13 @@ func mountRoutes(host chi.Router, plugins []*loaded) ([]RouteReport, error) {
 					Err: fmt.Errorf("%s %s is already served by %s: remove or move one of them", method, pattern, prev)})
 				return nil
 			}
+			rt := route{method, pattern, h, mws}
+			if err := addRoute(scratch, rt); err != nil {
+				errs = append(errs, &PluginError{Plugin: lp.name, Path: lp.match, Step: "routes", Err: err})
+				return nil
+			}
 			owner[key] = "plugin " + lp.name
-			perPlugin[i] = append(perPlugin[i], route{method, pattern, h, mws})
+			perPlugin[i] = append(perPlugin[i], rt)
 			return nil
 		})
 		if err != nil {
