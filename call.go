@@ -32,7 +32,7 @@ func (e *hookEntry) call(args []any) (res []any, err error) {
 	}
 	defer func() {
 		if v := recover(); v != nil {
-			res, err = nil, fmt.Errorf("opa: hook %q (plugin %s) panicked: %v", e.name, e.plugin, v)
+			res, err = nil, fmt.Errorf("opa: hook %q (plugin %s): %w", e.name, e.plugin, &PanicError{Value: v})
 		}
 	}()
 	out := e.val.Call(in)

@@ -91,7 +91,7 @@ func TestCallHook(t *testing.T) {
 		{"nil for a string", "greet", []any{nil}, nil, opa.ErrBadCall, []string{"argument 1 is nil, want string"}},
 		{"nil for a variadic int", "sum", []any{1, nil}, nil, opa.ErrBadCall, nil},
 		{"wrong interface", "describe", []any{"not a Stringer", nil}, nil, opa.ErrBadCall, nil},
-		{"panicking hook", "boom", nil, nil, nil, []string{`hook "boom" (plugin impl) panicked: kaboom`}},
+		{"panicking hook", "boom", nil, nil, nil, []string{`hook "boom" (plugin impl): panicked: kaboom`}},
 		{"defined but not implemented", "nobody", nil, nil, opa.ErrNotFound, []string{`hook "nobody" is defined by plugin defs`}},
 		{"unknown name lists the defined hooks", "nope", nil, nil, opa.ErrNotFound,
 			[]string{`no hook named "nope"`, "[boom deref describe div greet join nobody sum]"}},

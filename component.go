@@ -182,7 +182,7 @@ func guard(ctx context.Context, timeout time.Duration, step string, fn func(cont
 	go func() {
 		defer func() {
 			if v := recover(); v != nil {
-				done <- fmt.Errorf("panicked: %v", v)
+				done <- &PanicError{Value: v}
 			}
 		}()
 		done <- fn(ctx)

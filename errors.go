@@ -75,3 +75,11 @@ func (e *PluginError) Error() string {
 
 // Unwrap returns the cause.
 func (e *PluginError) Unwrap() error { return e.Err }
+
+// PanicError is a panic recovered from plugin code (an init, a driver, a
+// setup, a hook), so that one plugin cannot take the host down.
+type PanicError struct {
+	Value any // what the code panicked with
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("panicked: %v", e.Value) }

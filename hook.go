@@ -59,7 +59,7 @@ var errorType = reflect.TypeFor[error]()
 // hook, then picks each name's winner (highest Order; on a tie the last
 // registered) and checks that required definitions have a hook. Errors of one
 // kind are collected and returned together.
-func buildHooks(plugins []*loaded) (*hookTable, []HookReport, error) {
+func buildHooks(plugins []*loaded) (*hookTable, error) {
 	t := &hookTable{defs: map[string]*hookDef{}, winners: map[string]*hookEntry{}}
 	var errs []error
 	for _, lp := range plugins {
@@ -70,7 +70,7 @@ func buildHooks(plugins []*loaded) (*hookTable, []HookReport, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return nil, nil, errors.Join(errs...)
+		return nil, errors.Join(errs...)
 	}
 	for _, lp := range plugins {
 		for _, h := range lp.plugin.Hooks {
@@ -80,12 +80,12 @@ func buildHooks(plugins []*loaded) (*hookTable, []HookReport, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return nil, nil, errors.Join(errs...)
+		return nil, errors.Join(errs...)
 	}
 	if err := t.checkRequired(); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
-	return t, t.report(), nil
+	return t, nil
 }
 
 func (t *hookTable) define(lp *loaded, d HookDefinition) error {

@@ -24,7 +24,7 @@ func lookupPlugin(file string) (p *Plugin, err error) {
 	}
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("panic while opening (in the plugin's init?): %v", v)
+			err = fmt.Errorf("its init %w", &PanicError{Value: v})
 		}
 	}()
 	sym, err := openSO(file)

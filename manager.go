@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -128,17 +130,12 @@ func (m *Manager) run(ctx context.Context, r chi.Router, rep *Report) (_ *state,
 	if err != nil {
 		return nil, err
 	}
-	st := &state{plugins: plugins, components: map[string]*component{}}
-	if st.hooks, rep.Hooks, err = buildHooks(plugins); err != nil {
-		return nil, err
-	}
-	if err := checkTasks(plugins); err != nil {
-		return nil, err
-	}
-	drivers, err := buildDrivers(plugins)
+	reg, err := m.register(r, plugins, rep)
 	if err != nil {
 		return nil, err
 	}
+	st := &state{plugins: reg.plugins, hooks: reg.hooks, components: map[string]*component{}}
+	rep.Hooks = reg.hooks.report()
 	defer func() {
 		rep.Components = m.componentReports(st.components, err)
 		if err != nil && len(st.connected) > 0 {
@@ -147,27 +144,127 @@ func (m *Manager) run(ctx context.Context, r chi.Router, rep *Report) (_ *state,
 			}
 		}
 	}()
-	if err := m.connectComponents(ctx, drivers, st.components, &st.connected); err != nil {
+	if err := m.connectComponents(ctx, reg.drivers, st.components, &st.connected); err != nil {
 		return nil, err
 	}
 	if r == nil {
 		return st, nil
 	}
-	if rep.Routes, err = mountRoutes(r, plugins); err != nil {
+	if rep.Routes, err = reg.routes.mount(r); err != nil {
 		return nil, err
 	}
-	if err := runSetups(ctx, r, plugins); err != nil {
+	if err := m.runSetups(ctx, r, reg.plugins, rep); err != nil {
 		return nil, err
 	}
 	return st, nil
 }
 
-// runSetups runs every Setup of every plugin, in plugin order.
-func runSetups(ctx context.Context, r chi.Router, plugins []*loaded) error {
+// provided is what the loaded plugins provide, checked as a whole.
+type provided struct {
+	plugins []*loaded
+	hooks   *hookTable
+	drivers map[string]driverEntry
+	routes  *routePlan // nil without a router
+}
+
+// register registers the hook definitions, hooks, tasks and drivers of the
+// loaded plugins and plans their routes. With PLUGIN_ON_ERROR=skip, the
+// plugins an error names are left out and the rest registered again, until
+// nothing fails or what fails names no plugin (a missing required hook).
+func (m *Manager) register(r chi.Router, plugins []*loaded, rep *Report) (*provided, error) {
+	for {
+		reg, err := registerAll(r, plugins)
+		if err == nil {
+			return reg, nil
+		}
+		bad := pluginErrors(err)
+		if !m.skipping() || len(bad) == 0 {
+			return nil, err
+		}
+		plugins = slices.DeleteFunc(plugins, func(lp *loaded) bool { return bad[lp.name] != nil })
+		for _, name := range slices.Sorted(maps.Keys(bad)) {
+			m.skipLoaded(rep, name, bad[name])
+		}
+	}
+}
+
+func registerAll(r chi.Router, plugins []*loaded) (*provided, error) {
+	reg := &provided{plugins: plugins}
+	var err error
+	if reg.hooks, err = buildHooks(plugins); err != nil {
+		return nil, err
+	}
+	if err := checkTasks(plugins); err != nil {
+		return nil, err
+	}
+	if reg.drivers, err = buildDrivers(plugins); err != nil {
+		return nil, err
+	}
+	if r != nil {
+		if reg.routes, err = planRoutes(r, plugins); err != nil {
+			return nil, err
+		}
+	}
+	return reg, nil
+}
+
+// pluginErrors finds the *PluginErrors in err (joined or wrapped), by plugin.
+func pluginErrors(err error) map[string]error {
+	out := map[string]error{}
+	var walk func(error)
+	walk = func(err error) {
+		switch e := err.(type) {
+		case *PluginError:
+			out[e.Plugin] = errors.Join(out[e.Plugin], e)
+		case interface{ Unwrap() []error }:
+			for _, inner := range e.Unwrap() {
+				walk(inner)
+			}
+		case interface{ Unwrap() error }:
+			walk(e.Unwrap())
+		}
+	}
+	walk(err)
+	return out
+}
+
+// skipping reports whether PLUGIN_ON_ERROR is skip.
+func (m *Manager) skipping() bool {
+	mode, _ := normalizeOnError(m.cfg.OnError)
+	return mode == OnErrorSkip
+}
+
+// skipLoaded records that a loaded plugin was left out after all.
+func (m *Manager) skipLoaded(rep *Report, name string, err error) {
+	err = m.red.wrap(err)
+	m.log.Warn("opa: plugin left out (PLUGIN_ON_ERROR=skip)", "plugin", name, "error", err)
+	for i := range rep.Plugins {
+		if p := &rep.Plugins[i]; p.Name == name && p.Loaded {
+			p.Loaded, p.Reason = false, err.Error()
+		}
+	}
+}
+
+// runSetups runs every Setup of every plugin, in plugin order. With
+// PLUGIN_ON_ERROR=skip a failed setup is logged and reported on its plugin
+// (whose routes are mounted already and stay), and the rest run.
+func (m *Manager) runSetups(ctx context.Context, r chi.Router, plugins []*loaded, rep *Report) error {
 	for _, lp := range plugins {
 		for i, s := range lp.plugin.Setups {
-			if err := callSetup(ctx, r, s); err != nil {
-				return &PluginError{Plugin: lp.name, Path: lp.match, Step: fmt.Sprintf("setup %d", i+1), Err: err}
+			err := callSetup(ctx, r, s)
+			if err == nil {
+				continue
+			}
+			perr := &PluginError{Plugin: lp.name, Path: lp.match, Step: fmt.Sprintf("setup %d", i+1), Err: err}
+			if !m.skipping() {
+				return perr
+			}
+			msg := m.red.scrub(perr.Error())
+			m.log.Warn("opa: plugin setup failed (PLUGIN_ON_ERROR=skip)", "plugin", lp.name, "error", msg)
+			for i := range rep.Plugins {
+				if p := &rep.Plugins[i]; p.Name == lp.name && p.Loaded {
+					p.Error = msg
+				}
 			}
 		}
 	}
@@ -177,7 +274,7 @@ func runSetups(ctx context.Context, r chi.Router, plugins []*loaded) error {
 func callSetup(ctx context.Context, r chi.Router, s Setup) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			err = fmt.Errorf("panicked: %v", v)
+			err = &PanicError{Value: v}
 		}
 	}()
 	if s == nil {

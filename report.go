@@ -30,6 +30,7 @@ type PluginReport struct {
 	Loaded  bool                       `json:"loaded"`
 	Reason  string                     `json:"reason,omitempty"` // why not loaded: which filter, "shadowed by ...", the error
 	Tasks   []string                   `json:"tasks,omitempty"`  // the kinds of its tasks
+	Error   string                     `json:"error,omitempty"`  // a failure after loading that PLUGIN_ON_ERROR=skip let pass (a setup)
 }
 
 // HookReport is one hook definition and the hook that won it.

@@ -30,6 +30,23 @@ func routeKey(method, pattern string) string {
 // twice (by two plugins, or by a plugin and the host), or one that chi
 // refuses, fails before anything is added; a conflict names both owners.
 func mountRoutes(host chi.Router, plugins []*loaded) ([]RouteReport, error) {
+	plan, err := planRoutes(host, plugins)
+	if err != nil {
+		return nil, err
+	}
+	return plan.mount(host)
+}
+
+// routePlan is the routes of each plugin, checked and ready to mount.
+type routePlan struct {
+	plugins []*loaded
+	routes  [][]route // per plugin, in plugin order
+}
+
+// planRoutes collects and checks every route of every plugin without
+// touching host: conflicts with the host or another plugin, and routes chi
+// refuses, are errors naming the plugin.
+func planRoutes(host chi.Router, plugins []*loaded) (*routePlan, error) {
 	// Every route is first tried on a scratch router, so one that chi panics
 	// on (e.g. a duplicate param key across a subrouter) fails Startup before
 	// the host holds half a plugin's routes.
@@ -70,9 +87,14 @@ func mountRoutes(host chi.Router, plugins []*loaded) ([]RouteReport, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	return &routePlan{plugins: plugins, routes: perPlugin}, nil
+}
+
+// mount adds the planned routes to host.
+func (p *routePlan) mount(host chi.Router) ([]RouteReport, error) {
 	var report []RouteReport
-	for i, lp := range plugins {
-		for _, rt := range perPlugin[i] {
+	for i, lp := range p.plugins {
+		for _, rt := range p.routes[i] {
 			if err := addRoute(host, rt); err != nil {
 				return report, &PluginError{Plugin: lp.name, Path: lp.match, Step: "routes", Err: err}
 			}

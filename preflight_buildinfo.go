@@ -1,0 +1,217 @@
+package opa
+
+import (
+	"debug/buildinfo"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"runtime/debug"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// BuildMismatchError means a .so plugin was built differently from the host
+// that tries to load it, so plugin.Open would fail with "plugin was built
+// with a different version of package ..." (naming only the first, often
+// internal, package). It lists every difference found in the two binaries'
+// build information, each as one line in plain words with the fix, for
+// example "built without -race, host built with -race: rebuild the plugin
+// with -race". Hosts can get it with errors.As.
+type BuildMismatchError struct {
+	Differences []string
+}
+
+func (e *BuildMismatchError) Error() string { return strings.Join(e.Differences, "; ") }
+
+// hostBuildInfo reads this binary's build information once.
+var hostBuildInfo = sync.OnceValues(debug.ReadBuildInfo)
+
+// preflightBuild reads the build information of the plugin in file and
+// compares it with the host's (see checkBuild). It returns the plugin's
+// information whenever it could be read, even with a mismatch, so the caller
+// can use pluginIdentity.
+func preflightBuild(file string) (*debug.BuildInfo, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, fmt.Errorf("cannot be read (%w): check that it exists and is readable", err)
+	}
+	defer f.Close()
+	info, err := buildinfo.Read(f)
+	if err != nil {
+		if _, ok := errors.AsType[*fs.PathError](err); ok {
+			return nil, fmt.Errorf("cannot be read (%w): check that it is readable", err)
+		}
+		return nil, noBuildInfoError(err.Error())
+	}
+	host, ok := hostBuildInfo()
+	if !ok {
+		return info, nil
+	}
+	return info, checkBuild(info, host)
+}
+
+func noBuildInfoError(why string) error {
+	return errors.New("has no Go build information (" + why + "; not a Go plugin, or stripped of it?): build it with go build -buildmode=plugin")
+}
+
+// buildBoolFlags are the build settings go build records as "true" when given,
+// and that change the compiled code.
+var buildBoolFlags = []string{"-race", "-trimpath", "-cover", "-asan", "-msan"}
+
+// buildValueFlags are the other recorded settings that must match; none names an
+// empty value.
+var buildValueFlags = []struct{ key, none string }{
+	{"GOOS", ""},
+	{"GOARCH", ""},
+	{"CGO_ENABLED", ""},
+	{"GOEXPERIMENT", "no GOEXPERIMENT"},
+	{"-tags", "no -tags"},
+	{"-gcflags", "no -gcflags"},
+}
+
+// checkBuild compares a plugin's build information with the host's and
+// returns a *BuildMismatchError listing every difference that makes
+// plugin.Open fail: Go version, GOOS/GOARCH, -race, -trimpath, -cover,
+// -asan, -msan, CGO_ENABLED, GOEXPERIMENT, -tags, -gcflags, and the version
+// and sum of every module both use (the main modules included), plus a
+// plugin not built with -buildmode=plugin. A module that either side has as
+// "(devel)" (a local replace or checkout) is not compared: if it differs,
+// opening fails and explainOpenError translates the runtime's message. A
+// nil host (no build information, rare) skips the comparison.
+func checkBuild(plugin *debug.BuildInfo, host *debug.BuildInfo) error {
+	if plugin == nil {
+		return noBuildInfoError("none found")
+	}
+	if host == nil {
+		return nil
+	}
+	var diffs []string
+	ps, hs := buildSettings(plugin), buildSettings(host)
+	if mode, ok := ps["-buildmode"]; ok && mode != "plugin" {
+		diffs = append(diffs, "built with -buildmode="+mode+": build it with -buildmode=plugin")
+	}
+	if plugin.GoVersion != host.GoVersion && plugin.GoVersion != "" && host.GoVersion != "" {
+		diffs = append(diffs, fmt.Sprintf("built with %s, host built with %s: rebuild the plugin with %s",
+			plugin.GoVersion, host.GoVersion, host.GoVersion))
+	}
+	for _, s := range buildValueFlags {
+		p, pok := ps[s.key]
+		h, hok := hs[s.key]
+		if s.none == "" && (!pok || !hok) { // not recorded: nothing to compare
+			continue
+		}
+		if s.key == "GOEXPERIMENT" || s.key == "-tags" {
+			p, h = buildList(p), buildList(h)
+		}
+		if p == h {
+			continue
+		}
+		show := func(v string) string {
+			if v == "" {
+				return s.none
+			}
+			return s.key + "=" + v
+		}
+		fix := "rebuild the plugin with " + show(h)
+		if h == "" {
+			fix = "rebuild the plugin without " + s.key
+		}
+		diffs = append(diffs, fmt.Sprintf("built with %s, host built with %s: %s", show(p), show(h), fix))
+	}
+	for _, k := range buildBoolFlags {
+		p, h := ps[k] == "true", hs[k] == "true"
+		switch {
+		case p && !h:
+			diffs = append(diffs, fmt.Sprintf("built with %s, host built without %s: rebuild the plugin without %s", k, k, k))
+		case !p && h:
+			diffs = append(diffs, fmt.Sprintf("built without %s, host built with %s: rebuild the plugin with %s", k, k, k))
+		}
+	}
+	diffs = append(diffs, moduleMismatches(plugin, host)...)
+	if len(diffs) == 0 {
+		return nil
+	}
+	return &BuildMismatchError{Differences: diffs}
+}
+
+// buildSettings returns the build settings by key.
+func buildSettings(info *debug.BuildInfo) map[string]string {
+	m := make(map[string]string, len(info.Settings))
+	for _, s := range info.Settings {
+		m[s.Key] = s.Value
+	}
+	return m
+}
+
+// buildList sorts a comma-separated list, so "a,b" equals "b,a".
+func buildList(s string) string {
+	if s == "" {
+		return ""
+	}
+	l := strings.Split(s, ",")
+	slices.Sort(l)
+	return strings.Join(l, ",")
+}
+
+// builtModule is a module as a binary was built with it, after replaces.
+type builtModule struct {
+	shown   string // "v1.2.0", or "=> example.com/fork v1.2.1" when replaced
+	version string
+	sum     string
+	isMain  bool
+}
+
+// builtModules returns the binary's main module and dependencies by path.
+func builtModules(info *debug.BuildInfo) map[string]builtModule {
+	m := make(map[string]builtModule, len(info.Deps)+1)
+	add := func(mod *debug.Module, isMain bool) {
+		if mod == nil || mod.Path == "" {
+			return
+		}
+		u := builtModule{shown: mod.Version, version: mod.Version, sum: mod.Sum, isMain: isMain}
+		if r := mod.Replace; r != nil {
+			u = builtModule{shown: strings.TrimSpace("=> " + r.Path + " " + r.Version), version: r.Version, sum: r.Sum, isMain: isMain}
+		}
+		m[mod.Path] = u
+	}
+	add(&info.Main, true)
+	for _, d := range info.Deps {
+		add(d, false)
+	}
+	return m
+}
+
+// moduleMismatches lists the modules both binaries use with a different version
+// or content, sorted by path. A "(devel)" or empty version, a "+dirty" one,
+// or a main module without a sum (its version comes from a VCS checkout)
+// is a local build: not compared.
+func moduleMismatches(plugin, host *debug.BuildInfo) []string {
+	pm, hm := builtModules(plugin), builtModules(host)
+	local := func(u builtModule) bool {
+		return u.version == "" || u.version == "(devel)" || strings.HasSuffix(u.version, "+dirty") || (u.isMain && u.sum == "")
+	}
+	var diffs []string
+	for _, path := range slices.Sorted(maps.Keys(pm)) {
+		p := pm[path]
+		h, ok := hm[path]
+		if !ok || local(p) || local(h) {
+			continue
+		}
+		fix := "go get " + path + "@" + h.version
+		if strings.HasPrefix(h.shown, "=>") {
+			fix = "the host's `replace " + path + " " + h.shown + "`"
+		}
+		switch {
+		case p.version != h.version || (p.shown != h.shown && (p.sum == "" || h.sum == "")):
+			diffs = append(diffs, fmt.Sprintf("module %s: plugin built with %s, host with %s: rebuild the plugin with %s",
+				path, p.shown, h.shown, fix))
+		case p.sum != "" && h.sum != "" && p.sum != h.sum:
+			diffs = append(diffs, fmt.Sprintf("module %s %s: plugin and host were built with different contents (sum %s, host %s): rebuild the plugin with the host's copy (the same go.sum line for %s)",
+				path, p.shown, p.sum, h.sum, path))
+		}
+	}
+	return diffs
+}

@@ -1,0 +1,5 @@
+//go:build race
+
+package opa
+
+func init() { preflightRace = true }
