@@ -14,6 +14,7 @@ import (
 type candidate struct {
 	name     string
 	match    string        // "<search path>/<name>": what LIST and RE filters see
+	dir      string        // the search path it was found in
 	file     string        // the .so file; "" for a compiled-in plugin
 	metaFile string        // the meta.json sidecar; "" for a compiled-in plugin
 	builtin  *registration // non-nil for a compiled-in plugin
@@ -109,6 +110,7 @@ func candidateOf(dir string, e fs.DirEntry) *candidate {
 		}
 		return &candidate{
 			name:     name,
+			dir:      dir,
 			match:    matchString(dir, name),
 			file:     filepath.Join(dir, entry),
 			metaFile: filepath.Join(dir, name+"-meta.json"),
@@ -123,6 +125,7 @@ func candidateOf(dir string, e fs.DirEntry) *candidate {
 	}
 	return &candidate{
 		name:     entry,
+		dir:      dir,
 		match:    matchString(dir, entry),
 		file:     so,
 		metaFile: filepath.Join(dir, entry, "meta.json"),

@@ -95,8 +95,12 @@ func buildFixtures() (string, error) {
 	return dir, nil
 }
 
-func goCmd(args ...string) error {
+func goCmd(args ...string) error { return goCmdIn(".", args...) }
+
+// goCmdIn runs the go command in dir.
+func goCmdIn(dir string, args ...string) error {
 	cmd := exec.Command("go", args...)
+	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
@@ -183,11 +187,16 @@ func (s *sandbox) mkdir(rel string) string {
 // "p1/x/plugin.so"), creating directories.
 func (s *sandbox) place(fixture, rel string) string {
 	s.t.Helper()
+	return s.link(filepath.Join(s.fixtures, fixture+".so"), rel)
+}
+
+// link puts a hard link to (or a copy of) file at rel.
+func (s *sandbox) link(file, rel string) string {
+	s.t.Helper()
 	dst := s.path(rel)
 	s.mkdir(filepath.Dir(rel))
-	src := filepath.Join(s.fixtures, fixture+".so")
-	if err := os.Link(src, dst); err != nil {
-		if err := copyFile(src, dst); err != nil {
+	if err := os.Link(file, dst); err != nil {
+		if err := copyFile(file, dst); err != nil {
 			s.t.Fatal(err)
 		}
 	}

@@ -75,10 +75,11 @@ func (m *Manager) loadPlugins(rep *Report) ([]*loaded, error) {
 	}
 	var out []*loaded
 	var errs []error
+	opened := map[string]string{} // plugin identity → file, to catch copies
 	for _, c := range cands {
-		pr, lp, err := m.decide(c, f)
+		pr, lp, err := m.decide(c, f, opened)
 		rep.Plugins = append(rep.Plugins, pr)
-		if err != nil {
+		if err != nil && !m.skipping() {
 			errs = append(errs, err)
 		}
 		if lp != nil {
@@ -95,7 +96,7 @@ func (m *Manager) loadPlugins(rep *Report) ([]*loaded, error) {
 }
 
 // decide reads a candidate's meta, runs the filters and, if chosen, opens it.
-func (m *Manager) decide(c *candidate, f *filters) (PluginReport, *loaded, error) {
+func (m *Manager) decide(c *candidate, f *filters, opened map[string]string) (PluginReport, *loaded, error) {
 	pr := PluginReport{Name: c.name, Path: c.match, File: c.file, Builtin: c.builtin != nil, Tags: []string{}}
 	skip := func(reason string) (PluginReport, *loaded, error) {
 		pr.Reason = reason
@@ -105,7 +106,11 @@ func (m *Manager) decide(c *candidate, f *filters) (PluginReport, *loaded, error
 	fail := func(step string, err error) (PluginReport, *loaded, error) {
 		perr := &PluginError{Plugin: c.name, Path: c.match, Step: step, Err: err}
 		pr.Reason = perr.Error()
-		m.log.Error("opa: plugin failed", "plugin", c.name, "path", c.match, "step", step, "error", err)
+		if m.skipping() {
+			m.log.Warn("opa: plugin left out (PLUGIN_ON_ERROR=skip)", "plugin", c.name, "path", c.match, "step", step, "error", err)
+		} else {
+			m.log.Error("opa: plugin failed", "plugin", c.name, "path", c.match, "step", step, "error", err)
+		}
 		return pr, nil, perr
 	}
 	if c.shadowed != "" {
@@ -135,6 +140,9 @@ func (m *Manager) decide(c *candidate, f *filters) (PluginReport, *loaded, error
 	if c.builtin != nil {
 		*p = c.builtin.plugin
 	} else {
+		if step, err := m.preflight(c, opened); err != nil {
+			return fail(step, err)
+		}
 		var err error
 		if p, err = lookupPlugin(c.file); err != nil {
 			return fail("open", fmt.Errorf("%s: %w", c.file, err))
@@ -162,4 +170,41 @@ func (m *Manager) allBuiltins() []namedRegistration {
 	}
 	slices.SortStableFunc(out, func(a, b namedRegistration) int { return strings.Compare(a.name, b.name) })
 	return out
+}
+
+// preflight runs the checks that come before plugin.Open on a chosen .so
+// file, cheapest first, and says which step failed: "trust" (permissions,
+// SHA-256 pin), "preflight" (a complete ELF shared object for this machine),
+// "build" (built like the host), "identity" (not a copy of a plugin already
+// chosen). A file that passes is recorded in opened.
+func (m *Manager) preflight(c *candidate, opened map[string]string) (string, error) {
+	if !soSupported {
+		return "open", fmt.Errorf("%s: %w: %s", c.file, ErrUnsupported, soUnsupportedReason)
+	}
+	if err := m.cfg.checkTrust(c.name, c.file, c.dir); err != nil {
+		return "trust", err
+	}
+	if err := checkELF(c.file); err != nil {
+		return "preflight", fmt.Errorf("%s %w", c.file, err)
+	}
+	info, err := preflightBuild(c.file)
+	if err != nil {
+		return "build", fmt.Errorf("%s: %w", c.file, err)
+	}
+	id := pluginIdentity(info)
+	if prev, dup := opened[id]; dup && id != "" && sameIdentity(prev, c.file) {
+		return "identity", fmt.Errorf("%s is the same plugin as %s (both built from %s, and Go loads a plugin once): remove one of them, or build them from different main packages", c.file, prev, id)
+	}
+	if id != "" {
+		opened[id] = c.file
+	}
+	return "", nil
+}
+
+// sameIdentity confirms a collision of build-info identities with the
+// runtime's own key, where both files carry it: build info misses a
+// -pluginpath given with -trimpath.
+func sameIdentity(a, b string) bool {
+	ka, kb := elfPluginPath(a), elfPluginPath(b)
+	return ka == "" || kb == "" || ka == kb
 }

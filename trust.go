@@ -22,7 +22,10 @@ func (c Config) checkTrust(name, file, searchPath string) error {
 			}
 		}
 	}
-	return c.checkPin(name, file)
+	if err := c.checkPin(name, file); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
+	}
+	return nil
 }
 
 // trustPaths are the file, and every directory from it up to the search
