@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime/debug"
 	"slices"
 	"strings"
 )
@@ -61,6 +62,12 @@ func symbolType(sym any) string {
 // and opens the chosen ones, recording every decision in rep. Only chosen
 // candidates are opened.
 func (m *Manager) loadPlugins(rep *Report) ([]*loaded, error) {
+	return m.choose(rep, false, thisBuildInfo())
+}
+
+// choose does the work of loadPlugins; with dry set it opens nothing, and
+// compares build information with host's.
+func (m *Manager) choose(rep *Report, dry bool, host *debug.BuildInfo) ([]*loaded, error) {
 	f, err := newFilters(m.cfg)
 	if err != nil {
 		return nil, err
@@ -77,7 +84,7 @@ func (m *Manager) loadPlugins(rep *Report) ([]*loaded, error) {
 	var errs []error
 	opened := map[string]string{} // plugin identity → file, to catch copies
 	for _, c := range cands {
-		pr, lp, err := m.decide(c, f, opened)
+		pr, lp, err := m.decide(c, f, opened, dry, host)
 		rep.Plugins = append(rep.Plugins, pr)
 		if err != nil && !m.skipping() {
 			errs = append(errs, err)
@@ -96,7 +103,7 @@ func (m *Manager) loadPlugins(rep *Report) ([]*loaded, error) {
 }
 
 // decide reads a candidate's meta, runs the filters and, if chosen, opens it.
-func (m *Manager) decide(c *candidate, f *filters, opened map[string]string) (PluginReport, *loaded, error) {
+func (m *Manager) decide(c *candidate, f *filters, opened map[string]string, dry bool, host *debug.BuildInfo) (PluginReport, *loaded, error) {
 	pr := PluginReport{Name: c.name, Path: c.match, File: c.file, Builtin: c.builtin != nil, Tags: []string{}}
 	skip := func(reason string) (PluginReport, *loaded, error) {
 		pr.Reason = reason
@@ -140,8 +147,12 @@ func (m *Manager) decide(c *candidate, f *filters, opened map[string]string) (Pl
 	if c.builtin != nil {
 		*p = c.builtin.plugin
 	} else {
-		if step, err := m.preflight(c, opened); err != nil {
+		if step, err := m.preflight(c, opened, host); err != nil {
 			return fail(step, err)
+		}
+		if dry {
+			pr.Loaded = true
+			return pr, nil, nil
 		}
 		var err error
 		if p, err = lookupPlugin(c.file); err != nil {
@@ -177,8 +188,8 @@ func (m *Manager) allBuiltins() []namedRegistration {
 // SHA-256 pin), "preflight" (a complete ELF shared object for this machine),
 // "build" (built like the host), "identity" (not a copy of a plugin already
 // chosen). A file that passes is recorded in opened.
-func (m *Manager) preflight(c *candidate, opened map[string]string) (string, error) {
-	if !soSupported {
+func (m *Manager) preflight(c *candidate, opened map[string]string, host *debug.BuildInfo) (string, error) {
+	if !soSupported && host == thisBuildInfo() {
 		return "open", fmt.Errorf("%s: %w: %s", c.file, ErrUnsupported, soUnsupportedReason)
 	}
 	if err := m.cfg.checkTrust(c.name, c.file, c.dir); err != nil {
@@ -187,7 +198,7 @@ func (m *Manager) preflight(c *candidate, opened map[string]string) (string, err
 	if err := checkELF(c.file); err != nil {
 		return "preflight", fmt.Errorf("%s %w", c.file, err)
 	}
-	info, err := preflightBuild(c.file)
+	info, err := preflightBuild(c.file, host)
 	if err != nil {
 		return "build", fmt.Errorf("%s: %w", c.file, err)
 	}
@@ -207,4 +218,42 @@ func (m *Manager) preflight(c *candidate, opened map[string]string) (string, err
 func sameIdentity(a, b string) bool {
 	ka, kb := elfPluginPath(a), elfPluginPath(b)
 	return ka == "" || kb == "" || ka == kb
+}
+
+// Explain does what Startup does up to opening plugins (discovery, the
+// filters, meta.json, and the trust, ELF and build checks) and opens
+// nothing. In its report, Loaded means "Startup would open it", and Reason
+// says why not. host is the build information of the binary that will load
+// the plugins (read it with debug/buildinfo.ReadFile); nil means this
+// binary. The error joins the failures that would fail Startup. Explain can
+// be called in any state and changes nothing.
+func (m *Manager) Explain(host *debug.BuildInfo) (Report, error) {
+	if host == nil {
+		host = thisBuildInfo()
+	}
+	var rep Report
+	_, err := m.choose(&rep, true, host)
+	if err != nil {
+		err = m.red.wrap(err)
+		rep.Error = err.Error()
+	}
+	return rep, err
+}
+
+// CheckPlugin runs the checks Startup runs on a .so file before opening it:
+// a complete ELF shared object for this machine, built like the host whose
+// build information is given (nil means this binary). It opens nothing.
+// Every problem is in plain words with its fix; a build mismatch is a
+// *BuildMismatchError.
+func CheckPlugin(file string, host *debug.BuildInfo) error {
+	if host == nil {
+		host = thisBuildInfo()
+	}
+	if err := checkELF(file); err != nil {
+		return fmt.Errorf("opa: %s %w", file, err)
+	}
+	if _, err := preflightBuild(file, host); err != nil {
+		return fmt.Errorf("opa: %s: %w", file, err)
+	}
+	return nil
 }

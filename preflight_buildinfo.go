@@ -29,11 +29,19 @@ func (e *BuildMismatchError) Error() string { return strings.Join(e.Differences,
 // hostBuildInfo reads this binary's build information once.
 var hostBuildInfo = sync.OnceValues(debug.ReadBuildInfo)
 
+// thisBuildInfo is this binary's build information, or nil where it has none.
+func thisBuildInfo() *debug.BuildInfo {
+	if info, ok := hostBuildInfo(); ok {
+		return info
+	}
+	return nil
+}
+
 // preflightBuild reads the build information of the plugin in file and
-// compares it with the host's (see checkBuild). It returns the plugin's
-// information whenever it could be read, even with a mismatch, so the caller
-// can use pluginIdentity.
-func preflightBuild(file string) (*debug.BuildInfo, error) {
+// compares it with the host's (see checkBuild); a nil host skips the
+// comparison. It returns the plugin's information whenever it could be read,
+// even with a mismatch, so the caller can use pluginIdentity.
+func preflightBuild(file string, host *debug.BuildInfo) (*debug.BuildInfo, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, fmt.Errorf("cannot be read (%w): check that it exists and is readable", err)
@@ -46,8 +54,7 @@ func preflightBuild(file string) (*debug.BuildInfo, error) {
 		}
 		return nil, noBuildInfoError(err.Error())
 	}
-	host, ok := hostBuildInfo()
-	if !ok {
+	if host == nil {
 		return info, nil
 	}
 	return info, checkBuild(info, host)

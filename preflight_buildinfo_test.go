@@ -191,7 +191,7 @@ func TestCheckBuild(t *testing.T) {
 
 func TestPreflightBuildRealPlugin(t *testing.T) {
 	file := writePreflightFile(t, "p.so", preflightPlugin(t))
-	info, err := preflightBuild(file)
+	info, err := preflightBuild(file, thisBuildInfo())
 	require.NotNil(t, info)
 	assert.Equal(t, preflightModule, info.Path)
 	assert.Equal(t, "plugin", buildSettings(info)["-buildmode"])
@@ -202,12 +202,12 @@ func TestPreflightBuildRealPlugin(t *testing.T) {
 	assert.Equal(t, preflightModule, elfPluginPath(file))
 
 	t.Run("text file", func(t *testing.T) {
-		info, err := preflightBuild(writePreflightFile(t, "p.so", []byte("hello\n")))
+		info, err := preflightBuild(writePreflightFile(t, "p.so", []byte("hello\n")), thisBuildInfo())
 		assert.Nil(t, info)
 		assert.EqualError(t, err, "has no Go build information (unrecognized file format; not a Go plugin, or stripped of it?): build it with go build -buildmode=plugin")
 	})
 	t.Run("missing", func(t *testing.T) {
-		_, err := preflightBuild(filepath.Join(t.TempDir(), "gone.so"))
+		_, err := preflightBuild(filepath.Join(t.TempDir(), "gone.so"), thisBuildInfo())
 		assert.ErrorIs(t, err, os.ErrNotExist)
 	})
 }
