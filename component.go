@@ -86,16 +86,24 @@ func (m *Manager) connectComponents(ctx context.Context, drivers map[string]driv
 			m.log.Info("opa: component disabled (LOAD=no)", "component", c.name)
 			continue
 		}
-		if err := m.connectOne(ctx, drivers, c); err != nil {
-			return m.red.wrap(fmt.Errorf("opa: %s: %w", c.label(), err))
-		}
-		if c.state == StateConnected {
+		err := m.connectOne(ctx, drivers, c)
+		if err == nil && c.state == StateConnected {
 			*connected = append(*connected, c)
-			if err := m.validateOne(ctx, c); err != nil {
-				c.state = stateFailed
-				return m.red.wrap(fmt.Errorf("opa: %s: %w", c.label(), err))
-			}
+			err = m.validateOne(ctx, c)
 		}
+		if err == nil {
+			continue
+		}
+		c.state = stateFailed
+		err = m.red.wrap(fmt.Errorf("opa: %s: %w", c.label(), err))
+		if _, panicked := errors.AsType[*PanicError](err); panicked && m.skipping() {
+			// A driver that panics is a broken plugin: PLUGIN_ON_ERROR=skip
+			// leaves the component failed and goes on.
+			c.err = err
+			m.log.Warn("opa: component failed, going on without it (PLUGIN_ON_ERROR=skip)", "component", c.name, "error", err)
+			continue
+		}
+		return err
 	}
 	return nil
 }
