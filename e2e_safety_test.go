@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"os/exec"
 	"os"
 	"path/filepath"
 	"strings"
@@ -167,4 +169,36 @@ func TestRealSkipLeavesOutAConflictingPlugin(t *testing.T) {
 	assert.False(t, hello.Loaded)
 	assert.Contains(t, hello.Reason, "GET /hello is already served by the host")
 	assert.True(t, res.plugin(t, "kv").Loaded)
+}
+
+// noCgoHost is the test host built with CGO_ENABLED=0: it cannot open .so
+// plugins at all.
+var noCgoHost = sync.OnceValues(func() (string, error) {
+	out, err := filepath.Abs(filepath.Join(fixtures.dir, "host-nocgo"))
+	if err != nil {
+		return "", err
+	}
+	cmd := exec.Command("go", "build", "-o", out, "./testdata/host")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("%v\n%s", err, b)
+	}
+	return out, nil
+})
+
+func TestRealHostWithoutCgo(t *testing.T) {
+	s := newSandbox(t)
+	s.host = extraFixture(t, noCgoHost)
+	s.place("hello", "p/hello.so")
+	s.setenv("OPA_PLUGIN_PATHS=" + s.path("p"))
+
+	res := s.run("-register", "inside", "-get", "/inside")
+	want := "opa: plugin hello (" + s.path("p") + "/hello): open: " + s.path("p") + "/hello.so: opa: .so plugins are not supported by this binary: this host was built with CGO_ENABLED=0"
+	assert.Contains(t, res.StartupError, want)
+
+	s.setenv("OPA_PLUGIN_ON_ERROR=skip")
+	res = s.run("-register", "inside", "-get", "/inside")
+	require.Empty(t, res.StartupError, res.Stderr)
+	assert.Equal(t, "builtin inside", res.Gets[0].Body, "compiled-in plugins keep working")
+	assert.Contains(t, res.plugin(t, "hello").Reason, "rebuild the host with CGO_ENABLED=1, or compile the plugin in with opa.Register")
 }

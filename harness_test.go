@@ -160,6 +160,7 @@ type sandbox struct {
 	t        testing.TB
 	root     string
 	fixtures string
+	host     string // the host binary; the fixture host unless set
 	env      []string
 }
 
@@ -220,7 +221,11 @@ func (s *sandbox) setenv(kv ...string) { s.env = append(s.env, kv...) }
 // what it prints.
 func (s *sandbox) run(args ...string) hostResult {
 	s.t.Helper()
-	cmd := exec.Command(filepath.Join(s.fixtures, "host"), args...)
+	host := s.host
+	if host == "" {
+		host = filepath.Join(s.fixtures, "host")
+	}
+	cmd := exec.Command(host, args...)
 	cmd.Env = append(cleanEnv(), s.env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
