@@ -35,9 +35,12 @@ test-core:
 test-examples:
 	cd examples && $(GO) test -race -count=1 ./...
 
-## fuzz: run each fuzz target briefly
+## fuzz: run each fuzz target briefly (FUZZTIME each)
+FUZZTIME ?= 10s
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzParseMeta$$' -fuzztime 10s .
+	for f in FuzzParseMeta FuzzLoadConfigEnv FuzzLoadConfigFile FuzzCheckELF; do \
+		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) . || exit 1; \
+	done
 
 clean:
 	rm -rf $(BUILD)

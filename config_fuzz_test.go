@@ -2,6 +2,8 @@ package opa
 
 import (
 	"errors"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -35,5 +37,32 @@ func FuzzLoadConfigEnv(f *testing.F) {
 			t.Fatalf("error %v (%T) is not a *ConfigError", err, err)
 		}
 		_, _, _ = parseEnvValue(value, []string{"k"})
+	})
+}
+
+// FuzzLoadConfigFile feeds arbitrary settings-file contents, as YAML, JSON
+// and TOML, to the whole loader: a Config or a *ConfigError, never a panic.
+func FuzzLoadConfigFile(f *testing.F) {
+	for _, s := range []string{
+		"default:\n  PLUGIN_PATHS: [a, dynaconf_merge]\n",
+		`{"development": {"OPTIONAL_COMPONENTS": {"x": {"LOAD": true, "DRIVER": "d"}}}}`,
+		"[global]\nPLUGIN_WHITELIST_RE = \"(\"\n",
+		"default: &a\n  k: *a\n",
+		"development:\n  OPTIONAL_COMPONENTS: {dynaconf_merge: true, x: {LOAD: maybe}}\n",
+	} {
+		f.Add(uint8(0), s)
+	}
+	exts := []string{"yaml", "json", "toml"}
+	f.Fuzz(func(t *testing.T, ext uint8, content string) {
+		dir := t.TempDir()
+		file := filepath.Join(dir, "a."+exts[int(ext)%len(exts)])
+		if err := os.WriteFile(file, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := loadConfig(nil, []string{envSettingsDir + "=" + dir})
+		var ce *ConfigError
+		if err != nil && !errors.As(err, &ce) {
+			t.Fatalf("error %v (%T) is not a *ConfigError", err, err)
+		}
 	})
 }
