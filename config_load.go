@@ -64,7 +64,10 @@ import (
 // number of seconds. In OPTIONAL_COMPONENTS, names are lower-cased; LOAD is
 // yes, no or auto in any case (true and false mean yes and no; missing
 // means auto) and is stored as "yes", "no" or "auto"; DRIVER is required
-// unless LOAD is no; OPTS must be a map. Every error wraps ErrConfig and is
+// unless LOAD is no; OPTS must be a map. PLUGIN_ON_ERROR is fail or skip;
+// PLUGIN_ALLOW_INSECURE_PERMISSIONS and PLUGIN_REQUIRE_SHA256 are booleans
+// (true/false, yes/no, 1/0); PLUGIN_SHA256 is a map of plugin name to hex
+// digest. Every error wraps ErrConfig and is
 // a *ConfigError whose Source names the file and section
 // ("/data/settings/a.yaml [development]"), the variable ("env
 // OPA_PLUGIN_PATHS") or "viper" that set the bad value, and whose Key names
