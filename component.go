@@ -135,6 +135,9 @@ func (m *Manager) connectOne(ctx context.Context, drivers map[string]driverEntry
 	if err != nil {
 		return err
 	}
+	if b, ok := c.comp.(ManagerBinder); ok {
+		b.BindManager(m)
+	}
 	err = guard(ctx, m.cfg.componentTimeout(), "connect", c.comp.Connect)
 	switch {
 	case err == nil:

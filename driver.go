@@ -40,3 +40,11 @@ type Closer interface {
 type Utiler interface {
 	Util() any
 }
+
+// ManagerBinder is implemented by a Component that needs the Manager that
+// builds it, for the loaded plugins' tasks (Manager.Tasks) or hooks: a job
+// queue's driver, say. BindManager is called after New and before Connect.
+// (The original gave every driver instance its plugin manager as .pm.)
+type ManagerBinder interface {
+	BindManager(m *Manager)
+}

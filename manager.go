@@ -27,8 +27,9 @@ type Manager struct {
 	mu    sync.Mutex // serialises Startup and Shutdown
 	phase phase
 
-	st     atomic.Pointer[state]  // set once Startup succeeded
-	report atomic.Pointer[Report] // the latest report, even after a failed Startup
+	st     atomic.Pointer[state]     // set once Startup succeeded
+	loaded atomic.Pointer[[]*loaded] // set once the plugins are registered, before components connect
+	report atomic.Pointer[Report]    // the latest report, even after a failed Startup
 }
 
 // state is what a started Manager serves; it never changes afterwards.
@@ -135,9 +136,13 @@ func (m *Manager) run(ctx context.Context, r chi.Router, rep *Report) (_ *state,
 		return nil, err
 	}
 	st := &state{plugins: reg.plugins, hooks: reg.hooks, components: map[string]*component{}}
+	m.loaded.Store(&reg.plugins)
 	rep.Hooks = reg.hooks.report()
 	defer func() {
 		rep.Components = m.componentReports(st.components, err)
+		if err != nil {
+			m.loaded.Store(nil)
+		}
 		if err != nil && len(st.connected) > 0 {
 			if cerr := m.closeComponents(context.Background(), st.connected); cerr != nil {
 				err = fmt.Errorf("%w; additionally, cleanup: %w", err, cerr)
@@ -304,34 +309,6 @@ func (m *Manager) Report() Report {
 	return *m.report.Load()
 }
 
-// Tasks returns every task of every loaded plugin, in plugin order.
-func (m *Manager) Tasks() []Task {
-	st := m.st.Load()
-	if st == nil {
-		return nil
-	}
-	var out []Task
-	for _, lp := range st.plugins {
-		out = append(out, lp.plugin.Tasks...)
-	}
-	return out
-}
-
-// TaskCandidates returns the names of the loaded plugins that declare tasks.
-func (m *Manager) TaskCandidates() []string {
-	st := m.st.Load()
-	if st == nil {
-		return nil
-	}
-	var out []string
-	for _, lp := range st.plugins {
-		if len(lp.plugin.Tasks) > 0 {
-			out = append(out, lp.name)
-		}
-	}
-	return out
-}
-
 // started returns the state of a started Manager.
 func (m *Manager) started() (*state, error) {
 	st := m.st.Load()
@@ -348,30 +325,6 @@ func (m *Manager) hooks() (*hookTable, error) {
 		return nil, err
 	}
 	return st.hooks, nil
-}
-
-// checkTasks refuses two loaded plugins declaring one task kind.
-func checkTasks(plugins []*loaded) error {
-	owner := map[string]string{}
-	var errs []error
-	for _, lp := range plugins {
-		for _, t := range lp.plugin.Tasks {
-			perr := func(format string, args ...any) {
-				errs = append(errs, &PluginError{Plugin: lp.name, Path: lp.match, Step: "tasks", Err: fmt.Errorf(format, args...)})
-			}
-			switch prev, dup := owner[t.Kind]; {
-			case t.Kind == "":
-				perr("a task has no Kind")
-			case t.Run == nil:
-				perr("task %q has no Run func", t.Kind)
-			case dup:
-				perr("task kind %q is already declared by plugin %s", t.Kind, prev)
-			default:
-				owner[t.Kind] = lp.name
-			}
-		}
-	}
-	return errors.Join(errs...)
 }
 
 // componentReports lists every configured component in connect order.

@@ -2,7 +2,6 @@ package opa
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -38,27 +37,6 @@ type Plugin struct {
 // Setup runs after every plugin's routes are mounted, in plugin order, with
 // the host router. An error fails Startup.
 type Setup func(ctx context.Context, r chi.Router) error
-
-// A Task is a background job kind a plugin can run, independent of any queue
-// engine: an engine stores the kind and JSON args, and a worker calls Run.
-type Task struct {
-	Kind string // unique across plugins, e.g. "notes.reindex"
-	Run  func(ctx context.Context, args json.RawMessage) error
-}
-
-// NewTask makes a Task whose Run decodes the JSON args into A and calls fn.
-// Args that do not decode into A give an error naming the kind and A.
-func NewTask[A any](kind string, fn func(ctx context.Context, args A) error) Task {
-	return Task{Kind: kind, Run: func(ctx context.Context, raw json.RawMessage) error {
-		var a A
-		if len(raw) > 0 {
-			if err := json.Unmarshal(raw, &a); err != nil {
-				return fmt.Errorf("opa: task %s: args do not decode into %T: %w", kind, a, err)
-			}
-		}
-		return fn(ctx, a)
-	}}
-}
 
 // GetRouter returns a new router for a plugin's routes (it mirrors the
 // original's get_router).
