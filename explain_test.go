@@ -40,3 +40,17 @@ func TestCheckPluginNamesTheFile(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, "opa: "+root+"/x.so is empty (0 bytes): rebuild it or copy it again", err.Error())
 }
+
+func TestWithPluginNamesAreChecked(t *testing.T) {
+	for _, tc := range []struct {
+		opts []Option
+		want string
+	}{
+		{[]Option{WithPlugin("a.b", Plugin{})}, `opa: WithPlugin("a.b"): a plugin name holds no dot or slash`},
+		{[]Option{WithPlugin("", Plugin{})}, `opa: WithPlugin(""): empty name`},
+		{[]Option{WithPlugin("x", Plugin{}), WithPlugin("x", Plugin{})}, `opa: WithPlugin("x"): given twice`},
+	} {
+		_, err := New(append(tc.opts, WithConfig(Config{}))...)
+		assert.EqualError(t, err, tc.want)
+	}
+}

@@ -62,6 +62,16 @@ func New(opts ...Option) (*Manager, error) {
 	for _, o := range opts {
 		o(&s)
 	}
+	seen := map[string]bool{}
+	for _, b := range s.builtins {
+		if err := checkName(b.name); err != nil {
+			return nil, fmt.Errorf("opa: WithPlugin(%q): %w", b.name, err)
+		}
+		if seen[b.name] {
+			return nil, fmt.Errorf("opa: WithPlugin(%q): given twice", b.name)
+		}
+		seen[b.name] = true
+	}
 	var cfg Config
 	if s.config != nil {
 		cfg = *s.config

@@ -1,0 +1,81 @@
+package opa
+
+import (
+	"fmt"
+	"runtime/debug"
+)
+
+// preflight runs the checks that come before plugin.Open on a chosen .so
+// file, cheapest first, and says which step failed: "trust" (permissions,
+// SHA-256 pin), "preflight" (a complete ELF shared object for this machine),
+// "build" (built like the host), "identity" (not a copy of a plugin already
+// chosen). A file that passes is recorded in opened.
+func (m *Manager) preflight(c *candidate, opened map[string]string, host *debug.BuildInfo) (string, error) {
+	if !soSupported && host == thisBuildInfo() {
+		return "open", fmt.Errorf("%s: %w: %s", c.file, ErrUnsupported, soUnsupportedReason)
+	}
+	if err := m.cfg.checkTrust(c.name, c.file, c.dir); err != nil {
+		return "trust", err
+	}
+	if err := checkELF(c.file); err != nil {
+		return "preflight", fmt.Errorf("%s %w", c.file, err)
+	}
+	info, err := preflightBuild(c.file, host)
+	if err != nil {
+		return "build", fmt.Errorf("%s: %w", c.file, err)
+	}
+	id := pluginIdentity(info)
+	if prev, dup := opened[id]; dup && id != "" && sameIdentity(prev, c.file) {
+		return "identity", fmt.Errorf("%s is the same plugin as %s (both built from %s, and Go loads a plugin once): remove one of them, or build them from different main packages", c.file, prev, id)
+	}
+	if id != "" {
+		opened[id] = c.file
+	}
+	return "", nil
+}
+
+// sameIdentity confirms a collision of build-info identities with the
+// runtime's own key, where both files carry it: build info misses a
+// -pluginpath given with -trimpath.
+func sameIdentity(a, b string) bool {
+	ka, kb := elfPluginPath(a), elfPluginPath(b)
+	return ka == "" || kb == "" || ka == kb
+}
+
+// Explain does what Startup does up to opening plugins (discovery, the
+// filters, meta.json, and the trust, ELF and build checks) and opens
+// nothing. In its report, Loaded means "Startup would open it", and Reason
+// says why not. host is the build information of the binary that will load
+// the plugins (read it with debug/buildinfo.ReadFile); nil means this
+// binary. The error joins the failures that would fail Startup. Explain can
+// be called in any state and changes nothing.
+func (m *Manager) Explain(host *debug.BuildInfo) (Report, error) {
+	if host == nil {
+		host = thisBuildInfo()
+	}
+	var rep Report
+	_, err := m.choose(&rep, true, host)
+	if err != nil {
+		err = m.red.wrap(err)
+		rep.Error = err.Error()
+	}
+	return rep, err
+}
+
+// CheckPlugin runs the checks Startup runs on a .so file before opening it:
+// a complete ELF shared object for this machine, built like the host whose
+// build information is given (nil means this binary). It opens nothing.
+// Every problem is in plain words with its fix; a build mismatch is a
+// *BuildMismatchError.
+func CheckPlugin(file string, host *debug.BuildInfo) error {
+	if host == nil {
+		host = thisBuildInfo()
+	}
+	if err := checkELF(file); err != nil {
+		return fmt.Errorf("opa: %s %w", file, err)
+	}
+	if _, err := preflightBuild(file, host); err != nil {
+		return fmt.Errorf("opa: %s: %w", file, err)
+	}
+	return nil
+}
