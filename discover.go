@@ -21,6 +21,10 @@ type candidate struct {
 	shadowed string        // the match string of the same-named candidate that won
 }
 
+// SearchPaths returns the paths discovery searches, in order: PluginPaths
+// without duplicates (the first kept), then the default path.
+func (c Config) SearchPaths() []string { return searchPaths(c) }
+
 // searchPaths returns the configured paths without duplicates (first kept),
 // then the default path.
 func searchPaths(c Config) []string {

@@ -23,7 +23,7 @@ import (
 
 // extra fixtures, built only by the tests that need them.
 var (
-	flippedRace = sync.OnceValues(func() (string, error) { return buildExtra("flipped", "./testdata/plugins/hello", ".", !raceEnabled) })
+	flippedRace = sync.OnceValues(func() (string, error) { return buildExtra("flipped", "./testdata/plugins/kv", ".", !raceEnabled) })
 	oldChi      = sync.OnceValues(func() (string, error) { return buildExtra("oldchi", "./oldchi", "testdata/othermod", raceEnabled) })
 )
 

@@ -86,7 +86,7 @@ func (m *Manager) choose(rep *Report, dry bool, host *debug.BuildInfo) ([]*loade
 	for _, c := range cands {
 		pr, lp, err := m.decide(c, f, opened, dry, host)
 		rep.Plugins = append(rep.Plugins, pr)
-		if err != nil && !m.skipping() {
+		if err != nil && (dry || !m.skipping()) {
 			errs = append(errs, err)
 		}
 		if lp != nil {
@@ -112,7 +112,7 @@ func (m *Manager) decide(c *candidate, f *filters, opened map[string]string, dry
 	}
 	fail := func(step string, err error) (PluginReport, *loaded, error) {
 		perr := &PluginError{Plugin: c.name, Path: c.match, Step: step, Err: err}
-		pr.Reason = perr.Error()
+		pr.Reason, pr.Step = perr.Error(), step
 		if m.skipping() {
 			m.log.Warn("opa: plugin left out (PLUGIN_ON_ERROR=skip)", "plugin", c.name, "path", c.match, "step", step, "error", err)
 		} else {
@@ -142,6 +142,9 @@ func (m *Manager) decide(c *candidate, f *filters, opened map[string]string, dry
 	}
 	if metaErr != nil {
 		return fail("meta", metaErr)
+	}
+	if c.builtin == nil && !dry && !soSupported {
+		return fail("open", fmt.Errorf("%s: %w: %s", c.file, ErrUnsupported, soUnsupportedReason))
 	}
 	if c.builtin == nil {
 		if step, err := m.preflight(c, opened, host); err != nil {

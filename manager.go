@@ -256,6 +256,9 @@ func (m *Manager) skipLoaded(rep *Report, name string, err error) {
 	for i := range rep.Plugins {
 		if p := &rep.Plugins[i]; p.Name == name && p.Loaded {
 			p.Loaded, p.Reason = false, err.Error()
+			if pe, ok := errors.AsType[*PluginError](err); ok {
+				p.Step = pe.Step
+			}
 		}
 	}
 }

@@ -11,22 +11,19 @@ import (
 // "build" (built like the host), "identity" (not a copy of a plugin already
 // chosen). A file that passes is recorded in opened.
 func (m *Manager) preflight(c *candidate, opened map[string]string, host *debug.BuildInfo) (string, error) {
-	if !soSupported && host == thisBuildInfo() {
-		return "open", fmt.Errorf("%s: %w: %s", c.file, ErrUnsupported, soUnsupportedReason)
-	}
 	if err := m.cfg.checkTrust(c.name, c.file, c.dir); err != nil {
 		return "trust", err
 	}
 	if err := checkELF(c.file); err != nil {
 		return "preflight", fmt.Errorf("%s %w", c.file, err)
 	}
-	info, err := preflightBuild(c.file, host)
-	if err != nil {
-		return "build", fmt.Errorf("%s: %w", c.file, err)
-	}
+	info, buildErr := preflightBuild(c.file, host)
 	id := pluginIdentity(info)
 	if prev, dup := opened[id]; dup && id != "" && sameIdentity(prev, c.file) {
 		return "identity", fmt.Errorf("%s is the same plugin as %s (both built from %s, and Go loads a plugin once): remove one of them, or build them from different main packages", c.file, prev, id)
+	}
+	if buildErr != nil {
+		return "build", fmt.Errorf("%s: %w", c.file, buildErr)
 	}
 	if id != "" {
 		opened[id] = c.file
@@ -45,14 +42,14 @@ func sameIdentity(a, b string) bool {
 // Explain does what Startup does up to opening plugins (discovery, the
 // filters, meta.json, and the trust, ELF and build checks) and opens
 // nothing. In its report, Loaded means "Startup would open it", and Reason
-// says why not. host is the build information of the binary that will load
-// the plugins (read it with debug/buildinfo.ReadFile); nil means this
-// binary. The error joins the failures that would fail Startup. Explain can
-// be called in any state and changes nothing.
+// says why not (PluginReport.Step names the check that refused a plugin).
+// host is the build information of the binary that will load the plugins:
+// read a host binary's with debug/buildinfo.ReadFile, or this binary's with
+// runtime/debug.ReadBuildInfo; nil skips the build comparison (a tool that
+// does not know the host). The error joins the failures that would fail
+// Startup with PLUGIN_ON_ERROR=fail. Explain can be called in any state and
+// changes nothing.
 func (m *Manager) Explain(host *debug.BuildInfo) (Report, error) {
-	if host == nil {
-		host = thisBuildInfo()
-	}
 	var rep Report
 	_, err := m.choose(&rep, true, host)
 	if err != nil {

@@ -29,6 +29,7 @@ type PluginReport struct {
 	Meta    map[string]json.RawMessage `json:"meta,omitempty"` // meta.json fields other than tags
 	Loaded  bool                       `json:"loaded"`
 	Reason  string                     `json:"reason,omitempty"` // why not loaded: which filter, "shadowed by ...", the error
+	Step    string                     `json:"step,omitempty"`   // the step that failed: "meta", "trust", "preflight", "build", "identity", "open", "hooks", ...
 	Tasks   []string                   `json:"tasks,omitempty"`  // the kinds of its tasks
 	Error   string                     `json:"error,omitempty"`  // a failure after loading that PLUGIN_ON_ERROR=skip let pass (a setup)
 }

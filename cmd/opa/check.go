@@ -1,0 +1,95 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"runtime/debug"
+	"strings"
+
+	"github.com/opa-stack/opa-go"
+)
+
+var checkCommand = &command{
+	name:    "check",
+	summary: "would the host accept these .so files?",
+	usage:   "check --host BINARY FILE.so...",
+	help: `Runs on each file the checks a host runs before it opens a plugin, with
+the library's own code (opa.CheckPlugin): a complete ELF shared object for
+this machine, and built like the host binary (Go version, -race, -trimpath,
+-tags, GOEXPERIMENT, CGO_ENABLED, -gcflags, GOOS/GOARCH, module versions).
+It prints one line per file, OK or REFUSED, and under a refused file each
+reason in the words the host would log, with its fix. Nothing is opened.
+
+The trust checks (permissions, PLUGIN_SHA256 pins) depend on where the file
+is deployed and on the settings: opa ls runs them.
+
+Exit status: 0 every file would be accepted, 1 some would be refused,
+2 a usage error (a missing file, no --host).`,
+	examples: `  opa check --host /usr/local/bin/myhost /data/opa/plugins/hello.so
+  opa check --host ./build/host ./build/plugins/*.so`,
+	flags: func(fs *flag.FlagSet) func(*cli, []string) int {
+		host := fs.String("host", "", "the host `BINARY` that will load the plugins (required)")
+		return func(c *cli, files []string) int { return runCheck(c, *host, files) }
+	},
+}
+
+func runCheck(c *cli, hostFile string, files []string) int {
+	host, err := readHost(hostFile)
+	if err != nil {
+		return c.usageErr("%v", err)
+	}
+	if len(files) == 0 {
+		return c.usageErr("no FILE.so given: name the plugin files to check")
+	}
+	for _, f := range files {
+		if _, err := os.Stat(f); errors.Is(err, fs.ErrNotExist) {
+			return c.usageErr("%s: no such file", f)
+		}
+	}
+	for _, w := range hostWarnings(host) {
+		fmt.Fprintf(c.stdout, "warning: %s\n", w)
+	}
+	if !checkFiles(c.stdout, host, files) {
+		return exitFailed
+	}
+	return exitOK
+}
+
+// checkFiles runs opa.CheckPlugin on each file against host and prints
+// "FILE: OK", or "FILE: REFUSED" and each reason on its own indented line.
+// It reports whether every file passed.
+func checkFiles(w io.Writer, host *debug.BuildInfo, files []string) bool {
+	ok := true
+	for _, f := range files {
+		reasons := checkReasons(f, host)
+		if len(reasons) == 0 {
+			fmt.Fprintf(w, "%s: OK\n", f)
+			continue
+		}
+		ok = false
+		fmt.Fprintf(w, "%s: REFUSED\n", f)
+		for _, r := range reasons {
+			fmt.Fprintf(w, "    %s\n", r)
+		}
+	}
+	return ok
+}
+
+// checkReasons returns why the host would refuse file, one reason per
+// build difference, without the "opa: FILE" that opens CheckPlugin's
+// message.
+func checkReasons(file string, host *debug.BuildInfo) []string {
+	err := opa.CheckPlugin(file, host)
+	if err == nil {
+		return nil
+	}
+	if mismatch, ok := errors.AsType[*opa.BuildMismatchError](err); ok {
+		return mismatch.Differences
+	}
+	msg := strings.TrimPrefix(err.Error(), "opa: "+file)
+	return []string{strings.TrimLeft(msg, ": ")}
+}
