@@ -124,6 +124,7 @@ func (m *Manager) start(ctx context.Context, r chi.Router) error {
 	if err != nil {
 		err = m.red.wrap(err)
 		rep.Error = err.Error()
+		m.st.Store(nil)
 		m.report.Store(rep)
 		m.phase = phaseFailed
 		m.log.Error("opa: startup failed", "error", err)
@@ -168,7 +169,10 @@ func (m *Manager) run(ctx context.Context, r chi.Router, rep *Report) (_ *state,
 	if rep.Routes, err = reg.routes.mount(r); err != nil {
 		return nil, err
 	}
-	if err := m.runSetups(ctx, r, reg.plugins, rep); err != nil {
+	// Setups may use the components and hooks: they see the state, and
+	// find the Manager with ManagerFrom(ctx).
+	m.st.Store(st)
+	if err := m.runSetups(withManager(ctx, m), r, reg.plugins, rep); err != nil {
 		return nil, err
 	}
 	return st, nil

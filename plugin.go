@@ -35,7 +35,8 @@ type Plugin struct {
 }
 
 // Setup runs after every plugin's routes are mounted, in plugin order, with
-// the host router. An error fails Startup.
+// the host router. An error fails Startup. ManagerFrom(ctx) gives the
+// Manager, whose components and hooks are ready.
 type Setup func(ctx context.Context, r chi.Router) error
 
 // GetRouter returns a new router for a plugin's routes (it mirrors the

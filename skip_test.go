@@ -106,3 +106,26 @@ func TestSkipMarksAPanickingDriverFailed(t *testing.T) {
 	_, err = startMgr(t, cfg, nil, driverPlugin(newCalls(t)))
 	assert.Error(t, err)
 }
+
+func TestSetupReachesComponentsThroughItsContext(t *testing.T) {
+	c := newCalls(t)
+	var got *fakeClient
+	cfg := opa.Config{OptionalComponents: map[string]opa.ComponentConfig{"db": comp("yes", "fake", "db")}}
+	m, err := startMgr(t, cfg, chi.NewRouter(), driverPlugin(c),
+		opa.WithPlugin("web", opa.Plugin{Setups: []opa.Setup{func(ctx context.Context, _ chi.Router) error {
+			var err error
+			got, err = opa.InstanceOf[*fakeClient](opa.ManagerFrom(ctx), "db")
+			return err
+		}}}))
+	require.NoError(t, err)
+	require.NotNil(t, got)
+	assert.Equal(t, "db", got.ID)
+	assert.Nil(t, opa.ManagerFrom(context.Background()))
+
+	// A failing setup leaves nothing reachable.
+	m, err = startMgr(t, cfg, chi.NewRouter(), driverPlugin(newCalls(t)),
+		opa.WithPlugin("web", opa.Plugin{Setups: []opa.Setup{func(context.Context, chi.Router) error { return errors.New("no") }}}))
+	require.Error(t, err)
+	_, err = m.Component("db")
+	assert.ErrorIs(t, err, opa.ErrState)
+}
