@@ -8,18 +8,31 @@ ADDR      ?= 127.0.0.1:8080
 
 ## run: build the example plugins and host with one toolchain and flags, then start the host
 run: examples
-	OPA_SETTINGS_DIR=$(CURDIR)/examples/settings \
-	OPA_PLUGIN_PATHS=$(CURDIR)/$(PLUGINS) \
-	ADDR=$(ADDR) $(BUILD)/host
+	OPA_PLUGIN_PATHS=$(CURDIR)/$(PLUGINS) $(BUILD)/host -addr $(ADDR) \
+		-settings $(CURDIR)/examples/settings -data $(CURDIR)/$(BUILD)/data
+
+# Every plugin is built in the host's module (examples/), by the same go
+# command with the same flags as the host: Go refuses to load a plugin built
+# any other way. go build skips a file that is up to date, so a second
+# `make run` starts at once. Single-file plugins are NAME.so (+ NAME-meta.json);
+# directory plugins are NAME/plugin.so (+ NAME/meta.json).
+PLUGIN := cd examples && $(GO) build -buildmode=plugin -o build/plugins
 
 ## examples: build the example host and plugins into examples/build
 examples:
-	@mkdir -p $(PLUGINS)/greeter
+	@mkdir -p $(PLUGINS)/greeter $(PLUGINS)/notes
 	cd examples && $(GO) build -o build/host ./host
-	cd examples && $(GO) build -buildmode=plugin -o build/plugins/hello.so ./plugins/hello
-	cp examples/plugins/hello/hello-meta.json $(PLUGINS)/hello-meta.json
-	cd examples && $(GO) build -buildmode=plugin -o build/plugins/greeter/plugin.so ./plugins/greeter
-	cd examples && $(GO) build -buildmode=plugin -o build/plugins/fullname.so ./plugins/fullname
+	$(PLUGIN)/hello.so ./plugins/hello
+	$(PLUGIN)/greeter/plugin.so ./plugins/greeter
+	$(PLUGIN)/fullname.so ./plugins/fullname
+	$(PLUGIN)/fullname_formal.so ./plugins/fullname_formal
+	$(PLUGIN)/sqlitedriver.so ./plugins/sqlitedriver
+	$(PLUGIN)/notes/plugin.so ./plugins/notes
+	$(PLUGIN)/redisdriver.so ./plugins/redisdriver
+	$(PLUGIN)/counter.so ./plugins/counter
+	cp examples/plugins/hello/hello-meta.json $(PLUGINS)/
+	cp examples/plugins/fullname_formal/fullname_formal-meta.json $(PLUGINS)/
+	cp examples/plugins/notes/meta.json $(PLUGINS)/notes/
 
 ## test: every test of the library and the examples, under the race detector
 test: vet test-core test-examples

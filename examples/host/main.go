@@ -1,10 +1,12 @@
-// Command host is the example host: a chi router, opa.Startup, and the
-// plugin report at /opa/report.
+// Command host is the example host: a chi router with request logging and
+// panic recovery, the plugins that opa loads, the plugin report at
+// /opa/report, and a graceful shutdown on SIGINT or SIGTERM.
 //
-//	go run ./host -addr 127.0.0.1:8080
+//	host -addr 127.0.0.1:8080 -settings examples/settings -data examples/build/data
 //
-// Settings come from OPA_ environment variables and the settings directory
-// (OPA_SETTINGS_DIR); see the README.
+// Every flag has an environment variable too (ADDR, OPA_SETTINGS_DIR,
+// DATA_DIR); a flag wins. Where the plugins are is a setting like any other:
+// OPA_PLUGIN_PATHS, or PLUGIN_PATHS in a settings file.
 package main
 
 import (
@@ -26,32 +28,37 @@ import (
 )
 
 func main() {
-	addr := flag.String("addr", envOr("ADDR", "127.0.0.1:8080"), "address to listen on (env ADDR)")
+	addr := flag.String("addr", envOr("ADDR", "127.0.0.1:8080"), "address to listen on (env ADDR); port 0 picks a free one")
+	settings := flag.String("settings", os.Getenv("OPA_SETTINGS_DIR"), "settings directory (env OPA_SETTINGS_DIR; default "+opa.DefaultSettingsDir+")")
+	data := flag.String("data", envOr("DATA_DIR", "data"), "data directory: relative component paths (OPTS.path) are inside it (env DATA_DIR)")
 	flag.Parse()
-	if err := run(*addr); err != nil {
+	if err := run(*addr, *settings, *data); err != nil {
 		slog.Error("host stopped", "error", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr string) error {
-	r := chi.NewRouter()
-	r.Use(middleware.RequestID, middleware.Logger, middleware.Recoverer)
-
-	if err := opa.Startup(r); err != nil {
+func run(addr, settingsDir, dataDir string) error {
+	cfg, err := loadConfig(settingsDir, dataDir)
+	if err != nil {
 		return err
 	}
+
+	r := chi.NewRouter()
+	// Middleware comes first: the plugins' routes get it too.
+	r.Use(middleware.RequestID, middleware.Logger, middleware.Recoverer)
+	// Host routes before Startup, so a plugin claiming one is an error.
 	r.Get("/opa/report", opa.ReportHandler())
+	if err := opa.Startup(r, opa.WithConfig(cfg)); err != nil {
+		return err
+	}
+	fmt.Print(opa.GetManager().Report())
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		_ = opa.Shutdown(context.Background())
-		return err
+		return errors.Join(err, opa.Shutdown(context.Background()))
 	}
-	base := "http://" + ln.Addr().String()
-	fmt.Printf("opa example host listening on %s\n", base)
-	fmt.Printf("try:\n  curl %s/hello\n  curl %s/get-fullname/ada/lovelace\n  curl %s/opa/report\n", base, base, base)
-	fmt.Print(opa.GetManager().Report())
+	printTries(os.Stdout, "http://"+ln.Addr().String(), opa.GetManager().Report())
 
 	srv := &http.Server{Handler: r, ReadHeaderTimeout: 5 * time.Second}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -59,10 +66,11 @@ func run(addr string) error {
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
-	case err := <-errc:
+	case err := <-errc: // the listener failed
 		return errors.Join(err, opa.Shutdown(context.Background()))
 	case <-ctx.Done():
 	}
+	slog.Info("shutting down: finishing requests, then closing components")
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return errors.Join(srv.Shutdown(shutdownCtx), opa.Shutdown(shutdownCtx))

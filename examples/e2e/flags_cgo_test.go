@@ -1,0 +1,5 @@
+//go:build cgo
+
+package e2e
+
+func init() { cgoEnabled = true }

@@ -1,0 +1,82 @@
+// Package main is the "sqlitedriver" example plugin: a driver, and nothing
+// else. It lets OPTIONAL_COMPONENTS name DRIVER: sqlite, and builds a
+// component whose instance is a *sql.DB on a SQLite file, through
+// modernc.org/sqlite (pure Go: no server, no C library).
+//
+// A driver lives in a plugin of its own so that the plugins using the
+// database import only database/sql, never the driver: switching the "db"
+// component to another database is a settings change, and the driver's large
+// dependency is linked into this one plugin.
+//
+// OPTS:
+//
+//	path: notes.db  # the database file; a relative path is taken inside the
+//	                # host's data directory (the example host's -data flag)
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/opa-stack/opa-go"
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// Plugin is what the host looks up.
+var Plugin = opa.Plugin{
+	Drivers: []opa.Driver{{Name: "sqlite", New: newComponent}},
+}
+
+// component is one SQLite database. New only reads the options; Connect
+// opens the file; Close closes it at Shutdown.
+type component struct {
+	path string
+	db   *sql.DB
+}
+
+// The compile-time checks that component has the methods opa looks for.
+var (
+	_ opa.Component = (*component)(nil)
+	_ opa.Closer    = (*component)(nil)
+)
+
+func newComponent(opts opa.Options) (opa.Component, error) {
+	path, _ := opts["path"].(string)
+	if path == "" {
+		return nil, errors.New("sqlite: OPTS.path (the database file) is required")
+	}
+	return &component{path: path}, nil
+}
+
+// Connect opens (and creates, if needed) the database file. An embedded
+// database is always there, so no error here wraps opa.ErrUnavailable: with
+// any LOAD, a file that cannot be opened fails Startup.
+func (c *component) Connect(ctx context.Context) error {
+	if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	// WAL and a busy timeout let several requests read and write at once.
+	dsn := "file:" + c.path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return fmt.Errorf("sqlite: open %s: %w", c.path, err)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return fmt.Errorf("sqlite: open %s: %w", c.path, err)
+	}
+	c.db = db
+	return nil
+}
+
+// Instance is the *sql.DB that handlers use.
+func (c *component) Instance() any { return c.db }
+
+// Close closes the database at Shutdown.
+func (c *component) Close(context.Context) error { return c.db.Close() }
+
+func main() {}
