@@ -4,7 +4,7 @@ BUILD     := examples/build
 PLUGINS   := $(BUILD)/plugins
 ADDR      ?= 127.0.0.1:8080
 
-.PHONY: run examples test test-core test-examples vet fuzz bench clean
+.PHONY: run examples test test-core test-examples test-river vet fuzz bench clean
 
 ## run: build the example plugins and host with one toolchain and flags, then start the host
 run: examples
@@ -35,18 +35,23 @@ examples:
 	cp examples/plugins/notes/meta.json $(PLUGINS)/notes/
 
 ## test: every test of the library and the examples, under the race detector
-test: vet test-core test-examples
+test: vet test-core test-examples test-river
 
 vet:
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
 	cd examples && $(GO) vet ./...
+	cd river && $(GO) vet ./...
 
 test-core:
 	$(GO) test -race -count=1 ./...
 
 test-examples:
 	cd examples && $(GO) test -race -count=1 ./...
+
+## test-river: the River job-queue module (Postgres too when OPA_TEST_POSTGRES_URL is set)
+test-river:
+	cd river && $(GO) test -race -count=1 ./...
 
 ## fuzz: run each fuzz target briefly (FUZZTIME each)
 FUZZTIME ?= 10s

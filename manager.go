@@ -321,6 +321,10 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	return m.closeComponents(ctx, st.connected)
 }
 
+// Logger returns the Manager's logger (WithLogger, or slog.Default()), for
+// components that log on its behalf.
+func (m *Manager) Logger() *slog.Logger { return m.log }
+
 // Report returns what the Manager found and did; see Report.
 func (m *Manager) Report() Report {
 	return *m.report.Load()

@@ -1,0 +1,209 @@
+package river_test
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/opa-stack/opa-go"
+	"github.com/opa-stack/opa-go/river"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// reindexArgs are typed args whose type names their kind.
+type reindexArgs struct {
+	Note int `json:"note"`
+}
+
+func (reindexArgs) Kind() string { return "notes.reindex" }
+
+// A host without tasks (web mode) enqueues by kind with JSON-able args, or
+// typed; it cannot work.
+func TestHostEnqueues(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		_, jobs := startHost(t, dbURL, nil)
+		ctx := context.Background()
+
+		row, err := jobs.Enqueue(ctx, "notes.reindex", map[string]any{"note": 7}, nil)
+		require.NoError(t, err)
+		assert.Equal(t, "notes.reindex", row.Kind)
+		assert.Equal(t, "available", string(row.State))
+		assert.JSONEq(t, `{"note":7}`, string(row.EncodedArgs))
+
+		row, err = jobs.EnqueueArgs(ctx, reindexArgs{Note: 8}, &river.InsertOpts{MaxAttempts: 3, Queue: "other"})
+		require.NoError(t, err)
+		assert.Equal(t, "notes.reindex", row.Kind)
+		assert.Equal(t, 3, row.MaxAttempts)
+		assert.Equal(t, "other", row.Queue)
+		assert.JSONEq(t, `{"note":8}`, string(row.EncodedArgs))
+
+		row, err = jobs.Enqueue(ctx, "raw", json.RawMessage(`[1,2]`), nil)
+		require.NoError(t, err)
+		assert.JSONEq(t, `[1,2]`, string(row.EncodedArgs))
+		row, err = jobs.Enqueue(ctx, "none", nil, nil)
+		require.NoError(t, err)
+		assert.JSONEq(t, `{}`, string(row.EncodedArgs))
+
+		got, err := jobs.Job(ctx, row.ID)
+		require.NoError(t, err)
+		assert.Equal(t, row.ID, got.ID)
+		_, err = jobs.Job(ctx, 987654)
+		assert.ErrorIs(t, err, opa.ErrNotFound)
+
+		_, err = jobs.Enqueue(ctx, "raw", []byte(`{nope`), nil)
+		assert.ErrorContains(t, err, "args are not valid JSON")
+		_, err = jobs.Enqueue(ctx, "", nil, nil)
+		assert.ErrorContains(t, err, "empty kind")
+		_, err = jobs.Enqueue(ctx, "bad", func() {}, nil)
+		assert.ErrorContains(t, err, "args do not marshal to JSON")
+
+		assert.Empty(t, jobs.Kinds())
+		assert.ErrorContains(t, jobs.Work(ctx), "no loaded plugin declares a task")
+	})
+}
+
+// In one process: Work runs the loaded plugins' tasks; a second Work is
+// refused; Shutdown stops Work, which returns nil; the closed Jobs refuses
+// to enqueue.
+func TestWorkInProcessAndShutdown(t *testing.T) {
+	dbURL := filepath.Join(t.TempDir(), "jobs.db")
+	var ran atomic.Int32
+	task := opa.NewTask("notes.reindex", func(_ context.Context, a reindexArgs) error {
+		ran.Add(int32(a.Note))
+		return nil
+	})
+	m, jobs := startHost(t, dbURL, opa.Options{"poll_interval": "100ms", "leader": "yes"},
+		opa.WithPlugin("notes", opa.Plugin{Tasks: []opa.Task{task}}))
+	assert.Equal(t, []string{"notes.reindex"}, jobs.Kinds())
+
+	done := make(chan error, 1)
+	go func() { done <- jobs.Work(context.Background()) }()
+	row, err := jobs.EnqueueArgs(context.Background(), reindexArgs{Note: 5}, nil)
+	require.NoError(t, err)
+	waitState(t, jobs, []int64{row.ID}, "completed", 30*time.Second)
+	assert.Equal(t, int32(5), ran.Load())
+	assert.ErrorIs(t, jobs.Work(context.Background()), opa.ErrState)
+
+	require.NoError(t, m.Shutdown(context.Background()))
+	select {
+	case err := <-done:
+		assert.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("Work did not return after Shutdown")
+	}
+	_, err = jobs.Enqueue(context.Background(), "x", nil, nil)
+	assert.ErrorIs(t, err, opa.ErrState)
+	assert.ErrorIs(t, jobs.Work(context.Background()), opa.ErrState)
+}
+
+// Connect: a SQLite file that cannot be opened, or whose migrations fail, is
+// an error, never "unavailable".
+func TestConnectSQLiteErrors(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.db")
+	require.NoError(t, os.WriteFile(garbage, []byte(strings.Repeat("not a database ", 100)), 0o644))
+	clash := filepath.Join(dir, "clash.db")
+	db, err := sql.Open("sqlite", clash)
+	require.NoError(t, err)
+	_, err = db.Exec("CREATE TABLE river_migration (unrelated INTEGER)")
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
+
+	tests := []struct{ name, url, err string }{
+		{"missing directory", filepath.Join(dir, "no", "such", "jobs.db"), "its directory"},
+		{"not a database", garbage, "garbage.db"},
+		{"migrations fail", clash, "river: migrations"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m, err := newHost(tc.url, nil)
+			require.NoError(t, err)
+			err = m.StartupSimple(context.Background())
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.err)
+			assert.False(t, errors.Is(err, opa.ErrUnavailable), "%v", err)
+		})
+	}
+}
+
+// Connect: a Postgres server that is not there is unavailable, so LOAD=auto
+// goes on without it; LOAD=yes fails. The password never shows.
+func TestConnectPostgresUnreachable(t *testing.T) {
+	const dbURL = "postgres://opa:s3cretpw@127.0.0.1:1/jobs?connect_timeout=2"
+	m, jobsErr := startAuto(t, dbURL)
+	assert.ErrorIs(t, jobsErr, opa.ErrUnavailable)
+	assert.NotContains(t, jobsErr.Error(), "s3cretpw")
+	rep := m.Report()
+	require.Len(t, rep.Components, 1)
+	assert.Equal(t, opa.StateUnavailable, rep.Components[0].State)
+	assert.NotContains(t, rep.Components[0].Error, "s3cretpw")
+
+	m2, err := newHost(dbURL, opa.Options{}, opa.WithConfig(opa.Config{
+		DefaultPluginPath: "/nonexistent/opa-river-test",
+		OptionalComponents: map[string]opa.ComponentConfig{"jobs": {Load: "yes", Driver: "river",
+			Opts: opa.Options{"url": dbURL}}},
+	}))
+	require.NoError(t, err)
+	err = m2.StartupSimple(context.Background())
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "s3cretpw")
+}
+
+// Connect: a Postgres server that answers with an error (a wrong password)
+// fails Startup even with LOAD=auto.
+func TestConnectPostgresWrongPassword(t *testing.T) {
+	u, err := url.Parse(postgresURL(t))
+	require.NoError(t, err)
+	u.User = url.UserPassword(u.User.Username(), "wrong-password")
+	m, err := newHost(u.String(), nil)
+	require.NoError(t, err)
+	err = m.StartupSimple(context.Background())
+	require.Error(t, err)
+	assert.False(t, errors.Is(err, opa.ErrUnavailable), "%v", err)
+	assert.Contains(t, err.Error(), "28P01") // invalid_password
+	assert.NotContains(t, err.Error(), "wrong-password")
+}
+
+// startAuto starts a host whose jobs component has LOAD=auto and returns the
+// error its Instance gives.
+func startAuto(t *testing.T, dbURL string) (*opa.Manager, error) {
+	t.Helper()
+	m, err := newHost(dbURL, nil)
+	require.NoError(t, err)
+	require.NoError(t, m.StartupSimple(context.Background()))
+	t.Cleanup(func() { _ = m.Shutdown(context.Background()) })
+	_, err = opa.InstanceOf[*river.Jobs](m, "jobs")
+	require.Error(t, err)
+	return m, err
+}
+
+// Three processes' worth of hosts connecting at once to a fresh database all
+// migrate it: the ones that lose the race try again.
+func TestConcurrentConnectsMigrate(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		errs := make(chan error, 3)
+		for range 3 {
+			go func() {
+				m, err := newHost(dbURL, nil)
+				if err == nil {
+					if err = m.StartupSimple(context.Background()); err == nil {
+						err = m.Shutdown(context.Background())
+					}
+				}
+				errs <- err
+			}()
+		}
+		for range 3 {
+			assert.NoError(t, <-errs)
+		}
+	})
+}

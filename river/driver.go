@@ -1,0 +1,101 @@
+package river
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/opa-stack/opa-go"
+	rq "github.com/riverqueue/river"
+)
+
+// DriverName is the driver's name in OPTIONAL_COMPONENTS: DRIVER: river.
+const DriverName = "river"
+
+// Driver builds River job queues for OPTIONAL_COMPONENTS (see the package
+// doc for OPTS).
+var Driver = opa.Driver{Name: DriverName, New: New}
+
+// Plugin provides Driver and nothing else. Compile it into a host with
+// opa.Register("river", river.Plugin), opa.WithPlugin, or a blank import of
+// github.com/opa-stack/opa-go/river/register.
+var Plugin = opa.Plugin{Drivers: []opa.Driver{Driver}}
+
+// New builds an unconnected component from its OPTS; Connect opens the
+// database. Bad OPTS are an error naming the key.
+func New(opts opa.Options) (opa.Component, error) {
+	set, err := parseOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	return &component{jobs: &Jobs{set: set, log: slog.Default()}}, nil
+}
+
+// component is the opa side of a Jobs: BindManager, Connect and Close.
+type component struct {
+	jobs *Jobs
+}
+
+// The capabilities opa looks for.
+var (
+	_ opa.Component     = (*component)(nil)
+	_ opa.ManagerBinder = (*component)(nil)
+	_ opa.Closer        = (*component)(nil)
+)
+
+// BindManager keeps the Manager, whose loaded plugins' tasks become workers.
+func (c *component) BindManager(m *opa.Manager) { c.jobs.m, c.jobs.log = m, m.Logger() }
+
+// Connect opens the database, runs River's migrations and registers every
+// task of the loaded plugins as a River worker (a task kind River refuses is
+// an error naming it). Postgres that cannot be reached is an error wrapping
+// opa.ErrUnavailable; anything else that fails is a plain error.
+func (c *component) Connect(ctx context.Context) error {
+	j := c.jobs
+	var tasks []opa.Task
+	if j.m != nil {
+		tasks = j.m.Tasks()
+	}
+	workers, kinds, err := buildWorkers(tasks)
+	if err != nil {
+		return err
+	}
+	eng, err := openEngine(ctx, j.set.url)
+	if err != nil {
+		return err
+	}
+	if err := eng.migrate(ctx); err != nil {
+		eng.close()
+		return err
+	}
+	// The host's client only inserts. It knows the workers (so River checks
+	// their kinds now) but accepts kinds it has no task for: another
+	// process's plugins may run them.
+	cfg := j.baseConfig()
+	cfg.Workers, cfg.SkipUnknownJobCheck = workers, true
+	ins, err := eng.newClient(cfg)
+	if err != nil {
+		eng.close()
+		return fmt.Errorf("river: %w", err)
+	}
+	j.eng, j.ins, j.workers, j.kinds = eng, ins, workers, kinds
+	return nil
+}
+
+// Instance is the *Jobs that hosts and workers use.
+func (c *component) Instance() any { return c.jobs }
+
+// Close stops a running Work within ctx's deadline (letting running jobs
+// finish, then cancelling and releasing those that do not) and closes the
+// database.
+func (c *component) Close(ctx context.Context) error { return c.jobs.close(ctx) }
+
+// baseConfig is the River config both the host's and a worker's client use.
+func (j *Jobs) baseConfig() *rq.Config {
+	return &rq.Config{
+		Logger:            j.log,
+		MaxAttempts:       j.set.maxAttempts,
+		JobTimeout:        j.set.jobTimeout,
+		FetchPollInterval: j.set.pollInterval,
+	}
+}

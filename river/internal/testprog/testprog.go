@@ -1,0 +1,142 @@
+// Package testprog is the program the tests run as child processes: a host
+// that enqueues, or a worker that works, on a shared database. The test
+// binary runs it (Main) instead of its tests when OPA_RIVER_TESTPROG is set;
+// it is also a short example of a worker.
+//
+// Environment:
+//
+//	OPA_RIVER_TESTPROG  "worker"
+//	TP_URL              OPTS.url
+//	TP_PLUGINS          comma-separated task plugins to compile in: a, b, flaky, fail, slow
+//	TP_BLACKLIST        a plugin to compile in but leave out with PLUGIN_BLACKLIST_RE
+//	TP_OUT              file each task run appends "KIND N PID" to
+//	TP_LEADER           OPTS.leader
+//	TP_STOP_TIMEOUT     OPTS.stop_timeout
+//	TP_SLOW_FAST        "1": the slow task returns at once
+package testprog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/opa-stack/opa-go"
+	"github.com/opa-stack/opa-go/river"
+)
+
+// Args are the test tasks' args.
+type Args struct {
+	N  int `json:"n"`            // a number the test checks each run by
+	MS int `json:"ms,omitempty"` // how long the slow task runs
+}
+
+// Kinds of the test plugins' tasks, by plugin name.
+var Kinds = map[string]string{"a": "test.a", "b": "test.b", "flaky": "test.flaky", "fail": "test.fail", "slow": "test.slow"}
+
+// Main runs the worker and returns its exit code.
+func Main() int {
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	slog.SetDefault(log)
+	if err := work(); err != nil {
+		log.Error("testprog", "error", err)
+		return 1
+	}
+	return 0
+}
+
+func work() error {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	opts := opa.Options{"url": os.Getenv("TP_URL"), "poll_interval": "200ms"}
+	for env, key := range map[string]string{"TP_LEADER": "leader", "TP_STOP_TIMEOUT": "stop_timeout"} {
+		if v := os.Getenv(env); v != "" {
+			opts[key] = v
+		}
+	}
+	cfg := opa.Config{
+		DefaultPluginPath:  "/nonexistent/opa-river-test",
+		OptionalComponents: map[string]opa.ComponentConfig{"jobs": {Load: "yes", Driver: river.DriverName, Opts: opts}},
+	}
+	options := []opa.Option{opa.WithPlugin("river", river.Plugin)}
+	names := strings.Split(os.Getenv("TP_PLUGINS"), ",")
+	if b := os.Getenv("TP_BLACKLIST"); b != "" {
+		names = append(names, b)
+		cfg.BlacklistRE = ".*/" + b + "$"
+	}
+	rec := &recorder{path: os.Getenv("TP_OUT"), seen: map[int]bool{}}
+	for _, name := range names {
+		if name != "" {
+			options = append(options, opa.WithPlugin(name, opa.Plugin{Tasks: []opa.Task{rec.task(name)}}))
+		}
+	}
+	if err := opa.StartupSimple(append(options, opa.WithConfig(cfg))...); err != nil {
+		return err
+	}
+	defer opa.Shutdown(context.Background())
+	jobs, err := opa.Instance[*river.Jobs]("jobs")
+	if err != nil {
+		return err
+	}
+	return jobs.Work(ctx)
+}
+
+// recorder makes the test tasks and records their runs.
+type recorder struct {
+	path string
+	mu   sync.Mutex
+	seen map[int]bool // flaky: the numbers that failed once
+}
+
+func (r *recorder) task(plugin string) opa.Task {
+	kind := Kinds[plugin]
+	return opa.NewTask(kind, func(ctx context.Context, a Args) error {
+		switch plugin {
+		case "flaky":
+			r.mu.Lock()
+			first := !r.seen[a.N]
+			r.seen[a.N] = true
+			r.mu.Unlock()
+			if first {
+				r.record(kind, a.N, "failed")
+				return fmt.Errorf("flaky %d fails its first run", a.N)
+			}
+		case "fail":
+			r.record(kind, a.N, "failed")
+			return errors.New("this task always fails")
+		case "slow":
+			r.record(kind, a.N, "started")
+			if os.Getenv("TP_SLOW_FAST") != "1" {
+				select {
+				case <-time.After(time.Duration(a.MS) * time.Millisecond):
+				case <-ctx.Done():
+					r.record(kind, a.N, "cancelled")
+					return ctx.Err()
+				}
+			}
+		default:
+			time.Sleep(2 * time.Millisecond)
+		}
+		r.record(kind, a.N, "ok")
+		return nil
+	})
+}
+
+// record appends "KIND N PID WHAT" to the output file.
+func (r *recorder) record(kind string, n int, what string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	f, err := os.OpenFile(r.path, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		slog.Error("testprog: record", "error", err)
+		return
+	}
+	defer f.Close()
+	fmt.Fprintf(f, "%s %d %d %s\n", kind, n, os.Getpid(), what)
+}

@@ -1,0 +1,124 @@
+package river
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+
+	"github.com/opa-stack/opa-go"
+	rq "github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// JobArgs are typed job args: a JSON-able type whose Kind method names the
+// task that runs them (River's river.JobArgs).
+type JobArgs = rq.JobArgs
+
+// InsertOpts are River's per-job options (queue, priority, max attempts,
+// schedule, uniqueness); nil means the component's defaults.
+type InsertOpts = rq.InsertOpts
+
+// JobRow is a job as River stores it: ID, Kind, State, Attempt, Errors, ...
+type JobRow = rivertype.JobRow
+
+// Jobs is the instance of a river component: a job queue on one database.
+// A host enqueues with Enqueue or EnqueueArgs; a worker process calls Work.
+// Get it with opa.Instance[*river.Jobs]("NAME"). Its methods are safe from
+// many goroutines.
+type Jobs struct {
+	set     settings
+	log     *slog.Logger
+	m       *opa.Manager
+	eng     engine
+	ins     client      // inserts; never started
+	workers *rq.Workers // every task of the loaded plugins
+	kinds   []string    // their kinds, in plugin order
+
+	mu     sync.Mutex
+	run    *running // the Work in progress, if any
+	closed bool
+}
+
+// Enqueue adds a job of kind with args, which are marshalled to JSON (nil is
+// {}; json.RawMessage and []byte are used as they are and must be valid
+// JSON). Any kind is accepted, also one that no plugin of this process
+// declares: a worker with that plugin runs it. It returns the stored job.
+func (j *Jobs) Enqueue(ctx context.Context, kind string, args any, opts *InsertOpts) (*JobRow, error) {
+	if kind == "" {
+		return nil, errors.New("river: Enqueue: empty kind")
+	}
+	var raw []byte
+	switch a := args.(type) {
+	case nil:
+		raw = []byte("{}")
+	case json.RawMessage:
+		raw = a
+	case []byte:
+		raw = a
+	default:
+		var err error
+		if raw, err = json.Marshal(args); err != nil {
+			return nil, fmt.Errorf("river: Enqueue %s: args do not marshal to JSON: %w", kind, err)
+		}
+	}
+	if !json.Valid(raw) {
+		return nil, fmt.Errorf("river: Enqueue %s: args are not valid JSON", kind)
+	}
+	return j.insert(ctx, taskArgs{kind: kind, raw: raw}, opts)
+}
+
+// EnqueueArgs adds a job whose kind is args.Kind(), with args marshalled to
+// JSON: typed enqueueing, for a host that has the args type.
+func (j *Jobs) EnqueueArgs(ctx context.Context, args JobArgs, opts *InsertOpts) (*JobRow, error) {
+	return j.insert(ctx, args, opts)
+}
+
+func (j *Jobs) insert(ctx context.Context, args JobArgs, opts *InsertOpts) (*JobRow, error) {
+	ins, err := j.client()
+	if err != nil {
+		return nil, err
+	}
+	res, err := ins.Insert(ctx, args, opts)
+	if err != nil {
+		return nil, fmt.Errorf("river: enqueue %s: %w", args.Kind(), err)
+	}
+	return res.Job, nil
+}
+
+// Job returns the stored job with this ID; an unknown ID is an error
+// wrapping opa.ErrNotFound.
+func (j *Jobs) Job(ctx context.Context, id int64) (*JobRow, error) {
+	ins, err := j.client()
+	if err != nil {
+		return nil, err
+	}
+	row, err := ins.JobGet(ctx, id)
+	if errors.Is(err, rivertype.ErrNotFound) {
+		return nil, fmt.Errorf("%w: river: job %d", opa.ErrNotFound, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("river: job %d: %w", id, err)
+	}
+	return row, nil
+}
+
+// Kinds returns the task kinds this process can run: those of its loaded
+// plugins, in plugin order.
+func (j *Jobs) Kinds() []string { return slices.Clone(j.kinds) }
+
+// client returns the inserting client of a connected, open Jobs.
+func (j *Jobs) client() (client, error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	switch {
+	case j.closed:
+		return nil, fmt.Errorf("%w: river: the component is closed", opa.ErrState)
+	case j.ins == nil:
+		return nil, fmt.Errorf("%w: river: the component is not connected", opa.ErrState)
+	}
+	return j.ins, nil
+}

@@ -1,0 +1,169 @@
+package river_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/opa-stack/opa-go/river"
+	"github.com/opa-stack/opa-go/river/internal/testprog"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// enqueue adds one job of kind per n in ns, from the host.
+func enqueue(t *testing.T, jobs *river.Jobs, kind string, ns []int, opts *river.InsertOpts) []int64 {
+	t.Helper()
+	var ids []int64
+	for _, n := range ns {
+		row, err := jobs.Enqueue(context.Background(), kind, testprog.Args{N: n}, opts)
+		require.NoError(t, err)
+		ids = append(ids, row.ID)
+	}
+	return ids
+}
+
+func seq(from, to int) []int {
+	var out []int
+	for n := from; n <= to; n++ {
+		out = append(out, n)
+	}
+	return out
+}
+
+// Two worker processes start at once on a fresh database (both migrate);
+// then, enqueued from a third process, 300 jobs run: each exactly once, both
+// workers taking part.
+func TestTwoWorkersRunEachJobExactlyOnce(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		w1 := startWorker(t, dbURL, "TP_PLUGINS=a")
+		w2 := startWorker(t, dbURL, "TP_PLUGINS=a")
+		_, jobs := startHost(t, dbURL, nil)
+		ids := enqueue(t, jobs, "test.a", seq(1, 300), nil)
+		waitState(t, jobs, ids, "completed", 90*time.Second)
+		w1.stop(30 * time.Second)
+		w2.stop(30 * time.Second)
+
+		count := map[int]int{}
+		perWorker := map[int]int{}
+		for _, r := range append(w1.runs(), w2.runs()...) {
+			require.Equal(t, "test.a", r.kind)
+			count[r.n]++
+			perWorker[r.pid]++
+		}
+		for n := 1; n <= 300; n++ {
+			assert.Equal(t, 1, count[n], "job n=%d ran %d times", n, count[n])
+		}
+		assert.Len(t, count, 300)
+		assert.Len(t, perWorker, 2, "both workers ran jobs: %v", perWorker)
+		t.Logf("split: %d/%d", len(w1.runs()), len(w2.runs()))
+	})
+}
+
+// A worker never takes jobs of kinds it has no plugin for: they wait, with
+// no attempt used, until a worker that has the plugin runs them. A worker
+// that lacks a plugin stays out of leader election (leader: auto).
+func TestWorkerWithoutPluginLeavesJobsWaiting(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		_, jobs := startHost(t, dbURL, nil)
+		aIDs := enqueue(t, jobs, "test.a", seq(1, 5), nil)
+		bIDs := enqueue(t, jobs, "test.b", seq(1, 5), nil)
+
+		// Plugin b is compiled in but blacklisted: a plugin found, not loaded.
+		wa := startWorker(t, dbURL, "TP_PLUGINS=a", "TP_BLACKLIST=b")
+		waitState(t, jobs, aIDs, "completed", 60*time.Second)
+		time.Sleep(time.Second) // several fetches, with test.b jobs there to take
+		for _, id := range bIDs {
+			row, err := jobs.Job(context.Background(), id)
+			require.NoError(t, err)
+			assert.Equal(t, "available", string(row.State), "job %d", id)
+			assert.Zero(t, row.Attempt, "job %d", id)
+		}
+		wa.stop(30 * time.Second)
+		assert.Contains(t, wa.log.String(), "leader_election=false")
+		assert.Contains(t, wa.log.String(), "plugins found but not loaded: b")
+		for _, r := range wa.runs() {
+			assert.Equal(t, "test.a", r.kind)
+		}
+
+		// Plugin b simply absent: the queue's test.b jobs keep it out too.
+		wa2 := startWorker(t, dbURL, "TP_PLUGINS=a")
+		wb := startWorker(t, dbURL, "TP_PLUGINS=b,a")
+		waitState(t, jobs, bIDs, "completed", 60*time.Second)
+		wa2.stop(30 * time.Second)
+		wb.stop(30 * time.Second)
+		assert.Contains(t, wa2.log.String(), "the queue holds jobs of kinds no loaded plugin declares: test.b")
+		assert.Contains(t, wb.log.String(), "leader_election=true")
+		assert.Empty(t, wa2.runs())
+		assert.Len(t, wb.runs(), 5)
+	})
+}
+
+// A task that returns an error is retried as River retries; one that keeps
+// failing is discarded after its max attempts.
+func TestFailedTasksAreRetried(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		_, jobs := startHost(t, dbURL, nil)
+		flaky := enqueue(t, jobs, "test.flaky", []int{1, 2}, nil)
+		failing := enqueue(t, jobs, "test.fail", []int{3}, &river.InsertOpts{MaxAttempts: 2})
+		w := startWorker(t, dbURL, "TP_PLUGINS=flaky,fail")
+		waitState(t, jobs, flaky, "completed", 60*time.Second)
+		waitState(t, jobs, failing, "discarded", 60*time.Second)
+		w.stop(30 * time.Second)
+
+		for _, id := range flaky {
+			row, err := jobs.Job(context.Background(), id)
+			require.NoError(t, err)
+			assert.Equal(t, 2, row.Attempt)
+			require.Len(t, row.Errors, 1)
+			assert.Contains(t, row.Errors[0].Error, "fails its first run")
+		}
+		row, err := jobs.Job(context.Background(), failing[0])
+		require.NoError(t, err)
+		assert.Equal(t, 2, row.Attempt)
+		assert.Len(t, row.Errors, 2)
+	})
+}
+
+// On SIGTERM a worker lets a running job finish within stop_timeout, and
+// cancels and releases one that does not: it goes back to the queue, its
+// attempt not counted, and another worker runs it. No job is lost.
+func TestSIGTERMFinishesOrReleasesJobs(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		_, jobs := startHost(t, dbURL, nil)
+		ctx := context.Background()
+		short, err := jobs.Enqueue(ctx, "test.slow", testprog.Args{N: 1, MS: 1000}, nil)
+		require.NoError(t, err)
+		long, err := jobs.Enqueue(ctx, "test.slow", testprog.Args{N: 2, MS: 600_000}, nil)
+		require.NoError(t, err)
+
+		w := startWorker(t, dbURL, "TP_PLUGINS=slow", "TP_STOP_TIMEOUT=3s")
+		waitState(t, jobs, []int64{short.ID, long.ID}, "running", 60*time.Second)
+		w.stop(30 * time.Second)
+
+		row, err := jobs.Job(ctx, short.ID)
+		require.NoError(t, err)
+		assert.Equal(t, "completed", string(row.State), "the short job finished during the soft stop")
+		row, err = jobs.Job(ctx, long.ID)
+		require.NoError(t, err)
+		assert.Equal(t, "available", string(row.State), "the long job was released")
+		assert.Zero(t, row.Attempt, "its attempt is not counted")
+		assert.Empty(t, row.Errors)
+
+		w2 := startWorker(t, dbURL, "TP_PLUGINS=slow", "TP_SLOW_FAST=1")
+		waitState(t, jobs, []int64{long.ID}, "completed", 60*time.Second)
+		w2.stop(30 * time.Second)
+		assert.Equal(t, []string{"started", "cancelled"}, whats(w.runs(), 2))
+		assert.Equal(t, []string{"started", "ok"}, whats(w2.runs(), 2))
+	})
+}
+
+func whats(runs []run, n int) []string {
+	var out []string
+	for _, r := range runs {
+		if r.n == n {
+			out = append(out, r.what)
+		}
+	}
+	return out
+}
