@@ -6,10 +6,9 @@ ADDR      ?= 127.0.0.1:8080
 
 .PHONY: run examples test test-core test-examples test-river vet fuzz bench clean
 
-## run: build the example plugins and host with one toolchain and flags, then start the host
+## run: build the example plugins, host and worker with one toolchain and flags, then start a worker and the host
 run: examples
-	OPA_PLUGIN_PATHS=$(CURDIR)/$(PLUGINS) $(BUILD)/host -addr $(ADDR) \
-		-settings $(CURDIR)/examples/settings -data $(CURDIR)/$(BUILD)/data
+	OPA_PLUGIN_PATHS=$(CURDIR)/$(PLUGINS) ADDR=$(ADDR) exec sh examples/run.sh
 
 # Every plugin is built in the host's module (examples/), by the same go
 # command with the same flags as the host: Go refuses to load a plugin built
@@ -18,10 +17,11 @@ run: examples
 # directory plugins are NAME/plugin.so (+ NAME/meta.json).
 PLUGIN := cd examples && $(GO) build -buildmode=plugin -o build/plugins
 
-## examples: build the example host and plugins into examples/build
+## examples: build the example host, worker and plugins into examples/build
 examples:
 	@mkdir -p $(PLUGINS)/greeter $(PLUGINS)/notes
 	cd examples && $(GO) build -o build/host ./host
+	cd examples && $(GO) build -o build/worker ./worker
 	$(PLUGIN)/hello.so ./plugins/hello
 	$(PLUGIN)/greeter/plugin.so ./plugins/greeter
 	$(PLUGIN)/fullname.so ./plugins/fullname
@@ -59,6 +59,10 @@ fuzz:
 	for f in FuzzParseMeta FuzzLoadConfigEnv FuzzLoadConfigFile FuzzCheckELF; do \
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) . || exit 1; \
 	done
+
+## bench: every benchmark, side by side with its baseline, as one table (see BENCHMARKS.md)
+bench:
+	bash bench/run.sh
 
 clean:
 	rm -rf $(BUILD)

@@ -1,10 +1,13 @@
 package opa
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
+	"slices"
+	"strings"
 
 	"github.com/go-chi/chi/v5"
 )
@@ -86,6 +89,13 @@ func planRoutes(host chi.Router, plugins []*loaded) (*routePlan, error) {
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
+	}
+	for _, routes := range perPlugin {
+		// chi.Walk keeps a pattern's methods in a map: sort, so the order of
+		// mounting and of the report is the same on every run.
+		slices.SortStableFunc(routes, func(a, b route) int {
+			return cmp.Or(strings.Compare(a.pattern, b.pattern), strings.Compare(a.method, b.method))
+		})
 	}
 	return &routePlan{plugins: plugins, routes: perPlugin}, nil
 }

@@ -24,7 +24,7 @@ var raceEnabled bool
 // cgoEnabled is set by flags_cgo_test.go: Go plugins need cgo.
 var cgoEnabled bool
 
-// buildDir holds host and plugins/, laid out as `make examples` does.
+// buildDir holds host, worker and plugins/, laid out as `make examples` does.
 var buildDir string
 
 func TestMain(m *testing.M) {
@@ -44,7 +44,7 @@ var built struct {
 	err  error
 }
 
-// examplesBuilt builds the host and every example plugin once, and skips
+// examplesBuilt builds the host, the worker and every example plugin once, and skips
 // the test where Go plugins cannot work.
 func examplesBuilt(t *testing.T) {
 	t.Helper()
@@ -68,11 +68,14 @@ func raceFlags(race bool) []string {
 	return nil
 }
 
-// buildExamples builds the host, then every plugin under ../plugins: a
+// buildExamples builds the host and the worker, then every plugin under ../plugins: a
 // plugin with a meta.json is a directory plugin (NAME/plugin.so), any other
 // a single file (NAME.so, with NAME-meta.json beside it if there is one).
 func buildExamples(dir string) error {
 	if err := goBuild(raceEnabled, filepath.Join(dir, "host"), "./host"); err != nil {
+		return err
+	}
+	if err := goBuild(raceEnabled, filepath.Join(dir, "worker"), "./worker"); err != nil {
 		return err
 	}
 	names, err := os.ReadDir("../plugins")

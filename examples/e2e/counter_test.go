@@ -13,7 +13,7 @@ import (
 const redisPassword = "s3cret-redis-pw"
 
 // noSecret fails the test if the host printed the password anywhere.
-func noSecret(t *testing.T, h *host, secret string) {
+func noSecret(t *testing.T, h *proc, secret string) {
 	t.Helper()
 	for what, out := range map[string]string{"stdout": h.stdout.String(), "stderr": h.stderr.String()} {
 		if strings.Contains(out, secret) {

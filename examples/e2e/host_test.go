@@ -17,17 +17,25 @@ import (
 	"github.com/opa-stack/opa-go"
 )
 
-// host is one run of the example host as a child process.
-type host struct {
+// proc is one run of the example host, or of the example worker, as a
+// child process.
+type proc struct {
 	t      *testing.T
+	name   string // host or worker
 	cmd    *exec.Cmd
-	base   string        // http://127.0.0.1:PORT
+	base   string        // the host's http://127.0.0.1:PORT
 	stdout *lockedBuffer // everything it printed
 	stderr *lockedBuffer
-	listen chan string   // gets base once, closed when stdout ends
+	ready  chan string   // gets the rest of its ready line once, closed when stdout ends
 	exited chan struct{} // closed when it has exited; then err is set
 	err    error
 }
+
+// What the host and the worker print once they are ready.
+const (
+	hostReady   = "opa example host listening on "
+	workerReady = "opa example worker running "
+)
 
 // hostEnv is the environment of a host run: this process's, less any opa
 // setting, plus the plugins built for the tests and an empty default plugin
@@ -64,10 +72,10 @@ func settingsDir(t *testing.T) string {
 // dataDir and env (see hostEnv), and waits until it listens. It fails the
 // test if the host exits first. The host is killed at the end of the test
 // if it still runs.
-func startHost(t *testing.T, dataDir string, env []string) *host {
+func startHost(t *testing.T, dataDir string, env []string) *proc {
 	t.Helper()
 	h := launch(t, dataDir, env)
-	base, ok := <-h.listen
+	base, ok := <-h.ready
 	if !ok {
 		err := h.wait()
 		t.Fatalf("host exited before listening: %v\nstdout:\n%s\nstderr:\n%s", err, h.stdout, h.stderr)
@@ -77,15 +85,35 @@ func startHost(t *testing.T, dataDir string, env []string) *host {
 }
 
 // launch starts the host and returns at once.
-func launch(t *testing.T, dataDir string, env []string) *host {
+func launch(t *testing.T, dataDir string, env []string) *proc {
+	t.Helper()
+	return launchProc(t, "host", env, hostReady, "-addr", "127.0.0.1:0", "-settings", settingsDir(t), "-data", dataDir)
+}
+
+// startWorker starts the example worker as the host is started (the same
+// settings, data in dataDir, env), and waits until it works. It fails the
+// test if the worker exits first; it is killed at the end of the test if it
+// still runs.
+func startWorker(t *testing.T, dataDir string, env []string) *proc {
+	t.Helper()
+	w := launchProc(t, "worker", env, workerReady, "-settings", settingsDir(t), "-data", dataDir)
+	if _, ok := <-w.ready; !ok {
+		err := w.wait()
+		t.Fatalf("worker exited before working: %v\nstdout:\n%s\nstderr:\n%s", err, w.stdout, w.stderr)
+	}
+	return w
+}
+
+// launchProc starts the built program name with args and env, and returns
+// at once.
+func launchProc(t *testing.T, name string, env []string, ready string, args ...string) *proc {
 	t.Helper()
 	examplesBuilt(t)
-	cmd := exec.Command(filepath.Join(buildDir, "host"),
-		"-addr", "127.0.0.1:0", "-settings", settingsDir(t), "-data", dataDir)
+	cmd := exec.Command(filepath.Join(buildDir, name), args...)
 	cmd.Env = env
-	h := &host{t: t, cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{},
-		listen: make(chan string, 1), exited: make(chan struct{})}
-	cmd.Stderr = h.stderr
+	p := &proc{t: t, name: name, cmd: cmd, stdout: &lockedBuffer{}, stderr: &lockedBuffer{},
+		ready: make(chan string, 1), exited: make(chan struct{})}
+	cmd.Stderr = p.stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -93,51 +121,51 @@ func launch(t *testing.T, dataDir string, env []string) *host {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	go h.scan(out)
+	go p.scan(out, ready)
 	t.Cleanup(func() {
 		_ = cmd.Process.Kill()
-		<-h.exited
+		<-p.exited
 	})
-	return h
+	return p
 }
 
-// scan copies the host's stdout, sends the address it listens on to
-// h.listen (closed at the end of stdout), and records how the host exited.
-func (h *host) scan(out io.Reader) {
-	const prefix = "opa example host listening on "
+// scan copies the process's stdout, sends the rest of the line that starts
+// with ready to p.ready (closed at the end of stdout), and records how the
+// process exited.
+func (p *proc) scan(out io.Reader, ready string) {
 	sc := bufio.NewScanner(out)
 	for sc.Scan() {
 		line := sc.Text()
-		h.stdout.WriteString(line + "\n")
-		if base, ok := strings.CutPrefix(line, prefix); ok {
-			h.listen <- base
+		p.stdout.WriteString(line + "\n")
+		if rest, ok := strings.CutPrefix(line, ready); ok {
+			p.ready <- rest
 		}
 	}
 	_, _ = io.Copy(io.Discard, out)
-	close(h.listen)
-	h.err = h.cmd.Wait()
-	close(h.exited)
+	close(p.ready)
+	p.err = p.cmd.Wait()
+	close(p.exited)
 }
 
-// wait waits for the host to exit by itself and returns how it did.
-func (h *host) wait() error {
-	<-h.exited
-	return h.err
+// wait waits for the process to exit by itself and returns how it did.
+func (p *proc) wait() error {
+	<-p.exited
+	return p.err
 }
 
 // stop sends SIGTERM and requires a clean exit: a graceful shutdown.
-func (h *host) stop() {
-	h.t.Helper()
-	if err := h.cmd.Process.Signal(syscall.SIGTERM); err != nil {
-		h.t.Fatal(err)
+func (p *proc) stop() {
+	p.t.Helper()
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		p.t.Fatal(err)
 	}
-	if err := h.wait(); err != nil {
-		h.t.Fatalf("host did not exit cleanly on SIGTERM: %v\nstderr:\n%s", err, h.stderr)
+	if err := p.wait(); err != nil {
+		p.t.Fatalf("%s did not exit cleanly on SIGTERM: %v\nstderr:\n%s", p.name, err, p.stderr)
 	}
 }
 
 // do sends a request and returns the status and body.
-func (h *host) do(method, path, body string) (int, string) {
+func (h *proc) do(method, path, body string) (int, string) {
 	h.t.Helper()
 	req, err := http.NewRequest(method, h.base+path, strings.NewReader(body))
 	if err != nil {
@@ -155,10 +183,10 @@ func (h *host) do(method, path, body string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-func (h *host) get(path string) (int, string) { h.t.Helper(); return h.do("GET", path, "") }
+func (h *proc) get(path string) (int, string) { h.t.Helper(); return h.do("GET", path, "") }
 
 // report fetches /opa/report.
-func (h *host) report() opa.Report {
+func (h *proc) report() opa.Report {
 	h.t.Helper()
 	code, body := h.get("/opa/report")
 	if code != http.StatusOK {

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"database/sql"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/opa-stack/opa-go"
+	_ "modernc.org/sqlite" // to make a notes.db as an earlier version did
 )
 
 // pluginReport returns the named plugin's entry of rep.
@@ -47,7 +49,7 @@ func hookWinner(t *testing.T, rep opa.Report, name string) (string, int) {
 }
 
 // expect checks a request's status and body.
-func expect(t *testing.T, h *host, method, path, body string, wantCode int, wantBody string) {
+func expect(t *testing.T, h *proc, method, path, body string, wantCode int, wantBody string) {
 	t.Helper()
 	code, got := h.do(method, path, body)
 	if code != wantCode || got != wantBody {
@@ -62,7 +64,7 @@ func TestDefaultSettings(t *testing.T) {
 	expect(t, h, "GET", "/get-fullname/ada/lovelace", "", http.StatusOK, "Hello ada lovelace\n")
 
 	rep := h.report()
-	for _, name := range []string{"hello", "greeter", "fullname", "sqlitedriver", "notes", "redisdriver", "counter"} {
+	for _, name := range []string{"hello", "greeter", "fullname", "sqlitedriver", "notes", "redisdriver", "counter", "river", "enqueue"} {
 		if p := pluginReport(t, rep, name); !p.Loaded {
 			t.Errorf("plugin %s did not load: %s", name, p.Reason)
 		}
@@ -76,8 +78,13 @@ func TestDefaultSettings(t *testing.T) {
 	if plugin, order := hookWinner(t, rep, "fullname"); plugin != "fullname" || order != 1 {
 		t.Errorf("hook fullname won by %s (order %d), want fullname (order 1)", plugin, order)
 	}
-	if c := componentReport(t, rep, "db"); c.State != opa.StateConnected || c.Load != "yes" {
-		t.Errorf("component db: %+v, want connected with LOAD=yes", c)
+	for _, name := range []string{"db", "jobs"} {
+		if c := componentReport(t, rep, name); c.State != opa.StateConnected || c.Load != "yes" {
+			t.Errorf("component %s: %+v, want connected with LOAD=yes", name, c)
+		}
+	}
+	if plugin, _ := hookWinner(t, rep, "enqueue"); plugin != "enqueue" {
+		t.Errorf("hook enqueue won by %s, want the host's compiled-in enqueue", plugin)
 	}
 	// The host prints a request to try for every route served.
 	for _, try := range []string{"curl BASE/hello", "curl BASE/get-fullname/ada/lovelace", "curl -d 'buy milk' BASE/notes",
@@ -103,8 +110,8 @@ func TestNotesPersistAcrossRestart(t *testing.T) {
 	data := t.TempDir()
 	h := startHost(t, data, hostEnv(t))
 	expect(t, h, "GET", "/notes", "", http.StatusOK, "[]\n")
-	expect(t, h, "POST", "/notes", "buy milk", http.StatusCreated, `{"id":1,"text":"buy milk"}`+"\n")
-	expect(t, h, "POST", "/notes", "call Ada\n", http.StatusCreated, `{"id":2,"text":"call Ada"}`+"\n")
+	expect(t, h, "POST", "/notes", "buy milk", http.StatusCreated, `{"id":1,"text":"buy milk","words":null}`+"\n")
+	expect(t, h, "POST", "/notes", "call Ada\n", http.StatusCreated, `{"id":2,"text":"call Ada","words":null}`+"\n")
 	expect(t, h, "POST", "/notes", "  ", http.StatusBadRequest, "the request body is the note's text, and it is empty\n")
 	h.stop()
 	// The graceful shutdown closed the database through opa.Shutdown.
@@ -113,8 +120,9 @@ func TestNotesPersistAcrossRestart(t *testing.T) {
 	}
 
 	h = startHost(t, data, hostEnv(t))
-	expect(t, h, "GET", "/notes", "", http.StatusOK, `[{"id":1,"text":"buy milk"},{"id":2,"text":"call Ada"}]`+"\n")
-	expect(t, h, "POST", "/notes", "third", http.StatusCreated, `{"id":3,"text":"third"}`+"\n")
+	// No worker ran: the words are not counted (see jobs_test.go).
+	expect(t, h, "GET", "/notes", "", http.StatusOK, `[{"id":1,"text":"buy milk","words":null},{"id":2,"text":"call Ada","words":null}]`+"\n")
+	expect(t, h, "POST", "/notes", "third", http.StatusCreated, `{"id":3,"text":"third","words":null}`+"\n")
 	h.stop()
 }
 
@@ -134,17 +142,48 @@ func TestProductionEnvironment(t *testing.T) {
 	}
 	expect(t, h, "GET", "/get-fullname/ada/lovelace", "", http.StatusOK, "Hello ada lovelace\n")
 
-	// The merged OPTIONAL_COMPONENTS kept redis and db's driver, and
-	// changed db's file only.
+	// The merged OPTIONAL_COMPONENTS kept redis and db's and jobs' drivers,
+	// and changed their files only.
 	if c := componentReport(t, rep, "redis"); c.Driver != "redis" || c.Load != "auto" {
 		t.Errorf("component redis in production: %+v, want driver redis, LOAD=auto (kept from default)", c)
 	}
-	expect(t, h, "POST", "/notes", "in production", http.StatusCreated, `{"id":1,"text":"in production"}`+"\n")
+	expect(t, h, "POST", "/notes", "in production", http.StatusCreated, `{"id":1,"text":"in production","words":null}`+"\n")
 	h.stop()
-	if _, err := os.Stat(filepath.Join(data, "notes-production.db")); err != nil {
-		t.Errorf("production's database file: %v", err)
+	for dev, prod := range map[string]string{"notes.db": "notes-production.db", "jobs.db": "jobs-production.db"} {
+		if _, err := os.Stat(filepath.Join(data, prod)); err != nil {
+			t.Errorf("production's database file: %v", err)
+		}
+		if _, err := os.Stat(filepath.Join(data, dev)); err == nil {
+			t.Errorf("production wrote %s, want %s", dev, prod)
+		}
 	}
-	if _, err := os.Stat(filepath.Join(data, "notes.db")); err == nil {
-		t.Error("production wrote notes.db, want notes-production.db")
+}
+
+// TestNotesTableFromBefore: a notes.db made before the words column (by an
+// earlier version of the example) gets the column at the host's start, its
+// old notes uncounted (null), and the round trip works on it.
+func TestNotesTableFromBefore(t *testing.T) {
+	data := t.TempDir()
+	db, err := sql.Open("sqlite", filepath.Join(data, "notes.db"))
+	if err != nil {
+		t.Fatal(err)
 	}
+	for _, stmt := range []string{
+		"CREATE TABLE notes (id INTEGER PRIMARY KEY AUTOINCREMENT, text TEXT NOT NULL)",
+		"INSERT INTO notes (text) VALUES ('from before')",
+	} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	h := startHost(t, data, hostEnv(t))
+	startWorker(t, data, hostEnv(t))
+	expect(t, h, "GET", "/notes", "", http.StatusOK, `[{"id":1,"text":"from before","words":null}]`+"\n")
+	expect(t, h, "POST", "/notes", "buy milk", http.StatusCreated, `{"id":2,"text":"buy milk","words":null}`+"\n")
+	waitForNotes(t, h, `[{"id":1,"text":"from before","words":null},{"id":2,"text":"buy milk","words":2}]`+"\n")
+	h.stop()
 }

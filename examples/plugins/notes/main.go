@@ -6,11 +6,19 @@
 //	POST /notes  the request body is the note's text; answers the note as JSON
 //	GET  /notes  every note, oldest first, as a JSON list
 //
+// Each new note's words are counted in the background: POST /notes queues a
+// job of the plugin's task "notes.count_words" through the host's hook
+// "enqueue", and a worker process that loaded this plugin too runs the task,
+// which stores the count. Until then a note's "words" is null.
+//
 // It imports database/sql only, not the SQLite driver: the settings choose
-// the database.
+// the database. Nor does it import the job queue: it declares its task with
+// opa.NewTask and queues jobs through a hook, so the queue is the host's
+// choice as well.
 package main
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -29,13 +37,21 @@ const component = "db"
 // maxNote bounds the size of one note, in bytes.
 const maxNote = 64 << 10
 
-// Plugin is what the host looks up.
-var Plugin = opa.Plugin{Router: router()}
+// Plugin is what the host (and the worker) looks up.
+var Plugin = opa.Plugin{
+	Router: router(),
+	// A Setup runs in the host only (a worker starts without a router, and
+	// without setups), before the host serves: the host makes the table
+	// before any request, hence before any job, can need it.
+	Setups: []opa.Setup{migrate},
+	Tasks:  []opa.Task{opa.NewTask(countWordsKind, countWords)},
+}
 
 // note is one note, as the routes show it.
 type note struct {
-	ID   int64  `json:"id"`
-	Text string `json:"text"`
+	ID    int64  `json:"id"`
+	Text  string `json:"text"`
+	Words *int64 `json:"words"` // null until a worker has counted them
 }
 
 func router() chi.Router {
@@ -56,7 +72,7 @@ func create(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "the request body is the note's text, and it is empty", http.StatusBadRequest)
 		return
 	}
-	db, ok := database(w, req)
+	db, ok := database(w)
 	if !ok {
 		return
 	}
@@ -70,15 +86,17 @@ func create(w http.ResponseWriter, req *http.Request) {
 		fail(w, "saving the note", err)
 		return
 	}
+	// The note is saved: queue the count even if the client has gone.
+	queueCount(context.WithoutCancel(req.Context()), id)
 	writeJSON(w, http.StatusCreated, note{ID: id, Text: text})
 }
 
 func list(w http.ResponseWriter, req *http.Request) {
-	db, ok := database(w, req)
+	db, ok := database(w)
 	if !ok {
 		return
 	}
-	rows, err := db.QueryContext(req.Context(), "SELECT id, text FROM notes ORDER BY id")
+	rows, err := db.QueryContext(req.Context(), "SELECT id, text, words FROM notes ORDER BY id")
 	if err != nil {
 		fail(w, "listing the notes", err)
 		return
@@ -87,7 +105,7 @@ func list(w http.ResponseWriter, req *http.Request) {
 	notes := []note{} // an empty list is [], not null
 	for rows.Next() {
 		var n note
-		if err := rows.Scan(&n.ID, &n.Text); err != nil {
+		if err := rows.Scan(&n.ID, &n.Text, &n.Words); err != nil {
 			fail(w, "listing the notes", err)
 			return
 		}
@@ -100,9 +118,9 @@ func list(w http.ResponseWriter, req *http.Request) {
 	writeJSON(w, http.StatusOK, notes)
 }
 
-// database returns the db component's *sql.DB with the notes table in it,
-// or answers the request with an error and returns false.
-func database(w http.ResponseWriter, req *http.Request) (*sql.DB, bool) {
+// database returns the db component's *sql.DB, or answers the request with
+// an error and returns false.
+func database(w http.ResponseWriter) (*sql.DB, bool) {
 	db, err := opa.Instance[*sql.DB](component)
 	if errors.Is(err, opa.ErrUnavailable) {
 		slog.Warn("notes: no database", "error", err)
@@ -111,10 +129,6 @@ func database(w http.ResponseWriter, req *http.Request) (*sql.DB, bool) {
 	}
 	if err != nil {
 		fail(w, "finding the database", err)
-		return nil, false
-	}
-	if err := schema.ensure(req.Context(), db); err != nil {
-		fail(w, "creating the notes table", err)
 		return nil, false
 	}
 	return db, true

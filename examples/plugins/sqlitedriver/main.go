@@ -21,6 +21,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	"github.com/opa-stack/opa-go"
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
@@ -59,18 +61,38 @@ func (c *component) Connect(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
-	// WAL and a busy timeout let several requests read and write at once.
+	// WAL and a busy timeout let several requests, and several processes
+	// (the host and its workers), read and write at once: readers never
+	// wait, and a writer waits up to 5s for another one.
 	dsn := "file:" + c.path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", c.path, err)
 	}
-	if err := db.PingContext(ctx); err != nil {
+	if err := ping(ctx, db); err != nil {
 		db.Close()
 		return fmt.Errorf("sqlite: open %s: %w", c.path, err)
 	}
 	c.db = db
 	return nil
+}
+
+// ping opens the first connection. Turning a new file to WAL takes a lock
+// that SQLite does not wait for (SQLITE_BUSY despite the busy timeout) when
+// another process, a worker starting beside the host, opens the file at the
+// same moment: try again for a second.
+func ping(ctx context.Context, db *sql.DB) error {
+	for try := 1; ; try++ {
+		err := db.PingContext(ctx)
+		if err == nil || try == 20 || !strings.Contains(err.Error(), "SQLITE_BUSY") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Instance is the *sql.DB that handlers use.

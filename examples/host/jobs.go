@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+
+	"github.com/opa-stack/opa-go"
+	"github.com/opa-stack/opa-go/river"
+)
+
+// jobsComponent is the job queue's name in OPTIONAL_COMPONENTS (DRIVER: river).
+const jobsComponent = "jobs"
+
+// EnqueueFunc is the type of the hook "enqueue": it adds a background job of
+// kind, whose task some plugin declares (opa.NewTask), with JSON-able args.
+// A worker process with that plugin runs it.
+//
+// The hook is how plugins reach the queue without importing River: a plugin
+// asks for opa.HookFunc[func(context.Context, string, any) error]("enqueue"),
+// a type of its own spelling (func types are identical by their shape), and
+// the host decides what queues the job.
+type EnqueueFunc = func(ctx context.Context, kind string, args any) error
+
+// enqueuePlugin is compiled into the host (opa.WithPlugin). It defines the
+// hook and provides it, so that it is there whichever plugins load; a host
+// without it simply has no "enqueue" hook, and the plugins say so.
+var enqueuePlugin = opa.Plugin{
+	HookDefinitions: []opa.HookDefinition{{Name: "enqueue", Func: EnqueueFunc(nil)}},
+	Hooks:           []opa.Hook{{Name: "enqueue", Func: EnqueueFunc(enqueue)}},
+}
+
+// enqueue queues a job on the jobs component, with River's defaults (see
+// OPTS in the settings). It is called from requests, after Startup, so the
+// package-level opa.Instance finds the component.
+func enqueue(ctx context.Context, kind string, args any) error {
+	jobs, err := opa.Instance[*river.Jobs](jobsComponent)
+	if err != nil {
+		return err // wraps opa.ErrUnavailable if the queue is not there
+	}
+	_, err = jobs.Enqueue(ctx, kind, args, nil)
+	return err
+}

@@ -1,0 +1,76 @@
+// Command worker is the example worker: it loads the same plugins with the
+// same settings as the example host, and runs the background jobs the host
+// queues (the plugins' tasks, such as notes.count_words) until SIGINT or
+// SIGTERM, then stops gracefully: running jobs get OPTS.stop_timeout to
+// finish, then opa.Shutdown closes the components.
+//
+//	worker -settings examples/settings -data examples/build/data
+//
+// Flags and environment are the host's (OPA_SETTINGS_DIR, DATA_DIR,
+// OPA_PLUGIN_PATHS, ENV, ...): a worker must see the host's database and
+// queue. It serves no HTTP: it starts without a router, so the plugins'
+// routes are not mounted and their Setups do not run (the host's do).
+// Start as many as you like, on this machine or, with the queue and the
+// database on Postgres, on others.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/opa-stack/opa-go"
+	"github.com/opa-stack/opa-go/examples/internal/config"
+	"github.com/opa-stack/opa-go/river"
+)
+
+func main() {
+	settings := flag.String("settings", os.Getenv("OPA_SETTINGS_DIR"), "settings directory (env OPA_SETTINGS_DIR; default "+opa.DefaultSettingsDir+")")
+	data := flag.String("data", envOr("DATA_DIR", "data"), "data directory: relative component files (OPTS.path, a river OPTS.url) are inside it (env DATA_DIR)")
+	flag.Parse()
+	// Its log says "worker:", to tell it from the host's beside it (make run).
+	log.SetFlags(log.LstdFlags | log.Lmsgprefix)
+	log.SetPrefix("worker: ")
+	if err := run(*settings, *data); err != nil {
+		slog.Error("worker stopped", "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(settingsDir, dataDir string) error {
+	cfg, err := config.Load(settingsDir, dataDir)
+	if err != nil {
+		return err
+	}
+	// The signal context comes first: a SIGTERM while starting still stops
+	// the worker cleanly once Work begins.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// The River driver is compiled in, as in the host; the task plugins are
+	// the host's .so files.
+	if err := opa.StartupSimple(opa.WithConfig(cfg), opa.WithPlugin("river", river.Plugin)); err != nil {
+		return err
+	}
+	jobs, err := opa.Instance[*river.Jobs]("jobs")
+	if err != nil {
+		return errors.Join(err, opa.Shutdown(context.Background()))
+	}
+	fmt.Printf("opa example worker running %v\n", jobs.Kinds())
+	// Work runs jobs until ctx ends, then lets the running ones finish.
+	err = jobs.Work(ctx)
+	slog.Info("worker stopped working: closing components")
+	return errors.Join(err, opa.Shutdown(context.Background()))
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
