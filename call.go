@@ -3,6 +3,7 @@ package opa
 import (
 	"fmt"
 	"reflect"
+	"slices"
 )
 
 // CallHook calls the winning hook of name with args and returns its results.
@@ -14,6 +15,11 @@ import (
 // CallHook is safe from many goroutines; for a typed call at the speed of a
 // direct call, use HookFunc.
 func (m *Manager) CallHook(name string, args ...any) ([]any, error) {
+	if st := m.st.Load(); st != nil {
+		if e := st.hooks.find(name); e != nil {
+			return e.call(args)
+		}
+	}
 	t, err := m.hooks()
 	if err != nil {
 		return nil, err
@@ -26,7 +32,9 @@ func (m *Manager) CallHook(name string, args ...any) ([]any, error) {
 }
 
 func (e *hookEntry) call(args []any) (res []any, err error) {
-	in, err := e.convert(args)
+	// The arguments of most hooks fit in buf, on the stack.
+	var buf [callArgsOnStack]reflect.Value
+	in, err := e.convert(args, buf[:0])
 	if err != nil {
 		return nil, err
 	}
@@ -48,14 +56,19 @@ func (e *hookEntry) call(args []any) (res []any, err error) {
 	return res, nil
 }
 
-// convert checks args against the hook's parameters.
-func (e *hookEntry) convert(args []any) ([]reflect.Value, error) {
+// callArgsOnStack is how many arguments CallHook passes without allocating
+// a slice for them.
+const callArgsOnStack = 8
+
+// convert checks args against the hook's parameters and returns them as
+// values, appended to in.
+func (e *hookEntry) convert(args []any, in []reflect.Value) ([]reflect.Value, error) {
 	n := len(e.in)
 	if (!e.variadic && len(args) != n) || (e.variadic && len(args) < n-1) {
 		return nil, fmt.Errorf("%w: hook %q (plugin %s) is %s: it takes %d arguments, got %d",
 			ErrBadCall, e.name, e.plugin, e.val.Type(), n, len(args))
 	}
-	in := make([]reflect.Value, len(args))
+	in = slices.Grow(in, len(args))[:len(args)]
 	for i, a := range args {
 		want := e.paramType(i)
 		if a == nil {
@@ -93,6 +106,19 @@ func nillable(t reflect.Type) bool {
 // to call at the speed of a direct call. F must be the hook's type (its
 // definition's Func type); anything else is an error naming both types.
 func HookFuncOf[F any](m *Manager, name string) (F, error) {
+	if st := m.st.Load(); st != nil {
+		if e := st.hooks.cached(name); e != nil {
+			if f, ok := e.fn.(F); ok {
+				return f, nil
+			}
+		}
+	}
+	return hookFuncSlow[F](m, name)
+}
+
+// hookFuncSlow is HookFuncOf when the fast path did not find a hook of type
+// F: it says why.
+func hookFuncSlow[F any](m *Manager, name string) (F, error) {
 	var zero F
 	t, err := m.hooks()
 	if err != nil {

@@ -55,8 +55,17 @@ func matchString(dir, name string) string {
 // too, marked as shadowed. A path that does not exist is skipped; one that
 // cannot be read is an error.
 func discover(paths []string, defaultPath string, builtins []namedRegistration) ([]*candidate, error) {
-	var out []*candidate
-	winner := map[string]*candidate{}
+	found := make([][]*candidate, len(paths))
+	total := len(builtins)
+	for i, dir := range paths {
+		var err error
+		if found[i], err = scanDir(dir); err != nil {
+			return nil, err
+		}
+		total += len(found[i])
+	}
+	out := make([]*candidate, 0, total)
+	winner := make(map[string]*candidate, total)
 	add := func(c *candidate) {
 		if w, ok := winner[c.name]; ok {
 			c.shadowed = w.match
@@ -65,12 +74,8 @@ func discover(paths []string, defaultPath string, builtins []namedRegistration) 
 		}
 		out = append(out, c)
 	}
-	for _, dir := range paths {
-		found, err := scanDir(dir)
-		if err != nil {
-			return nil, err
-		}
-		for _, c := range found {
+	for _, cs := range found {
+		for _, c := range cs {
 			add(c)
 		}
 	}
@@ -89,9 +94,10 @@ func scanDir(dir string) ([]*candidate, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opa: plugin path %s: %w (fix the path in PLUGIN_PATHS, or its permissions)", dir, err)
 	}
-	var out []*candidate
+	out := make([]*candidate, 0, len(entries))
+	j := newJoiner(dir)
 	for _, e := range entries {
-		if c := candidateOf(dir, e); c != nil {
+		if c := candidateOf(j, e); c != nil {
 			out = append(out, c)
 		}
 	}
@@ -103,7 +109,8 @@ func scanDir(dir string) ([]*candidate, error) {
 // names with a dot are not plugins. A NAME.so that turns out not to be a
 // regular file is still a candidate, so the operator is told why it did not
 // load.
-func candidateOf(dir string, e fs.DirEntry) *candidate {
+func candidateOf(j joiner, e fs.DirEntry) *candidate {
+	dir := j.dir
 	entry := e.Name()
 	if strings.HasPrefix(entry, ".") {
 		return nil
@@ -116,14 +123,14 @@ func candidateOf(dir string, e fs.DirEntry) *candidate {
 			name:     name,
 			dir:      dir,
 			match:    matchString(dir, name),
-			file:     filepath.Join(dir, entry),
-			metaFile: filepath.Join(dir, name+"-meta.json"),
+			file:     j.join(entry),
+			metaFile: j.join(name + "-meta.json"),
 		}
 	}
 	if checkName(entry) != nil || !isDir(dir, e) {
 		return nil
 	}
-	so := filepath.Join(dir, entry, "plugin.so")
+	so := j.join2(entry, "plugin.so")
 	if _, err := os.Lstat(so); err != nil {
 		return nil
 	}
@@ -132,7 +139,7 @@ func candidateOf(dir string, e fs.DirEntry) *candidate {
 		dir:      dir,
 		match:    matchString(dir, entry),
 		file:     so,
-		metaFile: filepath.Join(dir, entry, "meta.json"),
+		metaFile: j.join2(entry, "meta.json"),
 	}
 }
 
@@ -146,4 +153,52 @@ func isDir(dir string, e fs.DirEntry) bool {
 	}
 	fi, err := os.Stat(filepath.Join(dir, e.Name()))
 	return err == nil && fi.IsDir()
+}
+
+// joiner joins a search path with names from its listing, giving what
+// filepath.Join gives. For a path that is clean already (the usual case) it
+// only concatenates, instead of cleaning the whole path again for every
+// file of every candidate.
+type joiner struct {
+	dir    string
+	prefix string // dir and a separator, when dir is clean; see fast
+	fast   bool
+}
+
+func newJoiner(dir string) joiner {
+	j := joiner{dir: dir}
+	if filepath.Separator == '/' && dir != "" && filepath.Clean(dir) == dir {
+		j.fast = true
+		switch {
+		case dir == ".":
+			j.prefix = "" // filepath.Join(".", "x") is "x"
+		case strings.HasSuffix(dir, "/"): // "/" itself
+			j.prefix = dir
+		default:
+			j.prefix = dir + "/"
+		}
+	}
+	return j
+}
+
+// plainName reports whether name is one clean path element, which joins to
+// a clean path as it is.
+func plainName(name string) bool {
+	return name != "" && name != "." && name != ".." && !strings.Contains(name, "/")
+}
+
+// join is filepath.Join(dir, name).
+func (j joiner) join(name string) string {
+	if j.fast && plainName(name) {
+		return j.prefix + name
+	}
+	return filepath.Join(j.dir, name)
+}
+
+// join2 is filepath.Join(dir, name, file).
+func (j joiner) join2(name, file string) string {
+	if j.fast && plainName(name) && plainName(file) {
+		return j.prefix + name + "/" + file
+	}
+	return filepath.Join(j.dir, name, file)
 }

@@ -10,12 +10,44 @@ import (
 
 // filters are the six allow/deny checks of a Config, compiled once.
 type filters struct {
-	whitelistList []string
+	whitelistList nameList
 	whitelistRE   *regexp.Regexp
 	whitelistTags []string
-	blacklistList []string
+	blacklistList nameList
 	blacklistRE   *regexp.Regexp
 	blacklistTags []string
+}
+
+// nameList is a LIST filter: its names, and for a long list a set of them,
+// so that checking every candidate stays linear in the number of candidates.
+type nameList struct {
+	names []string
+	set   map[string]struct{} // nil for a short list
+}
+
+// nameListSet is the length from which a nameList uses its set.
+const nameListSet = 8
+
+func newNameList(names []string) nameList {
+	l := nameList{names: names}
+	if len(names) >= nameListSet {
+		l.set = make(map[string]struct{}, len(names))
+		for _, n := range names {
+			l.set[n] = struct{}{}
+		}
+	}
+	return l
+}
+
+// isSet reports whether the filter is set (holds a name).
+func (l nameList) isSet() bool { return len(l.names) > 0 }
+
+func (l nameList) contains(name string) bool {
+	if l.set != nil {
+		_, ok := l.set[name]
+		return ok
+	}
+	return slices.Contains(l.names, name)
 }
 
 // compileFilterRE compiles a PLUGIN_*_RE setting with Python's re.match
@@ -50,10 +82,10 @@ func newFilters(c Config) (*filters, error) {
 		return nil, err
 	}
 	return &filters{
-		whitelistList: c.WhitelistList,
+		whitelistList: newNameList(c.WhitelistList),
 		whitelistRE:   wre,
 		whitelistTags: c.WhitelistTags,
-		blacklistList: c.BlacklistList,
+		blacklistList: newNameList(c.BlacklistList),
 		blacklistRE:   bre,
 		blacklistTags: c.BlacklistTags,
 	}, nil
@@ -63,8 +95,9 @@ func newFilters(c Config) (*filters, error) {
 // It returns "" when the plugin may load, else every failed check, in the
 // order of the docs, joined by "; ".
 func (f *filters) check(match string, tags []string) string {
-	var no []string
-	if len(f.whitelistList) > 0 && !slices.Contains(f.whitelistList, match) {
+	var reasons [6]string // one per filter, on the stack
+	no := reasons[:0]
+	if f.whitelistList.isSet() && !f.whitelistList.contains(match) {
 		no = append(no, "not in PLUGIN_WHITELIST_LIST")
 	}
 	if f.whitelistRE != nil && !f.whitelistRE.MatchString(match) {
@@ -73,7 +106,7 @@ func (f *filters) check(match string, tags []string) string {
 	if len(f.whitelistTags) > 0 && !shareTag(f.whitelistTags, tags) {
 		no = append(no, "no tag in PLUGIN_WHITELIST_TAGS")
 	}
-	if len(f.blacklistList) > 0 && slices.Contains(f.blacklistList, match) {
+	if f.blacklistList.isSet() && f.blacklistList.contains(match) {
 		no = append(no, "in PLUGIN_BLACKLIST_LIST")
 	}
 	if f.blacklistRE != nil && f.blacklistRE.MatchString(match) {

@@ -7,6 +7,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
+	"unsafe"
 )
 
 // HookDefinition declares a hook: its name, whether Startup needs a plugin to
@@ -51,6 +53,19 @@ type hookDef struct {
 type hookTable struct {
 	defs    map[string]*hookDef
 	winners map[string]*hookEntry
+	// cache finds the winner of a name without hashing it (see find).
+	cache [hookCacheSize]atomic.Pointer[hookCacheSlot]
+}
+
+// hookCacheSize is the number of slots of a hookTable's cache: enough that
+// the names a host calls by literal rarely share one.
+const hookCacheSize = 256
+
+// hookCacheSlot remembers the winner found for one name string: the string
+// itself (its bytes and length) and the entry. It never changes once stored.
+type hookCacheSlot struct {
+	name  string
+	entry *hookEntry
 }
 
 var errorType = reflect.TypeFor[error]()
@@ -162,9 +177,66 @@ func (t *hookTable) checkRequired() error {
 	return nil
 }
 
+// find returns the winning hook of a name, or nil. It is the hot path of
+// CallHook and HookFunc, called with the same string literal on every
+// request, so it first looks in a small cache keyed by where the string's
+// bytes are, which needs neither hashing nor comparing them: a slot holds
+// the string it was filled with, so those bytes stay allocated, and a string
+// at the same address with the same length is the same string (strings are
+// immutable). Each slot is filled once, by the first name found that lands
+// there (of the two slots a name may use), and never changes afterwards; a
+// name that finds no slot of its own goes through the map, as every name did
+// before. Reads and the compare-and-swap that fills a slot are atomic, so
+// find is safe from many goroutines without a lock. A slot keeps alive what
+// its string points into: for a literal nothing, for a name cut from a larger
+// string that string, in at most hookCacheSize slots per started Manager.
+func (t *hookTable) find(name string) *hookEntry {
+	if e := t.cached(name); e != nil {
+		return e
+	}
+	return t.findSlow(name)
+}
+
+// cached is the first probe of find, small enough to be inlined: the entry
+// in name's first slot if that slot holds name, else nil.
+func (t *hookTable) cached(name string) *hookEntry {
+	s := t.cache[hookCacheIndex(unsafe.StringData(name))].Load()
+	if s != nil && unsafe.StringData(s.name) == unsafe.StringData(name) && len(s.name) == len(name) {
+		return s.entry
+	}
+	return nil
+}
+
+// hookCacheIndex spreads string addresses over the cache's slots
+// (Fibonacci hashing of the address).
+func hookCacheIndex(p *byte) uintptr {
+	return uintptr(uint64(uintptr(unsafe.Pointer(p)))*0x9E3779B97F4A7C15>>56) % hookCacheSize
+}
+
+// findSlow tries the slot after the first, then the map; a hook's name found
+// in the map is remembered in the first of its two slots that is empty.
+func (t *hookTable) findSlow(name string) *hookEntry {
+	p := unsafe.StringData(name)
+	i := hookCacheIndex(p)
+	j := (i + 1) % hookCacheSize
+	if s := t.cache[j].Load(); s != nil && unsafe.StringData(s.name) == p && len(s.name) == len(name) {
+		return s.entry
+	}
+	e := t.winners[name]
+	if e == nil || len(name) == 0 {
+		return e
+	}
+	for _, k := range [2]uintptr{i, j} {
+		if t.cache[k].Load() == nil && t.cache[k].CompareAndSwap(nil, &hookCacheSlot{name: name, entry: e}) {
+			break
+		}
+	}
+	return e
+}
+
 // lookup finds the winning hook of a name, or says why there is none.
 func (t *hookTable) lookup(name string) (*hookEntry, error) {
-	if e, ok := t.winners[name]; ok {
+	if e := t.find(name); e != nil {
 		return e, nil
 	}
 	if d, ok := t.defs[name]; ok {

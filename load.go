@@ -80,6 +80,7 @@ func (m *Manager) choose(rep *Report, dry bool, host *debug.BuildInfo) ([]*loade
 	if err != nil {
 		return nil, err
 	}
+	rep.Plugins = slices.Grow(rep.Plugins, len(cands))
 	var out []*loaded
 	var errs []error
 	opened := map[string]string{} // plugin identity → file, to catch copies

@@ -157,7 +157,7 @@ func checkELFTarget(class elf.Class, data elf.Data, m elf.Machine) error {
 
 // checkELFLayout checks that the program headers, every PT_LOAD segment,
 // the section headers and every section lie inside the file, and that the
-// dynamic section and its strings can be read.
+// dynamic section can be read.
 func checkELFLayout(r io.ReaderAt, size uint64, class elf.Class, bo binary.ByteOrder, h *elf.Header64) error {
 	progSize, sectSize := uint64(56), uint64(64)
 	if class == elf.ELFCLASS32 {
@@ -232,8 +232,21 @@ func checkELFLayout(r io.ReaderAt, size uint64, class elf.Class, bo binary.ByteO
 			return elfTruncated(size, "sections", end)
 		}
 	}
-	if _, err := f.DynString(elf.DT_NEEDED); err != nil {
-		return elfDamaged("dynamic section: " + err.Error())
+	// The dynamic section must be readable, whole entries; its string table
+	// (large, and inside the file: checked above) is not read, to keep the
+	// check cheap next to dlopen.
+	if dyn := f.SectionByType(elf.SHT_DYNAMIC); dyn != nil {
+		data, err := dyn.Data()
+		if err != nil {
+			return elfDamaged("dynamic section: " + err.Error())
+		}
+		entry := uint64(16)
+		if class == elf.ELFCLASS32 {
+			entry = 8
+		}
+		if uint64(len(data))%entry != 0 {
+			return elfDamaged(fmt.Sprintf("dynamic section of %d bytes is not whole %d-byte entries", len(data), entry))
+		}
 	}
 	return nil
 }

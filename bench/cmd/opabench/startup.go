@@ -1,0 +1,121 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"time"
+)
+
+// startupEnv is the environment of the Startup host: its settings in OPA_
+// variables, as a deployed host has them.
+func startupEnv(c config) []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "OPA_") && !strings.HasPrefix(kv, "ENV=") {
+			env = append(env, kv)
+		}
+	}
+	return append(env,
+		"OPA_PLUGIN_PATHS="+c.pluginDir(),
+		"OPA_PLUGIN_DEFAULT_PATH="+c.emptyDir(),
+		"OPA_SETTINGS_DIR="+c.emptyDir(),
+	)
+}
+
+// checkStartup runs each side once and checks that the host loaded every
+// plugin, hook and route.
+func checkStartup(c config) error {
+	cmd := exec.Command(c.starthost(), "-check", fmt.Sprintf("-want=%d", c.startupPlugins))
+	cmd.Env = startupEnv(c)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("the Startup host failed its check: %w\n%s%s", err, stdout.String(), stderr.String())
+	}
+	progress("Startup host: %s", strings.TrimSpace(stdout.String()))
+	for _, bare := range []string{c.startbare(), c.startlinked()} {
+		if _, err := output(c.benchDir, nil, bare, c.pluginDir()); err != nil {
+			return fmt.Errorf("the bare loader failed: %w", err)
+		}
+	}
+	return nil
+}
+
+// startupRounds times fresh processes of the host, of the bare loader and
+// of the bare loader linked with Startup's code, in turns: each round runs
+// each once, in an order that changes from round to round (every side
+// first, second and third as often). A warm-up of each comes first, so that
+// all find the files in the page cache.
+func startupRounds(c config, res *results) error {
+	sides := []struct {
+		name string
+		cmd  func() *exec.Cmd
+	}{
+		{"Startup/opa", func() *exec.Cmd {
+			cmd := exec.Command(c.starthost())
+			cmd.Env = startupEnv(c)
+			return cmd
+		}},
+		{"Startup/bare", func() *exec.Cmd {
+			cmd := exec.Command(c.startbare(), c.pluginDir())
+			cmd.Env = startupEnv(c)
+			return cmd
+		}},
+		{"Startup/bare-linked", func() *exec.Cmd {
+			cmd := exec.Command(c.startlinked(), c.pluginDir())
+			cmd.Env = startupEnv(c)
+			return cmd
+		}},
+	}
+	var raw strings.Builder
+	for round := -1; round < c.startupRounds; round++ {
+		order := make([]int, len(sides))
+		for k := range order {
+			order[k] = (k + max(round, 0)) % len(sides)
+		}
+		if round >= 0 && (round/len(sides))%2 == 1 {
+			slices.Reverse(order)
+		}
+		for _, k := range order {
+			side := sides[k]
+			wall, cpu, err := timeProcess(c, side.cmd())
+			if err != nil {
+				return fmt.Errorf("%s: %w", side.name, err)
+			}
+			if round < 0 {
+				continue // warm-up
+			}
+			res.add(side.name, round, "wall-ms", float64(wall)/1e6)
+			res.add(side.name, round, "cpu-ms", float64(cpu)/1e6)
+			fmt.Fprintf(&raw, "Benchmark%s 1 %d ns/op %d cpu-ns/op\n", side.name, wall.Nanoseconds(), cpu.Nanoseconds())
+		}
+	}
+	return os.WriteFile(c.results+"/startup.txt", []byte(raw.String()), 0o644)
+}
+
+// timeProcess runs cmd to its end and returns its wall time and the CPU
+// time (user and system) it used.
+func timeProcess(c config, cmd *exec.Cmd) (wall, cpu time.Duration, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.startupTimeout)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr // the host logs there; kept for errors
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	stop := context.AfterFunc(ctx, func() { _ = cmd.Process.Kill() })
+	err = cmd.Wait()
+	wall = time.Since(start)
+	stop()
+	if err != nil {
+		return 0, 0, fmt.Errorf("%w\n%s", err, stderr.String())
+	}
+	st := cmd.ProcessState
+	return wall, st.UserTime() + st.SystemTime(), nil
+}
