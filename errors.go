@@ -43,6 +43,7 @@ type ConfigError struct {
 	Err    error
 }
 
+// Error says where the bad setting came from, its key and what is wrong.
 func (e *ConfigError) Error() string {
 	msg := "opa: config"
 	if e.Source != "" {
@@ -69,6 +70,7 @@ type PluginError struct {
 	Err    error
 }
 
+// Error names the plugin, its path and the step, then the cause.
 func (e *PluginError) Error() string {
 	return fmt.Sprintf("opa: plugin %s (%s): %s: %v", e.Plugin, e.Path, e.Step, e.Err)
 }
@@ -82,4 +84,5 @@ type PanicError struct {
 	Value any // what the code panicked with
 }
 
+// Error says what the code panicked with.
 func (e *PanicError) Error() string { return fmt.Sprintf("panicked: %v", e.Value) }

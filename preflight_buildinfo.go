@@ -24,6 +24,7 @@ type BuildMismatchError struct {
 	Differences []string
 }
 
+// Error joins the differences with "; ".
 func (e *BuildMismatchError) Error() string { return strings.Join(e.Differences, "; ") }
 
 // hostBuildInfo reads this binary's build information once.
