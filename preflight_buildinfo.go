@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -123,9 +124,15 @@ func checkBuild(plugin *debug.BuildInfo, host *debug.BuildInfo) error {
 			}
 			return s.key + "=" + v
 		}
-		fix := "rebuild the plugin with " + show(h)
-		if h == "" {
+		fix := "rebuild the plugin with " + strconv.Quote(show(h))
+		if !strings.ContainsAny(h, " \t'\"") {
+			fix = "rebuild the plugin with " + show(h)
+		}
+		switch {
+		case h == "":
 			fix = "rebuild the plugin without " + s.key
+		case s.key == "CGO_ENABLED" && h == "0":
+			fix = "the host cannot load .so plugins at all: rebuild the host with CGO_ENABLED=1"
 		}
 		diffs = append(diffs, fmt.Sprintf("built with %s, host built with %s: %s", show(p), show(h), fix))
 	}
