@@ -15,11 +15,6 @@ import (
 // CallHook is safe from many goroutines; for a typed call at the speed of a
 // direct call, use HookFunc.
 func (m *Manager) CallHook(name string, args ...any) ([]any, error) {
-	if st := m.st.Load(); st != nil {
-		if e := st.hooks.find(name); e != nil {
-			return e.call(args)
-		}
-	}
 	t, err := m.hooks()
 	if err != nil {
 		return nil, err

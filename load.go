@@ -20,9 +20,6 @@ type loaded struct {
 // turning a missing symbol, a symbol of the wrong type and a panic in the
 // plugin's init into errors.
 func lookupPlugin(file string) (p *Plugin, err error) {
-	if !soSupported {
-		return nil, fmt.Errorf("%w: %s", ErrUnsupported, soUnsupportedReason)
-	}
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("its init %w", &PanicError{Value: v})

@@ -27,19 +27,6 @@ func routeKey(method, pattern string) string {
 	return method + " " + paramName.ReplaceAllString(pattern, "{$1}")
 }
 
-// mountRoutes adds every route of every loaded plugin's Router to host at its
-// own path, as FastAPI's include_router does: no prefix, the host's
-// middleware first, then the plugin router's own. A method and path claimed
-// twice (by two plugins, or by a plugin and the host), or one that chi
-// refuses, fails before anything is added; a conflict names both owners.
-func mountRoutes(host chi.Router, plugins []*loaded) ([]RouteReport, error) {
-	plan, err := planRoutes(host, plugins)
-	if err != nil {
-		return nil, err
-	}
-	return plan.mount(host)
-}
-
 // routePlan is the routes of each plugin, checked and ready to mount.
 type routePlan struct {
 	plugins []*loaded
@@ -47,8 +34,11 @@ type routePlan struct {
 }
 
 // planRoutes collects and checks every route of every plugin without
-// touching host: conflicts with the host or another plugin, and routes chi
-// refuses, are errors naming the plugin.
+// touching host: a method and path claimed twice (by two plugins, or by a
+// plugin and the host) is an error naming both owners, and a route chi
+// refuses an error naming the plugin. Routes join the host at their own
+// paths, as FastAPI's include_router does: no prefix, the host's middleware
+// first, then the plugin router's own (see mount).
 func planRoutes(host chi.Router, plugins []*loaded) (*routePlan, error) {
 	// Every route is first tried on a scratch router, so one that chi panics
 	// on (e.g. a duplicate param key across a subrouter) fails Startup before
