@@ -2,6 +2,8 @@ package opa
 
 import (
 	"time"
+
+	"github.com/opa-stack/opa-go/internal/settings"
 )
 
 // DefaultPluginPath is searched after every path in Config.PluginPaths, and
@@ -10,7 +12,7 @@ const DefaultPluginPath = "/data/opa/plugins"
 
 // DefaultSettingsDir is where LoadConfig looks for settings files when
 // OPA_SETTINGS_DIR is not set.
-const DefaultSettingsDir = "/data/settings"
+const DefaultSettingsDir = settings.DefaultDir
 
 // DefaultComponentTimeout bounds each component's Connect and Validate, and
 // each Close at Shutdown, when Config.ComponentTimeout is zero.

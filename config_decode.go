@@ -9,22 +9,24 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/opa-stack/opa-go/internal/settings"
 )
 
 // decoder turns the merged settings into a Config. Every error is a
 // *ConfigError naming the layer that set the offending value and the key.
 type decoder struct {
-	l *layered
+	l *settings.Settings
 }
 
 // fail makes the error for the value at path.
 func (d decoder) fail(path []string, err error) error {
-	return &ConfigError{Source: d.l.source(path), Key: keyName(path), Err: err}
+	return &ConfigError{Source: d.l.Source(path), Key: settings.KeyName(path), Err: err}
 }
 
 // decodeConfig turns the merged settings into a Config (see LoadConfig,
 // "Decoding"). Keys it does not know are left alone.
-func decodeConfig(l *layered) (Config, error) {
+func decodeConfig(l *settings.Settings) (Config, error) {
 	d := decoder{l}
 	var c Config
 	var err error
@@ -59,8 +61,8 @@ func decodeConfig(l *layered) (Config, error) {
 	}
 	for _, re := range [][2]string{{"plugin_whitelist_re", c.WhitelistRE}, {"plugin_blacklist_re", c.BlacklistRE}} {
 		key, pattern := re[0], re[1]
-		if _, err := compileFilterRE(keyName([]string{key}), pattern); err != nil {
-			return Config{}, withSource(err, l.source([]string{key}))
+		if _, err := compileFilterRE(settings.KeyName([]string{key}), pattern); err != nil {
+			return Config{}, withSource(err, l.Source([]string{key}))
 		}
 	}
 	if c.ComponentTimeout, err = d.duration("component_timeout"); err != nil {
@@ -96,7 +98,7 @@ func decodeConfig(l *layered) (Config, error) {
 // "false", "yes", "no", "1", "0". Nothing or "" is false.
 func (d decoder) boolean(key string) (bool, error) {
 	path := []string{key}
-	switch v := d.l.get(key).(type) {
+	switch v := d.l.Get(key).(type) {
 	case nil:
 		return false, nil
 	case bool:
@@ -113,13 +115,13 @@ func (d decoder) boolean(key string) (bool, error) {
 			return true, nil
 		}
 	}
-	return false, d.fail(path, fmt.Errorf("%s where true or false belongs", typeName(d.l.get(key))))
+	return false, d.fail(path, fmt.Errorf("%s where true or false belongs", settings.TypeName(d.l.Get(key))))
 }
 
 // stringMap decodes a map of strings, such as PLUGIN_SHA256: NAME → HEX.
 func (d decoder) stringMap(key string) (map[string]string, error) {
 	path := []string{key}
-	switch v := d.l.get(key).(type) {
+	switch v := d.l.Get(key).(type) {
 	case nil:
 		return nil, nil
 	case map[string]any:
@@ -127,13 +129,13 @@ func (d decoder) stringMap(key string) (map[string]string, error) {
 		for k, e := range v {
 			s, ok := e.(string)
 			if !ok {
-				return nil, d.fail(append(path, k), fmt.Errorf("%s where a string belongs", typeName(e)))
+				return nil, d.fail(append(path, k), fmt.Errorf("%s where a string belongs", settings.TypeName(e)))
 			}
 			out[k] = s
 		}
 		return out, nil
 	default:
-		return nil, d.fail(path, fmt.Errorf("%s where a map of NAME: VALUE belongs", typeName(v)))
+		return nil, d.fail(path, fmt.Errorf("%s where a map of NAME: VALUE belongs", settings.TypeName(v)))
 	}
 }
 
@@ -141,7 +143,7 @@ func (d decoder) stringMap(key string) (map[string]string, error) {
 // scalar is a one-element list, and nothing or "" an empty one (nil).
 func (d decoder) list(key string) ([]string, error) {
 	path := []string{key}
-	switch v := d.l.get(key).(type) {
+	switch v := d.l.Get(key).(type) {
 	case nil:
 		return nil, nil
 	case string:
@@ -156,7 +158,7 @@ func (d decoder) list(key string) ([]string, error) {
 		for i, e := range v {
 			s, ok := scalarString(e)
 			if !ok || e == nil {
-				return nil, d.fail(path, fmt.Errorf("element %d is %s; list elements must be strings or other scalars", i+1, typeName(e)))
+				return nil, d.fail(path, fmt.Errorf("element %d is %s; list elements must be strings or other scalars", i+1, settings.TypeName(e)))
 			}
 			out = append(out, s)
 		}
@@ -172,10 +174,10 @@ func (d decoder) list(key string) ([]string, error) {
 
 // str decodes a string setting; other scalars are formatted.
 func (d decoder) str(path ...string) (string, error) {
-	v := d.l.get(path...)
+	v := d.l.Get(path...)
 	s, ok := scalarString(v)
 	if !ok {
-		return "", d.fail(path, fmt.Errorf("%s where a string belongs", typeName(v)))
+		return "", d.fail(path, fmt.Errorf("%s where a string belongs", settings.TypeName(v)))
 	}
 	return s, nil
 }
@@ -185,7 +187,7 @@ func (d decoder) str(path ...string) (string, error) {
 func (d decoder) duration(key string) (time.Duration, error) {
 	path := []string{key}
 	var secs float64
-	switch v := d.l.get(key).(type) {
+	switch v := d.l.Get(key).(type) {
 	case nil:
 		return 0, nil
 	case int:
@@ -209,7 +211,7 @@ func (d decoder) duration(key string) (time.Duration, error) {
 		}
 		secs = f
 	default:
-		return 0, d.fail(path, fmt.Errorf("%s where a duration (\"5s\") or a number of seconds belongs", typeName(v)))
+		return 0, d.fail(path, fmt.Errorf("%s where a duration (\"5s\") or a number of seconds belongs", settings.TypeName(v)))
 	}
 	switch {
 	case math.IsNaN(secs) || secs < 0:
@@ -221,12 +223,12 @@ func (d decoder) duration(key string) (time.Duration, error) {
 }
 
 // components decodes OPTIONAL_COMPONENTS: name → {LOAD, DRIVER, OPTS}.
-// Names are lower-case already (see normalizeValue). Unknown keys of an
+// Names are lower-case already (see settings.Load). Unknown keys of an
 // entry are ignored.
 func (d decoder) components() (map[string]ComponentConfig, error) {
 	path := []string{"optional_components"}
 	var all map[string]any
-	switch v := d.l.get(path...).(type) {
+	switch v := d.l.Get(path...).(type) {
 	case nil:
 		return nil, nil
 	case string:
@@ -237,7 +239,7 @@ func (d decoder) components() (map[string]ComponentConfig, error) {
 	case map[string]any:
 		all = v
 	default:
-		return nil, d.fail(path, fmt.Errorf("%s where a map of components belongs", typeName(v)))
+		return nil, d.fail(path, fmt.Errorf("%s where a map of components belongs", settings.TypeName(v)))
 	}
 	if len(all) == 0 {
 		return nil, nil
@@ -260,7 +262,7 @@ func (d decoder) component(name string, v any) (ComponentConfig, error) {
 	}
 	entry, ok := v.(map[string]any)
 	if !ok && v != nil {
-		return ComponentConfig{}, d.fail(path, fmt.Errorf("%s where a map of LOAD, DRIVER and OPTS belongs", typeName(v)))
+		return ComponentConfig{}, d.fail(path, fmt.Errorf("%s where a map of LOAD, DRIVER and OPTS belongs", settings.TypeName(v)))
 	}
 	var cc ComponentConfig
 	loadPath := append(path[:2:2], "load")
@@ -275,7 +277,7 @@ func (d decoder) component(name string, v any) (ComponentConfig, error) {
 		}
 		cc.Load = load
 	default:
-		return cc, d.fail(loadPath, fmt.Errorf("%s where yes, no or auto belongs", typeName(l)))
+		return cc, d.fail(loadPath, fmt.Errorf("%s where yes, no or auto belongs", settings.TypeName(l)))
 	}
 	drvPath := append(path[:2:2], "driver")
 	switch drv := entry["driver"].(type) {
@@ -283,7 +285,7 @@ func (d decoder) component(name string, v any) (ComponentConfig, error) {
 		cc.Driver = strings.TrimSpace(drv)
 	case nil:
 	default:
-		return cc, d.fail(drvPath, fmt.Errorf("%s where a driver name belongs", typeName(drv)))
+		return cc, d.fail(drvPath, fmt.Errorf("%s where a driver name belongs", settings.TypeName(drv)))
 	}
 	if cc.Driver == "" && cc.Load != "no" {
 		return cc, d.fail(drvPath, fmt.Errorf("no driver given; DRIVER is required unless LOAD is no (LOAD is %s)", cc.Load))
@@ -295,7 +297,7 @@ func (d decoder) component(name string, v any) (ComponentConfig, error) {
 		cc.Opts = Options(copyValue(o).(map[string]any))
 	default:
 		// Never quote the value: options hold passwords.
-		return cc, d.fail(optsPath, fmt.Errorf("%s where a map of options belongs", typeName(o)))
+		return cc, d.fail(optsPath, fmt.Errorf("%s where a map of options belongs", settings.TypeName(o)))
 	}
 	return cc, nil
 }
@@ -340,4 +342,13 @@ func copyValue(v any) any {
 		return l
 	}
 	return v
+}
+
+// withSource sets the Source of a *ConfigError that has none, and returns
+// err.
+func withSource(err error, source string) error {
+	if ce, ok := errors.AsType[*ConfigError](err); ok && ce.Source == "" {
+		ce.Source = source
+	}
+	return err
 }

@@ -97,9 +97,4 @@ func TestLoadConfigSettingsDirErrors(t *testing.T) {
 		require.ErrorIs(t, err, ErrConfig)
 		assert.Contains(t, err.Error(), f)
 	})
-	t.Run("OPA_SETTINGS_DIR unset means the default dir", func(t *testing.T) {
-		assert.Equal(t, DefaultSettingsDir, settingsDir(environMap(nil)))
-		assert.Equal(t, DefaultSettingsDir, settingsDir(environMap([]string{"OPA_SETTINGS_DIR="})))
-		assert.Equal(t, "/x", settingsDir(environMap([]string{"OPA_SETTINGS_DIR=/x"})))
-	})
 }

@@ -1,10 +1,13 @@
 package opa
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
 	"github.com/spf13/viper"
+
+	"github.com/opa-stack/opa-go/internal/settings"
 )
 
 // LoadConfig builds a Config the way opa-stack's dynaconf setup does. A nil
@@ -95,9 +98,9 @@ func loadConfig(v *viper.Viper, environ []string) (Config, error) {
 	if v == nil {
 		v = viper.New()
 	}
-	l, err := mergeLayers(v.AllSettings(), environMap(environ))
+	l, err := settings.Load(v.AllSettings(), settings.Environ(environ))
 	if err != nil {
-		return Config{}, err
+		return Config{}, configError(err)
 	}
 	c, err := decodeConfig(l)
 	if err != nil {
@@ -106,43 +109,16 @@ func loadConfig(v *viper.Viper, environ []string) (Config, error) {
 	if err := c.validate(); err != nil {
 		return Config{}, err
 	}
-	if err := v.MergeConfigMap(l.root); err != nil {
+	if err := v.MergeConfigMap(l.Root()); err != nil {
 		return Config{}, &ConfigError{Source: "viper", Err: fmt.Errorf("cannot store the merged settings: %w", err)}
 	}
 	return c, nil
 }
 
-// mergeLayers merges the three layers of LoadConfig: base (the viper's
-// settings), the settings files and the OPA_ variables of env.
-func mergeLayers(base map[string]any, env map[string]string) (*layered, error) {
-	l := newLayered()
-	nb, err := normalizeValue(base, nil)
-	if err != nil {
-		return nil, withSource(err, "viper")
+// configError turns an error of the settings layers into a *ConfigError.
+func configError(err error) error {
+	if se, ok := errors.AsType[*settings.Error](err); ok {
+		return &ConfigError{Source: se.Source, Key: se.Key, Err: se.Err}
 	}
-	if m, ok := nb.(map[string]any); ok {
-		l.mergeValue(l.root, m, &l.src, "viper", true)
-	}
-	files, err := settingsFiles(settingsDir(env))
-	if err != nil {
-		return nil, err
-	}
-	environ := environment(env)
-	for _, f := range files {
-		file, err := readSettingsFile(f)
-		if err != nil {
-			return nil, err
-		}
-		if err := fileSections(l, f, file, environ); err != nil {
-			return nil, err
-		}
-	}
-	vars, err := envSettings(env)
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range vars {
-		l.set(s.path, s.value, "env "+s.name, s.merge)
-	}
-	return l, nil
+	return err
 }

@@ -11,6 +11,13 @@ import (
 )
 
 // writeSettings makes a settings directory holding files (name → content).
+// The variables LoadConfig reads, spelled once for the tests.
+const (
+	envSettingsDir = "OPA_SETTINGS_DIR"
+	envPrefix      = "OPA_"
+	envEnvironment = "ENV"
+)
+
 func writeSettings(t *testing.T, files map[string]string) string {
 	t.Helper()
 	dir := t.TempDir()

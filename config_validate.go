@@ -6,6 +6,8 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/opa-stack/opa-go/internal/settings"
 )
 
 // validate checks a Config however it was made: by LoadConfig, or by a host
@@ -29,7 +31,7 @@ func (c Config) validate() error {
 	}
 	seen := map[string]string{}
 	for _, name := range slices.Sorted(maps.Keys(c.OptionalComponents)) {
-		key := keyName([]string{"optional_components", name})
+		key := settings.KeyName([]string{"optional_components", name})
 		if strings.TrimSpace(name) == "" {
 			return &ConfigError{Key: key, Err: errors.New("a component needs a name")}
 		}

@@ -58,7 +58,7 @@ func (p phase) String() string {
 // LoadConfig of the viper given WithViper (or of a fresh one). A bad config
 // is an error wrapping ErrConfig.
 func New(opts ...Option) (*Manager, error) {
-	var s settings
+	var s options
 	for _, o := range opts {
 		o(&s)
 	}

@@ -1,27 +1,27 @@
-package opa
+package settings
 
 // mergeMarker is dynaconf's merge marker: a list holding it as an element,
 // or a map holding it as a key set to true, is merged into what lower layers
 // set instead of replacing it.
 const mergeMarker = "dynaconf_merge"
 
-// layered is the state of the layering: the merged settings (normalized, see
+// Settings is the state of the layering: the merged settings (normalized, see
 // normalizeValue; every map and list in it is owned by it) and, per key
 // path, the layer that last set it, so errors can name their source.
-type layered struct {
+type Settings struct {
 	root map[string]any
 	src  srcTree
 }
 
-func newLayered() *layered {
-	return &layered{root: map[string]any{}}
+func newSettings() *Settings {
+	return &Settings{root: map[string]any{}}
 }
 
 // set applies one value of a layer at a key path. Maps on the way are
 // merged into (a value that is not a map is replaced by one), so siblings
 // from lower layers stay. The value itself merges or replaces by the rules
 // of mergeValue; force makes it merge as if it held the marker.
-func (l *layered) set(path []string, val any, source string, force bool) {
+func (l *Settings) set(path []string, val any, source string, force bool) {
 	if len(path) == 0 {
 		return
 	}
@@ -52,7 +52,7 @@ func (l *layered) set(path []string, val any, source string, force bool) {
 //     counts as a one-element list, and an empty string as an empty one.
 //   - Anything else replaces lower. Markers inside a replacing value are
 //     dropped too, with nothing below them to merge with.
-func (l *layered) mergeValue(lower, upper any, node *srcTree, source string, force bool) any {
+func (l *Settings) mergeValue(lower, upper any, node *srcTree, source string, force bool) any {
 	switch u := upper.(type) {
 	case map[string]any:
 		merge := force
@@ -108,8 +108,8 @@ func asList(v any) []any {
 	return []any{v}
 }
 
-// get returns the merged value at a key path, or nil.
-func (l *layered) get(path ...string) any {
+// Get returns the merged value at a key path (lower-case keys), or nil.
+func (l *Settings) Get(path ...string) any {
 	var v any = l.root
 	for _, k := range path {
 		m, ok := v.(map[string]any)
@@ -121,10 +121,11 @@ func (l *layered) get(path ...string) any {
 	return v
 }
 
-// source names the layer that last set the value at path: the record of the
+// Source names the layer that last set the value at path: the record of the
 // path itself or of its nearest ancestor (a value set as a whole carries
-// one record for everything below it).
-func (l *layered) source(path []string) string {
+// one record for everything below it). It is "viper", a file and section
+// ("/data/settings/a.yaml [development]") or a variable ("env OPA_X").
+func (l *Settings) Source(path []string) string {
 	return l.src.lookup(path)
 }
 

@@ -1,4 +1,4 @@
-package opa
+package settings
 
 import (
 	"errors"
@@ -16,27 +16,27 @@ import (
 // settingsExts are the settings file types LoadConfig reads.
 var settingsExts = []string{".yaml", ".yml", ".json", ".toml"}
 
-// settingsDir is OPA_SETTINGS_DIR, or DefaultSettingsDir when it is unset
+// settingsDir is OPA_SETTINGS_DIR, or DefaultDir when it is unset
 // or empty.
 func settingsDir(env map[string]string) string {
 	if d := env[envSettingsDir]; d != "" {
 		return d
 	}
-	return DefaultSettingsDir
+	return DefaultDir
 }
 
 // settingsFiles lists the settings files of dir in the order they apply:
 // every *.yaml, *.yml, *.json and *.toml (not recursive, hidden names
 // skipped), sorted by name, those with ".local." in the name after all
 // others. A missing dir has no files; any other failure to list it is a
-// *ConfigError naming it.
+// *Error naming it.
 func settingsFiles(dir string) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, &ConfigError{Source: dir, Err: fmt.Errorf("cannot read the settings directory: %w", err)}
+		return nil, &Error{Source: dir, Err: fmt.Errorf("cannot read the settings directory: %w", err)}
 	}
 	var plain, local []string
 	for _, e := range entries {
@@ -61,7 +61,7 @@ func settingsFiles(dir string) ([]string, error) {
 
 // readSettingsFile parses one settings file with a fresh viper and returns
 // its top-level map as the file spells it (fileSections normalizes each
-// section). An unreadable or invalid file is a *ConfigError naming it.
+// section). An unreadable or invalid file is a *Error naming it.
 //
 // The map is taken from the decoder (see captureDecoders), not from the
 // viper: AllSettings would drop empty maps (so "OPTS: {}" could not clear a
@@ -72,7 +72,7 @@ func readSettingsFile(path string) (map[string]any, error) {
 	v := viper.NewWithOptions(viper.WithDecoderRegistry(dec))
 	v.SetConfigFile(path)
 	if err := v.ReadInConfig(); err != nil {
-		return nil, &ConfigError{Source: path, Err: fmt.Errorf("cannot read settings file: %w", err)}
+		return nil, &Error{Source: path, Err: fmt.Errorf("cannot read settings file: %w", err)}
 	}
 	return dec.raw, nil
 }
@@ -88,7 +88,7 @@ type captureDecoders struct {
 func (c *captureDecoders) Decoder(format string) (viper.Decoder, error) {
 	if strings.EqualFold(format, "json") {
 		return captureFunc(func(b []byte) error {
-			v, err := parseJSON(string(b))
+			v, err := ParseJSON(string(b))
 			if err != nil {
 				return err
 			}
@@ -125,7 +125,7 @@ func (f captureFunc) Decode(b []byte, _ map[string]any) error { return f(b) }
 // (each once, if env is one of the others). Other top-level keys are
 // ignored. A section (or the whole file) holding "dynaconf_merge: true"
 // merges each of its keys into lower layers as if each held the marker.
-func fileSections(l *layered, path string, file map[string]any, env string) error {
+func fileSections(l *Settings, path string, file map[string]any, env string) error {
 	marker, err := topLevel(path, file, mergeMarker)
 	if err != nil {
 		return err
@@ -144,7 +144,7 @@ func fileSections(l *layered, path string, file map[string]any, env string) erro
 		}
 		v, err := normalizeValue(raw, nil)
 		if err != nil {
-			return withSource(err, source)
+			return WithSource(err, source)
 		}
 		switch sec := v.(type) {
 		case nil:
@@ -156,7 +156,7 @@ func fileSections(l *layered, path string, file map[string]any, env string) erro
 				}
 			}
 		default:
-			return &ConfigError{Source: source, Err: fmt.Errorf("the section is %s, not a map of settings", typeName(sec))}
+			return &Error{Source: source, Err: fmt.Errorf("the section is %s, not a map of settings", TypeName(sec))}
 		}
 	}
 	return nil
@@ -172,7 +172,7 @@ func topLevel(path string, file map[string]any, key string) (any, error) {
 			continue
 		}
 		if found != "" {
-			return nil, &ConfigError{Source: path, Key: keyName([]string{key}), Err: fmt.Errorf("keys %q and %q differ only in case; keys are case-insensitive, keep one", found, k)}
+			return nil, &Error{Source: path, Key: KeyName([]string{key}), Err: fmt.Errorf("keys %q and %q differ only in case; keys are case-insensitive, keep one", found, k)}
 		}
 		found, v = k, file[k]
 	}

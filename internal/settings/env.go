@@ -1,4 +1,4 @@
-package opa
+package settings
 
 import (
 	"errors"
@@ -25,7 +25,7 @@ type envSetting struct {
 
 // environMap turns "NAME=VALUE" strings (as os.Environ gives them) into a
 // map. The first of duplicate names wins, as with os.Getenv.
-func environMap(environ []string) map[string]string {
+func Environ(environ []string) map[string]string {
 	m := make(map[string]string, len(environ))
 	for _, kv := range environ {
 		name, val, ok := strings.Cut(kv, "=")
@@ -61,13 +61,13 @@ func envSettings(env map[string]string) ([]envSetting, error) {
 		path := strings.Split(name[len(envPrefix):], "__")
 		for i, p := range path {
 			if p == "" {
-				return nil, &ConfigError{Source: "env " + name, Err: errors.New("empty key in the variable name (a leading, trailing or doubled \"__\")")}
+				return nil, &Error{Source: "env " + name, Err: errors.New("empty key in the variable name (a leading, trailing or doubled \"__\")")}
 			}
 			path[i] = strings.ToLower(p)
 		}
 		v, merge, err := parseEnvValue(raw, path)
 		if err != nil {
-			return nil, withSource(err, "env "+name)
+			return nil, WithSource(err, "env "+name)
 		}
 		out = append(out, envSetting{name: name, path: path, value: v, merge: merge})
 	}
@@ -93,16 +93,16 @@ func envSettings(env map[string]string) ([]envSetting, error) {
 //   - "true" and "false" (any case) are booleans, integers are int.
 //   - Anything else is the string itself.
 //
-// path is the variable's key path, for errors; an error is a *ConfigError
+// path is the variable's key path, for errors; an error is a *Error
 // without Source. Errors never quote the value (a JSON syntax error shows
 // one character at most).
 func parseEnvValue(raw string, path []string) (v any, merge bool, err error) {
 	fail := func(err error) (any, bool, error) {
-		var ce *ConfigError
+		var ce *Error
 		if errors.As(err, &ce) {
 			return nil, false, err
 		}
-		return nil, false, &ConfigError{Key: keyName(path), Err: err}
+		return nil, false, &Error{Key: KeyName(path), Err: err}
 	}
 	if strings.HasPrefix(raw, "@") {
 		tok, rest, _ := strings.Cut(raw, " ")

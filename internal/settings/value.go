@@ -1,4 +1,4 @@
-package opa
+package settings
 
 import (
 	"encoding/json"
@@ -24,10 +24,10 @@ const maxConfigDepth = 64
 // json.Number becomes int or float64; other scalars are kept. Two keys of one
 // map that differ only in case are an error, as is nesting deeper than
 // maxConfigDepth. path is the key path of v, for error messages; the error
-// is a *ConfigError without Source. Values are never quoted in errors.
+// is a *Error without Source. Values are never quoted in errors.
 func normalizeValue(v any, path []string) (any, error) {
 	if len(path) > maxConfigDepth {
-		return nil, &ConfigError{Key: keyName(path), Err: fmt.Errorf("settings nest deeper than %d levels", maxConfigDepth)}
+		return nil, &Error{Key: KeyName(path), Err: fmt.Errorf("settings nest deeper than %d levels", maxConfigDepth)}
 	}
 	switch x := v.(type) {
 	case nil, string, bool, int, float64:
@@ -78,7 +78,7 @@ func normalizeValue(v any, path []string) (any, error) {
 				return normalizeValue(rv.Interface(), path)
 			}
 		}
-		return nil, &ConfigError{Key: keyName(path), Err: errors.New("a pointer chain too long to follow")}
+		return nil, &Error{Key: KeyName(path), Err: errors.New("a pointer chain too long to follow")}
 	}
 	return v, nil
 }
@@ -109,7 +109,7 @@ func normalizeMap(rv reflect.Value, path []string) (map[string]any, error) {
 	for _, e := range entries {
 		lk := strings.ToLower(e.key)
 		if prev, dup := orig[lk]; dup {
-			return nil, &ConfigError{Key: keyName(append(path, lk)), Err: fmt.Errorf("keys %q and %q differ only in case; keys are case-insensitive, keep one", prev, e.key)}
+			return nil, &Error{Key: KeyName(append(path, lk)), Err: fmt.Errorf("keys %q and %q differ only in case; keys are case-insensitive, keep one", prev, e.key)}
 		}
 		orig[lk] = e.key
 		val, err := normalizeValue(e.val, append(path, lk))
@@ -121,21 +121,21 @@ func normalizeMap(rv reflect.Value, path []string) (map[string]any, error) {
 	return out, nil
 }
 
-// decodeJSON parses one JSON value with parseJSON and normalizes it; path is
-// where the value goes, for error messages. An error is a *ConfigError
+// decodeJSON parses one JSON value with ParseJSON and normalizes it; path is
+// where the value goes, for error messages. An error is a *Error
 // without Source.
 func decodeJSON(s string, path []string) (any, error) {
-	v, err := parseJSON(s)
+	v, err := ParseJSON(s)
 	if err != nil {
-		return nil, &ConfigError{Key: keyName(path), Err: err}
+		return nil, &Error{Key: KeyName(path), Err: err}
 	}
 	return normalizeValue(v, path)
 }
 
-// parseJSON parses one JSON value, keeping numbers exact (normalizeValue
+// ParseJSON parses one JSON value, keeping numbers exact (normalizeValue
 // then makes integers int, as YAML and TOML give them), and rejects
 // trailing data.
-func parseJSON(s string) (any, error) {
+func ParseJSON(s string) (any, error) {
 	dec := json.NewDecoder(strings.NewReader(s))
 	dec.UseNumber()
 	var v any
@@ -148,38 +148,9 @@ func parseJSON(s string) (any, error) {
 	return v, nil
 }
 
-// keyName is a key path as the docs spell settings: upper-case, joined by
-// dots ("OPTIONAL_COMPONENTS.REDIS.LOAD").
-func keyName(path []string) string {
-	return strings.ToUpper(strings.Join(path, "."))
-}
-
-// typeName names the kind of a normalized value for error messages, which
-// never quote values that may be secret.
-func typeName(v any) string {
-	switch v.(type) {
-	case nil:
-		return "null"
-	case map[string]any:
-		return "a map"
-	case []any:
-		return "a list"
-	case string:
-		return "a string"
-	case bool:
-		return "a boolean"
-	case int, uint64:
-		return "an integer"
-	case float64:
-		return "a number"
-	}
-	return fmt.Sprintf("a %T", v)
-}
-
-// withSource sets the Source of a *ConfigError that has none, and returns
-// err.
-func withSource(err error, source string) error {
-	var ce *ConfigError
+// WithSource sets the Source of an *Error that has none, and returns err.
+func WithSource(err error, source string) error {
+	var ce *Error
 	if errors.As(err, &ce) && ce.Source == "" {
 		ce.Source = source
 	}
