@@ -56,7 +56,7 @@ test-river:
 ## fuzz: run each fuzz target briefly (FUZZTIME each)
 FUZZTIME ?= 10s
 fuzz:
-	for f in FuzzParseMeta FuzzParseMetaFastPath FuzzLoadConfigEnv FuzzLoadConfigFile FuzzCheckELF; do \
+	for f in FuzzParseMeta FuzzLoadConfigEnv FuzzLoadConfigFile FuzzCheckELF; do \
 		$(GO) test -run '^$$' -fuzz "^$$f\$$" -fuzztime $(FUZZTIME) . || exit 1; \
 	done
 

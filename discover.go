@@ -95,9 +95,8 @@ func scanDir(dir string) ([]*candidate, error) {
 		return nil, fmt.Errorf("opa: plugin path %s: %w (fix the path in PLUGIN_PATHS, or its permissions)", dir, err)
 	}
 	out := make([]*candidate, 0, len(entries))
-	j := newJoiner(dir)
 	for _, e := range entries {
-		if c := candidateOf(j, e); c != nil {
+		if c := candidateOf(dir, e); c != nil {
 			out = append(out, c)
 		}
 	}
@@ -109,8 +108,7 @@ func scanDir(dir string) ([]*candidate, error) {
 // names with a dot are not plugins. A NAME.so that turns out not to be a
 // regular file is still a candidate, so the operator is told why it did not
 // load.
-func candidateOf(j joiner, e fs.DirEntry) *candidate {
-	dir := j.dir
+func candidateOf(dir string, e fs.DirEntry) *candidate {
 	entry := e.Name()
 	if strings.HasPrefix(entry, ".") {
 		return nil
@@ -123,14 +121,14 @@ func candidateOf(j joiner, e fs.DirEntry) *candidate {
 			name:     name,
 			dir:      dir,
 			match:    matchString(dir, name),
-			file:     j.join(entry),
-			metaFile: j.join(name + "-meta.json"),
+			file:     filepath.Join(dir, entry),
+			metaFile: filepath.Join(dir, name+"-meta.json"),
 		}
 	}
 	if checkName(entry) != nil || !isDir(dir, e) {
 		return nil
 	}
-	so := j.join2(entry, "plugin.so")
+	so := filepath.Join(dir, entry, "plugin.so")
 	if _, err := os.Lstat(so); err != nil {
 		return nil
 	}
@@ -139,7 +137,7 @@ func candidateOf(j joiner, e fs.DirEntry) *candidate {
 		dir:      dir,
 		match:    matchString(dir, entry),
 		file:     so,
-		metaFile: j.join2(entry, "meta.json"),
+		metaFile: filepath.Join(dir, entry, "meta.json"),
 	}
 }
 
@@ -153,52 +151,4 @@ func isDir(dir string, e fs.DirEntry) bool {
 	}
 	fi, err := os.Stat(filepath.Join(dir, e.Name()))
 	return err == nil && fi.IsDir()
-}
-
-// joiner joins a search path with names from its listing, giving what
-// filepath.Join gives. For a path that is clean already (the usual case) it
-// only concatenates, instead of cleaning the whole path again for every
-// file of every candidate.
-type joiner struct {
-	dir    string
-	prefix string // dir and a separator, when dir is clean; see fast
-	fast   bool
-}
-
-func newJoiner(dir string) joiner {
-	j := joiner{dir: dir}
-	if filepath.Separator == '/' && dir != "" && filepath.Clean(dir) == dir {
-		j.fast = true
-		switch {
-		case dir == ".":
-			j.prefix = "" // filepath.Join(".", "x") is "x"
-		case strings.HasSuffix(dir, "/"): // "/" itself
-			j.prefix = dir
-		default:
-			j.prefix = dir + "/"
-		}
-	}
-	return j
-}
-
-// plainName reports whether name is one clean path element, which joins to
-// a clean path as it is.
-func plainName(name string) bool {
-	return name != "" && name != "." && name != ".." && !strings.Contains(name, "/")
-}
-
-// join is filepath.Join(dir, name).
-func (j joiner) join(name string) string {
-	if j.fast && plainName(name) {
-		return j.prefix + name
-	}
-	return filepath.Join(j.dir, name)
-}
-
-// join2 is filepath.Join(dir, name, file).
-func (j joiner) join2(name, file string) string {
-	if j.fast && plainName(name) && plainName(file) {
-		return j.prefix + name + "/" + file
-	}
-	return filepath.Join(j.dir, name, file)
 }

@@ -57,4 +57,16 @@
 // directory (OPA_SETTINGS_DIR, default /data/settings) with environments
 // (default, then ENV, then global) and OPA_ environment variables, following
 // dynaconf's rules as opa-stack used them. See LoadConfig and Config.
+//
+// # Where things live
+//
+// This package is the plugin model: Plugin, Manager, discovery, filters,
+// hooks, drivers and components, routes, tasks and the Report. Two
+// subsystems it uses live under internal/: internal/settings reads and
+// merges the settings layers (files, sections, OPA_ variables, dynaconf's
+// merge markers) and knows nothing about plugins; internal/preflight holds
+// every check made on a .so file before plugin.Open (ELF layout, build
+// information, identity, SHA-256 pins), and internal/trust the permission
+// rule for files that decide which code runs. LoadConfig and Config, and
+// the loading path that calls the checks, stay here.
 package opa

@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
-	"unsafe"
 )
 
 // HookDefinition declares a hook: its name, whether Startup needs a plugin to
@@ -53,7 +52,7 @@ type hookDef struct {
 type hookTable struct {
 	defs    map[string]*hookDef
 	winners map[string]*hookEntry
-	// cache finds the winner of a name without hashing it (see find).
+	// cache finds the winner of a name without hashing all of it (see find).
 	cache [hookCacheSize]atomic.Pointer[hookCacheSlot]
 }
 
@@ -61,8 +60,8 @@ type hookTable struct {
 // the names a host calls by literal rarely share one.
 const hookCacheSize = 256
 
-// hookCacheSlot remembers the winner found for one name string: the string
-// itself (its bytes and length) and the entry. It never changes once stored.
+// hookCacheSlot remembers the winner found for one name: a copy of the name,
+// owned by the slot, and the entry. It never changes once stored.
 type hookCacheSlot struct {
 	name  string
 	entry *hookEntry
@@ -178,56 +177,50 @@ func (t *hookTable) checkRequired() error {
 }
 
 // find returns the winning hook of a name, or nil. It is the hot path of
-// CallHook and HookFunc, called with the same string literal on every
-// request, so it first looks in a small cache keyed by where the string's
-// bytes are, which needs neither hashing nor comparing them: a slot holds
-// the string it was filled with, so those bytes stay allocated, and a string
-// at the same address with the same length is the same string (strings are
-// immutable). Each slot is filled once, by the first name found that lands
-// there (of the two slots a name may use), and never changes afterwards; a
-// name that finds no slot of its own goes through the map, as every name did
-// before. Reads and the compare-and-swap that fills a slot are atomic, so
-// find is safe from many goroutines without a lock. A slot keeps alive what
-// its string points into: for a literal nothing, for a name cut from a larger
-// string that string, in at most hookCacheSize slots per started Manager.
+// CallHook and HookFunc, called with the same few names on every request, so
+// it first looks in a small cache that needs no hashing of the whole name:
+// a slot is chosen from the name's length and three of its bytes, and holds
+// its own copy of the name it was filled with, compared in full before the
+// slot is trusted. So any string finds the right hook, also one whose bytes
+// are later reused (a name made with unsafe.String over a buffer). Each
+// slot is filled once, by the first name found that lands there (of the two
+// slots a name may use), and never changes afterwards; a name that finds no
+// slot of its own goes through the map. Reads and the compare-and-swap that
+// fills a slot are atomic, so find is safe from many goroutines without a
+// lock.
 func (t *hookTable) find(name string) *hookEntry {
-	if e := t.cached(name); e != nil {
-		return e
-	}
-	return t.findSlow(name)
-}
-
-// cached is the first probe of find, small enough to be inlined: the entry
-// in name's first slot if that slot holds name, else nil.
-func (t *hookTable) cached(name string) *hookEntry {
-	s := t.cache[hookCacheIndex(unsafe.StringData(name))].Load()
-	if s != nil && unsafe.StringData(s.name) == unsafe.StringData(name) && len(s.name) == len(name) {
+	i := hookCacheIndex(name)
+	if s := t.cache[i].Load(); s != nil && s.name == name {
 		return s.entry
 	}
-	return nil
+	return t.findSlow(name, i)
 }
 
-// hookCacheIndex spreads string addresses over the cache's slots
-// (Fibonacci hashing of the address).
-func hookCacheIndex(p *byte) uintptr {
-	return uintptr(uint64(uintptr(unsafe.Pointer(p)))*0x9E3779B97F4A7C15>>56) % hookCacheSize
+// hookCacheIndex picks the first cache slot of a name from its length and
+// its first, middle and last bytes (Fibonacci hashing of those).
+func hookCacheIndex(name string) uintptr {
+	n := len(name)
+	if n == 0 {
+		return 0
+	}
+	h := uint64(n) | uint64(name[0])<<16 | uint64(name[n/2])<<24 | uint64(name[n-1])<<32
+	return uintptr(h*0x9E3779B97F4A7C15>>56) % hookCacheSize
 }
 
 // findSlow tries the slot after the first, then the map; a hook's name found
-// in the map is remembered in the first of its two slots that is empty.
-func (t *hookTable) findSlow(name string) *hookEntry {
-	p := unsafe.StringData(name)
-	i := hookCacheIndex(p)
+// in the map is remembered, as a copy, in the first of its two slots that is
+// empty.
+func (t *hookTable) findSlow(name string, i uintptr) *hookEntry {
 	j := (i + 1) % hookCacheSize
-	if s := t.cache[j].Load(); s != nil && unsafe.StringData(s.name) == p && len(s.name) == len(name) {
+	if s := t.cache[j].Load(); s != nil && s.name == name {
 		return s.entry
 	}
 	e := t.winners[name]
-	if e == nil || len(name) == 0 {
-		return e
+	if e == nil {
+		return nil
 	}
 	for _, k := range [2]uintptr{i, j} {
-		if t.cache[k].Load() == nil && t.cache[k].CompareAndSwap(nil, &hookCacheSlot{name: name, entry: e}) {
+		if t.cache[k].Load() == nil && t.cache[k].CompareAndSwap(nil, &hookCacheSlot{name: strings.Clone(name), entry: e}) {
 			break
 		}
 	}

@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+
+	"github.com/opa-stack/opa-go/internal/preflight"
 )
 
 // loaded is a plugin chosen by the filters and opened.
@@ -45,6 +47,23 @@ func lookupPlugin(file string) (p *Plugin, err error) {
 	}
 }
 
+// explainOpenError turns the plugin package's messages into plain words
+// with a fix, keeping the original text.
+func explainOpenError(err error) error {
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, `symbol Plugin not found`):
+		return errors.New("no exported symbol Plugin: declare `var Plugin = opa.Plugin{...}` in the plugin's package main")
+	case strings.Contains(msg, "plugin was built with a different version of package"):
+		pkg := msg[strings.LastIndex(msg, " ")+1:]
+		return errors.New("the plugin and this host were built differently (package " + pkg +
+			" differs): build the plugin with the host's Go version, flags (-race, -trimpath, tags) and module versions [" + msg + "]")
+	case strings.Contains(msg, "plugin already loaded"):
+		return errors.New("a plugin built from the same main package is already loaded (a copy under another name?): remove one of them [" + msg + "]")
+	}
+	return err
+}
+
 // symbolType describes what Lookup returned: a pointer to a variable of type
 // T shows as "a variable of type T", anything else as its type.
 func symbolType(sym any) string {
@@ -59,7 +78,7 @@ func symbolType(sym any) string {
 // and opens the chosen ones, recording every decision in rep. Only chosen
 // candidates are opened.
 func (m *Manager) loadPlugins(rep *Report) ([]*loaded, error) {
-	return m.choose(rep, false, thisBuildInfo())
+	return m.choose(rep, false, preflight.HostBuildInfo())
 }
 
 // choose does the work of loadPlugins; with dry set it opens nothing, and

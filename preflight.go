@@ -3,7 +3,20 @@ package opa
 import (
 	"fmt"
 	"runtime/debug"
+
+	"github.com/opa-stack/opa-go/internal/preflight"
+	"github.com/opa-stack/opa-go/internal/trust"
 )
+
+// BuildMismatchError means a .so plugin was built differently from the host
+// that tries to load it, so plugin.Open would fail with "plugin was built
+// with a different version of package ..." (naming only the first, often
+// internal, package). Its field Differences lists every difference found in
+// the two binaries' build information, each as one line in plain words with
+// the fix, for example "built without -race, host built with -race: rebuild
+// the plugin with -race"; Error joins them with "; ". Hosts can get it with
+// errors.As.
+type BuildMismatchError = preflight.BuildMismatchError
 
 // preflight runs the checks that come before plugin.Open on a chosen .so
 // file, cheapest first, and says which step failed: "trust" (permissions,
@@ -14,11 +27,11 @@ func (m *Manager) preflight(c *candidate, opened map[string]string, host *debug.
 	if err := m.cfg.checkTrust(c.name, c.file, c.dir); err != nil {
 		return "trust", err
 	}
-	if err := checkELF(c.file); err != nil {
+	if err := preflight.CheckELF(c.file); err != nil {
 		return "preflight", fmt.Errorf("%s %w", c.file, err)
 	}
-	info, buildErr := preflightBuild(c.file, host)
-	id := pluginIdentity(info)
+	info, buildErr := preflight.ReadBuild(c.file, host)
+	id := preflight.Identity(info)
 	if prev, dup := opened[id]; dup && id != "" && sameIdentity(prev, c.file) {
 		return "identity", fmt.Errorf("%s is the same plugin as %s (both built from %s, and Go loads a plugin once): remove one of them, or build them from different main packages", c.file, prev, id)
 	}
@@ -35,7 +48,7 @@ func (m *Manager) preflight(c *candidate, opened map[string]string, host *debug.
 // runtime's own key, where both files carry it: build info misses a
 // -pluginpath given with -trimpath.
 func sameIdentity(a, b string) bool {
-	ka, kb := elfPluginPath(a), elfPluginPath(b)
+	ka, kb := preflight.ELFPluginPath(a), preflight.ELFPluginPath(b)
 	return ka == "" || kb == "" || ka == kb
 }
 
@@ -66,13 +79,30 @@ func (m *Manager) Explain(host *debug.BuildInfo) (Report, error) {
 // *BuildMismatchError.
 func CheckPlugin(file string, host *debug.BuildInfo) error {
 	if host == nil {
-		host = thisBuildInfo()
+		host = preflight.HostBuildInfo()
 	}
-	if err := checkELF(file); err != nil {
+	if err := preflight.CheckELF(file); err != nil {
 		return fmt.Errorf("opa: %s %w", file, err)
 	}
-	if _, err := preflightBuild(file, host); err != nil {
+	if _, err := preflight.ReadBuild(file, host); err != nil {
 		return fmt.Errorf("opa: %s: %w", file, err)
+	}
+	return nil
+}
+
+// checkTrust runs the trust checks a Config asks for on a chosen .so file:
+// its permissions and those of the directories it lives in (up to the
+// search path), and its SHA-256 pin.
+func (c Config) checkTrust(name, file, searchPath string) error {
+	if !c.AllowInsecurePermissions {
+		for _, p := range trust.Paths(file, searchPath) {
+			if err := trust.Check(p); err != nil {
+				return fmt.Errorf("%w, or set PLUGIN_ALLOW_INSECURE_PERMISSIONS=true for development", err)
+			}
+		}
+	}
+	if err := preflight.CheckPin(name, file, c.PluginSHA256, c.RequireSHA256); err != nil {
+		return fmt.Errorf("%s: %w", file, err)
 	}
 	return nil
 }

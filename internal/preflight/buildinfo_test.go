@@ -1,4 +1,4 @@
-package opa
+package preflight
 
 import (
 	"errors"
@@ -173,7 +173,7 @@ func TestCheckBuild(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			p, h := preflightPluginInfo(), preflightHost()
 			tc.change(p, h)
-			err := checkBuild(p, h)
+			err := CompareBuild(p, h)
 			if tc.want == nil {
 				assert.NoError(t, err)
 				return
@@ -185,33 +185,33 @@ func TestCheckBuild(t *testing.T) {
 		})
 	}
 	t.Run("no plugin info", func(t *testing.T) {
-		assert.EqualError(t, checkBuild(nil, preflightHost()),
+		assert.EqualError(t, CompareBuild(nil, preflightHost()),
 			"has no Go build information (none found; not a Go plugin, or stripped of it?): build it with go build -buildmode=plugin")
 	})
 	t.Run("no host info", func(t *testing.T) {
-		assert.NoError(t, checkBuild(preflightPluginInfo(), nil))
+		assert.NoError(t, CompareBuild(preflightPluginInfo(), nil))
 	})
 }
 
 func TestPreflightBuildRealPlugin(t *testing.T) {
 	file := writePreflightFile(t, "p.so", preflightPlugin(t))
-	info, err := preflightBuild(file, thisBuildInfo())
+	info, err := ReadBuild(file, HostBuildInfo())
 	require.NotNil(t, info)
 	assert.Equal(t, preflightModule, info.Path)
 	assert.Equal(t, "plugin", buildSettings(info)["-buildmode"])
 	if host, ok := hostBuildInfo(); ok && buildSettings(host)["-cover"] == "" {
 		assert.NoError(t, err, "the plugin is built like this test binary")
 	}
-	assert.Equal(t, preflightModule, pluginIdentity(info))
-	assert.Equal(t, preflightModule, elfPluginPath(file))
+	assert.Equal(t, preflightModule, Identity(info))
+	assert.Equal(t, preflightModule, ELFPluginPath(file))
 
 	t.Run("text file", func(t *testing.T) {
-		info, err := preflightBuild(writePreflightFile(t, "p.so", []byte("hello\n")), thisBuildInfo())
+		info, err := ReadBuild(writePreflightFile(t, "p.so", []byte("hello\n")), HostBuildInfo())
 		assert.Nil(t, info)
 		assert.EqualError(t, err, "has no Go build information (unrecognized file format; not a Go plugin, or stripped of it?): build it with go build -buildmode=plugin")
 	})
 	t.Run("missing", func(t *testing.T) {
-		_, err := preflightBuild(filepath.Join(t.TempDir(), "gone.so"), thisBuildInfo())
+		_, err := ReadBuild(filepath.Join(t.TempDir(), "gone.so"), HostBuildInfo())
 		assert.ErrorIs(t, err, os.ErrNotExist)
 	})
 }
@@ -236,10 +236,10 @@ func TestPluginIdentity(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			assert.Equal(t, tc.want, pluginIdentity(tc.info))
+			assert.Equal(t, tc.want, Identity(tc.info))
 		})
 	}
 	t.Run("no symbols", func(t *testing.T) {
-		assert.Empty(t, elfPluginPath(writePreflightFile(t, "p.so", []byte("hello\n"))))
+		assert.Empty(t, ELFPluginPath(writePreflightFile(t, "p.so", []byte("hello\n"))))
 	})
 }

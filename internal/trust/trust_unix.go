@@ -1,6 +1,6 @@
 //go:build unix
 
-package opa
+package trust
 
 import (
 	"fmt"
@@ -10,10 +10,10 @@ import (
 	"syscall"
 )
 
-// checkPermissions refuses a file or directory that users other than its
+// Check refuses a file or directory that users other than its
 // owner can write, or that a non-root user other than this process's owns,
 // as OpenSSH's StrictModes does.
-func checkPermissions(path string) error {
+func Check(path string) error {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return err

@@ -1,4 +1,4 @@
-package opa
+package preflight
 
 import (
 	"bytes"
@@ -18,9 +18,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// preflightRace is set by preflight_race_test.go: the test plugin is built
-// the way this test binary was.
-var preflightRace bool
+// Set by flags_test.go and cgo_test.go: the test plugin is built the way
+// this test binary was, and only where cgo can build plugins.
+var (
+	preflightRace bool
+	cgoEnabled    bool
+)
 
 // preflightModule is the main package path of the tiny test plugin.
 const preflightModule = "example.com/opapreflight"
@@ -58,7 +61,7 @@ var preflightPluginBytes = sync.OnceValues(func() ([]byte, error) {
 // builds no ELF plugins.
 func preflightPlugin(t testing.TB) []byte {
 	t.Helper()
-	if runtime.GOOS != "linux" && runtime.GOOS != "freebsd" || !soSupported {
+	if runtime.GOOS != "linux" && runtime.GOOS != "freebsd" || !cgoEnabled {
 		t.Skipf("no ELF Go plugins on %s/%s with this build (cgo needed)", runtime.GOOS, runtime.GOARCH)
 	}
 	if _, err := exec.LookPath("go"); err != nil {
@@ -142,7 +145,7 @@ func TestCheckELF(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := checkELF(writePreflightFile(t, "p.so", tc.data))
+			err := CheckELF(writePreflightFile(t, "p.so", tc.data))
 			if tc.want == "" {
 				assert.NoError(t, err)
 			} else {
@@ -152,17 +155,17 @@ func TestCheckELF(t *testing.T) {
 	}
 	if runtime.GOARCH == "amd64" {
 		t.Run("arm64 on amd64", func(t *testing.T) {
-			err := checkELF(writePreflightFile(t, "p.so", patched(18, uint16(elf.EM_AARCH64))))
+			err := CheckELF(writePreflightFile(t, "p.so", patched(18, uint16(elf.EM_AARCH64))))
 			assert.EqualError(t, err, "was built for GOARCH=arm64 (EM_AARCH64); this host is amd64: rebuild it with GOARCH=amd64")
 		})
 	}
 	t.Run("directory named x.so", func(t *testing.T) {
 		dir := filepath.Join(t.TempDir(), "x.so")
 		require.NoError(t, os.Mkdir(dir, 0o755))
-		assert.EqualError(t, checkELF(dir), "is a directory, not a plugin file: remove it or rename it so its name does not end in .so")
+		assert.EqualError(t, CheckELF(dir), "is a directory, not a plugin file: remove it or rename it so its name does not end in .so")
 	})
 	t.Run("missing", func(t *testing.T) {
-		err := checkELF(filepath.Join(t.TempDir(), "gone.so"))
+		err := CheckELF(filepath.Join(t.TempDir(), "gone.so"))
 		assert.ErrorIs(t, err, os.ErrNotExist)
 		assert.ErrorContains(t, err, "cannot be read (stat ")
 	})
@@ -172,7 +175,7 @@ func FuzzCheckELF(f *testing.F) {
 	f.Add([]byte{})
 	f.Add([]byte(elf.ELFMAG))
 	f.Add([]byte("not a plugin"))
-	if (runtime.GOOS == "linux" || runtime.GOOS == "freebsd") && soSupported {
+	if (runtime.GOOS == "linux" || runtime.GOOS == "freebsd") && cgoEnabled {
 		if plug, err := preflightPluginBytes(); err == nil {
 			f.Add(plug[:64])
 			f.Add(plug[:4096])
@@ -181,8 +184,8 @@ func FuzzCheckELF(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file := writePreflightFile(t, "f.so", data)
-		if checkELF(file) == nil {
-			_ = elfPluginPath(file)
+		if CheckELF(file) == nil {
+			_ = ELFPluginPath(file)
 		}
 	})
 }

@@ -1,4 +1,4 @@
-package opa
+package preflight
 
 import (
 	"debug/elf"
@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// pluginIdentity returns the key under which the Go runtime registers a
+// Identity returns the key under which the Go runtime registers a
 // plugin, as far as its build information tells, or "" if it cannot tell.
 // Two .so files with the same identity cannot both load: the second fails
 // with "plugin already loaded" (a copy of a plugin under another name).
@@ -30,7 +30,7 @@ import (
 // -pluginpath=custom/ident gives "example.com/tiny", "custom/ident" and
 // "custom/ident" there, while its build info shows -ldflags only for the
 // second.
-func pluginIdentity(info *debug.BuildInfo) string {
+func Identity(info *debug.BuildInfo) string {
 	if info == nil || info.Path == "" || info.Path == "command-line-arguments" {
 		return ""
 	}
@@ -64,11 +64,11 @@ func ldflagsPluginPath(ldflags string) string {
 	return pp
 }
 
-// elfPluginPath reads the runtime's exact key for the plugin in file from
+// ELFPluginPath reads the runtime's exact key for the plugin in file from
 // its ELF symbol go:link.thispluginpath. It returns "" when the file has no
 // symbol table (built with -ldflags=-s) or is not such an ELF file; call it
 // after checkELF.
-func elfPluginPath(file string) string {
+func ELFPluginPath(file string) string {
 	f, err := elf.Open(file)
 	if err != nil {
 		return ""

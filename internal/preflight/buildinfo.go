@@ -1,4 +1,4 @@
-package opa
+package preflight
 
 import (
 	"debug/buildinfo"
@@ -31,19 +31,19 @@ func (e *BuildMismatchError) Error() string { return strings.Join(e.Differences,
 // hostBuildInfo reads this binary's build information once.
 var hostBuildInfo = sync.OnceValues(debug.ReadBuildInfo)
 
-// thisBuildInfo is this binary's build information, or nil where it has none.
-func thisBuildInfo() *debug.BuildInfo {
+// HostBuildInfo is this binary's build information, or nil where it has none.
+func HostBuildInfo() *debug.BuildInfo {
 	if info, ok := hostBuildInfo(); ok {
 		return info
 	}
 	return nil
 }
 
-// preflightBuild reads the build information of the plugin in file and
+// ReadBuild reads the build information of the plugin in file and
 // compares it with the host's (see checkBuild); a nil host skips the
 // comparison. It returns the plugin's information whenever it could be read,
 // even with a mismatch, so the caller can use pluginIdentity.
-func preflightBuild(file string, host *debug.BuildInfo) (*debug.BuildInfo, error) {
+func ReadBuild(file string, host *debug.BuildInfo) (*debug.BuildInfo, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, fmt.Errorf("cannot be read (%w): check that it exists and is readable", err)
@@ -59,7 +59,7 @@ func preflightBuild(file string, host *debug.BuildInfo) (*debug.BuildInfo, error
 	if host == nil {
 		return info, nil
 	}
-	return info, checkBuild(info, host)
+	return info, CompareBuild(info, host)
 }
 
 func noBuildInfoError(why string) error {
@@ -81,7 +81,7 @@ var buildValueFlags = []struct{ key, none string }{
 	{"-gcflags", "no -gcflags"},
 }
 
-// checkBuild compares a plugin's build information with the host's and
+// CompareBuild compares a plugin's build information with the host's and
 // returns a *BuildMismatchError listing every difference that makes
 // plugin.Open fail: Go version, GOOS/GOARCH, -race, -trimpath, -cover,
 // -asan, -msan, CGO_ENABLED, GOEXPERIMENT, -tags, -gcflags, and the version
@@ -90,7 +90,7 @@ var buildValueFlags = []struct{ key, none string }{
 // "(devel)" (a local replace or checkout) is not compared: if it differs,
 // opening fails and explainOpenError translates the runtime's message. A
 // nil host (no build information, rare) skips the comparison.
-func checkBuild(plugin *debug.BuildInfo, host *debug.BuildInfo) error {
+func CompareBuild(plugin *debug.BuildInfo, host *debug.BuildInfo) error {
 	if plugin == nil {
 		return noBuildInfoError("none found")
 	}

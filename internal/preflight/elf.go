@@ -1,4 +1,4 @@
-package opa
+package preflight
 
 import (
 	"bytes"
@@ -40,7 +40,7 @@ var elfTargets = []elfTarget{
 // elfFixCopy ends every message about a damaged file.
 const elfFixCopy = "rebuild it or copy it again"
 
-// checkELF checks, before plugin.Open, that file is a complete ELF shared
+// CheckELF checks, before plugin.Open, that file is a complete ELF shared
 // object for this machine: a regular, non-empty file whose headers parse,
 // built for runtime.GOARCH, of type ET_DYN, with every loadable segment,
 // header table and section inside the file, and a readable dynamic section.
@@ -48,7 +48,7 @@ const elfFixCopy = "rebuild it or copy it again"
 // no recover catches; this turns that into an error. The message is
 // lower-case, names neither the plugin nor the file (the caller wraps it)
 // and says how to fix it. On darwin (Mach-O) only the generic checks run.
-func checkELF(file string) (err error) {
+func CheckELF(file string) (err error) {
 	st, err := os.Stat(file)
 	switch {
 	case err != nil:

@@ -1,5 +1,5 @@
 //go:build race
 
-package opa
+package preflight
 
 func init() { preflightRace = true }

@@ -1,0 +1,5 @@
+//go:build cgo
+
+package preflight
+
+func init() { cgoEnabled = true }
