@@ -123,6 +123,9 @@ func (m *Manager) connectOne(ctx context.Context, drivers map[string]driverEntry
 			ErrNotFound, c.cfg.Driver, strings.Join(slices.Sorted(maps.Keys(drivers)), " "))
 	}
 	c.plugin = d.plugin
+	if err := checkOpts(c.name, c.cfg.Opts, d.Opts); err != nil {
+		return err
+	}
 	m.log.Info("opa: connecting component", "component", c.name, "driver", d.Name, "plugin", d.plugin, "load", c.load, "opts", redactOptions(c.cfg.Opts))
 	err := guard(ctx, m.cfg.componentTimeout(), "new", func(context.Context) error {
 		comp, err := d.New(c.cfg.Opts)
@@ -223,8 +226,9 @@ func (m *Manager) Component(name string) (Component, error) {
 	}
 	c, ok := st.components[strings.ToLower(name)]
 	if !ok {
-		return nil, fmt.Errorf("%w: Component %q is not defined (yet?). Defined components are: [%s]",
-			ErrNotFound, name, strings.Join(slices.Sorted(maps.Keys(st.components)), " "))
+		defined := slices.Sorted(maps.Keys(st.components))
+		return nil, fmt.Errorf("%w: Component %q is not defined (yet?)%s. Defined components are: [%s]",
+			ErrNotFound, name, didYouMean(strings.ToLower(name), defined), strings.Join(defined, " "))
 	}
 	switch c.state {
 	case StateConnected:

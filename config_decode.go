@@ -25,8 +25,12 @@ func (d decoder) fail(path []string, err error) error {
 }
 
 // decodeConfig turns the merged settings into a Config (see LoadConfig,
-// "Decoding"). Keys it does not know are left alone.
+// "Decoding"). A key of the library's namespace that it does not know is an
+// error (see checkNamespace); other keys are left alone.
 func decodeConfig(l *settings.Settings) (Config, error) {
+	if err := checkNamespace(l); err != nil {
+		return Config{}, err
+	}
 	d := decoder{l}
 	var c Config
 	var err error
@@ -223,8 +227,8 @@ func (d decoder) duration(key string) (time.Duration, error) {
 }
 
 // components decodes OPTIONAL_COMPONENTS: name → {LOAD, DRIVER, OPTS}.
-// Names are lower-case already (see settings.Load). Unknown keys of an
-// entry are ignored.
+// Names are lower-case already (see settings.Load); checkNamespace has
+// refused unknown keys of an entry.
 func (d decoder) components() (map[string]ComponentConfig, error) {
 	path := []string{"optional_components"}
 	var all map[string]any

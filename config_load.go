@@ -60,7 +60,14 @@ import (
 //
 // # Decoding
 //
-// Unknown keys are left to the host. A list setting (PLUGIN_PATHS and the
+// Some keys belong to the library: every key starting with PLUGIN_,
+// OPTIONAL_COMPONENTS (and LOAD, DRIVER and OPTS in each component) and
+// COMPONENT_TIMEOUT. A key there that the library does not know, in any
+// layer, is an error naming the layer that set it and the closest known key
+// ("unknown setting PLUGIN_WHITELIST_TAG (did you mean
+// PLUGIN_WHITELIST_TAGS?)"). Every other key is the host's and is left
+// alone; so are the plugin names of PLUGIN_SHA256 and the keys of OPTS
+// (see Driver.Opts). A list setting (PLUGIN_PATHS and the
 // _LIST and _TAGS filters) given a single value is a one-element list ("" is
 // an empty one); its elements must be scalars. A string setting given a
 // list or a map is an error. COMPONENT_TIMEOUT is a Go duration ("5s") or a

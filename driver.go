@@ -8,6 +8,14 @@ import "context"
 type Driver struct {
 	Name string                                // case-insensitive and unique
 	New  func(opts Options) (Component, error) // an unconnected component built from its OPTS
+
+	// Opts, when not nil, are the OPTS keys the driver accepts (compared
+	// case-insensitively). A component whose OPTS hold another key then
+	// fails Startup before New is called, with a *ConfigError naming the
+	// component's key and the closest accepted one ("unknown setting
+	// OPTIONAL_COMPONENTS.CACHE.OPTS.URLL (did you mean URL?)"). Nil accepts
+	// any key, leaving New to check them; empty accepts none.
+	Opts []string
 }
 
 // Options are a component's OPTS. Keys are lower-case, as viper gives them.

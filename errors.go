@@ -49,7 +49,7 @@ func (e *ConfigError) Error() string {
 	if e.Source != "" {
 		msg += " " + e.Source
 	}
-	if e.Key != "" {
+	if _, named := e.Err.(*unknownSettingError); e.Key != "" && !named {
 		msg += ": " + e.Key
 	}
 	return msg + ": " + e.Err.Error()

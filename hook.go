@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+
+	"github.com/opa-stack/opa-go/internal/suggest"
 )
 
 // HookDefinition declares a hook: its name, whether Startup needs a plugin to
@@ -235,7 +237,17 @@ func (t *hookTable) lookup(name string) (*hookEntry, error) {
 	if d, ok := t.defs[name]; ok {
 		return nil, fmt.Errorf("%w: hook %q is defined by plugin %s but no loaded plugin implements it", ErrNotFound, name, d.plugin)
 	}
-	return nil, fmt.Errorf("%w: no hook named %q; defined hooks: [%s]", ErrNotFound, name, strings.Join(slices.Sorted(maps.Keys(t.defs)), " "))
+	defined := slices.Sorted(maps.Keys(t.defs))
+	return nil, fmt.Errorf("%w: no hook named %q%s; defined hooks: [%s]", ErrNotFound, name, didYouMean(name, defined), strings.Join(defined, " "))
+}
+
+// didYouMean is ` (did you mean "x"?)` for the one of names closest to name,
+// when one is near (see suggest.Closest), or else "".
+func didYouMean(name string, names []string) string {
+	if s, ok := suggest.Closest(name, names); ok {
+		return fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return ""
 }
 
 func (t *hookTable) report() []HookReport {

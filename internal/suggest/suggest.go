@@ -7,17 +7,17 @@ import "strings"
 // Closest returns the candidate nearest to name, compared case-insensitively,
 // and true when one is near: its Distance is at most a third of name's
 // length (at least 1). Of candidates equally near, the first wins. A
-// candidate equal to name (in any case) is not a suggestion.
+// candidate equal to name is not a suggestion; one that differs only in
+// case is the nearest there is.
 func Closest(name string, candidates []string) (string, bool) {
 	lname := strings.ToLower(name)
 	limit := max(1, len([]rune(lname))/3)
 	best, bestDist := "", limit+1
 	for _, c := range candidates {
-		lc := strings.ToLower(c)
-		if lc == lname {
+		if c == name {
 			continue
 		}
-		if d := Distance(lname, lc); d < bestDist {
+		if d := Distance(lname, strings.ToLower(c)); d < bestDist {
 			best, bestDist = c, d
 		}
 	}

@@ -43,7 +43,8 @@ func TestClosest(t *testing.T) {
 		{"opt", "OPTS"},
 		{"PLUGIN_FOO", ""}, // nothing near
 		{"x", ""},
-		{"load", ""}, // the name itself is no suggestion
+		{"LOAD", ""}, // the name itself is no suggestion
+		{"load", "LOAD"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
