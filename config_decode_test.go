@@ -71,9 +71,9 @@ func TestLoadConfigDecode(t *testing.T) {
 			want:    Config{OptionalComponents: map[string]ComponentConfig{"a": {Load: "no", Opts: Options{}}}},
 		},
 		{
-			name:    "unknown keys are left to the host",
-			section: "DATABASE_URL: x\nPLUGIN_PATHS: [/p]\nOPTIONAL_COMPONENTS:\n  a: {DRIVER: d, EXTRA: 1}\n",
-			want:    Config{PluginPaths: []string{"/p"}, OptionalComponents: map[string]ComponentConfig{"a": {Load: "auto", Driver: "d"}}},
+			name:    "keys outside the library's namespace are left to the host",
+			section: "DATABASE_URL: x\nPLUGINS: y\nPLUGIN_PATHS: [/p]\nOPTIONAL_COMPONENTS:\n  a: {DRIVER: d, OPTS: {extra: 1}}\n",
+			want:    Config{PluginPaths: []string{"/p"}, OptionalComponents: map[string]ComponentConfig{"a": {Load: "auto", Driver: "d", Opts: Options{"extra": 1}}}},
 		},
 	}
 	for _, tc := range tests {
