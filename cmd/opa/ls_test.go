@@ -156,6 +156,43 @@ func TestLsBadSettings(t *testing.T) {
 	assert.Empty(t, res.stdout)
 }
 
+// opa ls refuses the typos of issue 19 as the host's Startup does: exit
+// status 1, the source, the key and the closest known key. A host key outside
+// the library's namespace is not reported.
+func TestLsUnknownSettings(t *testing.T) {
+	dir := t.TempDir()
+	write := func(content string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "opa.yaml"), []byte(content), 0o644))
+	}
+	tests := []struct {
+		name, file string
+		env        []string
+		want       string
+	}{
+		{"a file", "default:\n  PLUGIN_WHITELIST_TAG: [web]\n", nil,
+			"opa ls: opa: config " + filepath.Join(dir, "opa.yaml") + " [default]: unknown setting PLUGIN_WHITELIST_TAG (did you mean PLUGIN_WHITELIST_TAGS?)\n"},
+		{"a variable", "", []string{"OPA_PLUGIN_PATH=/srv/plugins"},
+			"opa ls: opa: config env OPA_PLUGIN_PATH: unknown setting PLUGIN_PATH (did you mean PLUGIN_PATHS?)\n"},
+		{"a component key", "default:\n  OPTIONAL_COMPONENTS: {cache: {DRIVER: redis}}\n", []string{"OPA_OPTIONAL_COMPONENTS__CACHE__LAOD=no"},
+			"opa ls: opa: config env OPA_OPTIONAL_COMPONENTS__CACHE__LAOD: unknown setting OPTIONAL_COMPONENTS.CACHE.LAOD (did you mean LOAD?)\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			write(tc.file)
+			res := runOpa(t, dir, tc.env, "ls", "--settings", dir, "--path", dir)
+			assert.Equal(t, 1, res.code, res.stderr)
+			assert.Equal(t, tc.want, res.stderr)
+			assert.Empty(t, res.stdout)
+		})
+	}
+	t.Run("a host key stays silent", func(t *testing.T) {
+		write("default:\n  MY_APP_SETTING: 1\n")
+		res := runOpa(t, dir, []string{"OPA_MY_APP_SETTING=2"}, "ls", "--settings", dir, "--path", dir, "--default-path", t.TempDir())
+		assert.Equal(t, 0, res.code, res.stderr)
+		assert.Empty(t, res.stderr)
+	})
+}
+
 func TestLsNoPlugins(t *testing.T) {
 	dir := t.TempDir()
 	def := t.TempDir()
