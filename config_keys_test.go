@@ -143,6 +143,17 @@ func TestLoadConfigHostKeysStaySilent(t *testing.T) {
 	assert.Equal(t, Options{"url": "redis://x", "anything_else": 1, "pool": 3}, c.OptionalComponents["cache"].Opts)
 }
 
+// The example's settings, which use dynaconf_merge inside
+// OPTIONAL_COMPONENTS and a component, hold no unknown key in any section.
+func TestExampleSettingsAreKnown(t *testing.T) {
+	for _, env := range []string{"development", "production"} {
+		t.Run(env, func(t *testing.T) {
+			_, err := loadConfig(nil, []string{envSettingsDir + "=examples/settings", "ENV=" + env})
+			assert.NoError(t, err)
+		})
+	}
+}
+
 // The README's settings table lists exactly the settings the library knows,
 // and its OPTIONAL_COMPONENTS row names the keys of a component.
 func TestSettingsTableMatchesREADME(t *testing.T) {
