@@ -36,7 +36,9 @@ func TestExplainOpensNothing(t *testing.T) {
 func TestCheckPluginNamesTheFile(t *testing.T) {
 	root := t.TempDir()
 	layout(t, root, "x.so")
-	err := CheckPlugin(root+"/x.so", nil)
+	errs := CheckPlugin(nil, root+"/x.so")
+	require.Len(t, errs, 1)
+	err := errs[0]
 	require.Error(t, err)
 	assert.Equal(t, "opa: "+root+"/x.so is empty (0 bytes): rebuild it or copy it again", err.Error())
 }

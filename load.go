@@ -4,11 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"runtime/debug"
 	"slices"
 	"strings"
-
-	"github.com/opa-stack/opa-go/internal/preflight"
 )
 
 // loaded is a plugin chosen by the filters and opened.
@@ -78,12 +75,12 @@ func symbolType(sym any) string {
 // and opens the chosen ones, recording every decision in rep. Only chosen
 // candidates are opened.
 func (m *Manager) loadPlugins(rep *Report) ([]*loaded, error) {
-	return m.choose(rep, false, preflight.HostBuildInfo())
+	return m.choose(rep, false, CurrentHost())
 }
 
 // choose does the work of loadPlugins; with dry set it opens nothing, and
 // compares build information with host's.
-func (m *Manager) choose(rep *Report, dry bool, host *debug.BuildInfo) ([]*loaded, error) {
+func (m *Manager) choose(rep *Report, dry bool, host *Host) ([]*loaded, error) {
 	f, err := newFilters(m.cfg)
 	if err != nil {
 		return nil, err
@@ -99,9 +96,14 @@ func (m *Manager) choose(rep *Report, dry bool, host *debug.BuildInfo) ([]*loade
 	rep.Plugins = slices.Grow(rep.Plugins, len(cands))
 	var out []*loaded
 	var errs []error
-	opened := map[string]string{} // plugin identity → file, to catch copies
+	run := newCheckRun(host)
+	if exact, why := run.process.Exact(); !exact && (host != nil || dry) {
+		rep.BuildCheck = why
+	} else if exact {
+		rep.BuildCheck = "package hashes, as plugin.Open decides"
+	}
 	for _, c := range cands {
-		pr, lp, err := m.decide(c, f, opened, dry, host)
+		pr, lp, err := m.decide(c, f, run, dry)
 		rep.Plugins = append(rep.Plugins, pr)
 		if err != nil && (dry || !m.skipping()) {
 			errs = append(errs, err)
@@ -120,7 +122,7 @@ func (m *Manager) choose(rep *Report, dry bool, host *debug.BuildInfo) ([]*loade
 }
 
 // decide reads a candidate's meta, runs the filters and, if chosen, opens it.
-func (m *Manager) decide(c *candidate, f *filters, opened map[string]string, dry bool, host *debug.BuildInfo) (PluginReport, *loaded, error) {
+func (m *Manager) decide(c *candidate, f *filters, run *checkRun, dry bool) (PluginReport, *loaded, error) {
 	pr := PluginReport{Name: c.name, Path: c.match, File: c.file, Builtin: c.builtin != nil, Tags: []string{}}
 	skip := func(reason string) (PluginReport, *loaded, error) {
 		pr.Reason = reason
@@ -164,7 +166,7 @@ func (m *Manager) decide(c *candidate, f *filters, opened map[string]string, dry
 		return fail("open", fmt.Errorf("%s: %w: %s", c.file, ErrUnsupported, soUnsupportedReason))
 	}
 	if c.builtin == nil {
-		if step, err := m.preflight(c, opened, host); err != nil {
+		if step, err := m.preflight(c, run); err != nil {
 			return fail(step, err)
 		}
 	}

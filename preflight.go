@@ -1,7 +1,10 @@
 package opa
 
 import (
+	"debug/buildinfo"
 	"fmt"
+	"os"
+	"path/filepath"
 	"runtime/debug"
 
 	"github.com/opa-stack/opa-go/internal/preflight"
@@ -18,28 +21,80 @@ import (
 // errors.As.
 type BuildMismatchError = preflight.BuildMismatchError
 
+// Host is a binary that loads plugins, as the checks before plugin.Open see
+// it: its file, whose package hashes decide whether a plugin can load next
+// to it, and its build information, which explains why not.
+type Host struct {
+	File  string           // the executable
+	Build *debug.BuildInfo // its build information; nil if it has none
+}
+
+// ReadHost reads a host binary for Explain and CheckPlugin. It fails when
+// the file cannot be read or is not a Go binary.
+func ReadHost(file string) (*Host, error) {
+	info, err := buildinfo.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("opa: host %s: %w (is it a Go binary built with module support?)", file, err)
+	}
+	return &Host{File: file, Build: info}, nil
+}
+
+// CurrentHost is the running binary as a Host.
+func CurrentHost() *Host {
+	h := &Host{Build: preflight.HostBuildInfo()}
+	if exe, err := os.Executable(); err == nil {
+		h.File = exe
+		if _, err := os.Stat("/proc/self/exe"); err == nil {
+			h.File = "/proc/self/exe" // what runs, even if the file was replaced since
+		}
+	}
+	return h
+}
+
+// checkRun is the state of the checks over one run of the loader: the
+// identities of the plugins chosen so far, to catch copies, and what the
+// process has loaded, for the package check.
+type checkRun struct {
+	identities map[string]string // plugin identity → file
+	process    *preflight.Process
+}
+
+func newCheckRun(host *Host) *checkRun {
+	r := &checkRun{identities: map[string]string{}}
+	if host == nil {
+		r.process = preflight.NewProcess("", nil)
+	} else {
+		r.process = preflight.NewProcess(host.File, host.Build)
+	}
+	return r
+}
+
 // preflight runs the checks that come before plugin.Open on a chosen .so
 // file, cheapest first, and says which step failed: "trust" (permissions,
 // SHA-256 pin), "preflight" (a complete ELF shared object for this machine),
-// "build" (built like the host), "identity" (not a copy of a plugin already
-// chosen). A file that passes is recorded in opened.
-func (m *Manager) preflight(c *candidate, opened map[string]string, host *debug.BuildInfo) (string, error) {
+// "identity" (not a copy of a plugin already chosen), "build" (its
+// packages can load next to the host's and those of the plugins chosen
+// before it, as plugin.Open decides). A file that passes is recorded in run.
+func (m *Manager) preflight(c *candidate, run *checkRun) (string, error) {
 	if err := m.cfg.checkTrust(c.name, c.file, c.dir); err != nil {
 		return "trust", err
 	}
 	if err := preflight.CheckELF(c.file); err != nil {
 		return "preflight", fmt.Errorf("%s %w", c.file, err)
 	}
-	info, buildErr := preflight.ReadBuild(c.file, host)
+	info, infoErr := preflight.ReadBuild(c.file, nil)
 	id := preflight.Identity(info)
-	if prev, dup := opened[id]; dup && id != "" && sameIdentity(prev, c.file) {
+	if prev, dup := run.identities[id]; dup && id != "" && sameIdentity(prev, c.file) {
 		return "identity", fmt.Errorf("%s is the same plugin as %s (both built from %s, and Go loads a plugin once): remove one of them, or build them from different main packages", c.file, prev, id)
 	}
-	if buildErr != nil {
-		return "build", fmt.Errorf("%s: %w", c.file, buildErr)
+	if infoErr != nil {
+		return "build", fmt.Errorf("%s: %w", c.file, infoErr)
+	}
+	if err := run.process.Check(c.name, c.file, info); err != nil {
+		return "build", fmt.Errorf("%s: %w", c.file, err)
 	}
 	if id != "" {
-		opened[id] = c.file
+		run.identities[id] = c.file
 	}
 	return "", nil
 }
@@ -53,16 +108,17 @@ func sameIdentity(a, b string) bool {
 }
 
 // Explain does what Startup does up to opening plugins (discovery, the
-// filters, meta.json, and the trust, ELF and build checks) and opens
+// filters, meta.json, and the trust, ELF and package checks) and opens
 // nothing. In its report, Loaded means "Startup would open it", and Reason
 // says why not (PluginReport.Step names the check that refused a plugin).
-// host is the build information of the binary that will load the plugins:
-// read a host binary's with debug/buildinfo.ReadFile, or this binary's with
-// runtime/debug.ReadBuildInfo; nil skips the build comparison (a tool that
-// does not know the host). The error joins the failures that would fail
-// Startup with PLUGIN_ON_ERROR=fail. Explain can be called in any state and
-// changes nothing.
-func (m *Manager) Explain(host *debug.BuildInfo) (Report, error) {
+// host is the binary that will load the plugins (ReadHost, or CurrentHost):
+// each chosen plugin is checked, in load order, against its package hashes
+// and those of the plugins chosen before, as plugin.Open will. A nil host
+// checks the plugins against each other only (a tool that does not know
+// the host). Report.BuildCheck says how the verdict was reached. The error
+// joins the failures that would fail Startup with PLUGIN_ON_ERROR=fail.
+// Explain can be called in any state and changes nothing.
+func (m *Manager) Explain(host *Host) (Report, error) {
 	var rep Report
 	_, err := m.choose(&rep, true, host)
 	if err != nil {
@@ -72,22 +128,33 @@ func (m *Manager) Explain(host *debug.BuildInfo) (Report, error) {
 	return rep, err
 }
 
-// CheckPlugin runs the checks Startup runs on a .so file before opening it:
-// a complete ELF shared object for this machine, built like the host whose
-// build information is given (nil means this binary). It opens nothing.
-// Every problem is in plain words with its fix; a build mismatch is a
-// *BuildMismatchError.
-func CheckPlugin(file string, host *debug.BuildInfo) error {
+// CheckPlugin runs the checks Startup runs on .so files before opening
+// them, in the order given, as if they were loaded in that order: each is a
+// complete ELF shared object for this machine, and can load next to host
+// (nil means this binary) and the files before it, as plugin.Open decides
+// from the package hashes both export. It opens nothing. It returns one
+// error per file, nil for a file that passes; every problem is in plain
+// words with its fix, and a package mismatch is a *BuildMismatchError.
+func CheckPlugin(host *Host, files ...string) []error {
 	if host == nil {
-		host = preflight.HostBuildInfo()
+		host = CurrentHost()
 	}
-	if err := preflight.CheckELF(file); err != nil {
-		return fmt.Errorf("opa: %s %w", file, err)
+	run := newCheckRun(host)
+	errs := make([]error, len(files))
+	for i, file := range files {
+		if err := preflight.CheckELF(file); err != nil {
+			errs[i] = fmt.Errorf("opa: %s %w", file, err)
+			continue
+		}
+		info, err := preflight.ReadBuild(file, nil)
+		if err == nil {
+			err = run.process.Check(filepath.Base(file), file, info)
+		}
+		if err != nil {
+			errs[i] = fmt.Errorf("opa: %s: %w", file, err)
+		}
 	}
-	if _, err := preflight.ReadBuild(file, host); err != nil {
-		return fmt.Errorf("opa: %s: %w", file, err)
-	}
-	return nil
+	return errs
 }
 
 // checkTrust runs the trust checks a Config asks for on a chosen .so file:

@@ -17,6 +17,10 @@ type Report struct {
 	Components []ComponentReport `json:"components"` // every optional component, in connect order
 	Routes     []RouteReport     `json:"routes"`     // every route mounted from a plugin
 	Error      string            `json:"error,omitempty"`
+	// BuildCheck says how plugins were checked against the host before
+	// opening: "package hashes, as plugin.Open decides", or why the check
+	// fell back to build information.
+	BuildCheck string `json:"build_check,omitempty"`
 }
 
 // PluginReport is one plugin candidate.

@@ -11,6 +11,8 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+
+	"github.com/opa-stack/opa-go"
 )
 
 var buildCommand = &command{
@@ -167,7 +169,7 @@ func runBuild(c *cli, hostFile, dir string, pkgs []string) int {
 		}
 		files = append(files, file)
 	}
-	if !checkFiles(c.stdout, host, files) {
+	if !checkFiles(c.stdout, &opa.Host{File: hostFile, Build: host}, files) {
 		return exitFailed
 	}
 	return exitOK

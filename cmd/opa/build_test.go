@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"testing"
 
+	"github.com/opa-stack/opa-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -74,5 +75,7 @@ func TestCannotLoad(t *testing.T) {
 func TestCheckReasons(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "x.so")
 	require.NoError(t, os.WriteFile(file, nil, 0o644))
-	assert.Equal(t, []string{"is empty (0 bytes): rebuild it or copy it again"}, checkReasons(file, hostInfo("go1.26.8")))
+	errs := opa.CheckPlugin(&opa.Host{Build: hostInfo("go1.26.8")}, file)
+	require.Len(t, errs, 1)
+	assert.Equal(t, []string{"is empty (0 bytes): rebuild it or copy it again"}, checkReasons(file, errs[0]))
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"runtime/debug"
 	"strings"
 
 	"github.com/opa-stack/opa-go"
@@ -19,8 +18,12 @@ var checkCommand = &command{
 	usage:   "check --host BINARY FILE.so...",
 	help: `Runs on each file the checks a host runs before it opens a plugin, with
 the library's own code (opa.CheckPlugin): a complete ELF shared object for
-this machine, and built like the host binary (Go version, -race, -trimpath,
--tags, GOEXPERIMENT, CGO_ENABLED, -gcflags, GOOS/GOARCH, module versions).
+this machine, whose packages can load next to the host binary's and those
+of the files named before it, decided from the package hashes both export
+exactly as plugin.Open decides. A refusal names the package, whose copy it
+differs from, and why, from the build information (Go version, -race,
+-trimpath, -tags, GOEXPERIMENT, CGO_ENABLED, -gcflags, module versions) and
+the directory each binary compiled the package from.
 It prints one line per file, OK or REFUSED, and under a refused file each
 reason in the words the host would log, with its fix. Nothing is opened.
 
@@ -53,19 +56,20 @@ func runCheck(c *cli, hostFile string, files []string) int {
 	for _, w := range hostWarnings(host) {
 		fmt.Fprintf(c.stdout, "warning: %s\n", w)
 	}
-	if !checkFiles(c.stdout, host, files) {
+	if !checkFiles(c.stdout, &opa.Host{File: hostFile, Build: host}, files) {
 		return exitFailed
 	}
 	return exitOK
 }
 
-// checkFiles runs opa.CheckPlugin on each file against host and prints
-// "FILE: OK", or "FILE: REFUSED" and each reason on its own indented line.
-// It reports whether every file passed.
-func checkFiles(w io.Writer, host *debug.BuildInfo, files []string) bool {
+// checkFiles runs opa.CheckPlugin on the files, in the order given (as a
+// host loads them), and prints "FILE: OK", or "FILE: REFUSED" and each
+// reason on its own indented line. It reports whether every file passed.
+func checkFiles(w io.Writer, host *opa.Host, files []string) bool {
 	ok := true
-	for _, f := range files {
-		reasons := checkReasons(f, host)
+	for i, err := range opa.CheckPlugin(host, files...) {
+		f := files[i]
+		reasons := checkReasons(f, err)
 		if len(reasons) == 0 {
 			fmt.Fprintf(w, "%s: OK\n", f)
 			continue
@@ -80,15 +84,18 @@ func checkFiles(w io.Writer, host *debug.BuildInfo, files []string) bool {
 }
 
 // checkReasons returns why the host would refuse file, one reason per
-// build difference, without the "opa: FILE" that opens CheckPlugin's
-// message.
-func checkReasons(file string, host *debug.BuildInfo) []string {
-	err := opa.CheckPlugin(file, host)
+// line: which package differs and whose copy it is, then each difference,
+// without the "opa: FILE" that opens CheckPlugin's message.
+func checkReasons(file string, err error) []string {
 	if err == nil {
 		return nil
 	}
 	if mismatch, ok := errors.AsType[*opa.BuildMismatchError](err); ok {
-		return mismatch.Differences
+		if mismatch.Package == "" {
+			return mismatch.Differences
+		}
+		head := fmt.Sprintf("package %s differs from %s's copy, so plugin.Open would refuse it:", mismatch.Package, mismatch.With)
+		return append([]string{head}, mismatch.Differences...)
 	}
 	msg := strings.TrimPrefix(err.Error(), "opa: "+file)
 	return []string{strings.TrimLeft(msg, ": ")}

@@ -132,7 +132,11 @@ func runLs(c *cli, o lsOptions, args []string) int {
 	if o.defaultPath != "" {
 		cfg.DefaultPluginPath = o.defaultPath
 	}
-	res, err := explain(cfg, host)
+	var h *opa.Host
+	if host != nil {
+		h = &opa.Host{File: o.host, Build: host}
+	}
+	res, err := explain(cfg, h)
 	if err != nil {
 		c.errorf("%v", err)
 		return exitFailed
@@ -169,7 +173,7 @@ func checkDir(flagName, dir string) error {
 // explain runs the library's Explain on cfg and turns its report into
 // decisions. A nil host skips the build comparison; plugins that pass every
 // other check then say "build not compared".
-func explain(cfg opa.Config, host *debug.BuildInfo) (lsResult, error) {
+func explain(cfg opa.Config, host *opa.Host) (lsResult, error) {
 	res := lsResult{
 		SettingsDir:       cmp.Or(os.Getenv("OPA_SETTINGS_DIR"), opa.DefaultSettingsDir),
 		Env:               cmp.Or(os.Getenv("ENV"), "development"),

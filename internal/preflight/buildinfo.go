@@ -14,19 +14,35 @@ import (
 	"sync"
 )
 
-// BuildMismatchError means a .so plugin was built differently from the host
-// that tries to load it, so plugin.Open would fail with "plugin was built
-// with a different version of package ..." (naming only the first, often
-// internal, package). It lists every difference found in the two binaries'
-// build information, each as one line in plain words with the fix, for
-// example "built without -race, host built with -race: rebuild the plugin
-// with -race". Hosts can get it with errors.As.
+// BuildMismatchError means a .so plugin cannot load next to the host, or
+// next to a plugin loaded before it, so plugin.Open would fail with "plugin
+// was built with a different version of package ..." (naming only the
+// first, often internal, package). Package and With say which package and
+// whose copy, as the runtime's package hashes decide; Differences explain
+// why, from the build information and where each binary compiled the
+// package, each in plain words with the fix, for example "built without
+// -race, host built with -race: rebuild the plugin with -race".
 type BuildMismatchError struct {
+	// Package is the first package whose hash differs from the copy already
+	// loaded, as plugin.Open would name it; "" when the verdict comes from
+	// build information only.
+	Package string
+	// With holds that other copy: "the host", or "plugin NAME" for a plugin
+	// loaded before.
+	With string
+	// Differences explain the mismatch, each in plain words with its fix.
 	Differences []string
 }
 
-// Error joins the differences with "; ".
-func (e *BuildMismatchError) Error() string { return strings.Join(e.Differences, "; ") }
+// Error names the package and who holds the other copy, then joins the
+// differences with "; ".
+func (e *BuildMismatchError) Error() string {
+	why := strings.Join(e.Differences, "; ")
+	if e.Package == "" {
+		return why
+	}
+	return fmt.Sprintf("package %s differs from %s's copy, so plugin.Open would refuse it: %s", e.Package, e.With, why)
+}
 
 // hostBuildInfo reads this binary's build information once.
 var hostBuildInfo = sync.OnceValues(debug.ReadBuildInfo)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"plugin"
 	"strings"
 
 	"github.com/go-chi/chi/v5"
@@ -52,7 +53,13 @@ func main() {
 	flag.Var(&registers, "register", "register a compiled-in plugin NAME or NAME:TAG,TAG serving GET /NAME (repeatable)")
 	simple := flag.Bool("simple", false, "use StartupSimple")
 	route := flag.String("host-route", "", "a GET route the host serves itself")
+	var opens list
+	flag.Var(&opens, "open", "only call plugin.Open on this file, in order, and print each verdict as JSON (repeatable): the runtime's own verdict")
 	flag.Parse()
+	if len(opens) > 0 {
+		openBare(opens)
+		return
+	}
 
 	for _, reg := range registers {
 		name, tags, _ := strings.Cut(reg, ":")
@@ -114,6 +121,24 @@ func main() {
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(res)
+}
+
+// openBare opens each file with plugin.Open, in order, with no check of
+// opa's before it, and prints [{"file", "error"}]: what the runtime says.
+func openBare(files []string) {
+	type verdict struct {
+		File  string `json:"file"`
+		Error string `json:"error,omitempty"`
+	}
+	var out []verdict
+	for _, f := range files {
+		v := verdict{File: f}
+		if _, err := plugin.Open(f); err != nil {
+			v.Error = err.Error()
+		}
+		out = append(out, v)
+	}
+	_ = json.NewEncoder(os.Stdout).Encode(out)
 }
 
 func splitNonEmpty(s string) []string {

@@ -1,0 +1,189 @@
+package opa_test
+
+import (
+	"debug/buildinfo"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/opa-stack/opa-go"
+)
+
+// The compatibility corpus: plugins built in the ways users get wrong (and
+// some that only look wrong), each checked by opa.CheckPlugin against the
+// test host binary and opened by that host with a bare plugin.Open in a
+// child process. The check must give the runtime's verdict every time: no
+// plugin it accepts may fail to load, none it refuses may load.
+
+// runtimeVerdicts opens files in order with plugin.Open in the test host
+// and returns each error ("" for a plugin that loaded).
+func runtimeVerdicts(t *testing.T, files ...string) []string {
+	t.Helper()
+	args := []string{}
+	for _, f := range files {
+		args = append(args, "-open", f)
+	}
+	cmd := exec.Command(filepath.Join(fixtureDir(t), "host"), args...)
+	cmd.Env = cleanEnv()
+	out, err := cmd.Output()
+	require.NoError(t, err, "the bare host died: %s", out)
+	var vs []struct{ File, Error string }
+	require.NoError(t, json.Unmarshal(out, &vs), "%s", out)
+	require.Len(t, vs, len(files))
+	got := make([]string, len(vs))
+	for i, v := range vs {
+		got[i] = v.Error
+	}
+	return got
+}
+
+// testHost is the test host binary as the checks see it.
+func testHost(t *testing.T) *opa.Host {
+	t.Helper()
+	file := filepath.Join(fixtureDir(t), "host")
+	info, err := buildinfo.ReadFile(file)
+	require.NoError(t, err)
+	return &opa.Host{File: file, Build: info}
+}
+
+// buildIn runs go build -buildmode=plugin (with the test binary's flags and
+// extra) of pkg in dir, writing out.
+func buildIn(t *testing.T, dir, out, pkg string, extra ...string) string {
+	t.Helper()
+	args := append(append([]string{"build", "-buildmode=plugin"}, buildFlags()...), extra...)
+	require.NoError(t, goCmdIn(dir, append(args, "-o", out, pkg)...))
+	return out
+}
+
+// writeTree writes files (path → content) under root.
+func writeTree(t *testing.T, root string, files map[string]string) {
+	t.Helper()
+	for p, c := range files {
+		f := filepath.Join(root, p)
+		require.NoError(t, os.MkdirAll(filepath.Dir(f), 0o755))
+		require.NoError(t, os.WriteFile(f, []byte(c), 0o644))
+	}
+}
+
+// copyModule copies this module's non-test Go sources, go.mod and go.sum to
+// dir: the same library, from another directory.
+func copyModule(t *testing.T, dir string) {
+	t.Helper()
+	require.NoError(t, filepath.WalkDir(".", func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			switch d.Name() {
+			case "testdata", "examples", "bench", "river", "cmd", ".git":
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if (strings.HasSuffix(p, ".go") && !strings.HasSuffix(p, "_test.go")) || p == "go.mod" || p == "go.sum" {
+			if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755); err != nil {
+				return err
+			}
+			return copyFile(p, filepath.Join(dir, p))
+		}
+		return nil
+	}))
+}
+
+// helloSource is a plugin outside this module, importing the library.
+const helloSource = `package main
+
+import (
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/opa-stack/opa-go"
+)
+
+var Plugin = opa.Plugin{Router: router()}
+
+func router() chi.Router {
+	r := opa.GetRouter()
+	r.Get("/thirdparty", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("third party")) })
+	return r
+}
+
+func main() {}
+`
+
+func TestCompatibilityCorpus(t *testing.T) {
+	fixtures := fixtureDir(t)
+	here, err := os.Getwd()
+	require.NoError(t, err)
+	tmp := t.TempDir()
+
+	// A module of its own holding a small library two plugins share; the
+	// second is built after an edit of the library, in the same directory.
+	shared := filepath.Join(tmp, "shared")
+	writeTree(t, shared, map[string]string{
+		"go.mod":       "module example.com/corpus\n\ngo 1.26\n",
+		"lib/lib.go":   "package lib\n\n// Word is shared.\nfunc Word() string { return \"one\" }\n",
+		"p1/main.go":   "package main\n\nimport \"example.com/corpus/lib\"\n\nvar Value = lib.Word()\n\nfunc main() {}\n",
+		"p2/main.go":   "package main\n\nimport \"example.com/corpus/lib\"\n\nvar Value = lib.Word()\n\nfunc main() {}\n",
+		"same/main.go": "package main\n\nimport \"example.com/corpus/lib\"\n\nvar Value = lib.Word()\n\nfunc main() {}\n",
+	})
+	p1 := buildIn(t, shared, filepath.Join(tmp, "p1.so"), "./p1")
+	same := buildIn(t, shared, filepath.Join(tmp, "same.so"), "./same")
+	writeTree(t, shared, map[string]string{"lib/lib.go": "package lib\n\n// Word is shared.\nfunc Word() string { return \"two\" }\n\n// Added is new.\nfunc Added() {}\n"})
+	p2 := buildIn(t, shared, filepath.Join(tmp, "p2.so"), "./p2")
+
+	// The library from another directory: a plugin module of its own, with
+	// a copy of opa-go.
+	other := filepath.Join(tmp, "opa-copy")
+	copyModule(t, other)
+	third := filepath.Join(tmp, "thirdparty")
+	writeTree(t, third, map[string]string{
+		"go.mod":  "module example.com/thirdparty\n\ngo 1.26\n\nrequire github.com/opa-stack/opa-go v0.0.0\n\nreplace github.com/opa-stack/opa-go => " + other + "\n",
+		"main.go": helloSource,
+	})
+	require.NoError(t, copyFile(filepath.Join(here, "go.sum"), filepath.Join(third, "go.sum")))
+	require.NoError(t, goCmdIn(third, "mod", "tidy"))
+	otherDir := buildIn(t, third, filepath.Join(tmp, "otherdir.so"), ".")
+
+	for _, tc := range []struct {
+		name  string
+		files []string // opened in this order
+	}{
+		{"built like the host", []string{filepath.Join(fixtures, "hello.so")}},
+		{"-tags the host was not built with", []string{buildIn(t, here, filepath.Join(tmp, "tags.so"), "./testdata/plugins/hello", "-tags=opacorpus")}},
+		{"-gcflags on the plugin's own package only", []string{buildIn(t, here, filepath.Join(tmp, "gcflags.so"), "./testdata/plugins/hello", "-gcflags=-N -l")}},
+		{"-race unlike the host", []string{extraFixture(t, flippedRace)}},
+		{"another version of a module (chi)", []string{extraFixture(t, oldChi)}},
+		{"the library from another directory", []string{otherDir}},
+		{"a package the host lacks, one version", []string{p1, same}},
+		{"a package the host lacks, edited between two plugins", []string{p1, p2}},
+		{"the same two, the other way round", []string{p2, p1}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rt := runtimeVerdicts(t, tc.files...)
+			checked := opa.CheckPlugin(testHost(t), tc.files...)
+			for i, f := range tc.files {
+				name := filepath.Base(f)
+				t.Logf("%s: runtime %q, check %v", name, rt[i], checked[i])
+				if rt[i] == "" {
+					assert.NoError(t, checked[i], "%s: the runtime loads it, the check must accept it", name)
+					continue
+				}
+				require.Error(t, checked[i], "%s: the runtime refuses it (%s), the check must too", name, rt[i])
+				if strings.Contains(rt[i], "different version of package") {
+					mm, ok := errors.AsType[*opa.BuildMismatchError](checked[i])
+					require.True(t, ok, "%s: a package mismatch is a *BuildMismatchError: %v", name, checked[i])
+					assert.NotEmpty(t, mm.Package)
+					assert.NotEmpty(t, mm.Differences, "the refusal says why")
+				}
+			}
+		})
+	}
+}

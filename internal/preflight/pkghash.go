@@ -1,0 +1,155 @@
+package preflight
+
+import (
+	"debug/elf"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+)
+
+// How plugin.Open decides that a plugin "was built with a different version
+// of package P" (Go 1.26; read from cmd/link/internal/ld/symtab.go,
+// runtime/plugin.go and plugin/plugin_dlopen.go):
+//
+//   - The linker gives every package linked into a plugin, and into an
+//     executable that can load plugins (it links package plugin, with cgo),
+//     two dynamic symbols: go:link.pkghashbytes.P, the 8-byte fingerprint of
+//     P's export data (API, inlinable bodies, file positions), and
+//     go:link.pkghash.P, a string header pointing at those bytes.
+//   - A plugin's module data lists every package linked into it, with the
+//     fingerprint seen at link time and a pointer to go:link.pkghash.P. The
+//     pointer is a dynamic relocation, and dlopen runs with RTLD_GLOBAL, so
+//     it binds to the first definition loaded: the executable's, then those
+//     of plugins opened before, and only then the plugin's own.
+//   - The runtime walks that list in order and refuses the plugin at the
+//     first package whose two fingerprints differ.
+//
+// So every package of a plugin is compared with the first loaded module
+// that links it too, and a package no loaded module has never conflicts.
+// Reading the symbols gives the same verdict before dlopen. (Which package
+// the runtime names first depends on its list's order; the verdict does
+// not.)
+
+const (
+	hashBytesPrefix  = "go:link.pkghashbytes."
+	hashHeaderPrefix = "go:link.pkghash."
+)
+
+// ErrNoHashes means a file exports no package hashes: not a Go plugin, or an
+// executable that cannot load plugins (built without cgo, or not linking
+// package plugin), or a toolchain that does not write them.
+var ErrNoHashes = errors.New("exports no Go package hashes")
+
+// Packages is what one binary, executable or plugin, exports of the
+// packages linked into it.
+type Packages struct {
+	// Hashes maps the import path of every package linked in to its
+	// fingerprint, in hex.
+	Hashes map[string]string
+}
+
+// ReadPackages reads the package hashes a binary exports. It works on
+// stripped files (-ldflags=-s keeps the dynamic symbols), PIE executables
+// and /proc/self/exe. A file without hashes gives an error wrapping
+// ErrNoHashes.
+func ReadPackages(file string) (*Packages, error) {
+	f, err := elf.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	syms, err := f.DynamicSymbols()
+	if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
+		return nil, err
+	}
+	p := &Packages{Hashes: map[string]string{}}
+	for _, s := range syms {
+		pkg, ok := strings.CutPrefix(s.Name, hashBytesPrefix)
+		if !ok || s.Section == elf.SHN_UNDEF || int(s.Section) >= len(f.Sections) || s.Size == 0 || s.Size > 64 {
+			continue
+		}
+		sect := f.Sections[s.Section]
+		if sect.Type == elf.SHT_NOBITS || s.Value < sect.Addr {
+			continue
+		}
+		b := make([]byte, s.Size)
+		if _, err := sect.ReadAt(b, int64(s.Value-sect.Addr)); err != nil {
+			return nil, fmt.Errorf("reading %s: %w", s.Name, err)
+		}
+		p.Hashes[pkg] = hex.EncodeToString(b)
+	}
+	if len(p.Hashes) == 0 {
+		return nil, ErrNoHashes
+	}
+	return p, nil
+}
+
+// Loaded is a binary whose packages are bound in a process: the host
+// executable, or a plugin opened before.
+type Loaded struct {
+	Name     string // "the host", or "plugin NAME"
+	File     string
+	Packages *Packages
+}
+
+// Conflict is a package whose fingerprint in a plugin differs from the one
+// already loaded: plugin.Open refuses the plugin with "plugin was built with
+// a different version of package Package".
+type Conflict struct {
+	Package string
+	Holder  *Loaded // the loaded binary whose copy is bound
+}
+
+// Conflicts returns every package of p whose fingerprint differs from the
+// first of loaded (in load order) that links it, those of modules first
+// and each group sorted, so that the first names the package a person
+// can act on (the runtime names the first in its own order, often an
+// internal package of the standard library). None means plugin.Open finds
+// no package conflict.
+func Conflicts(loaded []*Loaded, p *Packages) []Conflict {
+	var out []Conflict
+	for pkg, h := range p.Hashes {
+		for _, l := range loaded {
+			lh, ok := l.Packages.Hashes[pkg]
+			if !ok {
+				continue
+			}
+			if lh != h {
+				out = append(out, Conflict{Package: pkg, Holder: l})
+			}
+			break
+		}
+	}
+	slices.SortFunc(out, func(a, b Conflict) int {
+		if sa, sb := isStd(a.Package), isStd(b.Package); sa != sb {
+			if sa {
+				return 1
+			}
+			return -1
+		}
+		return strings.Compare(a.Package, b.Package)
+	})
+	return out
+}
+
+// isStd says whether an import path is of the standard library (its first
+// element has no dot).
+func isStd(pkg string) bool {
+	first, _, _ := strings.Cut(pkg, "/")
+	return !strings.Contains(first, ".")
+}
+
+// ExecutablePackages reads the package hashes of the running executable.
+func ExecutablePackages() (*Packages, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := os.Stat("/proc/self/exe"); err == nil {
+		exe = "/proc/self/exe" // the file this process runs, even if replaced on disk since
+	}
+	return ReadPackages(exe)
+}

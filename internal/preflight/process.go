@@ -1,0 +1,144 @@
+package preflight
+
+import (
+	"debug/buildinfo"
+	"errors"
+	"fmt"
+	"path"
+	"runtime/debug"
+	"strings"
+)
+
+// Process is what one host process has loaded, in order, for the exact
+// check of a plugin before plugin.Open: the host executable, then each
+// plugin accepted so far. Check decides on package hashes where the host
+// and the plugin export them, as the runtime does, and on build
+// information where they do not.
+type Process struct {
+	host   *Loaded // nil: the host is unknown (tools), or exports no hashes
+	info   *debug.BuildInfo
+	why    string // why the host's hashes are missing, for the report
+	loaded []*Loaded
+	infos  map[*Loaded]*debug.BuildInfo
+}
+
+// NewProcess starts the record of a process whose executable is hostFile,
+// built as info says. An empty hostFile means the host is not known: only
+// the plugins are checked against each other.
+func NewProcess(hostFile string, info *debug.BuildInfo) *Process {
+	p := &Process{info: info, infos: map[*Loaded]*debug.BuildInfo{}}
+	if hostFile == "" {
+		return p
+	}
+	pkgs, err := ReadPackages(hostFile)
+	if err != nil {
+		p.why = fmt.Sprintf("the host %s %v", hostFile, err)
+		return p
+	}
+	p.host = &Loaded{Name: "the host", File: hostFile, Packages: pkgs}
+	p.loaded = append(p.loaded, p.host)
+	p.infos[p.host] = info
+	return p
+}
+
+// Exact says whether Check decides as plugin.Open will (the host exports
+// package hashes), and if not, why.
+func (p *Process) Exact() (bool, string) {
+	if p.host != nil {
+		return true, ""
+	}
+	if p.why == "" && p.info == nil {
+		return false, "no host given: plugins are checked against each other only"
+	}
+	return false, p.why + ": decided on build information, which cannot see every difference"
+}
+
+// Check decides whether the plugin name in file can load into the process
+// next to what it has loaded, and records it when it can. info is the
+// plugin's build information (nil if it has none). A refusal is a
+// *BuildMismatchError.
+func (p *Process) Check(name, file string, info *debug.BuildInfo) error {
+	pkgs, perr := ReadPackages(file)
+	if p.info != nil && (p.host == nil || perr != nil) {
+		// The host's or the plugin's hashes are missing: build information
+		// is all there is to compare with the host.
+		if err := CompareBuild(info, p.info); err != nil {
+			return err
+		}
+	}
+	if perr != nil {
+		return nil
+	}
+	conflicts := Conflicts(p.loaded, pkgs)
+	if len(conflicts) == 0 {
+		p.add(name, file, pkgs, info)
+		return nil
+	}
+	c := conflicts[0]
+	e := &BuildMismatchError{Package: c.Package, With: c.Holder.Name}
+	holderInfo := p.infos[c.Holder]
+	if mm, ok := errors.AsType[*BuildMismatchError](CompareBuild(info, holderInfo)); ok {
+		e.Differences = append(e.Differences, reword(mm.Differences, c.Holder.Name)...)
+	}
+	e.Differences = append(e.Differences, sourceDifferences(c, file, info, holderInfo)...)
+	if len(e.Differences) == 0 {
+		fix := "build the plugin against the host's exact source (opa build --host BINARY does)"
+		if c.Holder != p.host {
+			fix = "build both plugins against the same source of " + c.Package
+		}
+		e.Differences = []string{fmt.Sprintf("%s's source differs from %s's copy, with the same module version, directory and flags (an edited file?): %s",
+			c.Package, c.Holder.Name, fix)}
+	}
+	return e
+}
+
+func (p *Process) add(name, file string, pkgs *Packages, info *debug.BuildInfo) {
+	l := &Loaded{Name: "plugin " + name, File: file, Packages: pkgs}
+	p.loaded = append(p.loaded, l)
+	p.infos[l] = info
+}
+
+// reword makes the build differences, which speak of "the host", speak of
+// the plugin loaded before when that is who holds the other copy.
+func reword(diffs []string, holder string) []string {
+	if holder == "the host" {
+		return diffs
+	}
+	out := make([]string, len(diffs))
+	for i, d := range diffs {
+		out[i] = strings.ReplaceAll(strings.ReplaceAll(d, "host's", holder+"'s"), "host ", holder+" ")
+	}
+	return out
+}
+
+// sourceDifferences explains a conflict from where each binary compiled
+// the package: without -trimpath the directory is part of its hash, with
+// -trimpath the module's version string is.
+func sourceDifferences(c Conflict, file string, plugin, holder *debug.BuildInfo) []string {
+	dp, dh := SourceDirs(file, c.Holder.File, c.Package)
+	if dp == "" || dh == "" || dp == dh {
+		return nil
+	}
+	trimP, trimH := !path.IsAbs(dp), !path.IsAbs(dh)
+	if !trimP && !trimH && strings.Contains(dp, "@") && strings.Contains(dh, "@") {
+		return nil // both from the module cache: the module versions differ, and the build differences say so
+	}
+	switch {
+	case trimP && trimH:
+		return []string{fmt.Sprintf("%s compiled %s as %s, the plugin as %s: with -trimpath the module's version string is part of the package's hash, also for a replaced directory: require the same version as %s in the plugin's go.mod (opa build --host BINARY does)",
+			c.Holder.Name, c.Package, dh, dp, c.Holder.Name)}
+	case !trimP && !trimH:
+		return []string{fmt.Sprintf("%s compiled %s from the directory %s without -trimpath, the plugin from %s: without -trimpath the source directory is part of the package's hash: build the plugin from that same directory (opa build --host BINARY does), or build the host and its plugins with -trimpath",
+			c.Holder.Name, c.Package, dh, dp)}
+	}
+	return nil // one built with -trimpath and one without: the build differences say so
+}
+
+// ReadBuildFile reads a binary's build information, or nil.
+func ReadBuildFile(file string) *debug.BuildInfo {
+	info, err := buildinfo.ReadFile(file)
+	if err != nil {
+		return nil
+	}
+	return info
+}
