@@ -187,3 +187,57 @@ func TestCompatibilityCorpus(t *testing.T) {
 		})
 	}
 }
+
+// TestThirdPartyPlugin is the usual third-party case: a plugin in a module
+// of its own, with the library replaced by another directory (as a plugin
+// author's checkout is). Built plainly, the check and the host both refuse
+// it; built with opa build --host from its own module, it loads and serves,
+// and a refused build never reaches the plugin directory.
+func TestThirdPartyPlugin(t *testing.T) {
+	fixtures := fixtureDir(t)
+	here, err := os.Getwd()
+	require.NoError(t, err)
+	tmp := t.TempDir()
+	other := filepath.Join(tmp, "opa-copy")
+	copyModule(t, other)
+	mod := filepath.Join(tmp, "myplugin")
+	writeTree(t, mod, map[string]string{
+		"go.mod":  "module example.com/myplugin\n\ngo 1.26\n\nrequire github.com/opa-stack/opa-go v0.0.0\n\nreplace github.com/opa-stack/opa-go => " + other + "\n",
+		"main.go": helloSource,
+	})
+	require.NoError(t, copyFile(filepath.Join(here, "go.sum"), filepath.Join(mod, "go.sum")))
+	require.NoError(t, goCmdIn(mod, "mod", "tidy"))
+	gomod, err := os.ReadFile(filepath.Join(mod, "go.mod"))
+	require.NoError(t, err)
+
+	s := newSandbox(t)
+	plain := buildIn(t, mod, s.path("p/myplugin.so"), ".")
+	errs := opa.CheckPlugin(testHost(t), plain)
+	require.Error(t, errs[0], "built plainly, the check refuses it")
+	assert.Contains(t, errs[0].Error(), "package github.com/opa-stack/opa-go differs from the host's copy")
+	assert.Contains(t, errs[0].Error(), "from the directory "+here+" without -trimpath, the plugin from "+other)
+	s.setenv("OPA_PLUGIN_PATHS=" + s.path("p"))
+	res := s.run("-get", "/thirdparty")
+	assert.Contains(t, res.StartupError, "plugin myplugin", "the host refuses it before opening it")
+	assert.Contains(t, res.StartupError, "differs from the host's copy")
+	require.NoError(t, os.Remove(plain))
+
+	opaBin := filepath.Join(tmp, "opa")
+	require.NoError(t, goCmd(append(append([]string{"build"}, buildFlags()...), "-o", opaBin, "./cmd/opa")...))
+	cmd := exec.Command(opaBin, "build", "--host", filepath.Join(fixtures, "host"), "-o", s.path("p"), ".")
+	cmd.Dir = mod
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "opa build: %s", out)
+	assert.Contains(t, string(out), s.path("p/myplugin.so")+": OK")
+	after, err := os.ReadFile(filepath.Join(mod, "go.mod"))
+	require.NoError(t, err)
+	assert.Equal(t, string(gomod), string(after), "opa build leaves the plugin's go.mod alone")
+	entries, err := os.ReadDir(s.path("p"))
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "no temporary file is left in the plugin directory")
+
+	res = s.run("-get", "/thirdparty")
+	require.Empty(t, res.StartupError, res.Stderr)
+	require.Len(t, res.Gets, 1)
+	assert.Equal(t, "third party", res.Gets[0].Body, "the plugin built by opa build loads and serves")
+}

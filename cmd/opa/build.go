@@ -28,13 +28,16 @@ each go command it runs, exactly, then checks what it built as opa check
 does.
 
 Each package is written to DIR/NAME.so, NAME being the last element of its
-import path (./plugins/hello gives DIR/hello.so). Packages are resolved, and
-built, in the current directory's module: run it in the host's module, or in
-one with the same module versions (the check names any that differ).
-
-The go command on PATH must be the Go version the host was built with; if
-it is not, nothing is built and the message names the version needed
-(GOTOOLCHAIN=goX.Y.Z opa build ... fetches it).
+import path (./plugins/hello gives DIR/hello.so). Run it in the plugin's
+own module: every module the plugin shares with the host is pinned to the
+host's version and source in a temporary go.mod (go build -modfile; the
+plugin's go.mod is not changed), and a module the host built from a local
+directory is built from that same directory when the host was built
+without -trimpath (the directory is part of Go's package hashes). The
+host's Go version is used (GOTOOLCHAIN=<version>, which the go command
+fetches). Each plugin is built to a hidden file beside its place, checked
+exactly as the host will check it, and only then renamed into place: a
+refused or half-written .so never appears in the plugin directory.
 
 Exit status: 0 built and accepted, 1 refused or failed, 2 a usage error.`,
 	examples: `  opa build --host /usr/local/bin/myhost -o /data/opa/plugins ./plugins/hello
@@ -101,16 +104,6 @@ func (p plan) describe() string {
 	return strings.Join(words, " ")
 }
 
-// toolchainError says why a go command of version local cannot build
-// plugins for the plan's host, or returns nil.
-func (p plan) toolchainError(local string) error {
-	want, _, _ := strings.Cut(p.goVersion, " ") // "go1.26.8 X:exp" names experiments too
-	if want == "" || local == want {
-		return nil
-	}
-	return fmt.Errorf("the host was built with %s, and the go command here is %s: plugins must be built with the host's Go version; install %s, or run GOTOOLCHAIN=%s opa build ...", want, local, want, want)
-}
-
 func runBuild(c *cli, hostFile, dir string, pkgs []string) int {
 	host, err := readHost(hostFile)
 	if err != nil {
@@ -143,11 +136,24 @@ func runBuild(c *cli, hostFile, dir string, pkgs []string) int {
 		c.errorf("%v", err)
 		return exitFailed
 	}
-	if err := p.toolchainError(local); err != nil {
+	if want, _, _ := strings.Cut(p.goVersion, " "); want != "" && want != local {
+		// The go command fetches the host's toolchain through the proxy.
+		p.env = append(p.env, "GOTOOLCHAIN="+want)
+		env = append(env, "GOTOOLCHAIN="+want)
+	}
+	tmp, err := os.MkdirTemp("", "opa-build-")
+	if err != nil {
 		c.errorf("%v", err)
 		return exitFailed
 	}
-	targets, err := listMains(env, p.flags, pkgs)
+	defer os.RemoveAll(tmp)
+	modfile, err := matchHost(env, hostFile, host, tmp)
+	if err != nil {
+		c.errorf("cannot build with the host's modules: %v", err)
+		return exitFailed
+	}
+	flags := slices.Concat(p.flags, []string{"-modfile=" + modfile, "-mod=mod"})
+	targets, err := listMains(env, flags, pkgs)
 	if err != nil {
 		c.errorf("%v", err)
 		return exitFailed
@@ -156,22 +162,51 @@ func runBuild(c *cli, hostFile, dir string, pkgs []string) int {
 		c.errorf("-o %s: %v", dir, err)
 		return exitFailed
 	}
-	var files []string
+	// Each plugin is built to a hidden file beside its place (discovery
+	// skips hidden names), checked, and only then renamed into place: a
+	// refused or half-written .so never appears in a plugin directory.
+	var files, temps []string
+	defer func() {
+		for _, t := range temps {
+			os.Remove(t)
+		}
+	}()
 	for _, pkg := range targets {
 		file := filepath.Join(dir, path.Base(pkg)+".so")
-		args := slices.Concat([]string{"build", "-buildmode=plugin"}, p.flags, []string{"-o", file, pkg})
+		temp := filepath.Join(dir, "."+path.Base(pkg)+".so.tmp")
+		args := slices.Concat([]string{"build", "-buildmode=plugin"}, flags, []string{"-o", temp, pkg})
 		fmt.Fprintln(c.stdout, shellLine(p.env, "go", args))
 		cmd := exec.Command("go", args...)
 		cmd.Env, cmd.Stdout, cmd.Stderr = env, c.stderr, c.stderr
+		temps = append(temps, temp)
 		if err := cmd.Run(); err != nil {
 			c.errorf("go build of %s failed: %v", pkg, err)
 			return exitFailed
 		}
 		files = append(files, file)
 	}
-	if !checkFiles(c.stdout, &opa.Host{File: hostFile, Build: host}, files) {
+	h := &opa.Host{File: hostFile, Build: host}
+	ok := true
+	for i, err := range opa.CheckPlugin(h, temps...) {
+		if reasons := checkReasons(temps[i], err); len(reasons) > 0 {
+			ok = false
+			fmt.Fprintf(c.stdout, "%s: REFUSED (not written)\n", files[i])
+			for _, r := range reasons {
+				fmt.Fprintf(c.stdout, "    %s\n", r)
+			}
+		}
+	}
+	if !ok {
 		return exitFailed
 	}
+	for i, t := range temps {
+		if err := os.Rename(t, files[i]); err != nil {
+			c.errorf("%v", err)
+			return exitFailed
+		}
+		fmt.Fprintf(c.stdout, "%s: OK\n", files[i])
+	}
+	temps = nil
 	return exitOK
 }
 

@@ -50,14 +50,6 @@ func TestBuildPlan(t *testing.T) {
 		"GOEXPERIMENT is cleared when the host had none")
 }
 
-func TestToolchainError(t *testing.T) {
-	p := buildPlan(hostInfo("go1.26.8"))
-	assert.NoError(t, p.toolchainError("go1.26.8"))
-	assert.EqualError(t, p.toolchainError("go1.26.7"),
-		"the host was built with go1.26.8, and the go command here is go1.26.7: plugins must be built with the host's Go version; install go1.26.8, or run GOTOOLCHAIN=go1.26.8 opa build ...")
-	assert.NoError(t, buildPlan(hostInfo("go1.26.8 X:jsonv2")).toolchainError("go1.26.8"), "experiments are matched by GOEXPERIMENT")
-}
-
 func TestCannotLoad(t *testing.T) {
 	assert.Empty(t, cannotLoad(hostInfo("go1.26.8", "CGO_ENABLED=1", "GOOS=linux")))
 	assert.Contains(t, cannotLoad(hostInfo("go1.26.8", "CGO_ENABLED=0", "GOOS=linux")), "rebuild the host with CGO_ENABLED=1")

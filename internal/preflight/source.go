@@ -6,6 +6,7 @@ import (
 	"maps"
 	"path"
 	"slices"
+	"strings"
 )
 
 // Where a binary compiled a package from is in its line table, which stays
@@ -95,4 +96,31 @@ func SourceDirs(a, b, pkg string) (string, string) {
 		}
 	}
 	return ta.dir(pkg, names), tb.dir(pkg, names)
+}
+
+// ModuleDir says from which local directory a binary built the module
+// modPath, read from where it compiled the module's packages: "" when the
+// binary was built with -trimpath (the directory is not recorded), or links
+// no function of the module.
+func ModuleDir(file, modPath string) string {
+	t := readLineTable(file)
+	if t.tab == nil {
+		return ""
+	}
+	for i := range t.tab.Funcs {
+		fn := &t.tab.Funcs[i]
+		pkg := fn.PackageName()
+		sub, ok := strings.CutPrefix(pkg, modPath)
+		if !ok || (sub != "" && !strings.HasPrefix(sub, "/")) {
+			continue
+		}
+		f, _, _ := t.tab.PCToLine(fn.Entry)
+		if path.Ext(f) != ".go" || !path.IsAbs(f) {
+			continue
+		}
+		if dir, ok := strings.CutSuffix(path.Dir(f), sub); ok && dir != "" {
+			return dir
+		}
+	}
+	return ""
 }
