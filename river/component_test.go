@@ -207,3 +207,23 @@ func TestConcurrentConnectsMigrate(t *testing.T) {
 		}
 	})
 }
+
+// A URL that is neither a SQLite path nor a Postgres URL fails Startup,
+// its password not shown, and creates no file.
+func TestConnectRefusesOtherURLs(t *testing.T) {
+	for _, u := range []string{"pgsql://opa:s3cretpw@127.0.0.1/jobs", "host=127.0.0.1 password=s3cretpw dbname=jobs"} {
+		t.Run(u, func(t *testing.T) {
+			dir := t.TempDir()
+			t.Chdir(dir)
+			m, err := newHost(u, nil)
+			require.NoError(t, err)
+			err = m.StartupSimple(context.Background())
+			require.Error(t, err, "Startup with OPTS.url %q", u)
+			assert.Contains(t, err.Error(), "OPTS.url")
+			assert.NotContains(t, err.Error(), "s3cretpw")
+			entries, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			assert.Empty(t, entries, "no file is created for a URL that is not a SQLite path")
+		})
+	}
+}

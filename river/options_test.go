@@ -55,11 +55,43 @@ func TestParseOptions(t *testing.T) {
 	}
 }
 
-func TestURLKinds(t *testing.T) {
-	assert.True(t, isPostgres("postgres://h/db"))
-	assert.True(t, isPostgres("PostgreSQL://h/db"))
-	assert.False(t, isPostgres("/data/jobs.db"))
-	assert.Equal(t, "/data/jobs.db", sqlitePath("sqlite:///data/jobs.db"))
-	assert.Equal(t, "jobs.db", sqlitePath("sqlite:jobs.db"))
-	assert.Equal(t, "jobs.db", sqlitePath("jobs.db"))
+// OPTS.url names a SQLite file (a path, sqlite:PATH) or a Postgres server
+// (postgres://, postgresql://); anything else is refused, its password never
+// shown.
+func TestParseURL(t *testing.T) {
+	tests := []struct {
+		url    string
+		kind   dbKind
+		target string
+		err    string // the error contains it
+	}{
+		{url: "postgres://u:p@h/db", kind: dbPostgres, target: "postgres://u:p@h/db"},
+		{url: "PostgreSQL://h/db", kind: dbPostgres, target: "PostgreSQL://h/db"},
+		{url: "/data/jobs.db", kind: dbSQLite, target: "/data/jobs.db"},
+		{url: "jobs.db", kind: dbSQLite, target: "jobs.db"},
+		{url: "./data/jobs:1.db", kind: dbSQLite, target: "./data/jobs:1.db"},
+		{url: "sqlite:///data/jobs.db", kind: dbSQLite, target: "/data/jobs.db"},
+		{url: "sqlite:jobs.db", kind: dbSQLite, target: "jobs.db"},
+		{url: "SQLite:jobs.db", kind: dbSQLite, target: "jobs.db"},
+		{url: "sqlite:", err: "names no file"},
+		{url: "pgsql://u:s3cretpw@h/db", err: "OPTS.url pgsql://u:xxxxx@h/db: unsupported scheme"},
+		{url: "mysql://h/db", err: "OPTS.url mysql://h/db: unsupported scheme"},
+		{url: "u:s3cretpw@h/db", err: "OPTS.url (not shown): unsupported scheme"},
+		{url: "host=h user=u password=s3cretpw dbname=app", err: "libpq key=value connection string"},
+		{url: "  ", err: "OPTS.url is empty"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.url, func(t *testing.T) {
+			kind, target, err := parseURL(tc.url)
+			if tc.err != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.err)
+				assert.NotContains(t, err.Error(), "s3cretpw")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.kind, kind)
+			assert.Equal(t, tc.target, target)
+		})
+	}
 }
