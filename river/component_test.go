@@ -30,7 +30,7 @@ func (reindexArgs) Kind() string { return "notes.reindex" }
 // typed; it cannot work.
 func TestHostEnqueues(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, dbURL string) {
-		_, jobs := startHost(t, dbURL, nil)
+		_, jobs := startHost(t, dbURL, opa.Options{"queues": "default,other"})
 		ctx := context.Background()
 
 		row, err := jobs.Enqueue(ctx, "notes.reindex", map[string]any{"note": 7}, nil)

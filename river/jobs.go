@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/opa-stack/opa-go"
@@ -82,11 +84,38 @@ func (j *Jobs) insert(ctx context.Context, args JobArgs, opts *InsertOpts) (*Job
 	if err != nil {
 		return nil, err
 	}
+	if opts, err = j.insertOpts(args, opts); err != nil {
+		return nil, err
+	}
 	res, err := ins.Insert(ctx, args, opts)
 	if err != nil {
 		return nil, fmt.Errorf("river: enqueue %s: %w", args.Kind(), err)
 	}
 	return res.Job, nil
+}
+
+// insertOpts are the options a job is inserted with: opts, with the queue
+// the job names (in opts, or in its args' InsertOpts method) or else
+// OPTS.queue. A queue that OPTS.queues does not list is an error: no worker
+// of this configuration would ever work the job.
+func (j *Jobs) insertOpts(args JobArgs, opts *InsertOpts) (*InsertOpts, error) {
+	var o InsertOpts
+	if opts != nil {
+		o = *opts
+	}
+	if o.Queue == "" {
+		if a, ok := args.(rq.JobArgsWithInsertOpts); ok {
+			o.Queue = a.InsertOpts().Queue
+		}
+	}
+	if o.Queue == "" {
+		o.Queue = j.set.queue
+	}
+	if _, ok := j.set.queues[o.Queue]; !ok {
+		return nil, fmt.Errorf("river: enqueue %s: queue %q is not worked: OPTS.queues lists %s; add it there (in the workers' settings too)",
+			args.Kind(), o.Queue, strings.Join(slices.Sorted(maps.Keys(j.set.queues)), ", "))
+	}
+	return &o, nil
 }
 
 // Job returns the stored job with this ID; an unknown ID is an error

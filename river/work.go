@@ -88,7 +88,10 @@ func (j *Jobs) startWork(ctx context.Context) (*running, error) {
 	leader, why := j.leaderDecision(ctx)
 	cfg := j.baseConfig()
 	cfg.Workers = j.workers
-	cfg.Queues = map[string]rq.QueueConfig{j.set.queue: {MaxWorkers: j.set.workers}}
+	cfg.Queues = map[string]rq.QueueConfig{}
+	for q, n := range j.set.queues {
+		cfg.Queues[q] = rq.QueueConfig{MaxWorkers: n}
+	}
 	cfg.FetchOnlyKnownKinds = true
 	cfg.LeaderElectionDisabled = !leader
 	c, err := j.eng.newClient(cfg)
@@ -101,10 +104,10 @@ func (j *Jobs) startWork(ctx context.Context) (*running, error) {
 		return nil, fmt.Errorf("river: start working: %w", err)
 	}
 	if leader {
-		j.log.Info("river: working", "queue", j.set.queue, "kinds", j.kinds, "leader_election", true, "why", why)
+		j.log.Info("river: working", "queues", j.set.queues, "kinds", j.kinds, "leader_election", true, "why", why)
 	} else {
 		j.log.Warn("river: working, without taking part in leader election: at least one worker that has every task plugin (or OPTS.leader: yes) must run, or retries, scheduled jobs, stuck-job rescue and cleanup wait",
-			"queue", j.set.queue, "kinds", j.kinds, "leader_election", false, "why", why)
+			"queues", j.set.queues, "kinds", j.kinds, "leader_election", false, "why", why)
 	}
 	j.run = &running{client: c, stopReq: make(chan context.Context, 1), done: make(chan struct{})}
 	return j.run, nil

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opa-stack/opa-go"
 	"github.com/opa-stack/opa-go/river"
 	"github.com/opa-stack/opa-go/river/internal/testprog"
 	"github.com/stretchr/testify/assert"
@@ -166,4 +167,32 @@ func whats(runs []run, n int) []string {
 		}
 	}
 	return out
+}
+
+// Jobs go to the queue the settings name (OPTS.queue), and a worker works
+// every queue of OPTS.queues: a job on a non-default queue is worked. A
+// queue that no worker of the settings serves is refused at Enqueue, never
+// left to wait forever.
+func TestNonDefaultQueuesAreWorked(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		const opts = `{"queue": "mail", "queues": {"mail": 2, "reports": 1}}`
+		// A host that only names its queue: Enqueue puts jobs there.
+		_, mailHost := startHost(t, dbURL, opa.Options{"queue": "mail"})
+		ctx := context.Background()
+		mail, err := mailHost.Enqueue(ctx, "test.a", testprog.Args{N: 1}, nil)
+		require.NoError(t, err)
+		assert.Equal(t, "mail", mail.Queue)
+
+		_, jobs := startHost(t, dbURL, opa.Options{"queue": "mail", "queues": map[string]any{"mail": 2, "reports": 1}})
+		report, err := jobs.Enqueue(ctx, "test.a", testprog.Args{N: 2}, &river.InsertOpts{Queue: "reports"})
+		require.NoError(t, err)
+		assert.Equal(t, "reports", report.Queue)
+		_, err = jobs.Enqueue(ctx, "test.a", testprog.Args{N: 3}, &river.InsertOpts{Queue: "default"})
+		assert.ErrorContains(t, err, `queue "default" is not worked: OPTS.queues lists mail, reports`)
+
+		w := startWorker(t, dbURL, "TP_PLUGINS=a", "TP_OPTS="+opts)
+		waitState(t, jobs, []int64{mail.ID, report.ID}, "completed", 60*time.Second)
+		w.stop(30 * time.Second)
+		assert.Len(t, w.runs(), 2)
+	})
 }
