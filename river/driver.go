@@ -97,5 +97,7 @@ func (j *Jobs) baseConfig() *rq.Config {
 		MaxAttempts:       j.set.maxAttempts,
 		JobTimeout:        j.set.jobTimeout,
 		FetchPollInterval: j.set.pollInterval,
+
+		RescueStuckJobsAfter: j.set.rescueAfter,
 	}
 }

@@ -147,6 +147,17 @@ func (w *worker) stop(d time.Duration) {
 	}
 }
 
+// kill sends SIGKILL and waits for the process to end.
+func (w *worker) kill() {
+	w.t.Helper()
+	require.NoError(w.t, w.cmd.Process.Kill())
+	select {
+	case <-w.done:
+	case <-time.After(30 * time.Second):
+		w.t.Fatal("worker did not end within 30s of SIGKILL")
+	}
+}
+
 // run is one line a test task recorded.
 type run struct {
 	kind string

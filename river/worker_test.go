@@ -196,3 +196,31 @@ func TestNonDefaultQueuesAreWorked(t *testing.T) {
 		assert.Len(t, w.runs(), 2)
 	})
 }
+
+// A worker SIGKILLed mid-job leaves the job running; the leader rescues it
+// after OPTS.rescue_after and another worker runs it again: delivery is
+// at-least-once.
+func TestKilledWorkersJobIsRescued(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		_, jobs := startHost(t, dbURL, nil)
+		ctx := context.Background()
+		row, err := jobs.Enqueue(ctx, "test.slow", testprog.Args{N: 1, MS: 600_000}, nil)
+		require.NoError(t, err)
+
+		w1 := startWorker(t, dbURL, "TP_PLUGINS=slow")
+		waitState(t, jobs, []int64{row.ID}, "running", 60*time.Second)
+		w1.kill()
+
+		w2 := startWorker(t, dbURL, "TP_PLUGINS=slow", "TP_SLOW_FAST=1", `TP_OPTS={"job_timeout": "1s", "rescue_after": "2s"}`)
+		waitState(t, jobs, []int64{row.ID}, "completed", 120*time.Second)
+		w2.stop(30 * time.Second)
+
+		row, err = jobs.Job(ctx, row.ID)
+		require.NoError(t, err)
+		assert.Equal(t, 2, row.Attempt, "the rescued job ran a second time")
+		require.Len(t, row.Errors, 1)
+		assert.Contains(t, row.Errors[0].Error, "Stuck job rescued")
+		assert.Equal(t, []string{"started"}, whats(w1.runs(), 1))
+		assert.Equal(t, []string{"started", "ok"}, whats(w2.runs(), 1))
+	})
+}
