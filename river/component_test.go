@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/opa-stack/opa-go"
 	"github.com/opa-stack/opa-go/river"
 	"github.com/stretchr/testify/assert"
@@ -226,4 +228,61 @@ func TestConnectRefusesOtherURLs(t *testing.T) {
 			assert.Empty(t, entries, "no file is created for a URL that is not a SQLite path")
 		})
 	}
+}
+
+// OPTS.migrate: no (a web host) never migrates: on a database without
+// River's tables Startup fails, saying where the migrations must run, and
+// leaves the database as it was. Once a process with migrate: auto has run
+// them, a host with migrate: no enqueues.
+func TestMigrateNo(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		m, err := newHost(dbURL, opa.Options{"migrate": "no"})
+		require.NoError(t, err)
+		err = m.StartupSimple(context.Background())
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "OPTS.migrate is no, and the database lacks River's migrations (Unapplied migrations: [1 2 3")
+		assert.Contains(t, err.Error(), "with migrate: auto")
+		assert.False(t, errors.Is(err, opa.ErrUnavailable), "%v", err)
+		if !strings.HasPrefix(dbURL, "postgres") {
+			db, err := sql.Open("sqlite", dbURL)
+			require.NoError(t, err)
+			var tables int
+			require.NoError(t, db.QueryRow("SELECT count(*) FROM sqlite_master WHERE name LIKE 'river%'").Scan(&tables))
+			require.NoError(t, db.Close())
+			assert.Zero(t, tables, "migrate: no created River tables")
+		}
+
+		startHost(t, dbURL, nil) // migrate: auto
+		_, jobs := startHost(t, dbURL, opa.Options{"migrate": false})
+		_, err = jobs.Enqueue(context.Background(), "notes.reindex", nil, nil)
+		require.NoError(t, err)
+	})
+}
+
+// A permanent migration error (a table in River's way) fails Startup with
+// the database's reason; it is not "unavailable".
+func TestMigrateClash(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		if strings.HasPrefix(dbURL, "postgres") {
+			conn, err := pgx.Connect(ctx, dbURL)
+			require.NoError(t, err)
+			_, err = conn.Exec(ctx, "CREATE TABLE river_job (unrelated INTEGER)")
+			require.NoError(t, err)
+			require.NoError(t, conn.Close(ctx))
+		} else {
+			db, err := sql.Open("sqlite", dbURL)
+			require.NoError(t, err)
+			_, err = db.Exec("CREATE TABLE river_job (unrelated INTEGER)")
+			require.NoError(t, err)
+			require.NoError(t, db.Close())
+		}
+		m, err := newHost(dbURL, nil)
+		require.NoError(t, err)
+		err = m.StartupSimple(ctx)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "river: migrations: error applying version 002")
+		assert.Contains(t, err.Error(), "already exists")
+		assert.False(t, errors.Is(err, opa.ErrUnavailable), "%v", err)
+	})
 }

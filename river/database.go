@@ -109,7 +109,20 @@ func openSQLite(ctx context.Context, path string) (engine, error) {
 		db.Close()
 		return nil, fmt.Errorf("river: SQLite file %s: %w", path, err)
 	}
-	return &engineOf[*sql.Tx]{driver: riversqlite.New(db), closeDB: func() { db.Close() }}, nil
+	// A write transaction (BEGIN IMMEDIATE: _txlock) holds SQLite's one write
+	// lock: another process's migrations wait for it (busy_timeout).
+	exclusive := func(ctx context.Context, fn func(tx *sql.Tx, inTx bool) error) error {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if err := fn(tx, true); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}
+	return &engineOf[*sql.Tx]{driver: riversqlite.New(db), closeDB: func() { db.Close() }, exclusive: exclusive}, nil
 }
 
 // pingSQLite opens the first connection. Switching a fresh file to WAL
@@ -150,7 +163,34 @@ func openPostgres(ctx context.Context, rawURL string) (engine, error) {
 		}
 		return nil, fmt.Errorf("%w: river: postgres %s: %w", opa.ErrUnavailable, where, err)
 	}
-	return &engineOf[pgx.Tx]{driver: riverpgxv5.New(pool), closeDB: pool.Close}, nil
+	return &engineOf[pgx.Tx]{driver: riverpgxv5.New(pool), closeDB: pool.Close, exclusive: advisoryLocked(pool)}, nil
+}
+
+// migrateLockKey is the Postgres advisory lock that serialises migrations:
+// an arbitrary constant, the same in every process of every version.
+const migrateLockKey int64 = 0x3c5d_2a81_7e4f_09b6
+
+// advisoryLocked runs fn holding a session advisory lock on one connection
+// of the pool; River migrates on the pool's other connections (each
+// migration in its own transaction, as River wants). Another process waits
+// for the lock, then finds the migrations applied.
+func advisoryLocked(pool *pgxpool.Pool) func(ctx context.Context, fn func(tx pgx.Tx, inTx bool) error) error {
+	return func(ctx context.Context, fn func(tx pgx.Tx, inTx bool) error) error {
+		conn, err := pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Release()
+		if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrateLockKey); err != nil {
+			return fmt.Errorf("waiting for other processes' migrations (advisory lock): %w", err)
+		}
+		ferr := fn(nil, false)
+		if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrateLockKey); err != nil {
+			// The lock is the session's: closing the connection drops it.
+			conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+		return ferr
+	}
 }
 
 // redactedHost is HOST:PORT/DATABASE of a URL, for messages.

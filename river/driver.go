@@ -46,7 +46,8 @@ var (
 // BindManager keeps the Manager, whose loaded plugins' tasks become workers.
 func (c *component) BindManager(m *opa.Manager) { c.jobs.m, c.jobs.log = m, m.Logger() }
 
-// Connect opens the database, runs River's migrations and registers every
+// Connect opens the database, runs River's migrations (OPTS.migrate: auto;
+// with no it checks they have been run) and registers every
 // task of the loaded plugins as a River worker (a task kind River refuses is
 // an error naming it). Postgres that cannot be reached is an error wrapping
 // opa.ErrUnavailable; anything else that fails is a plain error.
@@ -64,7 +65,11 @@ func (c *component) Connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := eng.migrate(ctx); err != nil {
+	migrate := eng.migrate
+	if j.set.migrate == "no" {
+		migrate = eng.checkMigrated
+	}
+	if err := migrate(ctx, j.log); err != nil {
 		eng.close()
 		return err
 	}

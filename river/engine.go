@@ -2,9 +2,13 @@ package river
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
-	"time"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	rq "github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
@@ -15,8 +19,10 @@ import (
 // engine is River on one database, whatever its transaction type: SQLite
 // through database/sql, Postgres through pgx.
 type engine interface {
-	// migrate runs River's migrations up.
-	migrate(ctx context.Context) error
+	// migrate runs River's migrations up, one process at a time.
+	migrate(ctx context.Context, log *slog.Logger) error
+	// checkMigrated is an error if River's migrations are not all applied.
+	checkMigrated(ctx context.Context, log *slog.Logger) error
 	// newClient makes a River client on the database.
 	newClient(cfg *rq.Config) (client, error)
 	// foreignKinds lists up to max kinds of stored jobs that are not in known.
@@ -40,6 +46,11 @@ type client interface {
 type engineOf[TTx any] struct {
 	driver  riverdriver.Driver[TTx]
 	closeDB func()
+	// exclusive runs fn while no other process migrates the database: in one
+	// SQLite write transaction, or holding a Postgres advisory lock. fn gets
+	// the transaction to migrate in, or the zero TTx to migrate as River
+	// does (each migration in its own transaction).
+	exclusive func(ctx context.Context, fn func(tx TTx, inTx bool) error) error
 }
 
 func (e *engineOf[TTx]) newClient(cfg *rq.Config) (client, error) {
@@ -48,28 +59,54 @@ func (e *engineOf[TTx]) newClient(cfg *rq.Config) (client, error) {
 
 func (e *engineOf[TTx]) close() { e.closeDB() }
 
-// migrate runs the migrations, and again if they fail: two processes that
-// start on a fresh database migrate at once, each migration runs in its own
-// transaction, and the one that loses the race sees the winner's versions on
-// its next try.
-func (e *engineOf[TTx]) migrate(ctx context.Context) error {
-	m, err := rivermigrate.New(e.driver, nil)
+// migrate runs River's migrations up, one process at a time (see
+// exclusive): the first to come applies them, the others wait and find
+// nothing left to do. An error is returned at once: with the runs
+// serialised there is no race to lose, so an error (missing permissions, a
+// clashing table) is one that trying again would not cure.
+func (e *engineOf[TTx]) migrate(ctx context.Context, log *slog.Logger) error {
+	m, err := rivermigrate.New(e.driver, &rivermigrate.Config{Logger: log})
 	if err != nil {
 		return fmt.Errorf("river: migrations: %w", err)
 	}
-	for try := 1; ; try++ {
-		_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
-		if err == nil {
-			return nil
+	err = e.exclusive(ctx, func(tx TTx, inTx bool) error {
+		if inTx {
+			_, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil) //nolint:staticcheck // SQLite: one write transaction serialises the processes
+			return err
 		}
-		if try == 10 || ctx.Err() != nil {
-			return fmt.Errorf("river: migrations: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Duration(try) * 50 * time.Millisecond):
-		}
+		_, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("river: migrations: %w", describe(err))
 	}
+	return nil
+}
+
+// checkMigrated is what a process with OPTS.migrate: no does instead of
+// migrating: an error if River's migrations are not all applied.
+func (e *engineOf[TTx]) checkMigrated(ctx context.Context, log *slog.Logger) error {
+	m, err := rivermigrate.New(e.driver, &rivermigrate.Config{Logger: log})
+	if err != nil {
+		return fmt.Errorf("river: migrations: %w", err)
+	}
+	res, err := m.Validate(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("river: checking River's migrations: %w", describe(err))
+	}
+	if !res.OK {
+		return fmt.Errorf("river: OPTS.migrate is no, and the database lacks River's migrations (%s): run them first, from a worker or a deploy step with migrate: auto",
+			strings.Join(res.Messages, "; "))
+	}
+	return nil
+}
+
+// describe adds a Postgres error's SQLSTATE to its message.
+func describe(err error) error {
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+		return fmt.Errorf("%w (SQLSTATE %s)", err, pgErr.Code)
+	}
+	return err
 }
 
 // foreignKinds lists every stored kind and leaves out the known ones in Go:
