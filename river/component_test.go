@@ -286,3 +286,49 @@ func TestMigrateClash(t *testing.T) {
 		assert.False(t, errors.Is(err, opa.ErrUnavailable), "%v", err)
 	})
 }
+
+// Shutdown while a task ignores its cancelled context: Close gives up at
+// its deadline with an error, but leaves the database open until the task
+// returns, so River still records the job as completed.
+func TestCloseWaitsForRunningClient(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		started, release := make(chan struct{}), make(chan struct{})
+		task := opa.NewTask("test.stubborn", func(context.Context, struct{}) error {
+			close(started)
+			<-release // ignores its context
+			return nil
+		})
+		m, err := opa.New(opa.WithConfig(opa.Config{
+			DefaultPluginPath: "/nonexistent/opa-river-test",
+			ComponentTimeout:  3 * time.Second,
+			OptionalComponents: map[string]opa.ComponentConfig{"jobs": {Driver: "river", Opts: opa.Options{
+				"url": dbURL, "leader": "yes", "stop_timeout": "1s", "poll_interval": "100ms"}}},
+		}), opa.WithPlugin("river", river.Plugin), opa.WithPlugin("stubborn", opa.Plugin{Tasks: []opa.Task{task}}))
+		require.NoError(t, err)
+		require.NoError(t, m.StartupSimple(context.Background()))
+		jobs, err := opa.InstanceOf[*river.Jobs](m, "jobs")
+		require.NoError(t, err)
+		worked := make(chan error, 1)
+		go func() { worked <- jobs.Work(context.Background()) }()
+		row, err := jobs.Enqueue(context.Background(), "test.stubborn", nil, nil)
+		require.NoError(t, err)
+		select {
+		case <-started:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the task did not start within 30s")
+		}
+
+		err = m.Shutdown(context.Background())
+		require.Error(t, err, "Shutdown while a task ignores its context")
+		assert.Contains(t, err.Error(), "the database is closed when they return")
+		close(release)
+		select {
+		case <-worked:
+		case <-time.After(30 * time.Second):
+			t.Fatal("Work did not return within 30s of the task's return")
+		}
+
+		_, other := startHost(t, dbURL, opa.Options{"migrate": "no"})
+		waitState(t, other, []int64{row.ID}, "completed", 30*time.Second)
+	})
+}

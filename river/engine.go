@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -25,8 +25,8 @@ type engine interface {
 	checkMigrated(ctx context.Context, log *slog.Logger) error
 	// newClient makes a River client on the database.
 	newClient(cfg *rq.Config) (client, error)
-	// foreignKinds lists up to max kinds of stored jobs that are not in known.
-	foreignKinds(ctx context.Context, known []string, max int) ([]string, error)
+	// electedLeader is the ID of the leader in office, or "" if none is.
+	electedLeader(ctx context.Context) (string, error)
 	// close closes the database.
 	close()
 }
@@ -35,6 +35,9 @@ type engine interface {
 type client interface {
 	Insert(ctx context.Context, args rq.JobArgs, opts *rq.InsertOpts) (*rivertype.JobInsertResult, error)
 	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	JobList(ctx context.Context, params *rq.JobListParams) (*rq.JobListResult, error)
+	JobCancel(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	JobRetry(ctx context.Context, id int64) (*rivertype.JobRow, error)
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
 	StopAndCancel(ctx context.Context) error
@@ -109,19 +112,17 @@ func describe(err error) error {
 	return err
 }
 
-// foreignKinds lists every stored kind and leaves out the known ones in Go:
-// riversqlite v0.51.2 numbers its query's LIMIT parameter wrongly when more
-// than one kind is excluded ("datatype mismatch").
-func (e *engineOf[TTx]) foreignKinds(ctx context.Context, known []string, max int) ([]string, error) {
-	kinds, err := e.driver.GetExecutor().JobKindList(ctx, &riverdriver.JobKindListParams{Max: 10_000})
-	if err != nil {
-		return nil, fmt.Errorf("river: list job kinds: %w", err)
+// electedLeader returns the ID of the elected leader whose term has not
+// expired, or "" if there is none.
+func (e *engineOf[TTx]) electedLeader(ctx context.Context) (string, error) {
+	l, err := e.driver.GetExecutor().LeaderGetElectedLeader(ctx, &riverdriver.LeaderGetElectedLeaderParams{})
+	switch {
+	case errors.Is(err, rivertype.ErrNotFound):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("river: elected leader: %w", err)
+	case !l.ExpiresAt.After(time.Now()):
+		return "", nil
 	}
-	var out []string
-	for _, k := range kinds {
-		if !slices.Contains(known, k) && len(out) < max {
-			out = append(out, k)
-		}
-	}
-	return out, nil
+	return l.LeaderID, nil
 }

@@ -40,6 +40,9 @@ type Jobs struct {
 	workers *rq.Workers // every task of the loaded plugins
 	kinds   []string    // their kinds, in plugin order
 
+	periodic []*rq.PeriodicJob // the periodic tasks' jobs, enqueued by the leader
+
+	live   sync.WaitGroup // the started River clients that have not stopped
 	mu     sync.Mutex
 	run    *running // the Work in progress, if any
 	closed bool

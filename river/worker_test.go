@@ -62,18 +62,21 @@ func TestTwoWorkersRunEachJobExactlyOnce(t *testing.T) {
 }
 
 // A worker never takes jobs of kinds it has no plugin for: they wait, with
-// no attempt used, until a worker that has the plugin runs them. A worker
-// that lacks a plugin stays out of leader election (leader: auto).
+// no attempt used, until a worker that has the plugin runs them. With
+// leader: auto, a plugin left out does not keep a worker out of the
+// election, nor do jobs no worker has attempted; unfinished jobs that
+// another worker has attempted, of a kind it lacks, do.
 func TestWorkerWithoutPluginLeavesJobsWaiting(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, dbURL string) {
 		_, jobs := startHost(t, dbURL, nil)
-		aIDs := enqueue(t, jobs, "test.a", seq(1, 5), nil)
 		bIDs := enqueue(t, jobs, "test.b", seq(1, 5), nil)
+		aIDs := enqueue(t, jobs, "test.a", seq(1, 5), nil)
 
 		// Plugin b is compiled in but blacklisted: a plugin found, not loaded.
 		wa := startWorker(t, dbURL, "TP_PLUGINS=a", "TP_BLACKLIST=b")
+		// The test.a jobs, enqueued after the test.b ones, are done: the
+		// worker has fetched past the test.b jobs.
 		waitState(t, jobs, aIDs, "completed", 60*time.Second)
-		time.Sleep(time.Second) // several fetches, with test.b jobs there to take
 		for _, id := range bIDs {
 			row, err := jobs.Job(context.Background(), id)
 			require.NoError(t, err)
@@ -81,22 +84,64 @@ func TestWorkerWithoutPluginLeavesJobsWaiting(t *testing.T) {
 			assert.Zero(t, row.Attempt, "job %d", id)
 		}
 		wa.stop(30 * time.Second)
-		assert.Contains(t, wa.log.String(), "leader_election=false")
-		assert.Contains(t, wa.log.String(), "plugins found but not loaded: b")
+		assert.Contains(t, wa.log.String(), "leader_election=true")
 		for _, r := range wa.runs() {
 			assert.Equal(t, "test.a", r.kind)
 		}
 
-		// Plugin b simply absent: the queue's test.b jobs keep it out too.
+		// A test.slow job is running in a worker that has its plugin: a
+		// worker without it stays out of the election.
+		slow, err := jobs.Enqueue(context.Background(), "test.slow", testprog.Args{N: 1, MS: 600_000}, nil)
+		require.NoError(t, err)
+		ws := startWorker(t, dbURL, "TP_PLUGINS=slow,a", "TP_STOP_TIMEOUT=1s")
+		waitState(t, jobs, []int64{slow.ID}, "running", 60*time.Second)
 		wa2 := startWorker(t, dbURL, "TP_PLUGINS=a")
+		wa2.waitLog(60*time.Second, "river: working", "leader_election=false",
+			"already attempted by another worker, of kinds no loaded plugin declares: test.slow")
 		wb := startWorker(t, dbURL, "TP_PLUGINS=b,a")
 		waitState(t, jobs, bIDs, "completed", 60*time.Second)
 		wa2.stop(30 * time.Second)
 		wb.stop(30 * time.Second)
-		assert.Contains(t, wa2.log.String(), "the queue holds jobs of kinds no loaded plugin declares: test.b")
-		assert.Contains(t, wb.log.String(), "leader_election=true")
+		ws.stop(30 * time.Second)
 		assert.Empty(t, wa2.runs())
 		assert.Len(t, wb.runs(), 5)
+	})
+}
+
+// A fleet of leader: auto workers, after a job of a kind no worker has (a
+// typo) was enqueued, still elects a leader: a scheduled job, which only
+// the leader moves to the queue, runs. The typo job is left alone.
+func TestAutoWorkersElectLeaderDespiteUnknownKind(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		_, jobs := startHost(t, dbURL, nil)
+		ctx := context.Background()
+		typo, err := jobs.Enqueue(ctx, "test.tpyo", testprog.Args{N: 1}, nil)
+		require.NoError(t, err)
+		scheduled, err := jobs.Enqueue(ctx, "test.a", testprog.Args{N: 2}, &river.InsertOpts{ScheduledAt: time.Now().Add(6 * time.Second)})
+		require.NoError(t, err)
+		require.Equal(t, "scheduled", string(scheduled.State))
+
+		w1 := startWorker(t, dbURL, "TP_PLUGINS=a")
+		w2 := startWorker(t, dbURL, "TP_PLUGINS=a")
+		waitState(t, jobs, []int64{scheduled.ID}, "completed", 90*time.Second)
+		w1.stop(30 * time.Second)
+		w2.stop(30 * time.Second)
+		assert.Contains(t, w1.log.String(), "leader_election=true")
+		assert.Contains(t, w2.log.String(), "leader_election=true")
+		row, err := jobs.Job(ctx, typo.ID)
+		require.NoError(t, err)
+		assert.Equal(t, "available", string(row.State))
+		assert.Zero(t, row.Attempt)
+	})
+}
+
+// A worker that sees no leader for OPTS.leader_alarm logs an error.
+func TestNoLeaderIsAnError(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		startHost(t, dbURL, nil) // migrates
+		w := startWorker(t, dbURL, "TP_PLUGINS=a", `TP_OPTS={"leader": "no", "leader_alarm": "1s"}`)
+		w.waitLog(60*time.Second, "level=ERROR", "river: no leader", "without_leader_for=1s")
+		w.stop(30 * time.Second)
 	})
 }
 
