@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -331,4 +332,31 @@ func TestCloseWaitsForRunningClient(t *testing.T) {
 		_, other := startHost(t, dbURL, opa.Options{"migrate": "no"})
 		waitState(t, other, []int64{row.ID}, "completed", 30*time.Second)
 	})
+}
+
+// checkedArgs validate themselves.
+type checkedArgs struct {
+	Note int `json:"note"`
+}
+
+func (checkedArgs) Kind() string { return "notes.checked" }
+
+func (a checkedArgs) Validate() error {
+	if a.Note <= 0 {
+		return fmt.Errorf("note must be positive, got %d", a.Note)
+	}
+	return nil
+}
+
+// Args with a Validate method are checked before they are stored.
+func TestEnqueueValidatesArgs(t *testing.T) {
+	_, jobs := startHost(t, filepath.Join(t.TempDir(), "jobs.db"), nil)
+	ctx := context.Background()
+	_, err := jobs.EnqueueArgs(ctx, checkedArgs{Note: 0}, nil)
+	assert.ErrorContains(t, err, "river: enqueue notes.checked: invalid args: note must be positive, got 0")
+	_, err = jobs.Enqueue(ctx, "notes.checked", checkedArgs{Note: -1}, nil)
+	assert.ErrorContains(t, err, "invalid args: note must be positive, got -1")
+	row, err := jobs.EnqueueArgs(ctx, checkedArgs{Note: 3}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), row.ID, "only the valid job is stored")
 }

@@ -50,11 +50,15 @@ type Jobs struct {
 
 // Enqueue adds a job of kind with args, which are marshalled to JSON (nil is
 // {}; json.RawMessage and []byte are used as they are and must be valid
-// JSON). Any kind is accepted, also one that no plugin of this process
+// JSON). Args with a Validate() error method are checked first: an error
+// stores nothing. Any kind is accepted, also one that no plugin of this process
 // declares: a worker with that plugin runs it. It returns the stored job.
 func (j *Jobs) Enqueue(ctx context.Context, kind string, args any, opts *InsertOpts) (*JobRow, error) {
 	if kind == "" {
 		return nil, errors.New("river: Enqueue: empty kind")
+	}
+	if err := validate(kind, args); err != nil {
+		return nil, err
 	}
 	var raw []byte
 	switch a := args.(type) {
@@ -77,8 +81,12 @@ func (j *Jobs) Enqueue(ctx context.Context, kind string, args any, opts *InsertO
 }
 
 // EnqueueArgs adds a job whose kind is args.Kind(), with args marshalled to
-// JSON: typed enqueueing, for a host that has the args type.
+// JSON: typed enqueueing, for a host that has the args type. Args with a
+// Validate() error method are checked first.
 func (j *Jobs) EnqueueArgs(ctx context.Context, args JobArgs, opts *InsertOpts) (*JobRow, error) {
+	if err := validate(args.Kind(), args); err != nil {
+		return nil, err
+	}
 	return j.insert(ctx, args, opts)
 }
 

@@ -269,3 +269,27 @@ func TestKilledWorkersJobIsRescued(t *testing.T) {
 		assert.Equal(t, []string{"started", "ok"}, whats(w2.runs(), 1))
 	})
 }
+
+// Args that can never decode into the task's type cancel the job on its
+// first attempt, with the reason; they are not retried for weeks.
+func TestBadArgsCancelTheJob(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		_, jobs := startHost(t, dbURL, nil)
+		ctx := context.Background()
+		bad, err := jobs.Enqueue(ctx, "test.a", map[string]any{"n": "seven"}, nil)
+		require.NoError(t, err)
+		good, err := jobs.Enqueue(ctx, "test.a", testprog.Args{N: 7}, nil)
+		require.NoError(t, err)
+		w := startWorker(t, dbURL, "TP_PLUGINS=a")
+		waitState(t, jobs, []int64{good.ID}, "completed", 60*time.Second)
+		waitState(t, jobs, []int64{bad.ID}, "cancelled", 60*time.Second)
+		w.stop(30 * time.Second)
+
+		row, err := jobs.Job(ctx, bad.ID)
+		require.NoError(t, err)
+		assert.Equal(t, 1, row.Attempt)
+		require.Len(t, row.Errors, 1)
+		assert.Contains(t, row.Errors[0].Error, "cancelled, not retried: its args can never decode")
+		assert.Contains(t, row.Errors[0].Error, "cannot unmarshal string")
+	})
+}
