@@ -122,7 +122,20 @@ func openSQLite(ctx context.Context, path string) (engine, error) {
 		}
 		return tx.Commit()
 	}
-	return &engineOf[*sql.Tx]{driver: riversqlite.New(db), closeDB: func() { db.Close() }, exclusive: exclusive}, nil
+	query := func(ctx context.Context, q string, row func(scan func(...any) error) error) error {
+		rows, err := db.QueryContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := row(rows.Scan); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
+	return &engineOf[*sql.Tx]{driver: riversqlite.New(db), closeDB: func() { db.Close() }, exclusive: exclusive, query: query}, nil
 }
 
 // pingSQLite opens the first connection. Switching a fresh file to WAL
@@ -163,7 +176,20 @@ func openPostgres(ctx context.Context, rawURL string) (engine, error) {
 		}
 		return nil, fmt.Errorf("%w: river: postgres %s: %w", opa.ErrUnavailable, where, err)
 	}
-	return &engineOf[pgx.Tx]{driver: riverpgxv5.New(pool), closeDB: pool.Close, exclusive: advisoryLocked(pool)}, nil
+	query := func(ctx context.Context, q string, row func(scan func(...any) error) error) error {
+		rows, err := pool.Query(ctx, q)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := row(rows.Scan); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
+	return &engineOf[pgx.Tx]{driver: riverpgxv5.New(pool), closeDB: pool.Close, exclusive: advisoryLocked(pool), query: query}, nil
 }
 
 // migrateLockKey is the Postgres advisory lock that serialises migrations:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strings"
 	"time"
 
@@ -25,6 +26,13 @@ type engine interface {
 	checkMigrated(ctx context.Context, log *slog.Logger) error
 	// newClient makes a River client on the database.
 	newClient(cfg *rq.Config) (client, error)
+	// insertTx inserts a job with c in the caller's transaction tx, which
+	// must be the engine's transaction type.
+	insertTx(ctx context.Context, c client, tx any, args rq.JobArgs, opts *rq.InsertOpts) (*rivertype.JobInsertResult, error)
+	// txType names the transaction type insertTx takes.
+	txType() string
+	// counts are the stored jobs by queue and state.
+	counts(ctx context.Context) (map[string]map[string]int, error)
 	// electedLeader is the ID of the leader in office, or "" if none is.
 	electedLeader(ctx context.Context) (string, error)
 	// close closes the database.
@@ -54,6 +62,28 @@ type engineOf[TTx any] struct {
 	// the transaction to migrate in, or the zero TTx to migrate as River
 	// does (each migration in its own transaction).
 	exclusive func(ctx context.Context, fn func(tx TTx, inTx bool) error) error
+	// query runs a query with no arguments and calls row for each row.
+	query func(ctx context.Context, sql string, row func(scan func(dest ...any) error) error) error
+}
+
+// countsSQL counts jobs by queue and state, in SQL both databases take.
+const countsSQL = "SELECT queue, state, count(*) FROM river_job GROUP BY queue, state"
+
+func (e *engineOf[TTx]) counts(ctx context.Context) (map[string]map[string]int, error) {
+	out := map[string]map[string]int{}
+	err := e.query(ctx, countsSQL, func(scan func(...any) error) error {
+		var queue, state string
+		var n int
+		if err := scan(&queue, &state, &n); err != nil {
+			return err
+		}
+		if out[queue] == nil {
+			out[queue] = map[string]int{}
+		}
+		out[queue][state] = n
+		return nil
+	})
+	return out, err
 }
 
 func (e *engineOf[TTx]) newClient(cfg *rq.Config) (client, error) {
@@ -111,6 +141,20 @@ func describe(err error) error {
 	}
 	return err
 }
+
+func (e *engineOf[TTx]) insertTx(ctx context.Context, c client, tx any, args rq.JobArgs, opts *rq.InsertOpts) (*rivertype.JobInsertResult, error) {
+	t, ok := tx.(TTx)
+	if !ok {
+		return nil, fmt.Errorf("river: EnqueueTx: the transaction is a %T; this database takes a %s", tx, e.txType())
+	}
+	rc, ok := c.(*rq.Client[TTx])
+	if !ok {
+		return nil, fmt.Errorf("river: EnqueueTx: the client is a %T, not a *river.Client[%s]", c, e.txType())
+	}
+	return rc.InsertTx(ctx, t, args, opts)
+}
+
+func (e *engineOf[TTx]) txType() string { return reflect.TypeFor[TTx]().String() }
 
 // electedLeader returns the ID of the elected leader whose term has not
 // expired, or "" if there is none.

@@ -54,11 +54,20 @@ type Jobs struct {
 // stores nothing. Any kind is accepted, also one that no plugin of this process
 // declares: a worker with that plugin runs it. It returns the stored job.
 func (j *Jobs) Enqueue(ctx context.Context, kind string, args any, opts *InsertOpts) (*JobRow, error) {
+	a, err := j.rawArgs(kind, args)
+	if err != nil {
+		return nil, err
+	}
+	return j.insert(ctx, a, opts)
+}
+
+// rawArgs are Enqueue's args, validated and marshalled.
+func (j *Jobs) rawArgs(kind string, args any) (taskArgs, error) {
 	if kind == "" {
-		return nil, errors.New("river: Enqueue: empty kind")
+		return taskArgs{}, errors.New("river: Enqueue: empty kind")
 	}
 	if err := validate(kind, args); err != nil {
-		return nil, err
+		return taskArgs{}, err
 	}
 	var raw []byte
 	switch a := args.(type) {
@@ -71,13 +80,13 @@ func (j *Jobs) Enqueue(ctx context.Context, kind string, args any, opts *InsertO
 	default:
 		var err error
 		if raw, err = json.Marshal(args); err != nil {
-			return nil, fmt.Errorf("river: Enqueue %s: args do not marshal to JSON: %w", kind, err)
+			return taskArgs{}, fmt.Errorf("river: Enqueue %s: args do not marshal to JSON: %w", kind, err)
 		}
 	}
 	if !json.Valid(raw) {
-		return nil, fmt.Errorf("river: Enqueue %s: args are not valid JSON", kind)
+		return taskArgs{}, fmt.Errorf("river: Enqueue %s: args are not valid JSON", kind)
 	}
-	return j.insert(ctx, taskArgs{kind: kind, raw: raw}, opts)
+	return taskArgs{kind: kind, raw: raw}, nil
 }
 
 // EnqueueArgs adds a job whose kind is args.Kind(), with args marshalled to
@@ -88,6 +97,47 @@ func (j *Jobs) EnqueueArgs(ctx context.Context, args JobArgs, opts *InsertOpts) 
 		return nil, err
 	}
 	return j.insert(ctx, args, opts)
+}
+
+// EnqueueTx is Enqueue in the caller's transaction tx: the job is stored
+// if and only if tx commits, with the rows the caller writes in it. tx is a
+// *sql.Tx on SQLite and a pgx.Tx on Postgres, on the database OPTS.url
+// names (for SQLite, the same file: open it with _txlock=immediate and a
+// busy timeout, as this driver does). Another transaction type is an
+// error. River sees the job once tx commits; a rolled-back tx leaves none.
+func (j *Jobs) EnqueueTx(ctx context.Context, tx any, kind string, args any, opts *InsertOpts) (*JobRow, error) {
+	a, err := j.rawArgs(kind, args)
+	if err != nil {
+		return nil, err
+	}
+	return j.insertIn(ctx, tx, a, opts)
+}
+
+// EnqueueArgsTx is EnqueueArgs in the caller's transaction tx (see
+// EnqueueTx).
+func (j *Jobs) EnqueueArgsTx(ctx context.Context, tx any, args JobArgs, opts *InsertOpts) (*JobRow, error) {
+	if err := validate(args.Kind(), args); err != nil {
+		return nil, err
+	}
+	return j.insertIn(ctx, tx, args, opts)
+}
+
+func (j *Jobs) insertIn(ctx context.Context, tx any, args JobArgs, opts *InsertOpts) (*JobRow, error) {
+	ins, err := j.client()
+	if err != nil {
+		return nil, err
+	}
+	if tx == nil {
+		return nil, fmt.Errorf("river: EnqueueTx %s: no transaction (a nil %s)", args.Kind(), j.eng.txType())
+	}
+	if opts, err = j.insertOpts(args, opts); err != nil {
+		return nil, err
+	}
+	res, err := j.eng.insertTx(ctx, ins, tx, args, opts)
+	if err != nil {
+		return nil, fmt.Errorf("river: enqueue %s in a transaction: %w", args.Kind(), err)
+	}
+	return res.Job, nil
 }
 
 func (j *Jobs) insert(ctx context.Context, args JobArgs, opts *InsertOpts) (*JobRow, error) {
