@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 
 	"github.com/opa-stack/opa-go"
 	rq "github.com/riverqueue/river"
@@ -28,7 +30,22 @@ func New(opts opa.Options) (opa.Component, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &component{jobs: &Jobs{set: set, log: slog.Default()}}, nil
+	return &component{jobs: &Jobs{set: set, log: slog.Default(), periodic: periodicJobs(set)}}, nil
+}
+
+// periodicJobs are River periodic jobs for OPTS.periodic: each kind, with
+// args {}, on OPTS.queue, every interval, and once at a new leader's start.
+// Unique by period, so even two leaders at a handover enqueue it once per
+// interval.
+func periodicJobs(set settings) []*rq.PeriodicJob {
+	var out []*rq.PeriodicJob
+	for _, kind := range slices.Sorted(maps.Keys(set.periodic)) {
+		every := set.periodic[kind]
+		out = append(out, rq.NewPeriodicJob(rq.PeriodicInterval(every), func() (rq.JobArgs, *rq.InsertOpts) {
+			return taskArgs{kind: kind, raw: []byte("{}")}, &rq.InsertOpts{Queue: set.queue, UniqueOpts: rq.UniqueOpts{ByPeriod: every}}
+		}, &rq.PeriodicJobOpts{ID: "opa:" + kind, RunOnStart: true}))
+	}
+	return out
 }
 
 // component is the opa side of a Jobs: BindManager, Connect and Close.

@@ -15,18 +15,19 @@ import (
 // settings are a component's OPTS, checked. Zero values mean River's
 // defaults, except where a default is written here.
 type settings struct {
-	url          string         // a SQLite file path, or a postgres:// URL (required)
-	queue        string         // the River queue Enqueue uses when the job names none: "default"
-	queues       map[string]int // the queues Work fetches from, each with its concurrency: {queue: workers}
-	workers      int            // jobs one worker process runs at once, per queue: 10
-	migrate      string         // "auto" or "no": "auto"
-	rescueAfter  time.Duration  // River's RescueStuckJobsAfter: 1h
-	leaderAlarm  time.Duration  // how long a worker sees no leader before it logs an error: 1m
-	leader       string         // "auto", "yes" or "no": "auto"
-	maxAttempts  int            // River's default: 25
-	jobTimeout   time.Duration  // River's default: 1m
-	stopTimeout  time.Duration  // how long a stopping worker lets jobs finish: 10s
-	pollInterval time.Duration  // River's default: 1s
+	url          string                   // a SQLite file path, or a postgres:// URL (required)
+	queue        string                   // the River queue Enqueue uses when the job names none: "default"
+	queues       map[string]int           // the queues Work fetches from, each with its concurrency: {queue: workers}
+	workers      int                      // jobs one worker process runs at once, per queue: 10
+	migrate      string                   // "auto" or "no": "auto"
+	rescueAfter  time.Duration            // River's RescueStuckJobsAfter: 1h
+	leaderAlarm  time.Duration            // how long a worker sees no leader before it logs an error: 1m
+	periodic     map[string]time.Duration // task kinds the leader enqueues every interval
+	leader       string                   // "auto", "yes" or "no": "auto"
+	maxAttempts  int                      // River's default: 25
+	jobTimeout   time.Duration            // River's default: 1m
+	stopTimeout  time.Duration            // how long a stopping worker lets jobs finish: 10s
+	pollInterval time.Duration            // River's default: 1s
 }
 
 // optionKeys are the OPTS keys the driver reads, lower-case as viper gives them.
@@ -37,6 +38,7 @@ var optionKeys = map[string]func(*settings, any) error{
 	"migrate":       func(s *settings, v any) (err error) { s.migrate, err = migrateOpt(v); return },
 	"rescue_after":  func(s *settings, v any) (err error) { s.rescueAfter, err = durationOpt(v); return },
 	"leader_alarm":  func(s *settings, v any) (err error) { s.leaderAlarm, err = durationOpt(v); return },
+	"periodic":      func(s *settings, v any) (err error) { s.periodic, err = periodicOpt(v); return },
 	"workers":       func(s *settings, v any) (err error) { s.workers, err = intOpt(v, 1); return },
 	"leader":        func(s *settings, v any) (err error) { s.leader, err = leaderOpt(v); return },
 	"max_attempts":  func(s *settings, v any) (err error) { s.maxAttempts, err = intOpt(v, 1); return },
@@ -251,4 +253,69 @@ func migrateOpt(v any) (string, error) {
 		return "", fmt.Errorf("want auto or no, got %q", x)
 	}
 	return "", fmt.Errorf("want auto or no, got a %T", v)
+}
+
+// periodicOpt reads PERIODIC: a map of task kind to interval
+// ({notes.reindex: 1h}; a settings loader that splits keys at dots gives
+// {notes: {reindex: 1h}}, read the same), a list of {kind: K, every: D}, or,
+// from the environment, "notes.reindex=1h,notes.report=24h".
+func periodicOpt(v any) (map[string]time.Duration, error) {
+	out := map[string]time.Duration{}
+	add := func(kind string, every any) error {
+		kind = strings.TrimSpace(kind)
+		if kind == "" {
+			return errors.New("a task kind is empty")
+		}
+		d, err := durationOpt(every)
+		if err != nil {
+			return fmt.Errorf("%s: %w", kind, err)
+		}
+		out[kind] = d
+		return nil
+	}
+	var walk func(prefix string, m map[string]any) error
+	walk = func(prefix string, m map[string]any) error {
+		for k, e := range m {
+			if sub, ok := e.(map[string]any); ok {
+				if err := walk(prefix+k+".", sub); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := add(prefix+k, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		if err := walk("", x); err != nil {
+			return nil, err
+		}
+	case []any:
+		for _, e := range x {
+			m, ok := e.(map[string]any)
+			kind, _ := m["kind"].(string)
+			if !ok || kind == "" || m["every"] == nil {
+				return nil, fmt.Errorf("want {kind: KIND, every: DURATION} entries, got %v", e)
+			}
+			if err := add(kind, m["every"]); err != nil {
+				return nil, err
+			}
+		}
+	case string:
+		for part := range strings.SplitSeq(x, ",") {
+			kind, every, ok := strings.Cut(part, "=")
+			if !ok {
+				return nil, fmt.Errorf("want KIND=DURATION, got %q", part)
+			}
+			if err := add(kind, every); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		return nil, fmt.Errorf("want a map of task kind to interval, got a %T", v)
+	}
+	return out, nil
 }

@@ -41,6 +41,17 @@ func TestParseOptions(t *testing.T) {
 		{name: "queue not among queues", opts: opa.Options{"url": "jobs.db", "queue": "mail", "queues": "a,b"},
 			err: `OPTS.queue "mail" is not one of OPTS.queues (a, b)`},
 		{name: "bad queue concurrency", opts: opa.Options{"url": "jobs.db", "queues": "a=0"}, err: "OPTS.queues: queue a: want at least 1, got 0"},
+		{name: "periodic, split at dots or not", opts: opa.Options{"url": "jobs.db",
+			"periodic": map[string]any{"notes.reindex": "1h", "notes": map[string]any{"report": "24h"}}},
+			want: func(s *settings) {
+				s.periodic = map[string]time.Duration{"notes.reindex": time.Hour, "notes.report": 24 * time.Hour}
+			}},
+		{name: "periodic as a list", opts: opa.Options{"url": "jobs.db",
+			"periodic": []any{map[string]any{"kind": "a.b", "every": "5m"}}},
+			want: func(s *settings) { s.periodic = map[string]time.Duration{"a.b": 5 * time.Minute} }},
+		{name: "periodic from the environment", opts: opa.Options{"url": "jobs.db", "periodic": "a.b=5m, c=1s"},
+			want: func(s *settings) { s.periodic = map[string]time.Duration{"a.b": 5 * time.Minute, "c": time.Second} }},
+		{name: "bad periodic", opts: opa.Options{"url": "jobs.db", "periodic": "a.b"}, err: `OPTS.periodic: want KIND=DURATION, got "a.b"`},
 		{name: "bad migrate", opts: opa.Options{"url": "jobs.db", "migrate": "later"}, err: `OPTS.migrate: want auto or no, got "later"`},
 		{name: "rescue within the job timeout", opts: opa.Options{"url": "jobs.db", "rescue_after": "30s"},
 			err: "OPTS.rescue_after (30s) must be longer than OPTS.job_timeout (1m0s)"},

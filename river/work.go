@@ -117,6 +117,7 @@ func (j *Jobs) startClient(ctx context.Context) (client, error) {
 		cfg.Queues[q] = rq.QueueConfig{MaxWorkers: n}
 	}
 	cfg.FetchOnlyKnownKinds = true
+	cfg.SkipUnknownJobCheck = true // a periodic kind may be another worker's task
 	cfg.LeaderElectionDisabled = !leader
 	if leader {
 		cfg.PeriodicJobs = j.periodic

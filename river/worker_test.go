@@ -2,12 +2,14 @@ package river_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/opa-stack/opa-go"
 	"github.com/opa-stack/opa-go/river"
 	"github.com/opa-stack/opa-go/river/internal/testprog"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -291,5 +293,45 @@ func TestBadArgsCancelTheJob(t *testing.T) {
 		require.Len(t, row.Errors, 1)
 		assert.Contains(t, row.Errors[0].Error, "cancelled, not retried: its args can never decode")
 		assert.Contains(t, row.Errors[0].Error, "cannot unmarshal string")
+	})
+}
+
+// OPTS.periodic: the leader enqueues a task every interval, once for the
+// whole fleet: two workers, both eligible to lead, run it once per period.
+func TestPeriodicTaskOncePerInterval(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		_, jobs := startHost(t, dbURL, nil)
+		const opts = `TP_OPTS={"periodic": {"test.a": "2s"}}`
+		w1 := startWorker(t, dbURL, "TP_PLUGINS=a", opts)
+		w2 := startWorker(t, dbURL, "TP_PLUGINS=a", opts)
+		ctx := context.Background()
+		completed := func() []*river.JobRow {
+			res, err := jobs.List(ctx, river.NewJobListParams().Kinds("test.a").States(rivertype.JobStateCompleted).First(1000))
+			require.NoError(t, err)
+			return res.Jobs
+		}
+		deadline := time.Now().Add(90 * time.Second)
+		for len(completed()) < 3 {
+			if time.Now().After(deadline) {
+				t.Fatalf("fewer than 3 periodic test.a jobs completed after 90s: %d", len(completed()))
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+		w1.stop(30 * time.Second)
+		w2.stop(30 * time.Second)
+
+		all, err := jobs.List(ctx, river.NewJobListParams().Kinds("test.a").First(1000))
+		require.NoError(t, err)
+		// Two enqueuers would insert pairs of jobs milliseconds apart; one
+		// leader inserts them an interval apart (half of it, for jitter).
+		created := make([]time.Time, 0, len(all.Jobs))
+		for _, j := range all.Jobs {
+			created = append(created, j.CreatedAt)
+		}
+		slices.SortFunc(created, time.Time.Compare)
+		for i := 1; i < len(created); i++ {
+			assert.GreaterOrEqual(t, created[i].Sub(created[i-1]), time.Second, "jobs %d and %d enqueued less than half an interval apart", i-1, i)
+		}
+		assert.Len(t, append(w1.runs(), w2.runs()...), len(completed()), "each periodic job ran once")
 	})
 }
