@@ -121,5 +121,6 @@ func (j *Jobs) baseConfig() *rq.Config {
 		FetchPollInterval: j.set.pollInterval,
 
 		RescueStuckJobsAfter: j.set.rescueAfter,
+		PollOnly:             j.set.pollOnly,
 	}
 }

@@ -23,6 +23,7 @@ type settings struct {
 	rescueAfter  time.Duration            // River's RescueStuckJobsAfter: 1h
 	leaderAlarm  time.Duration            // how long a worker sees no leader before it logs an error: 1m
 	periodic     map[string]time.Duration // task kinds the leader enqueues every interval
+	pollOnly     bool                     // River's PollOnly: no LISTEN (PgBouncer in transaction mode)
 	leader       string                   // "auto", "yes" or "no": "auto"
 	maxAttempts  int                      // River's default: 25
 	jobTimeout   time.Duration            // River's default: 1m
@@ -39,6 +40,7 @@ var optionKeys = map[string]func(*settings, any) error{
 	"rescue_after":  func(s *settings, v any) (err error) { s.rescueAfter, err = durationOpt(v); return },
 	"leader_alarm":  func(s *settings, v any) (err error) { s.leaderAlarm, err = durationOpt(v); return },
 	"periodic":      func(s *settings, v any) (err error) { s.periodic, err = periodicOpt(v); return },
+	"poll_only":     func(s *settings, v any) (err error) { s.pollOnly, err = boolOpt(v); return },
 	"workers":       func(s *settings, v any) (err error) { s.workers, err = intOpt(v, 1); return },
 	"leader":        func(s *settings, v any) (err error) { s.leader, err = leaderOpt(v); return },
 	"max_attempts":  func(s *settings, v any) (err error) { s.maxAttempts, err = intOpt(v, 1); return },
@@ -318,4 +320,21 @@ func periodicOpt(v any) (map[string]time.Duration, error) {
 		return nil, fmt.Errorf("want a map of task kind to interval, got a %T", v)
 	}
 	return out, nil
+}
+
+// boolOpt reads a YAML bool, or true/false/yes/no from the environment.
+func boolOpt(v any) (bool, error) {
+	switch x := v.(type) {
+	case bool:
+		return x, nil
+	case string:
+		switch strings.ToLower(strings.TrimSpace(x)) {
+		case "true", "yes":
+			return true, nil
+		case "false", "no":
+			return false, nil
+		}
+		return false, fmt.Errorf("want true or false, got %q", x)
+	}
+	return false, fmt.Errorf("want true or false, got a %T", v)
 }

@@ -52,6 +52,8 @@ func TestParseOptions(t *testing.T) {
 		{name: "periodic from the environment", opts: opa.Options{"url": "jobs.db", "periodic": "a.b=5m, c=1s"},
 			want: func(s *settings) { s.periodic = map[string]time.Duration{"a.b": 5 * time.Minute, "c": time.Second} }},
 		{name: "bad periodic", opts: opa.Options{"url": "jobs.db", "periodic": "a.b"}, err: `OPTS.periodic: want KIND=DURATION, got "a.b"`},
+		{name: "poll only", opts: opa.Options{"url": "jobs.db", "poll_only": "yes"}, want: func(s *settings) { s.pollOnly = true }},
+		{name: "bad poll only", opts: opa.Options{"url": "jobs.db", "poll_only": "maybe"}, err: `OPTS.poll_only: want true or false, got "maybe"`},
 		{name: "bad migrate", opts: opa.Options{"url": "jobs.db", "migrate": "later"}, err: `OPTS.migrate: want auto or no, got "later"`},
 		{name: "rescue within the job timeout", opts: opa.Options{"url": "jobs.db", "rescue_after": "30s"},
 			err: "OPTS.rescue_after (30s) must be longer than OPTS.job_timeout (1m0s)"},

@@ -219,10 +219,11 @@ func whats(runs []run, n int) []string {
 // Jobs go to the queue the settings name (OPTS.queue), and a worker works
 // every queue of OPTS.queues: a job on a non-default queue is worked. A
 // queue that no worker of the settings serves is refused at Enqueue, never
-// left to wait forever.
+// left to wait forever. The worker polls (poll_only), without LISTEN, as
+// behind PgBouncer in transaction mode.
 func TestNonDefaultQueuesAreWorked(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, dbURL string) {
-		const opts = `{"queue": "mail", "queues": {"mail": 2, "reports": 1}}`
+		const opts = `{"queue": "mail", "queues": {"mail": 2, "reports": 1}, "poll_only": true}`
 		// A host that only names its queue: Enqueue puts jobs there.
 		_, mailHost := startHost(t, dbURL, opa.Options{"queue": "mail"})
 		ctx := context.Background()
