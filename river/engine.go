@@ -136,7 +136,7 @@ func (e *engineOf[TTx]) checkMigrated(ctx context.Context, log *slog.Logger) err
 
 // describe adds a Postgres error's SQLSTATE to its message.
 func describe(err error) error {
-	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok {
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && !strings.Contains(err.Error(), "SQLSTATE") {
 		return fmt.Errorf("%w (SQLSTATE %s)", err, pgErr.Code)
 	}
 	return err
