@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/opa-stack/opa-go"
 	"github.com/opa-stack/opa-go/river"
@@ -30,7 +33,7 @@ func (reindexArgs) Kind() string { return "notes.reindex" }
 // typed; it cannot work.
 func TestHostEnqueues(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, dbURL string) {
-		_, jobs := startHost(t, dbURL, nil)
+		_, jobs := startHost(t, dbURL, opa.Options{"queues": "default,other"})
 		ctx := context.Background()
 
 		row, err := jobs.Enqueue(ctx, "notes.reindex", map[string]any{"note": 7}, nil)
@@ -206,4 +209,155 @@ func TestConcurrentConnectsMigrate(t *testing.T) {
 			assert.NoError(t, <-errs)
 		}
 	})
+}
+
+// A URL that is neither a SQLite path nor a Postgres URL fails Startup,
+// its password not shown, and creates no file.
+func TestConnectRefusesOtherURLs(t *testing.T) {
+	for _, u := range []string{"pgsql://opa:s3cretpw@127.0.0.1/jobs", "host=127.0.0.1 password=s3cretpw dbname=jobs"} {
+		t.Run(u, func(t *testing.T) {
+			dir := t.TempDir()
+			t.Chdir(dir)
+			m, err := newHost(u, nil)
+			require.NoError(t, err)
+			err = m.StartupSimple(context.Background())
+			require.Error(t, err, "Startup with OPTS.url %q", u)
+			assert.Contains(t, err.Error(), "OPTS.url")
+			assert.NotContains(t, err.Error(), "s3cretpw")
+			entries, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			assert.Empty(t, entries, "no file is created for a URL that is not a SQLite path")
+		})
+	}
+}
+
+// OPTS.migrate: no (a web host) never migrates: on a database without
+// River's tables Startup fails, saying where the migrations must run, and
+// leaves the database as it was. Once a process with migrate: auto has run
+// them, a host with migrate: no enqueues.
+func TestMigrateNo(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		m, err := newHost(dbURL, opa.Options{"migrate": "no"})
+		require.NoError(t, err)
+		err = m.StartupSimple(context.Background())
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "OPTS.migrate is no, and the database lacks River's migrations (Unapplied migrations: [1 2 3")
+		assert.Contains(t, err.Error(), "with migrate: auto")
+		assert.False(t, errors.Is(err, opa.ErrUnavailable), "%v", err)
+		if !strings.HasPrefix(dbURL, "postgres") {
+			db, err := sql.Open("sqlite", dbURL)
+			require.NoError(t, err)
+			var tables int
+			require.NoError(t, db.QueryRow("SELECT count(*) FROM sqlite_master WHERE name LIKE 'river%'").Scan(&tables))
+			require.NoError(t, db.Close())
+			assert.Zero(t, tables, "migrate: no created River tables")
+		}
+
+		startHost(t, dbURL, nil) // migrate: auto
+		_, jobs := startHost(t, dbURL, opa.Options{"migrate": false})
+		_, err = jobs.Enqueue(context.Background(), "notes.reindex", nil, nil)
+		require.NoError(t, err)
+	})
+}
+
+// A permanent migration error (a table in River's way) fails Startup with
+// the database's reason; it is not "unavailable".
+func TestMigrateClash(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		ctx := context.Background()
+		if strings.HasPrefix(dbURL, "postgres") {
+			conn, err := pgx.Connect(ctx, dbURL)
+			require.NoError(t, err)
+			_, err = conn.Exec(ctx, "CREATE TABLE river_job (unrelated INTEGER)")
+			require.NoError(t, err)
+			require.NoError(t, conn.Close(ctx))
+		} else {
+			db, err := sql.Open("sqlite", dbURL)
+			require.NoError(t, err)
+			_, err = db.Exec("CREATE TABLE river_job (unrelated INTEGER)")
+			require.NoError(t, err)
+			require.NoError(t, db.Close())
+		}
+		m, err := newHost(dbURL, nil)
+		require.NoError(t, err)
+		err = m.StartupSimple(ctx)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), "river: migrations: error applying version 002")
+		assert.Contains(t, err.Error(), "already exists")
+		assert.LessOrEqual(t, strings.Count(err.Error(), "SQLSTATE"), 1, "%v", err)
+		assert.False(t, errors.Is(err, opa.ErrUnavailable), "%v", err)
+	})
+}
+
+// Shutdown while a task ignores its cancelled context: Close gives up at
+// its deadline with an error, but leaves the database open until the task
+// returns, so River still records the job as completed.
+func TestCloseWaitsForRunningClient(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		started, release := make(chan struct{}), make(chan struct{})
+		task := opa.NewTask("test.stubborn", func(context.Context, struct{}) error {
+			close(started)
+			<-release // ignores its context
+			return nil
+		})
+		m, err := opa.New(opa.WithConfig(opa.Config{
+			DefaultPluginPath: "/nonexistent/opa-river-test",
+			ComponentTimeout:  3 * time.Second,
+			OptionalComponents: map[string]opa.ComponentConfig{"jobs": {Driver: "river", Opts: opa.Options{
+				"url": dbURL, "leader": "yes", "stop_timeout": "1s", "poll_interval": "100ms"}}},
+		}), opa.WithPlugin("river", river.Plugin), opa.WithPlugin("stubborn", opa.Plugin{Tasks: []opa.Task{task}}))
+		require.NoError(t, err)
+		require.NoError(t, m.StartupSimple(context.Background()))
+		jobs, err := opa.InstanceOf[*river.Jobs](m, "jobs")
+		require.NoError(t, err)
+		worked := make(chan error, 1)
+		go func() { worked <- jobs.Work(context.Background()) }()
+		row, err := jobs.Enqueue(context.Background(), "test.stubborn", nil, nil)
+		require.NoError(t, err)
+		select {
+		case <-started:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the task did not start within 30s")
+		}
+
+		err = m.Shutdown(context.Background())
+		require.Error(t, err, "Shutdown while a task ignores its context")
+		assert.Contains(t, err.Error(), "the database is closed when they return")
+		close(release)
+		select {
+		case <-worked:
+		case <-time.After(30 * time.Second):
+			t.Fatal("Work did not return within 30s of the task's return")
+		}
+
+		_, other := startHost(t, dbURL, opa.Options{"migrate": "no"})
+		waitState(t, other, []int64{row.ID}, "completed", 30*time.Second)
+	})
+}
+
+// checkedArgs validate themselves.
+type checkedArgs struct {
+	Note int `json:"note"`
+}
+
+func (checkedArgs) Kind() string { return "notes.checked" }
+
+func (a checkedArgs) Validate() error {
+	if a.Note <= 0 {
+		return fmt.Errorf("note must be positive, got %d", a.Note)
+	}
+	return nil
+}
+
+// Args with a Validate method are checked before they are stored.
+func TestEnqueueValidatesArgs(t *testing.T) {
+	_, jobs := startHost(t, filepath.Join(t.TempDir(), "jobs.db"), nil)
+	ctx := context.Background()
+	_, err := jobs.EnqueueArgs(ctx, checkedArgs{Note: 0}, nil)
+	assert.ErrorContains(t, err, "river: enqueue notes.checked: invalid args: note must be positive, got 0")
+	_, err = jobs.Enqueue(ctx, "notes.checked", checkedArgs{Note: -1}, nil)
+	assert.ErrorContains(t, err, "invalid args: note must be positive, got -1")
+	row, err := jobs.EnqueueArgs(ctx, checkedArgs{Note: 3}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), row.ID, "only the valid job is stored")
 }

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"time"
 
@@ -20,29 +21,68 @@ import (
 	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" database/sql driver
 )
 
-// isPostgres reports whether OPTS.url names a Postgres server rather than a
-// SQLite file.
-func isPostgres(u string) bool {
+// dbKind is the kind of database OPTS.url names.
+type dbKind int
+
+const (
+	dbSQLite dbKind = iota + 1
+	dbPostgres
+)
+
+// libpqKeyValue matches the start of a libpq "key=value ..." string.
+var libpqKeyValue = regexp.MustCompile(`^\s*[A-Za-z_]+\s*=`)
+
+// parseURL says what OPTS.url names: a SQLite file (a plain path, or
+// sqlite:PATH, sqlite://PATH), or a Postgres server (postgres:// or
+// postgresql://), and returns the path or the URL. Anything else is
+// refused, never taken for a file name; the error shows the value with its
+// password replaced (or not at all, where no password can be told apart).
+func parseURL(raw string) (dbKind, string, error) {
+	u := strings.TrimSpace(raw)
 	l := strings.ToLower(u)
-	return strings.HasPrefix(l, "postgres://") || strings.HasPrefix(l, "postgresql://")
+	switch {
+	case u == "":
+		return 0, "", errors.New("river: OPTS.url is empty")
+	case strings.HasPrefix(l, "postgres://"), strings.HasPrefix(l, "postgresql://"):
+		return dbPostgres, u, nil
+	case strings.HasPrefix(l, "sqlite:"):
+		path := u[len("sqlite:"):]
+		if strings.HasPrefix(path, "//") {
+			path = path[2:]
+		}
+		if path == "" {
+			return 0, "", errors.New("river: OPTS.url sqlite: names no file: write sqlite:PATH or a plain path")
+		}
+		return dbSQLite, path, nil
+	case libpqKeyValue.MatchString(u):
+		return 0, "", errors.New("river: OPTS.url looks like a libpq key=value connection string, which is not supported: write it as postgres://USER:PASSWORD@HOST:PORT/DATABASE")
+	}
+	if scheme, _, ok := strings.Cut(u, ":"); ok && scheme != "" && !strings.Contains(scheme, "/") {
+		return 0, "", fmt.Errorf("river: OPTS.url %s: unsupported scheme: use a SQLite file path, sqlite:PATH, or a postgres:// or postgresql:// URL", redactURL(u))
+	}
+	return dbSQLite, u, nil
 }
 
-// sqlitePath is the file OPTS.url names: a plain path, or sqlite:PATH.
-func sqlitePath(u string) string {
-	for _, p := range []string{"sqlite://", "sqlite:"} {
-		if len(u) >= len(p) && strings.EqualFold(u[:len(p)], p) {
-			return u[len(p):]
-		}
+// redactURL is a URL for messages: its password replaced by xxxxx, or
+// "(not shown)" where it does not parse as SCHEME://HOST.
+func redactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" && u.User == nil {
+		return "(not shown)"
 	}
-	return u
+	return u.Redacted()
 }
 
 // openEngine opens the database OPTS.url names and returns River on it.
 func openEngine(ctx context.Context, rawURL string) (engine, error) {
-	if isPostgres(rawURL) {
-		return openPostgres(ctx, rawURL)
+	kind, target, err := parseURL(rawURL)
+	if err != nil {
+		return nil, err
 	}
-	return openSQLite(ctx, sqlitePath(rawURL))
+	if kind == dbPostgres {
+		return openPostgres(ctx, target)
+	}
+	return openSQLite(ctx, target)
 }
 
 // openSQLite opens (and creates) a SQLite file. River wants one connection
@@ -69,7 +109,33 @@ func openSQLite(ctx context.Context, path string) (engine, error) {
 		db.Close()
 		return nil, fmt.Errorf("river: SQLite file %s: %w", path, err)
 	}
-	return &engineOf[*sql.Tx]{driver: riversqlite.New(db), closeDB: func() { db.Close() }}, nil
+	// A write transaction (BEGIN IMMEDIATE: _txlock) holds SQLite's one write
+	// lock: another process's migrations wait for it (busy_timeout).
+	exclusive := func(ctx context.Context, fn func(tx *sql.Tx, inTx bool) error) error {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if err := fn(tx, true); err != nil {
+			return err
+		}
+		return tx.Commit()
+	}
+	query := func(ctx context.Context, q string, row func(scan func(...any) error) error) error {
+		rows, err := db.QueryContext(ctx, q)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := row(rows.Scan); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
+	return &engineOf[*sql.Tx]{driver: riversqlite.New(db), closeDB: func() { db.Close() }, exclusive: exclusive, query: query}, nil
 }
 
 // pingSQLite opens the first connection. Switching a fresh file to WAL
@@ -110,7 +176,47 @@ func openPostgres(ctx context.Context, rawURL string) (engine, error) {
 		}
 		return nil, fmt.Errorf("%w: river: postgres %s: %w", opa.ErrUnavailable, where, err)
 	}
-	return &engineOf[pgx.Tx]{driver: riverpgxv5.New(pool), closeDB: pool.Close}, nil
+	query := func(ctx context.Context, q string, row func(scan func(...any) error) error) error {
+		rows, err := pool.Query(ctx, q)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			if err := row(rows.Scan); err != nil {
+				return err
+			}
+		}
+		return rows.Err()
+	}
+	return &engineOf[pgx.Tx]{driver: riverpgxv5.New(pool), closeDB: pool.Close, exclusive: advisoryLocked(pool), query: query}, nil
+}
+
+// migrateLockKey is the Postgres advisory lock that serialises migrations:
+// an arbitrary constant, the same in every process of every version.
+const migrateLockKey int64 = 0x3c5d_2a81_7e4f_09b6
+
+// advisoryLocked runs fn holding a session advisory lock on one connection
+// of the pool; River migrates on the pool's other connections (each
+// migration in its own transaction, as River wants). Another process waits
+// for the lock, then finds the migrations applied.
+func advisoryLocked(pool *pgxpool.Pool) func(ctx context.Context, fn func(tx pgx.Tx, inTx bool) error) error {
+	return func(ctx context.Context, fn func(tx pgx.Tx, inTx bool) error) error {
+		conn, err := pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Release()
+		if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", migrateLockKey); err != nil {
+			return fmt.Errorf("waiting for other processes' migrations (advisory lock): %w", err)
+		}
+		ferr := fn(nil, false)
+		if _, err := conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", migrateLockKey); err != nil {
+			// The lock is the session's: closing the connection drops it.
+			conn.Conn().Close(context.WithoutCancel(ctx))
+		}
+		return ferr
+	}
 }
 
 // redactedHost is HOST:PORT/DATABASE of a URL, for messages.

@@ -16,10 +16,12 @@
 //	    DRIVER: river
 //	    OPTS: {url: /data/jobs.db}   # or postgres://user:password@db:5432/app
 //
-// Connect opens the database, runs River's migrations and registers the
-// tasks. A SQLite file that cannot be opened and failed migrations are
-// errors; a Postgres server that cannot be reached is an error wrapping
-// opa.ErrUnavailable, so LOAD=auto goes on without it.
+// Connect opens the database, runs River's migrations (OPTS.migrate: auto;
+// with no, it only checks they were run; runs are serialised across
+// processes) and registers the tasks. A SQLite file that cannot be opened
+// and failed migrations are errors; a Postgres server that cannot be
+// reached is an error wrapping opa.ErrUnavailable, so LOAD=auto goes on
+// without it.
 //
 // # Enqueue and work
 //
@@ -36,26 +38,40 @@
 //	defer stop()
 //	err := jobs.Work(ctx)
 //
+// Delivery is at-least-once: a job whose worker dies mid-run is rescued
+// after OPTS.rescue_after and runs again, so tasks must be idempotent (an
+// upsert, a unique key). Args that cannot decode into the task's type
+// cancel the job at once. EnqueueTx inserts a job in the caller's
+// transaction. List, Cancel, Retry and Counts are for operators.
+//
 // # OPTS
 //
 //	url            SQLite file path (or sqlite:PATH), or postgres:// URL; required
-//	queue          River queue to enqueue to and work: default
-//	workers        jobs one worker process runs at once: 10
+//	queue          River queue Enqueue uses when a job names none: default
+//	queues         queues Work serves, with their concurrency: {queue: workers}
+//	workers        jobs one worker process runs at once, per queue: 10
 //	max_attempts   attempts before a failing job is discarded: 25
 //	job_timeout    a job's context is cancelled after: 1m
+//	rescue_after   a job running this long is rescued and run again: 1h
 //	poll_interval  how often a worker looks for jobs besides notifications: 1s
+//	poll_only      no LISTEN, poll only (PgBouncer in transaction mode): false
 //	stop_timeout   how long a stopping worker lets running jobs finish: 10s
 //	leader         take part in leader election: auto, yes or no: auto
+//	leader_alarm   a worker without a leader this long logs an error: 1m
+//	migrate        run River's migrations at Connect (auto) or only check (no): auto
+//	periodic       task kinds the leader enqueues every interval: {kind: 1h}
 //
 // # Leader election
 //
 // One River client is elected leader; it moves retries and scheduled jobs to
-// the queue, rescues stuck jobs and cleans up old ones. A leader discards a
-// stuck job of a kind it has no task for, so a worker that lacks some
-// plugins must not lead (River's LeaderElectionDisabled, with
-// FetchOnlyKnownKinds, which every worker here sets). With leader: auto a
-// worker stays out of the election when a plugin was found but not loaded
-// (the report says so) or when the queue already holds jobs of a kind it
-// has no task for; leader: no keeps it out, leader: yes puts it in. At
-// least one worker that leads must run.
+// the queue, enqueues periodic jobs, rescues stuck jobs and cleans up old
+// ones. A leader discards a stuck job of a kind it has no task for, so a
+// worker that lacks some tasks must not lead (River's
+// LeaderElectionDisabled, with FetchOnlyKnownKinds, which every worker here
+// sets). With leader: auto a worker stays out of the election when the
+// queues it works hold unfinished jobs that another worker has attempted,
+// of a kind it has no task for; a kind no worker has (a typo) keeps nobody
+// out. leader: no keeps it out, leader: yes puts it in. At least one worker
+// that leads must run; a worker that sees none for OPTS.leader_alarm logs an
+// error.
 package river

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 
 	"github.com/opa-stack/opa-go"
 	rq "github.com/riverqueue/river"
@@ -28,7 +30,22 @@ func New(opts opa.Options) (opa.Component, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &component{jobs: &Jobs{set: set, log: slog.Default()}}, nil
+	return &component{jobs: &Jobs{set: set, log: slog.Default(), periodic: periodicJobs(set)}}, nil
+}
+
+// periodicJobs are River periodic jobs for OPTS.periodic: each kind, with
+// args {}, on OPTS.queue, every interval, and once at a new leader's start.
+// Unique by period, so even two leaders at a handover enqueue it once per
+// interval.
+func periodicJobs(set settings) []*rq.PeriodicJob {
+	var out []*rq.PeriodicJob
+	for _, kind := range slices.Sorted(maps.Keys(set.periodic)) {
+		every := set.periodic[kind]
+		out = append(out, rq.NewPeriodicJob(rq.PeriodicInterval(every), func() (rq.JobArgs, *rq.InsertOpts) {
+			return taskArgs{kind: kind, raw: []byte("{}")}, &rq.InsertOpts{Queue: set.queue, UniqueOpts: rq.UniqueOpts{ByPeriod: every}}
+		}, &rq.PeriodicJobOpts{ID: "opa:" + kind, RunOnStart: true}))
+	}
+	return out
 }
 
 // component is the opa side of a Jobs: BindManager, Connect and Close.
@@ -46,7 +63,8 @@ var (
 // BindManager keeps the Manager, whose loaded plugins' tasks become workers.
 func (c *component) BindManager(m *opa.Manager) { c.jobs.m, c.jobs.log = m, m.Logger() }
 
-// Connect opens the database, runs River's migrations and registers every
+// Connect opens the database, runs River's migrations (OPTS.migrate: auto;
+// with no it checks they have been run) and registers every
 // task of the loaded plugins as a River worker (a task kind River refuses is
 // an error naming it). Postgres that cannot be reached is an error wrapping
 // opa.ErrUnavailable; anything else that fails is a plain error.
@@ -64,7 +82,11 @@ func (c *component) Connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := eng.migrate(ctx); err != nil {
+	migrate := eng.migrate
+	if j.set.migrate == "no" {
+		migrate = eng.checkMigrated
+	}
+	if err := migrate(ctx, j.log); err != nil {
 		eng.close()
 		return err
 	}
@@ -97,5 +119,8 @@ func (j *Jobs) baseConfig() *rq.Config {
 		MaxAttempts:       j.set.maxAttempts,
 		JobTimeout:        j.set.jobTimeout,
 		FetchPollInterval: j.set.pollInterval,
+
+		RescueStuckJobsAfter: j.set.rescueAfter,
+		PollOnly:             j.set.pollOnly,
 	}
 }

@@ -2,9 +2,14 @@ package river
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"slices"
+	"log/slog"
+	"reflect"
+	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	rq "github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
@@ -15,12 +20,21 @@ import (
 // engine is River on one database, whatever its transaction type: SQLite
 // through database/sql, Postgres through pgx.
 type engine interface {
-	// migrate runs River's migrations up.
-	migrate(ctx context.Context) error
+	// migrate runs River's migrations up, one process at a time.
+	migrate(ctx context.Context, log *slog.Logger) error
+	// checkMigrated is an error if River's migrations are not all applied.
+	checkMigrated(ctx context.Context, log *slog.Logger) error
 	// newClient makes a River client on the database.
 	newClient(cfg *rq.Config) (client, error)
-	// foreignKinds lists up to max kinds of stored jobs that are not in known.
-	foreignKinds(ctx context.Context, known []string, max int) ([]string, error)
+	// insertTx inserts a job with c in the caller's transaction tx, which
+	// must be the engine's transaction type.
+	insertTx(ctx context.Context, c client, tx any, args rq.JobArgs, opts *rq.InsertOpts) (*rivertype.JobInsertResult, error)
+	// txType names the transaction type insertTx takes.
+	txType() string
+	// counts are the stored jobs by queue and state.
+	counts(ctx context.Context) (map[string]map[string]int, error)
+	// electedLeader is the ID of the leader in office, or "" if none is.
+	electedLeader(ctx context.Context) (string, error)
 	// close closes the database.
 	close()
 }
@@ -29,6 +43,9 @@ type engine interface {
 type client interface {
 	Insert(ctx context.Context, args rq.JobArgs, opts *rq.InsertOpts) (*rivertype.JobInsertResult, error)
 	JobGet(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	JobList(ctx context.Context, params *rq.JobListParams) (*rq.JobListResult, error)
+	JobCancel(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	JobRetry(ctx context.Context, id int64) (*rivertype.JobRow, error)
 	Start(ctx context.Context) error
 	Stop(ctx context.Context) error
 	StopAndCancel(ctx context.Context) error
@@ -40,6 +57,33 @@ type client interface {
 type engineOf[TTx any] struct {
 	driver  riverdriver.Driver[TTx]
 	closeDB func()
+	// exclusive runs fn while no other process migrates the database: in one
+	// SQLite write transaction, or holding a Postgres advisory lock. fn gets
+	// the transaction to migrate in, or the zero TTx to migrate as River
+	// does (each migration in its own transaction).
+	exclusive func(ctx context.Context, fn func(tx TTx, inTx bool) error) error
+	// query runs a query with no arguments and calls row for each row.
+	query func(ctx context.Context, sql string, row func(scan func(dest ...any) error) error) error
+}
+
+// countsSQL counts jobs by queue and state, in SQL both databases take.
+const countsSQL = "SELECT queue, state, count(*) FROM river_job GROUP BY queue, state"
+
+func (e *engineOf[TTx]) counts(ctx context.Context) (map[string]map[string]int, error) {
+	out := map[string]map[string]int{}
+	err := e.query(ctx, countsSQL, func(scan func(...any) error) error {
+		var queue, state string
+		var n int
+		if err := scan(&queue, &state, &n); err != nil {
+			return err
+		}
+		if out[queue] == nil {
+			out[queue] = map[string]int{}
+		}
+		out[queue][state] = n
+		return nil
+	})
+	return out, err
 }
 
 func (e *engineOf[TTx]) newClient(cfg *rq.Config) (client, error) {
@@ -48,43 +92,81 @@ func (e *engineOf[TTx]) newClient(cfg *rq.Config) (client, error) {
 
 func (e *engineOf[TTx]) close() { e.closeDB() }
 
-// migrate runs the migrations, and again if they fail: two processes that
-// start on a fresh database migrate at once, each migration runs in its own
-// transaction, and the one that loses the race sees the winner's versions on
-// its next try.
-func (e *engineOf[TTx]) migrate(ctx context.Context) error {
-	m, err := rivermigrate.New(e.driver, nil)
+// migrate runs River's migrations up, one process at a time (see
+// exclusive): the first to come applies them, the others wait and find
+// nothing left to do. An error is returned at once: with the runs
+// serialised there is no race to lose, so an error (missing permissions, a
+// clashing table) is one that trying again would not cure.
+func (e *engineOf[TTx]) migrate(ctx context.Context, log *slog.Logger) error {
+	m, err := rivermigrate.New(e.driver, &rivermigrate.Config{Logger: log})
 	if err != nil {
 		return fmt.Errorf("river: migrations: %w", err)
 	}
-	for try := 1; ; try++ {
-		_, err = m.Migrate(ctx, rivermigrate.DirectionUp, nil)
-		if err == nil {
-			return nil
+	err = e.exclusive(ctx, func(tx TTx, inTx bool) error {
+		if inTx {
+			_, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil) //nolint:staticcheck // SQLite: one write transaction serialises the processes
+			return err
 		}
-		if try == 10 || ctx.Err() != nil {
-			return fmt.Errorf("river: migrations: %w", err)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Duration(try) * 50 * time.Millisecond):
-		}
+		_, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("river: migrations: %w", describe(err))
 	}
+	return nil
 }
 
-// foreignKinds lists every stored kind and leaves out the known ones in Go:
-// riversqlite v0.51.2 numbers its query's LIMIT parameter wrongly when more
-// than one kind is excluded ("datatype mismatch").
-func (e *engineOf[TTx]) foreignKinds(ctx context.Context, known []string, max int) ([]string, error) {
-	kinds, err := e.driver.GetExecutor().JobKindList(ctx, &riverdriver.JobKindListParams{Max: 10_000})
+// checkMigrated is what a process with OPTS.migrate: no does instead of
+// migrating: an error if River's migrations are not all applied.
+func (e *engineOf[TTx]) checkMigrated(ctx context.Context, log *slog.Logger) error {
+	m, err := rivermigrate.New(e.driver, &rivermigrate.Config{Logger: log})
 	if err != nil {
-		return nil, fmt.Errorf("river: list job kinds: %w", err)
+		return fmt.Errorf("river: migrations: %w", err)
 	}
-	var out []string
-	for _, k := range kinds {
-		if !slices.Contains(known, k) && len(out) < max {
-			out = append(out, k)
-		}
+	res, err := m.Validate(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("river: checking River's migrations: %w", describe(err))
 	}
-	return out, nil
+	if !res.OK {
+		return fmt.Errorf("river: OPTS.migrate is no, and the database lacks River's migrations (%s): run them first, from a worker or a deploy step with migrate: auto",
+			strings.Join(res.Messages, "; "))
+	}
+	return nil
+}
+
+// describe adds a Postgres error's SQLSTATE to its message.
+func describe(err error) error {
+	if pgErr, ok := errors.AsType[*pgconn.PgError](err); ok && !strings.Contains(err.Error(), "SQLSTATE") {
+		return fmt.Errorf("%w (SQLSTATE %s)", err, pgErr.Code)
+	}
+	return err
+}
+
+func (e *engineOf[TTx]) insertTx(ctx context.Context, c client, tx any, args rq.JobArgs, opts *rq.InsertOpts) (*rivertype.JobInsertResult, error) {
+	t, ok := tx.(TTx)
+	if !ok {
+		return nil, fmt.Errorf("river: EnqueueTx: the transaction is a %T; this database takes a %s", tx, e.txType())
+	}
+	rc, ok := c.(*rq.Client[TTx])
+	if !ok {
+		return nil, fmt.Errorf("river: EnqueueTx: the client is a %T, not a *river.Client[%s]", c, e.txType())
+	}
+	return rc.InsertTx(ctx, t, args, opts)
+}
+
+func (e *engineOf[TTx]) txType() string { return reflect.TypeFor[TTx]().String() }
+
+// electedLeader returns the ID of the elected leader whose term has not
+// expired, or "" if there is none.
+func (e *engineOf[TTx]) electedLeader(ctx context.Context) (string, error) {
+	l, err := e.driver.GetExecutor().LeaderGetElectedLeader(ctx, &riverdriver.LeaderGetElectedLeaderParams{})
+	switch {
+	case errors.Is(err, rivertype.ErrNotFound):
+		return "", nil
+	case err != nil:
+		return "", fmt.Errorf("river: elected leader: %w", err)
+	case !l.ExpiresAt.After(time.Now()):
+		return "", nil
+	}
+	return l.LeaderID, nil
 }

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/opa-stack/opa-go"
@@ -38,6 +40,9 @@ type Jobs struct {
 	workers *rq.Workers // every task of the loaded plugins
 	kinds   []string    // their kinds, in plugin order
 
+	periodic []*rq.PeriodicJob // the periodic tasks' jobs, enqueued by the leader
+
+	live   sync.WaitGroup // the started River clients that have not stopped
 	mu     sync.Mutex
 	run    *running // the Work in progress, if any
 	closed bool
@@ -45,11 +50,24 @@ type Jobs struct {
 
 // Enqueue adds a job of kind with args, which are marshalled to JSON (nil is
 // {}; json.RawMessage and []byte are used as they are and must be valid
-// JSON). Any kind is accepted, also one that no plugin of this process
+// JSON). Args with a Validate() error method are checked first: an error
+// stores nothing. Any kind is accepted, also one that no plugin of this process
 // declares: a worker with that plugin runs it. It returns the stored job.
 func (j *Jobs) Enqueue(ctx context.Context, kind string, args any, opts *InsertOpts) (*JobRow, error) {
+	a, err := j.rawArgs(kind, args)
+	if err != nil {
+		return nil, err
+	}
+	return j.insert(ctx, a, opts)
+}
+
+// rawArgs are Enqueue's args, validated and marshalled.
+func (j *Jobs) rawArgs(kind string, args any) (taskArgs, error) {
 	if kind == "" {
-		return nil, errors.New("river: Enqueue: empty kind")
+		return taskArgs{}, errors.New("river: Enqueue: empty kind")
+	}
+	if err := validate(kind, args); err != nil {
+		return taskArgs{}, err
 	}
 	var raw []byte
 	switch a := args.(type) {
@@ -62,19 +80,64 @@ func (j *Jobs) Enqueue(ctx context.Context, kind string, args any, opts *InsertO
 	default:
 		var err error
 		if raw, err = json.Marshal(args); err != nil {
-			return nil, fmt.Errorf("river: Enqueue %s: args do not marshal to JSON: %w", kind, err)
+			return taskArgs{}, fmt.Errorf("river: Enqueue %s: args do not marshal to JSON: %w", kind, err)
 		}
 	}
 	if !json.Valid(raw) {
-		return nil, fmt.Errorf("river: Enqueue %s: args are not valid JSON", kind)
+		return taskArgs{}, fmt.Errorf("river: Enqueue %s: args are not valid JSON", kind)
 	}
-	return j.insert(ctx, taskArgs{kind: kind, raw: raw}, opts)
+	return taskArgs{kind: kind, raw: raw}, nil
 }
 
 // EnqueueArgs adds a job whose kind is args.Kind(), with args marshalled to
-// JSON: typed enqueueing, for a host that has the args type.
+// JSON: typed enqueueing, for a host that has the args type. Args with a
+// Validate() error method are checked first.
 func (j *Jobs) EnqueueArgs(ctx context.Context, args JobArgs, opts *InsertOpts) (*JobRow, error) {
+	if err := validate(args.Kind(), args); err != nil {
+		return nil, err
+	}
 	return j.insert(ctx, args, opts)
+}
+
+// EnqueueTx is Enqueue in the caller's transaction tx: the job is stored
+// if and only if tx commits, with the rows the caller writes in it. tx is a
+// *sql.Tx on SQLite and a pgx.Tx on Postgres, on the database OPTS.url
+// names (for SQLite, the same file: open it with _txlock=immediate and a
+// busy timeout, as this driver does). Another transaction type is an
+// error. River sees the job once tx commits; a rolled-back tx leaves none.
+func (j *Jobs) EnqueueTx(ctx context.Context, tx any, kind string, args any, opts *InsertOpts) (*JobRow, error) {
+	a, err := j.rawArgs(kind, args)
+	if err != nil {
+		return nil, err
+	}
+	return j.insertIn(ctx, tx, a, opts)
+}
+
+// EnqueueArgsTx is EnqueueArgs in the caller's transaction tx (see
+// EnqueueTx).
+func (j *Jobs) EnqueueArgsTx(ctx context.Context, tx any, args JobArgs, opts *InsertOpts) (*JobRow, error) {
+	if err := validate(args.Kind(), args); err != nil {
+		return nil, err
+	}
+	return j.insertIn(ctx, tx, args, opts)
+}
+
+func (j *Jobs) insertIn(ctx context.Context, tx any, args JobArgs, opts *InsertOpts) (*JobRow, error) {
+	ins, err := j.client()
+	if err != nil {
+		return nil, err
+	}
+	if tx == nil {
+		return nil, fmt.Errorf("river: EnqueueTx %s: no transaction (a nil %s)", args.Kind(), j.eng.txType())
+	}
+	if opts, err = j.insertOpts(args, opts); err != nil {
+		return nil, err
+	}
+	res, err := j.eng.insertTx(ctx, ins, tx, args, opts)
+	if err != nil {
+		return nil, fmt.Errorf("river: enqueue %s in a transaction: %w", args.Kind(), err)
+	}
+	return res.Job, nil
 }
 
 func (j *Jobs) insert(ctx context.Context, args JobArgs, opts *InsertOpts) (*JobRow, error) {
@@ -82,11 +145,38 @@ func (j *Jobs) insert(ctx context.Context, args JobArgs, opts *InsertOpts) (*Job
 	if err != nil {
 		return nil, err
 	}
+	if opts, err = j.insertOpts(args, opts); err != nil {
+		return nil, err
+	}
 	res, err := ins.Insert(ctx, args, opts)
 	if err != nil {
 		return nil, fmt.Errorf("river: enqueue %s: %w", args.Kind(), err)
 	}
 	return res.Job, nil
+}
+
+// insertOpts are the options a job is inserted with: opts, with the queue
+// the job names (in opts, or in its args' InsertOpts method) or else
+// OPTS.queue. A queue that OPTS.queues does not list is an error: no worker
+// of this configuration would ever work the job.
+func (j *Jobs) insertOpts(args JobArgs, opts *InsertOpts) (*InsertOpts, error) {
+	var o InsertOpts
+	if opts != nil {
+		o = *opts
+	}
+	if o.Queue == "" {
+		if a, ok := args.(rq.JobArgsWithInsertOpts); ok {
+			o.Queue = a.InsertOpts().Queue
+		}
+	}
+	if o.Queue == "" {
+		o.Queue = j.set.queue
+	}
+	if _, ok := j.set.queues[o.Queue]; !ok {
+		return nil, fmt.Errorf("river: enqueue %s: queue %q is not worked: OPTS.queues lists %s; add it there (in the workers' settings too)",
+			args.Kind(), o.Queue, strings.Join(slices.Sorted(maps.Keys(j.set.queues)), ", "))
+	}
+	return &o, nil
 }
 
 // Job returns the stored job with this ID; an unknown ID is an error

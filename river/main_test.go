@@ -147,6 +147,44 @@ func (w *worker) stop(d time.Duration) {
 	}
 }
 
+// waitLog waits until the worker's output contains every one of want on one
+// line, or fails after d.
+func (w *worker) waitLog(d time.Duration, want ...string) string {
+	w.t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		for line := range strings.Lines(w.log.String()) {
+			if containsAll(line, want) {
+				return line
+			}
+		}
+		if time.Now().After(deadline) {
+			w.t.Fatalf("no line of the worker's output contains all of %q after %s; output:\n%s", want, d, w.log.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func containsAll(s string, subs []string) bool {
+	for _, sub := range subs {
+		if !strings.Contains(s, sub) {
+			return false
+		}
+	}
+	return true
+}
+
+// kill sends SIGKILL and waits for the process to end.
+func (w *worker) kill() {
+	w.t.Helper()
+	require.NoError(w.t, w.cmd.Process.Kill())
+	select {
+	case <-w.done:
+	case <-time.After(30 * time.Second):
+		w.t.Fatal("worker did not end within 30s of SIGKILL")
+	}
+}
+
 // run is one line a test task recorded.
 type run struct {
 	kind string

@@ -1,6 +1,7 @@
 package river
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -14,20 +15,32 @@ import (
 // settings are a component's OPTS, checked. Zero values mean River's
 // defaults, except where a default is written here.
 type settings struct {
-	url          string        // a SQLite file path, or a postgres:// URL (required)
-	queue        string        // the River queue jobs go to and are fetched from: "default"
-	workers      int           // jobs one worker process runs at once: 10
-	leader       string        // "auto", "yes" or "no": "auto"
-	maxAttempts  int           // River's default: 25
-	jobTimeout   time.Duration // River's default: 1m
-	stopTimeout  time.Duration // how long a stopping worker lets jobs finish: 10s
-	pollInterval time.Duration // River's default: 1s
+	url          string                   // a SQLite file path, or a postgres:// URL (required)
+	queue        string                   // the River queue Enqueue uses when the job names none: "default"
+	queues       map[string]int           // the queues Work fetches from, each with its concurrency: {queue: workers}
+	workers      int                      // jobs one worker process runs at once, per queue: 10
+	migrate      string                   // "auto" or "no": "auto"
+	rescueAfter  time.Duration            // River's RescueStuckJobsAfter: 1h
+	leaderAlarm  time.Duration            // how long a worker sees no leader before it logs an error: 1m
+	periodic     map[string]time.Duration // task kinds the leader enqueues every interval
+	pollOnly     bool                     // River's PollOnly: no LISTEN (PgBouncer in transaction mode)
+	leader       string                   // "auto", "yes" or "no": "auto"
+	maxAttempts  int                      // River's default: 25
+	jobTimeout   time.Duration            // River's default: 1m
+	stopTimeout  time.Duration            // how long a stopping worker lets jobs finish: 10s
+	pollInterval time.Duration            // River's default: 1s
 }
 
 // optionKeys are the OPTS keys the driver reads, lower-case as viper gives them.
 var optionKeys = map[string]func(*settings, any) error{
 	"url":           func(s *settings, v any) (err error) { s.url, err = stringOpt(v); return },
 	"queue":         func(s *settings, v any) (err error) { s.queue, err = stringOpt(v); return },
+	"queues":        func(s *settings, v any) (err error) { s.queues, err = queuesOpt(v); return },
+	"migrate":       func(s *settings, v any) (err error) { s.migrate, err = migrateOpt(v); return },
+	"rescue_after":  func(s *settings, v any) (err error) { s.rescueAfter, err = durationOpt(v); return },
+	"leader_alarm":  func(s *settings, v any) (err error) { s.leaderAlarm, err = durationOpt(v); return },
+	"periodic":      func(s *settings, v any) (err error) { s.periodic, err = periodicOpt(v); return },
+	"poll_only":     func(s *settings, v any) (err error) { s.pollOnly, err = boolOpt(v); return },
 	"workers":       func(s *settings, v any) (err error) { s.workers, err = intOpt(v, 1); return },
 	"leader":        func(s *settings, v any) (err error) { s.leader, err = leaderOpt(v); return },
 	"max_attempts":  func(s *settings, v any) (err error) { s.maxAttempts, err = intOpt(v, 1); return },
@@ -39,7 +52,9 @@ var optionKeys = map[string]func(*settings, any) error{
 // parseOptions checks OPTS. Errors name the key but never its value, which
 // may hold a password.
 func parseOptions(opts opa.Options) (settings, error) {
-	s := settings{queue: "default", workers: 10, leader: "auto", stopTimeout: 10 * time.Second}
+	s := settings{queue: "default", workers: 10, leader: "auto", migrate: "auto", stopTimeout: 10 * time.Second,
+		rescueAfter: time.Hour, leaderAlarm: time.Minute}
+	queueSet := false
 	for _, key := range slices.Sorted(maps.Keys(opts)) {
 		set, ok := optionKeys[strings.ToLower(key)]
 		if !ok {
@@ -48,12 +63,34 @@ func parseOptions(opts opa.Options) (settings, error) {
 		if err := set(&s, opts[key]); err != nil {
 			return s, fmt.Errorf("river: OPTS.%s: %w", strings.ToLower(key), err)
 		}
+		queueSet = queueSet || strings.EqualFold(key, "queue")
+	}
+	switch {
+	case s.queues == nil:
+		s.queues = map[string]int{s.queue: s.workers}
+	case !queueSet && len(s.queues) == 1:
+		for q := range s.queues {
+			s.queue = q
+		}
+	}
+	for q, n := range s.queues {
+		if n == 0 {
+			s.queues[q] = s.workers
+		}
+	}
+	jobTimeout := s.jobTimeout
+	if jobTimeout == 0 {
+		jobTimeout = time.Minute // River's default
 	}
 	switch {
 	case s.url == "":
 		return s, fmt.Errorf("river: OPTS.url is required: a SQLite file path (jobs.db) or a postgres:// URL")
 	case s.queue == "":
 		return s, fmt.Errorf("river: OPTS.queue is empty")
+	case s.queues[s.queue] == 0:
+		return s, fmt.Errorf("river: OPTS.queue %q is not one of OPTS.queues (%s): jobs enqueued without a queue would never be worked", s.queue, strings.Join(slices.Sorted(maps.Keys(s.queues)), ", "))
+	case s.rescueAfter <= jobTimeout:
+		return s, fmt.Errorf("river: OPTS.rescue_after (%s) must be longer than OPTS.job_timeout (%s): a job still within its timeout would be rescued and run twice", s.rescueAfter, jobTimeout)
 	case s.pollInterval != 0 && s.pollInterval < 100*time.Millisecond:
 		return s, fmt.Errorf("river: OPTS.poll_interval must be at least 100ms (River's fetch cooldown), got %s", s.pollInterval)
 	}
@@ -134,4 +171,170 @@ func leaderOpt(v any) (string, error) {
 		return "", fmt.Errorf("want auto, yes or no, got %q", x)
 	}
 	return "", fmt.Errorf("want auto, yes or no, got a %T", v)
+}
+
+// queuesOpt reads QUEUES: a map of queue name to concurrency ({default: 10,
+// mail: 2}; 0 means OPTS.workers), a list of names, or, from the
+// environment, "default=10,mail" (a name without =N gets OPTS.workers).
+func queuesOpt(v any) (map[string]int, error) {
+	out := map[string]int{}
+	add := func(name string, n any) error {
+		name = strings.TrimSpace(name)
+		if name == "" {
+			return errors.New("a queue name is empty")
+		}
+		w := 0
+		if n != nil {
+			var err error
+			if w, err = intOpt(n, 1); err != nil {
+				return fmt.Errorf("queue %s: %w", name, err)
+			}
+		}
+		out[name] = w
+		return nil
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		for name, n := range x {
+			if err := add(name, n); err != nil {
+				return nil, err
+			}
+		}
+	case []any:
+		for _, e := range x {
+			name, ok := e.(string)
+			if !ok {
+				return nil, fmt.Errorf("want queue names, got a %T", e)
+			}
+			if err := add(name, nil); err != nil {
+				return nil, err
+			}
+		}
+	case []string:
+		for _, name := range x {
+			if err := add(name, nil); err != nil {
+				return nil, err
+			}
+		}
+	case string:
+		for part := range strings.SplitSeq(x, ",") {
+			name, n, ok := strings.Cut(part, "=")
+			var num any
+			if ok {
+				num = n
+			}
+			if err := add(name, num); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		return nil, fmt.Errorf("want a map of queue names to concurrency, or a list of names, got a %T", v)
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no queue named")
+	}
+	return out, nil
+}
+
+// migrateOpt reads MIGRATE: auto or no; YAML's true and false mean auto and
+// no.
+func migrateOpt(v any) (string, error) {
+	switch x := v.(type) {
+	case bool:
+		if x {
+			return "auto", nil
+		}
+		return "no", nil
+	case string:
+		switch s := strings.ToLower(strings.TrimSpace(x)); s {
+		case "auto", "true", "yes":
+			return "auto", nil
+		case "no", "false":
+			return "no", nil
+		}
+		return "", fmt.Errorf("want auto or no, got %q", x)
+	}
+	return "", fmt.Errorf("want auto or no, got a %T", v)
+}
+
+// periodicOpt reads PERIODIC: a map of task kind to interval
+// ({notes.reindex: 1h}; a settings loader that splits keys at dots gives
+// {notes: {reindex: 1h}}, read the same), a list of {kind: K, every: D}, or,
+// from the environment, "notes.reindex=1h,notes.report=24h".
+func periodicOpt(v any) (map[string]time.Duration, error) {
+	out := map[string]time.Duration{}
+	add := func(kind string, every any) error {
+		kind = strings.TrimSpace(kind)
+		if kind == "" {
+			return errors.New("a task kind is empty")
+		}
+		d, err := durationOpt(every)
+		if err != nil {
+			return fmt.Errorf("%s: %w", kind, err)
+		}
+		out[kind] = d
+		return nil
+	}
+	var walk func(prefix string, m map[string]any) error
+	walk = func(prefix string, m map[string]any) error {
+		for k, e := range m {
+			if sub, ok := e.(map[string]any); ok {
+				if err := walk(prefix+k+".", sub); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := add(prefix+k, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		if err := walk("", x); err != nil {
+			return nil, err
+		}
+	case []any:
+		for _, e := range x {
+			m, ok := e.(map[string]any)
+			kind, _ := m["kind"].(string)
+			if !ok || kind == "" || m["every"] == nil {
+				return nil, fmt.Errorf("want {kind: KIND, every: DURATION} entries, got %v", e)
+			}
+			if err := add(kind, m["every"]); err != nil {
+				return nil, err
+			}
+		}
+	case string:
+		for part := range strings.SplitSeq(x, ",") {
+			kind, every, ok := strings.Cut(part, "=")
+			if !ok {
+				return nil, fmt.Errorf("want KIND=DURATION, got %q", part)
+			}
+			if err := add(kind, every); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		return nil, fmt.Errorf("want a map of task kind to interval, got a %T", v)
+	}
+	return out, nil
+}
+
+// boolOpt reads a YAML bool, or true/false/yes/no from the environment.
+func boolOpt(v any) (bool, error) {
+	switch x := v.(type) {
+	case bool:
+		return x, nil
+	case string:
+		switch strings.ToLower(strings.TrimSpace(x)) {
+		case "true", "yes":
+			return true, nil
+		case "false", "no":
+			return false, nil
+		}
+		return false, fmt.Errorf("want true or false, got %q", x)
+	}
+	return false, fmt.Errorf("want true or false, got a %T", v)
 }

@@ -10,7 +10,8 @@ import (
 )
 
 func TestParseOptions(t *testing.T) {
-	defaults := settings{url: "jobs.db", queue: "default", workers: 10, leader: "auto", stopTimeout: 10 * time.Second}
+	defaults := settings{url: "jobs.db", queue: "default", queues: map[string]int{"default": 10}, workers: 10,
+		leader: "auto", migrate: "auto", stopTimeout: 10 * time.Second, rescueAfter: time.Hour, leaderAlarm: time.Minute}
 	tests := []struct {
 		name string
 		opts opa.Options
@@ -20,14 +21,42 @@ func TestParseOptions(t *testing.T) {
 		{name: "defaults", opts: opa.Options{"url": "jobs.db"}},
 		{name: "all set, as YAML gives them", opts: opa.Options{
 			"url": "postgres://u:p@h/db", "queue": "mail", "workers": 3, "leader": false, "max_attempts": 5,
-			"job_timeout": "30s", "stop_timeout": "1m", "poll_interval": "250ms",
+			"job_timeout": "30s", "stop_timeout": "1m", "poll_interval": "250ms", "queues": map[string]any{"mail": 2, "bulk": nil},
+			"migrate": false, "rescue_after": "5m", "leader_alarm": "30s",
 		}, want: func(s *settings) {
-			*s = settings{url: "postgres://u:p@h/db", queue: "mail", workers: 3, leader: "no", maxAttempts: 5,
-				jobTimeout: 30 * time.Second, stopTimeout: time.Minute, pollInterval: 250 * time.Millisecond}
+			*s = settings{url: "postgres://u:p@h/db", queue: "mail", queues: map[string]int{"mail": 2, "bulk": 3}, workers: 3,
+				leader: "no", migrate: "no", maxAttempts: 5, jobTimeout: 30 * time.Second, stopTimeout: time.Minute,
+				pollInterval: 250 * time.Millisecond, rescueAfter: 5 * time.Minute, leaderAlarm: 30 * time.Second}
 		}},
-		{name: "numbers as env strings", opts: opa.Options{"url": "x.db", "workers": "4", "leader": "YES"},
-			want: func(s *settings) { s.url, s.workers, s.leader = "x.db", 4, "yes" }},
-		{name: "float from JSON", opts: opa.Options{"url": "jobs.db", "workers": 2.0}, want: func(s *settings) { s.workers = 2 }},
+		{name: "numbers as env strings", opts: opa.Options{"url": "x.db", "workers": "4", "leader": "YES", "queues": "default=2, mail"},
+			want: func(s *settings) {
+				s.url, s.workers, s.leader, s.queues = "x.db", 4, "yes", map[string]int{"default": 2, "mail": 4}
+			}},
+		{name: "float from JSON", opts: opa.Options{"url": "jobs.db", "workers": 2.0}, want: func(s *settings) {
+			s.workers, s.queues = 2, map[string]int{"default": 2}
+		}},
+		{name: "one queue listed is the queue", opts: opa.Options{"url": "jobs.db", "queues": []any{"mail"}}, want: func(s *settings) {
+			s.queue, s.queues = "mail", map[string]int{"mail": 10}
+		}},
+		{name: "queue not among queues", opts: opa.Options{"url": "jobs.db", "queue": "mail", "queues": "a,b"},
+			err: `OPTS.queue "mail" is not one of OPTS.queues (a, b)`},
+		{name: "bad queue concurrency", opts: opa.Options{"url": "jobs.db", "queues": "a=0"}, err: "OPTS.queues: queue a: want at least 1, got 0"},
+		{name: "periodic, split at dots or not", opts: opa.Options{"url": "jobs.db",
+			"periodic": map[string]any{"notes.reindex": "1h", "notes": map[string]any{"report": "24h"}}},
+			want: func(s *settings) {
+				s.periodic = map[string]time.Duration{"notes.reindex": time.Hour, "notes.report": 24 * time.Hour}
+			}},
+		{name: "periodic as a list", opts: opa.Options{"url": "jobs.db",
+			"periodic": []any{map[string]any{"kind": "a.b", "every": "5m"}}},
+			want: func(s *settings) { s.periodic = map[string]time.Duration{"a.b": 5 * time.Minute} }},
+		{name: "periodic from the environment", opts: opa.Options{"url": "jobs.db", "periodic": "a.b=5m, c=1s"},
+			want: func(s *settings) { s.periodic = map[string]time.Duration{"a.b": 5 * time.Minute, "c": time.Second} }},
+		{name: "bad periodic", opts: opa.Options{"url": "jobs.db", "periodic": "a.b"}, err: `OPTS.periodic: want KIND=DURATION, got "a.b"`},
+		{name: "poll only", opts: opa.Options{"url": "jobs.db", "poll_only": "yes"}, want: func(s *settings) { s.pollOnly = true }},
+		{name: "bad poll only", opts: opa.Options{"url": "jobs.db", "poll_only": "maybe"}, err: `OPTS.poll_only: want true or false, got "maybe"`},
+		{name: "bad migrate", opts: opa.Options{"url": "jobs.db", "migrate": "later"}, err: `OPTS.migrate: want auto or no, got "later"`},
+		{name: "rescue within the job timeout", opts: opa.Options{"url": "jobs.db", "rescue_after": "30s"},
+			err: "OPTS.rescue_after (30s) must be longer than OPTS.job_timeout (1m0s)"},
 		{name: "url required", opts: opa.Options{}, err: "OPTS.url is required"},
 		{name: "unknown key", opts: opa.Options{"url": "jobs.db", "worker": 3}, err: `unknown OPTS key "worker"; known keys: job_timeout, leader,`},
 		{name: "bad workers", opts: opa.Options{"url": "jobs.db", "workers": "many"}, err: `OPTS.workers: want a whole number, got "many"`},
@@ -55,11 +84,43 @@ func TestParseOptions(t *testing.T) {
 	}
 }
 
-func TestURLKinds(t *testing.T) {
-	assert.True(t, isPostgres("postgres://h/db"))
-	assert.True(t, isPostgres("PostgreSQL://h/db"))
-	assert.False(t, isPostgres("/data/jobs.db"))
-	assert.Equal(t, "/data/jobs.db", sqlitePath("sqlite:///data/jobs.db"))
-	assert.Equal(t, "jobs.db", sqlitePath("sqlite:jobs.db"))
-	assert.Equal(t, "jobs.db", sqlitePath("jobs.db"))
+// OPTS.url names a SQLite file (a path, sqlite:PATH) or a Postgres server
+// (postgres://, postgresql://); anything else is refused, its password never
+// shown.
+func TestParseURL(t *testing.T) {
+	tests := []struct {
+		url    string
+		kind   dbKind
+		target string
+		err    string // the error contains it
+	}{
+		{url: "postgres://u:p@h/db", kind: dbPostgres, target: "postgres://u:p@h/db"},
+		{url: "PostgreSQL://h/db", kind: dbPostgres, target: "PostgreSQL://h/db"},
+		{url: "/data/jobs.db", kind: dbSQLite, target: "/data/jobs.db"},
+		{url: "jobs.db", kind: dbSQLite, target: "jobs.db"},
+		{url: "./data/jobs:1.db", kind: dbSQLite, target: "./data/jobs:1.db"},
+		{url: "sqlite:///data/jobs.db", kind: dbSQLite, target: "/data/jobs.db"},
+		{url: "sqlite:jobs.db", kind: dbSQLite, target: "jobs.db"},
+		{url: "SQLite:jobs.db", kind: dbSQLite, target: "jobs.db"},
+		{url: "sqlite:", err: "names no file"},
+		{url: "pgsql://u:s3cretpw@h/db", err: "OPTS.url pgsql://u:xxxxx@h/db: unsupported scheme"},
+		{url: "mysql://h/db", err: "OPTS.url mysql://h/db: unsupported scheme"},
+		{url: "u:s3cretpw@h/db", err: "OPTS.url (not shown): unsupported scheme"},
+		{url: "host=h user=u password=s3cretpw dbname=app", err: "libpq key=value connection string"},
+		{url: "  ", err: "OPTS.url is empty"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.url, func(t *testing.T) {
+			kind, target, err := parseURL(tc.url)
+			if tc.err != "" {
+				require.Error(t, err)
+				assert.Contains(t, err.Error(), tc.err)
+				assert.NotContains(t, err.Error(), "s3cretpw")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.kind, kind)
+			assert.Equal(t, tc.target, target)
+		})
+	}
 }

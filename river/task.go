@@ -3,7 +3,9 @@ package river
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/opa-stack/opa-go"
 	rq "github.com/riverqueue/river"
@@ -32,14 +34,45 @@ func (a *taskArgs) UnmarshalJSON(b []byte) error {
 }
 
 // taskWorker runs one opa.Task as a River worker. An error (or a panic) from
-// the task is retried as River retries, up to the job's max attempts.
+// the task is retried as River retries, up to the job's max attempts; args
+// that do not decode cancel the job at once (see badArgs).
 type taskWorker struct {
 	rq.WorkerDefaults[taskArgs]
 	task opa.Task
 }
 
 func (w *taskWorker) Work(ctx context.Context, job *rq.Job[taskArgs]) error {
-	return w.task.Run(ctx, job.Args.raw)
+	err := w.task.Run(ctx, job.Args.raw)
+	if badArgs(err) {
+		return rq.JobCancel(fmt.Errorf("river: job %d cancelled, not retried: its args can never decode: %w", job.ID, err))
+	}
+	return err
+}
+
+// badArgs reports whether err is opa.NewTask's failure to decode a job's
+// args into the task's type (JSON of the wrong type or syntax): no retry
+// can succeed. It matches the error's type and NewTask's wording, so a
+// task's own JSON errors are still retried.
+func badArgs(err error) bool {
+	if err == nil || !strings.Contains(err.Error(), ": args do not decode into ") {
+		return false
+	}
+	_, typ := errors.AsType[*json.UnmarshalTypeError](err)
+	_, syn := errors.AsType[*json.SyntaxError](err)
+	return typ || syn
+}
+
+// validate calls args' Validate method, if it has one: typed args (or any
+// args an Enqueue is given) may check themselves before they are stored.
+func validate(kind string, args any) error {
+	v, ok := args.(interface{ Validate() error })
+	if !ok {
+		return nil
+	}
+	if err := v.Validate(); err != nil {
+		return fmt.Errorf("river: enqueue %s: invalid args: %w", kind, err)
+	}
+	return nil
 }
 
 // buildWorkers registers every task as a River worker and returns the kinds.

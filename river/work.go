@@ -4,19 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/opa-stack/opa-go"
 	rq "github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 )
 
 // running is one Work in progress.
 type running struct {
-	client  client
+	client  client               // set once started; read after done closes
 	stopReq chan context.Context // Close asks Work to stop, with its own deadline
-	done    chan struct{}        // closed when Work has stopped
+	done    chan struct{}        // closed when Work has returned
 	err     error                // the stop's error, set before done closes
 }
 
@@ -46,7 +48,7 @@ type running struct {
 // Work is an error wrapping opa.ErrState if the component is closed or
 // already working, and an error if no loaded plugin declares a task.
 func (j *Jobs) Work(ctx context.Context) error {
-	r, err := j.startWork(ctx)
+	r, err := j.reserveWork()
 	if err != nil {
 		return err
 	}
@@ -56,6 +58,16 @@ func (j *Jobs) Work(ctx context.Context) error {
 		j.mu.Unlock()
 		close(r.done)
 	}()
+	c, err := j.startClient(ctx)
+	if err != nil {
+		r.err = err
+		return err
+	}
+	r.client = c
+	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWatch()
+	go j.watchLeader(watchCtx)
+
 	var stopCtx context.Context
 	select {
 	case <-ctx.Done():
@@ -63,16 +75,18 @@ func (j *Jobs) Work(ctx context.Context) error {
 		defer cancel()
 		stopCtx = c
 	case stopCtx = <-r.stopReq:
-	case <-r.client.Stopped():
+	case <-c.Stopped():
 		r.err = errors.New("river: the River client stopped by itself")
 		return r.err
 	}
-	r.err = j.stop(stopCtx, r.client)
+	r.err = j.stop(stopCtx, c)
 	return r.err
 }
 
-// startWork makes and starts a working client, once at a time.
-func (j *Jobs) startWork(ctx context.Context) (*running, error) {
+// reserveWork makes sure Work runs once at a time, on an open, connected
+// component. It holds the lock only for these checks: the leader decision's
+// query and the client's start run without it, so Enqueue never waits.
+func (j *Jobs) reserveWork() (*running, error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	switch {
@@ -85,12 +99,29 @@ func (j *Jobs) startWork(ctx context.Context) (*running, error) {
 	case len(j.kinds) == 0:
 		return nil, errors.New("river: Work: no loaded plugin declares a task, so there is nothing to work")
 	}
-	leader, why := j.leaderDecision(ctx)
+	j.run = &running{stopReq: make(chan context.Context, 1), done: make(chan struct{})}
+	return j.run, nil
+}
+
+// startClient makes and starts a working client. Close waits for it to
+// stop (see live) before it closes the database.
+func (j *Jobs) startClient(ctx context.Context) (client, error) {
+	leader, why, err := j.leaderDecision(ctx)
+	if err != nil {
+		return nil, err
+	}
 	cfg := j.baseConfig()
 	cfg.Workers = j.workers
-	cfg.Queues = map[string]rq.QueueConfig{j.set.queue: {MaxWorkers: j.set.workers}}
+	cfg.Queues = map[string]rq.QueueConfig{}
+	for q, n := range j.set.queues {
+		cfg.Queues[q] = rq.QueueConfig{MaxWorkers: n}
+	}
 	cfg.FetchOnlyKnownKinds = true
+	cfg.SkipUnknownJobCheck = true // a periodic kind may be another worker's task
 	cfg.LeaderElectionDisabled = !leader
+	if leader {
+		cfg.PeriodicJobs = j.periodic
+	}
 	c, err := j.eng.newClient(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("river: %w", err)
@@ -100,55 +131,103 @@ func (j *Jobs) startWork(ctx context.Context) (*running, error) {
 	if err := c.Start(context.WithoutCancel(ctx)); err != nil {
 		return nil, fmt.Errorf("river: start working: %w", err)
 	}
+	j.live.Add(1)
+	go func() { <-c.Stopped(); j.live.Done() }()
 	if leader {
-		j.log.Info("river: working", "queue", j.set.queue, "kinds", j.kinds, "leader_election", true, "why", why)
+		j.log.Info("river: working", "queues", j.set.queues, "kinds", j.kinds, "leader_election", true, "why", why)
 	} else {
 		j.log.Warn("river: working, without taking part in leader election: at least one worker that has every task plugin (or OPTS.leader: yes) must run, or retries, scheduled jobs, stuck-job rescue and cleanup wait",
-			"queue", j.set.queue, "kinds", j.kinds, "leader_election", false, "why", why)
+			"queues", j.set.queues, "kinds", j.kinds, "leader_election", false, "why", why)
 	}
-	j.run = &running{client: c, stopReq: make(chan context.Context, 1), done: make(chan struct{})}
-	return j.run, nil
+	return c, nil
 }
+
+// unfinished are the states of jobs that are not done with.
+var unfinished = []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending,
+	rivertype.JobStateScheduled, rivertype.JobStateRetryable, rivertype.JobStateRunning}
 
 // leaderDecision says whether a worker takes part in leader election, and
 // why. River's leader discards a stuck job of a kind it has no worker for,
-// so with LEADER=auto a worker that may lack some plugin stays out.
-func (j *Jobs) leaderDecision(ctx context.Context) (bool, string) {
+// so with LEADER=auto a worker stays out when the queues it works hold
+// unfinished jobs that some worker has already attempted (a worker that
+// has their task runs in the fleet) of a kind this worker lacks. A job of a
+// kind no worker has (a typo, another app's job) is never attempted here,
+// and keeps nobody out.
+func (j *Jobs) leaderDecision(ctx context.Context) (bool, string, error) {
 	switch j.set.leader {
 	case "yes":
-		return true, "OPTS.leader is yes"
+		return true, "OPTS.leader is yes", nil
 	case "no":
-		return false, "OPTS.leader is no"
+		return false, "OPTS.leader is no", nil
 	}
-	if j.m != nil {
-		if missing := missingPlugins(j.m.Report()); len(missing) > 0 {
-			return false, "plugins found but not loaded: " + strings.Join(missing, ", ")
-		}
-	}
-	foreign, err := j.eng.foreignKinds(ctx, j.kinds, 5)
+	foreign, err := j.foreignKinds(ctx, 5)
 	if err != nil {
-		return false, err.Error()
+		return false, "", err
 	}
 	if len(foreign) > 0 {
-		return false, "the queue holds jobs of kinds no loaded plugin declares: " + strings.Join(foreign, ", ")
+		return false, "the queues hold unfinished jobs, already attempted by another worker, of kinds no loaded plugin declares: " + strings.Join(foreign, ", "), nil
 	}
-	return true, "every plugin found is loaded, and every job kind in the queue has a task"
+	return true, "no unfinished job that another worker has attempted is of a kind without a task here", nil
 }
 
-// missingPlugins names the plugins found but not loaded under any path (a
-// shadowed plugin whose name did load is not missing).
-func missingPlugins(rep opa.Report) []string {
-	loaded := map[string]bool{}
-	for _, p := range rep.Plugins {
-		loaded[p.Name] = loaded[p.Name] || p.Loaded
+// foreignKinds lists up to max kinds of unfinished, attempted jobs in the
+// worked queues that no loaded plugin declares, one query per kind found.
+func (j *Jobs) foreignKinds(ctx context.Context, max int) ([]string, error) {
+	ins, err := j.client()
+	if err != nil {
+		return nil, err
 	}
-	var out []string
-	for _, p := range rep.Plugins {
-		if !loaded[p.Name] && !slices.Contains(out, p.Name) {
-			out = append(out, p.Name)
+	var found []string
+	for len(found) < max {
+		p := rq.NewJobListParams().Queues(slices.Sorted(maps.Keys(j.set.queues))...).States(unfinished...).
+			Where("attempt > 0").First(1)
+		for i, k := range append(slices.Clone(j.kinds), found...) {
+			name := fmt.Sprintf("k%d", i)
+			p = p.Where("kind <> @"+name, rq.NamedArgs{name: k})
+		}
+		res, err := ins.JobList(ctx, p)
+		if err != nil {
+			return nil, fmt.Errorf("river: looking for job kinds without a task: %w", err)
+		}
+		if len(res.Jobs) == 0 {
+			break
+		}
+		found = append(found, res.Jobs[0].Kind)
+	}
+	return found, nil
+}
+
+// watchLeader checks every leader_alarm/4 that some client leads, and logs
+// an error when none has for OPTS.leader_alarm (and again once one does).
+func (j *Jobs) watchLeader(ctx context.Context) {
+	every := max(j.set.leaderAlarm/4, 250*time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	lastSeen, alarmed := time.Now(), false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		id, err := j.eng.electedLeader(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return
+		case err != nil:
+			j.log.Warn("river: checking for a leader", "error", err)
+		case id != "":
+			lastSeen = time.Now()
+			if alarmed {
+				alarmed = false
+				j.log.Info("river: a leader is elected again", "leader", id)
+			}
+		case !alarmed && time.Since(lastSeen) >= j.set.leaderAlarm:
+			alarmed = true
+			j.log.Error("river: no leader: retries later than 5s, scheduled and periodic jobs, stuck-job rescue and cleanup are waiting; run a worker that has every task plugin with OPTS.leader auto or yes",
+				"without_leader_for", j.set.leaderAlarm.String())
 		}
 	}
-	return out
 }
 
 // stop stops c: no more fetching, running jobs get up to stop_timeout (or
@@ -172,7 +251,11 @@ func (j *Jobs) stop(ctx context.Context, c client) error {
 	return nil
 }
 
-// close stops a running Work within ctx's deadline and closes the database.
+// close stops a running Work within ctx's deadline and closes the database
+// once every River client it started has stopped: riversqlite must not see
+// its database closed under a running client. If a job still runs at the
+// deadline (a task that ignores its context), close returns an error and
+// the database is closed when the job returns.
 func (j *Jobs) close(ctx context.Context) error {
 	j.mu.Lock()
 	if j.closed {
@@ -182,6 +265,12 @@ func (j *Jobs) close(ctx context.Context) error {
 	j.closed = true
 	r := j.run
 	j.mu.Unlock()
+	// Answer a little before the deadline, so the caller hears why.
+	if dl, ok := ctx.Deadline(); ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, dl.Add(-time.Until(dl)/10))
+		defer cancel()
+	}
 	var err error
 	if r != nil {
 		r.stopReq <- ctx
@@ -192,8 +281,23 @@ func (j *Jobs) close(ctx context.Context) error {
 			err = fmt.Errorf("river: close: Work did not stop in time: %w", ctx.Err())
 		}
 	}
-	if j.eng != nil {
+	if j.eng == nil {
+		return err
+	}
+	stopped := make(chan struct{})
+	go func() {
+		if r != nil {
+			<-r.done
+		}
+		j.live.Wait()
+		close(stopped)
+	}()
+	select {
+	case <-stopped:
 		j.eng.close()
+	case <-ctx.Done():
+		go func() { <-stopped; j.eng.close() }()
+		err = errors.Join(err, fmt.Errorf("river: close: jobs still running (their tasks ignore their context); the database is closed when they return: %w", ctx.Err()))
 	}
 	return err
 }

@@ -13,10 +13,12 @@
 //	TP_LEADER           OPTS.leader
 //	TP_STOP_TIMEOUT     OPTS.stop_timeout
 //	TP_SLOW_FAST        "1": the slow task returns at once
+//	TP_OPTS             more OPTS, as a JSON object: {"queues": ["default", "mail"]}
 package testprog
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -58,6 +60,11 @@ func work() error {
 	for env, key := range map[string]string{"TP_LEADER": "leader", "TP_STOP_TIMEOUT": "stop_timeout"} {
 		if v := os.Getenv(env); v != "" {
 			opts[key] = v
+		}
+	}
+	if more := os.Getenv("TP_OPTS"); more != "" {
+		if err := json.Unmarshal([]byte(more), &opts); err != nil {
+			return fmt.Errorf("TP_OPTS: %w", err)
 		}
 	}
 	cfg := opa.Config{

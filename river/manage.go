@@ -1,0 +1,86 @@
+package river
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/opa-stack/opa-go"
+	rq "github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// JobListParams filter, order and page a List: River's
+// river.JobListParams. Start from NewJobListParams.
+type JobListParams = rq.JobListParams
+
+// JobListResult is a page of List: Jobs, and LastCursor for the next page
+// (params.After(result.LastCursor)).
+type JobListResult = rq.JobListResult
+
+// NewJobListParams are the defaults of List: the first 100 jobs by ID, in
+// any state, queue and kind; narrow them with States, Queues, Kinds, First,
+// After, OrderBy.
+func NewJobListParams() *JobListParams { return rq.NewJobListParams() }
+
+// List returns the stored jobs params selects (nil: NewJobListParams()).
+func (j *Jobs) List(ctx context.Context, params *JobListParams) (*JobListResult, error) {
+	ins, err := j.client()
+	if err != nil {
+		return nil, err
+	}
+	if params == nil {
+		params = NewJobListParams()
+	}
+	res, err := ins.JobList(ctx, params)
+	if err != nil {
+		return nil, fmt.Errorf("river: list jobs: %w", err)
+	}
+	return res, nil
+}
+
+// Cancel cancels a job: one that waits (available, scheduled, retryable) is
+// cancelled at once and never runs; a running one is marked, and its
+// worker cancels the task's context when it hears of it (a notification on
+// Postgres, a poll every 2s on SQLite), so a task that returns its
+// context's error ends cancelled; a finished job is left as it is.
+// It returns the job as stored; an unknown ID wraps opa.ErrNotFound.
+func (j *Jobs) Cancel(ctx context.Context, id int64) (*JobRow, error) {
+	return j.act(ctx, id, "cancel", client.JobCancel)
+}
+
+// Retry makes a job available to run again now, whatever its state
+// (discarded, cancelled, completed, retryable or scheduled), with one more
+// attempt allowed if it had used them all; a running job is left as it is.
+// An unknown ID wraps opa.ErrNotFound.
+func (j *Jobs) Retry(ctx context.Context, id int64) (*JobRow, error) {
+	return j.act(ctx, id, "retry", client.JobRetry)
+}
+
+func (j *Jobs) act(ctx context.Context, id int64, what string, fn func(client, context.Context, int64) (*JobRow, error)) (*JobRow, error) {
+	ins, err := j.client()
+	if err != nil {
+		return nil, err
+	}
+	row, err := fn(ins, ctx, id)
+	if errors.Is(err, rivertype.ErrNotFound) {
+		return nil, fmt.Errorf("%w: river: %s job %d", opa.ErrNotFound, what, id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("river: %s job %d: %w", what, id, err)
+	}
+	return row, nil
+}
+
+// Counts returns how many stored jobs each queue holds, by state:
+// counts["mail"]["available"]. States without jobs are left out.
+func (j *Jobs) Counts(ctx context.Context) (map[string]map[string]int, error) {
+	if _, err := j.client(); err != nil {
+		return nil, err
+	}
+	out, err := j.eng.counts(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("river: count jobs: %w", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,54 @@
+package river_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/opa-stack/opa-go"
+	"github.com/opa-stack/opa-go/river"
+	"github.com/riverqueue/river/rivertype"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// An operator lists jobs, cancels a waiting one (it never runs), retries
+// it, and sees the counts by queue and state.
+func TestListCancelRetryCounts(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		_, jobs := startHost(t, dbURL, opa.Options{"queues": "default,mail"})
+		ctx := context.Background()
+		a, err := jobs.Enqueue(ctx, "test.a", nil, nil)
+		require.NoError(t, err)
+		b, err := jobs.Enqueue(ctx, "test.b", nil, nil)
+		require.NoError(t, err)
+		_, err = jobs.Enqueue(ctx, "test.a", nil, &river.InsertOpts{Queue: "mail"})
+		require.NoError(t, err)
+
+		row, err := jobs.Cancel(ctx, b.ID)
+		require.NoError(t, err)
+		assert.Equal(t, "cancelled", string(row.State))
+		counts, err := jobs.Counts(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, map[string]map[string]int{"default": {"available": 1, "cancelled": 1}, "mail": {"available": 1}}, counts)
+
+		res, err := jobs.List(ctx, river.NewJobListParams().States(rivertype.JobStateAvailable).Queues("default"))
+		require.NoError(t, err)
+		require.Len(t, res.Jobs, 1)
+		assert.Equal(t, a.ID, res.Jobs[0].ID)
+		all, err := jobs.List(ctx, nil)
+		require.NoError(t, err)
+		assert.Len(t, all.Jobs, 3)
+
+		row, err = jobs.Retry(ctx, b.ID)
+		require.NoError(t, err)
+		assert.Equal(t, "available", string(row.State))
+		counts, err = jobs.Counts(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, map[string]map[string]int{"default": {"available": 2}, "mail": {"available": 1}}, counts)
+
+		_, err = jobs.Cancel(ctx, 987654)
+		assert.ErrorIs(t, err, opa.ErrNotFound)
+		_, err = jobs.Retry(ctx, 987654)
+		assert.ErrorIs(t, err, opa.ErrNotFound)
+	})
+}
