@@ -28,7 +28,7 @@ var (
 	reportPageJS string
 
 	reportPage = template.Must(template.New("report").Funcs(template.FuncMap{
-		"join": strings.Join,
+		"splitPath": splitPath,
 	}).Parse(reportPageHTML))
 
 	// reportPageCSP lets the page run its own style and script and nothing
@@ -188,6 +188,12 @@ func newReportView(rep Report) reportView {
 		v.PluginRows = append(v.PluginRows, row)
 	}
 	return v
+}
+
+// splitPath cuts a path after each slash, so the page can offer a line
+// break there (<wbr>) and not inside a name.
+func splitPath(p string) []string {
+	return strings.SplitAfter(p, "/")
 }
 
 // metaText renders a meta.json value as text.
