@@ -65,8 +65,7 @@ func rowTexts(sel string) string {
 // TestReportPageInBrowser opens /opa/report of the example host, with the
 // example settings and no Redis, in headless Chromium.
 func TestReportPageInBrowser(t *testing.T) {
-	examplesBuilt(t)
-	b := newBrowser(t)
+	b := newBrowser(t) // first: without a browser, skip before building the examples
 	// The probe lives in the default path (a later variable wins).
 	h := startHost(t, t.TempDir(), hostEnv(t, "OPA_PLUGIN_DEFAULT_PATH="+probePluginDir(t)))
 
@@ -164,8 +163,7 @@ func TestReportPageInBrowser(t *testing.T) {
 // TestReportPageShowsHookCandidates opens the report of a host where both
 // fullname plugins load, and reads the fullname hook's candidates.
 func TestReportPageShowsHookCandidates(t *testing.T) {
-	examplesBuilt(t)
-	b := newBrowser(t)
+	b := newBrowser(t) // first: without a browser, skip before building the examples
 	h := startHost(t, t.TempDir(), hostEnv(t, "OPA_PLUGIN_BLACKLIST_TAGS=[]"))
 
 	b.run("open the report page", chromedp.Navigate(h.base+"/opa/report"), chromedp.WaitVisible(chromedp.CSS(`tr[data-hook="fullname"]`)))
