@@ -48,9 +48,10 @@ type HookReport struct {
 	Plugin    string `json:"plugin,omitempty"` // the plugin whose hook won; empty: none
 	Order     int    `json:"order"`
 	// Candidates are every hook of this name that the loaded plugins
-	// provide, in registration order (plugin order, then the order of each
-	// plugin's Hooks), the winner among them: the highest Order, and on a
-	// tie the last registered.
+	// provide, in registration order (plugin order, then each plugin's
+	// Hooks in order). The one marked Winner is the one called: the
+	// highest Order, on a tie the last registered. Empty: no loaded plugin
+	// provides the hook.
 	Candidates []HookCandidate `json:"candidates"`
 }
 

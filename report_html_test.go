@@ -5,11 +5,13 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -206,4 +208,49 @@ func TestReportStateAndSearchPaths(t *testing.T) {
 	assert.Contains(t, body, `<span class="badge bad" id="state">failed</span>`)
 	assert.Contains(t, body, "Startup failed:")
 	assert.Contains(t, body, "[must]", "the page shows the startup error")
+}
+
+func TestReportPageDecisionBadges(t *testing.T) {
+	first, second := t.TempDir(), t.TempDir()
+	for _, dir := range []string{first, second} {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "dup.so"), nil, 0o644))
+	}
+	broken := opa.WithPlugin("broken", opa.Plugin{Setups: []opa.Setup{func(context.Context, chi.Router) error {
+		return errors.New("no table")
+	}}})
+	// Everything but the plugin "filtered" passes the whitelist.
+	allow := "^(" + regexp.QuoteMeta(first) + "|" + regexp.QuoteMeta(second) + "|.*/(broken|fine)$)"
+	m, err := startMgr(t, opa.Config{PluginPaths: []string{first, second}, WhitelistRE: allow, OnError: opa.OnErrorSkip},
+		chi.NewRouter(), broken, opa.WithPlugin("fine", opa.Plugin{}), opa.WithPlugin("filtered", opa.Plugin{}))
+	require.NoError(t, err)
+	body := getReport(t, m.ReportHandler(), "/?format=html", "").Body.String()
+
+	cases := []struct {
+		row, badge, class, detail string
+	}{
+		{`<tr data-plugin="dup">`, "refused", "bad", "at step preflight"},
+		{`<tr data-plugin="dup">`, "shadowed", "off", "shadowed by " + filepath.Join(first, "dup")},
+		{`<tr data-plugin="broken">`, "setup failed", "bad", "loaded, then a setup failed"},
+		{`<tr data-plugin="fine">`, "loaded", "ok", ""},
+		{`<tr data-plugin="filtered">`, "skipped", "warn", "by PLUGIN_WHITELIST_RE"},
+	}
+	rows := regexp.MustCompile(`(?s)<tr data-plugin="[^"]*">.*?</tr>`).FindAllString(body, -1)
+	require.Len(t, rows, len(cases))
+	for _, tc := range cases {
+		t.Run(tc.badge, func(t *testing.T) {
+			i := slices.IndexFunc(rows, func(r string) bool {
+				return strings.HasPrefix(r, tc.row) && strings.Contains(r, `<span class="badge `+tc.class+`">`+tc.badge+`</span>`)
+			})
+			require.GreaterOrEqual(t, i, 0, "no row %s with badge %q", tc.row, tc.badge)
+			if tc.detail != "" {
+				assert.Contains(t, rows[i], `<div class="detail">`+tc.detail+`</div>`)
+			} else {
+				assert.NotContains(t, rows[i], `class="detail"`)
+			}
+		})
+	}
+	assert.Contains(t, body, "<li><b>1</b> loaded</li>")
+	assert.Contains(t, body, "<li><b>2</b> skipped</li>")
+	assert.Contains(t, body, "<li><b>1</b> refused</li>")
+	assert.Contains(t, body, "<li><b>1</b> setup failed</li>")
 }
