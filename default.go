@@ -131,8 +131,9 @@ func GetUtil(name string) (any, error) {
 	return m.Util(name)
 }
 
-// ReportHandler serves the default Manager's report as JSON; before a
-// successful Startup it answers 503.
+// ReportHandler serves the default Manager's report as Manager.ReportHandler
+// does: a page for a browser, JSON for anything else. Before a successful
+// Startup it answers 503.
 func ReportHandler() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		m := defaultManager.Load()
@@ -140,6 +141,6 @@ func ReportHandler() http.HandlerFunc {
 			http.Error(w, "opa: not started", http.StatusServiceUnavailable)
 			return
 		}
-		writeReport(w, m.Report())
+		serveReport(w, r, m.Report())
 	}
 }

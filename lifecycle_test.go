@@ -259,8 +259,9 @@ func TestLifecycleReport(t *testing.T) {
 	assert.True(t, rep.Plugins[1].Loaded && rep.Plugins[1].Builtin)
 	assert.Equal(t, []string{"ui", "http"}, rep.Plugins[1].Tags)
 	assert.Equal(t, []opa.HookReport{
-		{Name: "greet", DefinedBy: "web", Type: "opa_test.greetFn", Plugin: "web", Order: 4},
-		{Name: "spare", DefinedBy: "web"},
+		{Name: "greet", DefinedBy: "web", Type: "opa_test.greetFn", Plugin: "web", Order: 4,
+			Candidates: []opa.HookCandidate{{Plugin: "web", Order: 4, Winner: true}}},
+		{Name: "spare", DefinedBy: "web", Candidates: []opa.HookCandidate{}},
 	}, rep.Hooks)
 	require.Len(t, rep.Components, 3)
 	assert.Equal(t, opa.ComponentReport{Name: "db", Driver: "fake", Plugin: "drv", Load: "yes", State: opa.StateConnected}, rep.Components[0])

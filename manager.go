@@ -125,12 +125,12 @@ func (m *Manager) start(ctx context.Context, r chi.Router) error {
 		err = m.red.wrap(err)
 		rep.Error = err.Error()
 		m.st.Store(nil)
-		m.report.Store(rep)
+		m.publishReport(rep, phaseFailed)
 		m.phase = phaseFailed
 		m.log.Error("opa: startup failed", "error", err)
 		return err
 	}
-	m.report.Store(rep)
+	m.publishReport(rep, phaseStarted)
 	m.st.Store(st)
 	m.phase = phaseStarted
 	return nil
@@ -149,6 +149,7 @@ func (m *Manager) run(ctx context.Context, r chi.Router, rep *Report) (_ *state,
 	st := &state{plugins: reg.plugins, hooks: reg.hooks, components: map[string]*component{}}
 	m.loaded.Store(&reg.plugins)
 	rep.Hooks = reg.hooks.report()
+	addHookCandidates(rep.Hooks, reg.plugins)
 	defer func() {
 		rep.Components = m.componentReports(st.components, err)
 		if err != nil {
@@ -317,6 +318,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 		return fmt.Errorf("%w: Shutdown called on a manager in state %s", ErrState, m.phase)
 	}
 	m.phase = phaseStopped
+	m.reportStopped()
 	st := m.st.Swap(nil)
 	return m.closeComponents(ctx, st.connected)
 }

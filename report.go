@@ -12,11 +12,15 @@ import (
 // and their state, and the routes mounted. It is filled as Startup goes, so
 // after a failed Startup it shows how far it got.
 type Report struct {
-	Plugins    []PluginReport    `json:"plugins"`    // every candidate found, in discovery order
-	Hooks      []HookReport      `json:"hooks"`      // every hook definition, sorted by name
-	Components []ComponentReport `json:"components"` // every optional component, in connect order
-	Routes     []RouteReport     `json:"routes"`     // every route mounted from a plugin
-	Error      string            `json:"error,omitempty"`
+	// State is the Manager's state when the report was taken: "started",
+	// "failed" (Error says why) or "stopped"; empty before Startup.
+	State       string            `json:"state"`
+	SearchPaths []string          `json:"search_paths"` // the paths searched, in order (Config.SearchPaths)
+	Plugins     []PluginReport    `json:"plugins"`      // every candidate found, in discovery order
+	Hooks       []HookReport      `json:"hooks"`        // every hook definition, sorted by name
+	Components  []ComponentReport `json:"components"`   // every optional component, in connect order
+	Routes      []RouteReport     `json:"routes"`       // every route mounted from a plugin
+	Error       string            `json:"error,omitempty"`
 	// BuildCheck says how plugins were checked against the host before
 	// opening: "package hashes, as plugin.Open decides", or why the check
 	// fell back to build information.
@@ -38,7 +42,8 @@ type PluginReport struct {
 	Error   string                     `json:"error,omitempty"`  // a failure after loading that PLUGIN_ON_ERROR=skip let pass (a setup)
 }
 
-// HookReport is one hook definition and the hook that won it.
+// HookReport is one hook definition, the hook that won it and every hook
+// that competed for it.
 type HookReport struct {
 	Name      string `json:"name"`
 	DefinedBy string `json:"defined_by"`
@@ -46,6 +51,19 @@ type HookReport struct {
 	Type      string `json:"type,omitempty"`   // the definition's func type; empty: any func
 	Plugin    string `json:"plugin,omitempty"` // the plugin whose hook won; empty: none
 	Order     int    `json:"order"`
+	// Candidates are every hook of this name that the loaded plugins
+	// provide, in registration order (plugin order, then each plugin's
+	// Hooks in order). The one marked Winner is the one called: the
+	// highest Order, on a tie the last registered. Empty: no loaded plugin
+	// provides the hook.
+	Candidates []HookCandidate `json:"candidates"`
+}
+
+// HookCandidate is one hook competing for a hook name.
+type HookCandidate struct {
+	Plugin string `json:"plugin"`
+	Order  int    `json:"order"`
+	Winner bool   `json:"winner,omitempty"` // this hook is the one called
 }
 
 // ComponentReport is one optional component.
@@ -101,12 +119,74 @@ func (r Report) String() string {
 	return b.String()
 }
 
-// ReportHandler serves m.Report() as JSON, for a host to mount where it
-// likes (e.g. r.Get("/opa/report", m.ReportHandler())).
-func (m *Manager) ReportHandler() http.HandlerFunc {
-	return func(w http.ResponseWriter, _ *http.Request) {
-		writeReport(w, m.Report())
+// addHookCandidates fills the Candidates of every hook report from the
+// hooks of the loaded plugins, as buildHooks registered them, and marks the
+// winner the same way: the highest Order, the last registered on a tie.
+func addHookCandidates(hooks []HookReport, plugins []*loaded) {
+	at := make(map[string]int, len(hooks))
+	for i := range hooks {
+		hooks[i].Candidates = []HookCandidate{}
+		at[hooks[i].Name] = i
 	}
+	for _, lp := range plugins {
+		for _, h := range lp.plugin.Hooks {
+			if i, ok := at[h.Name]; ok {
+				hooks[i].Candidates = append(hooks[i].Candidates, HookCandidate{Plugin: lp.name, Order: h.Order})
+			}
+		}
+	}
+	for i := range hooks {
+		c := hooks[i].Candidates
+		win := -1
+		for j := range c {
+			if win < 0 || c[j].Order >= c[win].Order {
+				win = j
+			}
+		}
+		if win >= 0 {
+			c[win].Winner = true
+		}
+	}
+}
+
+// publishReport stores rep as the Manager's report, taken in state p.
+func (m *Manager) publishReport(rep *Report, p phase) {
+	rep.State = p.String()
+	rep.SearchPaths = searchPaths(m.cfg)
+	m.report.Store(rep)
+}
+
+// reportStopped marks the stored report as taken from a stopped Manager.
+func (m *Manager) reportStopped() {
+	rep := *m.report.Load()
+	m.publishReport(&rep, phaseStopped)
+}
+
+// ReportHandler serves m.Report(), for a host to mount where it likes
+// (e.g. r.Get("/opa/report", m.ReportHandler())), behind its own auth: the
+// report is for operators. A request that prefers text/html (a browser)
+// gets a page; any other (curl's "*/*", "application/json", none) gets
+// JSON. The query ?format=json or ?format=html overrides the Accept header.
+// The page shows what the JSON shows and nothing else, every value escaped.
+func (m *Manager) ReportHandler() http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		serveReport(w, r, m.Report())
+	}
+}
+
+// serveReport answers with rep as the request asks: HTML or JSON.
+func serveReport(w http.ResponseWriter, r *http.Request, rep Report) {
+	html, err := wantsHTML(r)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.Header().Add("Vary", "Accept")
+	if html {
+		writeReportHTML(w, rep)
+		return
+	}
+	writeReport(w, rep)
 }
 
 func writeReport(w http.ResponseWriter, r Report) {
