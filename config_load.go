@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/viper"
 
@@ -98,9 +99,20 @@ func loadConfig(v *viper.Viper, environ []string) (Config, error) {
 	if v == nil {
 		v = viper.New()
 	}
-	l, err := settings.Load(v.AllSettings(), settings.Environ(environ))
+	env := settings.Environ(environ)
+	insecure, err := allowInsecureFromEnv(env)
+	if err != nil {
+		return Config{}, err
+	}
+	check := func(path string) error {
+		return trustStep(Config{AllowInsecurePermissions: insecure}.checkPermissions(path))
+	}
+	l, err := settings.Load(v.AllSettings(), env, check)
 	if err != nil {
 		return Config{}, configError(err)
+	}
+	if err := envOnly(l, keyAllowInsecure); err != nil {
+		return Config{}, err
 	}
 	c, err := decodeConfig(l)
 	if err != nil {
@@ -121,4 +133,35 @@ func configError(err error) error {
 		return &ConfigError{Source: se.Source, Key: se.Key, Err: se.Err}
 	}
 	return err
+}
+
+// keyAllowInsecure is the setting that turns off the permission checks.
+const keyAllowInsecure = "plugin_allow_insecure_permissions"
+
+// allowInsecureFromEnv reads PLUGIN_ALLOW_INSECURE_PERMISSIONS from the
+// OPA_ variables alone, before any settings file is read: it decides
+// whether the files are checked.
+func allowInsecureFromEnv(env map[string]string) (bool, error) {
+	v, name, err := settings.EnvValue(env, keyAllowInsecure)
+	if err != nil {
+		return false, configError(err)
+	}
+	b, ok := parseBool(v)
+	if !ok {
+		return false, &ConfigError{Source: "env " + name, Key: settings.KeyName([]string{keyAllowInsecure}),
+			Err: fmt.Errorf("%s where true or false belongs", settings.TypeName(v))}
+	}
+	return b, nil
+}
+
+// envOnly refuses a setting that a layer other than the OPA_ variables
+// set: a settings file (or a host's viper) that could turn off the
+// permission checks could turn off the check of its own permissions.
+func envOnly(l *settings.Settings, key string) error {
+	path := []string{key}
+	if l.Get(key) == nil || strings.HasPrefix(l.Source(path), "env ") {
+		return nil
+	}
+	return &ConfigError{Source: l.Source(path), Key: settings.KeyName(path),
+		Err: fmt.Errorf("can only be set by the environment variable %s, so that a settings file cannot turn off the permission check of its own file: remove it here, and set %s=true in the host's environment (for development only)", envAllowInsecure, envAllowInsecure)}
 }

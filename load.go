@@ -145,7 +145,7 @@ func (m *Manager) decide(c *candidate, f *filters, opened map[string]string, dry
 	if c.builtin != nil {
 		meta.Tags = c.builtin.tags
 	} else {
-		meta, metaErr = readMeta(c.metaFile)
+		meta, metaErr = readMeta(c.metaFile, m.cfg.checkPermissions)
 	}
 	if meta.Tags != nil {
 		pr.Tags = meta.Tags

@@ -1,10 +1,13 @@
 package opa
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"runtime/debug"
 
 	"github.com/opa-stack/opa-go/internal/preflight"
+	"github.com/opa-stack/opa-go/internal/settings"
 	"github.com/opa-stack/opa-go/internal/trust"
 )
 
@@ -24,7 +27,7 @@ type BuildMismatchError = preflight.BuildMismatchError
 // "build" (built like the host), "identity" (not a copy of a plugin already
 // chosen). A file that passes is recorded in opened.
 func (m *Manager) preflight(c *candidate, opened map[string]string, host *debug.BuildInfo) (string, error) {
-	if err := m.cfg.checkTrust(c.name, c.file, c.dir); err != nil {
+	if err := m.cfg.checkTrust(c.name, c.file); err != nil {
 		return "trust", err
 	}
 	if err := preflight.CheckELF(c.file); err != nil {
@@ -73,11 +76,22 @@ func (m *Manager) Explain(host *debug.BuildInfo) (Report, error) {
 }
 
 // CheckPlugin runs the checks Startup runs on a .so file before opening it:
-// a complete ELF shared object for this machine, built like the host whose
-// build information is given (nil means this binary). It opens nothing.
-// Every problem is in plain words with its fix; a build mismatch is a
-// *BuildMismatchError.
+// the permission rule (the file and every directory on its real path up
+// to / writable only by their owners, sticky directories aside, and owned
+// by root or this process's user; off when the environment variable
+// OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS is true), a complete ELF shared
+// object for this machine, built like the host whose build information is
+// given (nil means this binary). It opens nothing and checks no SHA-256
+// pin. Every problem is in plain words with its fix, in the words Startup
+// uses; a build mismatch is a *BuildMismatchError.
 func CheckPlugin(file string, host *debug.BuildInfo) error {
+	insecure, err := allowInsecureFromEnv(settings.Environ(os.Environ()))
+	if err != nil {
+		return err
+	}
+	if err := (Config{AllowInsecurePermissions: insecure}).checkPermissions(file); err != nil {
+		return fmt.Errorf("opa: %s: trust: %w", file, err)
+	}
 	if host == nil {
 		host = preflight.HostBuildInfo()
 	}
@@ -91,18 +105,56 @@ func CheckPlugin(file string, host *debug.BuildInfo) error {
 }
 
 // checkTrust runs the trust checks a Config asks for on a chosen .so file:
-// its permissions and those of the directories it lives in (up to the
-// search path), and its SHA-256 pin.
-func (c Config) checkTrust(name, file, searchPath string) error {
-	if !c.AllowInsecurePermissions {
-		for _, p := range trust.Paths(file, searchPath) {
-			if err := trust.Check(p); err != nil {
-				return fmt.Errorf("%w, or set PLUGIN_ALLOW_INSECURE_PERMISSIONS=true for development", err)
-			}
-		}
+// the permission rule (see checkPermissions), and its SHA-256 pin.
+func (c Config) checkTrust(name, file string) error {
+	if err := c.checkPermissions(file); err != nil {
+		return err
 	}
 	if err := preflight.CheckPin(name, file, c.PluginSHA256, c.RequireSHA256); err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
 	return nil
 }
+
+// envAllowInsecure is the only way to set AllowInsecurePermissions outside
+// a host's code: a settings file must not be able to turn off its own check.
+const envAllowInsecure = "OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS"
+
+// checkPermissions applies the permission rule of package trust to a file
+// that decides which code runs (a .so file, a meta.json, a settings file or
+// directory): symlinks resolved, the file and every directory up to / must
+// be writable by nobody but their owner (sticky directories aside) and be
+// owned by root or this process's user. AllowInsecurePermissions turns it
+// off. A path that does not exist is an error wrapping fs.ErrNotExist.
+func (c Config) checkPermissions(path string) error {
+	if c.AllowInsecurePermissions {
+		return nil
+	}
+	return permissionError(path, trust.Check(path))
+}
+
+// permissionError words an error of trust.Check: a broken rule with its fix
+// and the development override, anything else naming the path.
+func permissionError(path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := errors.AsType[*trust.Error](err); ok {
+		return fmt.Errorf("%w, or set %s=true for development", err, envAllowInsecure)
+	}
+	return fmt.Errorf("cannot check the permissions of %s: %w", path, err)
+}
+
+// trustStep prefixes "trust: " to a broken permission rule, as a plugin
+// error's step does, for the checks that are not a plugin's step: those of
+// meta.json and settings files.
+func trustStep(err error) error {
+	if _, ok := errors.AsType[*trust.Error](err); ok {
+		return fmt.Errorf("trust: %w", err)
+	}
+	return err
+}
+
+// insecureWarning is logged once by each Manager whose permission checks
+// are off.
+const insecureWarning = "opa: PLUGIN_ALLOW_INSECURE_PERMISSIONS is true: the permissions of .so files, meta.json files and settings are not checked, so anyone who can write to them can run code in this host (for development only)"
