@@ -139,4 +139,3 @@ func TestLoadConfigSettingsPermissions(t *testing.T) {
 		})
 	}
 }
-
