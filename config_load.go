@@ -26,7 +26,9 @@ import (
 //     by name, with files holding ".local." in the name after all others
 //     (sorted among themselves). A missing directory means no files; a
 //     directory that cannot be listed, or a file that cannot be read or
-//     parsed, is an error naming it. The top level of a file holds
+//     parsed, is an error naming it. The directory and each file must pass
+//     the permission rule (see Config.AllowInsecurePermissions) before they
+//     are read, since they decide which code runs. The top level of a file holds
 //     environments: from each file in turn, the "default" section applies,
 //     then the section named by the ENV variable ("development" when unset;
 //     compared case-insensitively), then "global". Other top-level keys are
@@ -70,7 +72,9 @@ import (
 // means auto) and is stored as "yes", "no" or "auto"; DRIVER is required
 // unless LOAD is no; OPTS must be a map. PLUGIN_ON_ERROR is fail or skip;
 // PLUGIN_ALLOW_INSECURE_PERMISSIONS and PLUGIN_REQUIRE_SHA256 are booleans
-// (true/false, yes/no, 1/0); PLUGIN_SHA256 is a map of plugin name to hex
+// (true/false, yes/no, 1/0); PLUGIN_ALLOW_INSECURE_PERMISSIONS can only be
+// set by its OPA_ variable, and is an error in any other layer (a settings
+// file must not switch off the check of its own permissions); PLUGIN_SHA256 is a map of plugin name to hex
 // digest. Every error wraps ErrConfig and is
 // a *ConfigError whose Source names the file and section
 // ("/data/settings/a.yaml [development]"), the variable ("env
