@@ -69,11 +69,17 @@ type Config struct {
 	// Setting: PLUGIN_ON_ERROR.
 	OnError string
 
-	// AllowInsecurePermissions turns off the permission checks: by default a
-	// .so file, or a directory between it and its search path, that users
-	// other than its owner can write, or that another non-root user owns, is
-	// refused (as OpenSSH's StrictModes does). For development only.
-	// Setting: PLUGIN_ALLOW_INSECURE_PERMISSIONS.
+	// AllowInsecurePermissions turns off the permission checks. By default,
+	// as OpenSSH's StrictModes does, a .so file, a meta.json, the settings
+	// directory or a settings file is refused when it, or a directory on its
+	// real path (symlinks resolved) up to /, can be written by users other
+	// than its owner (world-writable, or group-writable with a group other
+	// than the owner's own; a directory with the sticky bit, like /tmp, may
+	// be), or is owned by a user other than root and the one the host runs
+	// as. For development only: New logs a warning when it is set.
+	// Setting: PLUGIN_ALLOW_INSECURE_PERMISSIONS, from the environment
+	// variable OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS only (LoadConfig
+	// refuses it from a settings file or a viper).
 	AllowInsecurePermissions bool
 
 	// PluginSHA256 pins plugins to the SHA-256 of their .so file, in hex, by

@@ -101,25 +101,33 @@ func decodeConfig(l *settings.Settings) (Config, error) {
 // boolean decodes a yes/no setting: a boolean, or a string such as "true",
 // "false", "yes", "no", "1", "0". Nothing or "" is false.
 func (d decoder) boolean(key string) (bool, error) {
-	path := []string{key}
-	switch v := d.l.Get(key).(type) {
+	if b, ok := parseBool(d.l.Get(key)); ok {
+		return b, nil
+	}
+	return false, d.fail([]string{key}, fmt.Errorf("%s where true or false belongs", settings.TypeName(d.l.Get(key))))
+}
+
+// parseBool reads a yes/no setting's value (see boolean); ok is false when
+// it is not one.
+func parseBool(v any) (b, ok bool) {
+	switch v := v.(type) {
 	case nil:
-		return false, nil
+		return false, true
 	case bool:
-		return v, nil
+		return v, true
 	case int:
 		if v == 0 || v == 1 {
-			return v == 1, nil
+			return v == 1, true
 		}
 	case string:
 		switch strings.ToLower(strings.TrimSpace(v)) {
 		case "", "false", "no", "0", "off":
-			return false, nil
+			return false, true
 		case "true", "yes", "1", "on":
-			return true, nil
+			return true, true
 		}
 	}
-	return false, d.fail(path, fmt.Errorf("%s where true or false belongs", settings.TypeName(d.l.Get(key))))
+	return false, false
 }
 
 // stringMap decodes a map of strings, such as PLUGIN_SHA256: NAME → HEX.

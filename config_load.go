@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/spf13/viper"
 
@@ -25,7 +26,9 @@ import (
 //     by name, with files holding ".local." in the name after all others
 //     (sorted among themselves). A missing directory means no files; a
 //     directory that cannot be listed, or a file that cannot be read or
-//     parsed, is an error naming it. The top level of a file holds
+//     parsed, is an error naming it. The directory and each file must pass
+//     the permission rule (see Config.AllowInsecurePermissions) before they
+//     are read, since they decide which code runs. The top level of a file holds
 //     environments: from each file in turn, the "default" section applies,
 //     then the section named by the ENV variable ("development" when unset;
 //     compared case-insensitively), then "global". Other top-level keys are
@@ -76,7 +79,9 @@ import (
 // means auto) and is stored as "yes", "no" or "auto"; DRIVER is required
 // unless LOAD is no; OPTS must be a map. PLUGIN_ON_ERROR is fail or skip;
 // PLUGIN_ALLOW_INSECURE_PERMISSIONS and PLUGIN_REQUIRE_SHA256 are booleans
-// (true/false, yes/no, 1/0); PLUGIN_SHA256 is a map of plugin name to hex
+// (true/false, yes/no, 1/0); PLUGIN_ALLOW_INSECURE_PERMISSIONS can only be
+// set by its OPA_ variable, and is an error in any other layer (a settings
+// file must not switch off the check of its own permissions); PLUGIN_SHA256 is a map of plugin name to hex
 // digest. Every error wraps ErrConfig and is
 // a *ConfigError whose Source names the file and section
 // ("/data/settings/a.yaml [development]"), the variable ("env
@@ -105,9 +110,20 @@ func loadConfig(v *viper.Viper, environ []string) (Config, error) {
 	if v == nil {
 		v = viper.New()
 	}
-	l, err := settings.Load(v.AllSettings(), settings.Environ(environ))
+	env := settings.Environ(environ)
+	insecure, err := allowInsecureFromEnv(env)
+	if err != nil {
+		return Config{}, err
+	}
+	check := func(path string) error {
+		return trustStep(Config{AllowInsecurePermissions: insecure}.checkPermissions(path))
+	}
+	l, err := settings.Load(v.AllSettings(), env, check)
 	if err != nil {
 		return Config{}, configError(err)
+	}
+	if err := envOnly(l, keyAllowInsecure); err != nil {
+		return Config{}, err
 	}
 	c, err := decodeConfig(l)
 	if err != nil {
@@ -128,4 +144,35 @@ func configError(err error) error {
 		return &ConfigError{Source: se.Source, Key: se.Key, Err: se.Err}
 	}
 	return err
+}
+
+// keyAllowInsecure is the setting that turns off the permission checks.
+const keyAllowInsecure = "plugin_allow_insecure_permissions"
+
+// allowInsecureFromEnv reads PLUGIN_ALLOW_INSECURE_PERMISSIONS from the
+// OPA_ variables alone, before any settings file is read: it decides
+// whether the files are checked.
+func allowInsecureFromEnv(env map[string]string) (bool, error) {
+	v, name, err := settings.EnvValue(env, keyAllowInsecure)
+	if err != nil {
+		return false, configError(err)
+	}
+	b, ok := parseBool(v)
+	if !ok {
+		return false, &ConfigError{Source: "env " + name, Key: settings.KeyName([]string{keyAllowInsecure}),
+			Err: fmt.Errorf("%s where true or false belongs", settings.TypeName(v))}
+	}
+	return b, nil
+}
+
+// envOnly refuses a setting that a layer other than the OPA_ variables
+// set: a settings file (or a host's viper) that could turn off the
+// permission checks could turn off the check of its own permissions.
+func envOnly(l *settings.Settings, key string) error {
+	path := []string{key}
+	if l.Get(key) == nil || strings.HasPrefix(l.Source(path), "env ") {
+		return nil
+	}
+	return &ConfigError{Source: l.Source(path), Key: settings.KeyName(path),
+		Err: fmt.Errorf("can only be set by the environment variable %s, so that a settings file cannot turn off the permission check of its own file: remove it here, and set %s=true in the host's environment (for development only)", envAllowInsecure, envAllowInsecure)}
 }

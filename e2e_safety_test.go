@@ -83,7 +83,7 @@ func TestRealBadFiles(t *testing.T) {
 			f := filepath.Join(s.mkdir("p"), "bad.so")
 			require.NoError(s.t, copyFile(filepath.Join(s.fixtures, "greeter.so"), f)) // a copy: a hard link would share the mode
 			require.NoError(s.t, os.Chmod(f, 0o666))
-		}, "trust", "is writable by every user (mode 0666, bit o+w): run chmod o-w"},
+		}, "trust", "/bad.so is writable by every user (mode 0666, bit o+w), so anyone can change it: run chmod o-w "},
 		{"wrong checksum", func(s *sandbox) {
 			s.place("greeter", "p/bad.so")
 			s.setenv("OPA_PLUGIN_SHA256__BAD=" + strings.Repeat("ab", 32))

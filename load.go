@@ -147,7 +147,7 @@ func (m *Manager) decide(c *candidate, f *filters, run *checkRun, dry bool) (Plu
 	if c.builtin != nil {
 		meta.Tags = c.builtin.tags
 	} else {
-		meta, metaErr = readMeta(c.metaFile)
+		meta, metaErr = readMeta(c.metaFile, m.cfg.checkPermissions)
 	}
 	if meta.Tags != nil {
 		pr.Tags = meta.Tags

@@ -88,6 +88,9 @@ func New(opts ...Option) (*Manager, error) {
 	if m.log == nil {
 		m.log = slog.Default()
 	}
+	if cfg.AllowInsecurePermissions {
+		m.log.Warn(insecureWarning)
+	}
 	m.report.Store(&Report{})
 	return m, nil
 }

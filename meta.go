@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+
+	"github.com/opa-stack/opa-go/internal/trust"
 )
 
 // Meta is a plugin's metadata, read from its meta.json sidecar: NAME/meta.json
@@ -21,7 +23,22 @@ type Meta struct {
 
 // readMeta reads a meta.json file. A file that does not exist is an empty
 // Meta; one that cannot be read or parsed is an error naming the file.
-func readMeta(file string) (Meta, error) {
+// Before reading one that exists, check (when not nil) applies the
+// permission rule: a meta.json decides, through the tag filters, which code
+// runs.
+func readMeta(file string, check func(string) error) (Meta, error) {
+	if _, err := os.Lstat(file); errors.Is(err, fs.ErrNotExist) {
+		return Meta{}, nil // nothing to check: the .so file's own check covers its directories
+	}
+	if check != nil {
+		if err := check(file); errors.Is(err, fs.ErrNotExist) {
+			return Meta{}, nil
+		} else if _, ok := errors.AsType[*trust.Error](err); ok {
+			return Meta{}, trustStep(err)
+		} else if err != nil {
+			return Meta{}, fmt.Errorf("meta file %s: %w", file, err)
+		}
+	}
 	data, err := os.ReadFile(file)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Meta{}, nil

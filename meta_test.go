@@ -39,7 +39,7 @@ func TestReadMeta(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			file := filepath.Join(dir, tc.name+"-meta.json")
 			writeFile(t, file, tc.content)
-			m, err := readMeta(file)
+			m, err := readMeta(file, nil)
 			if tc.err != "" {
 				require.Error(t, err)
 				assert.Contains(t, err.Error(), "meta file "+file+": ")
@@ -53,7 +53,7 @@ func TestReadMeta(t *testing.T) {
 }
 
 func TestReadMetaMissingIsEmpty(t *testing.T) {
-	m, err := readMeta(filepath.Join(t.TempDir(), "nope-meta.json"))
+	m, err := readMeta(filepath.Join(t.TempDir(), "nope-meta.json"), nil)
 	require.NoError(t, err)
 	assert.Equal(t, Meta{}, m)
 }
@@ -62,7 +62,7 @@ func TestReadMetaUnreadableNamesTheFile(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "x-meta.json")
 	require.NoError(t, os.Mkdir(file, 0o755)) // a directory cannot be read as a file, even by root
-	_, err := readMeta(file)
+	_, err := readMeta(file, nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "meta file "+file)
 }

@@ -2,12 +2,14 @@ package opa
 
 import (
 	"debug/buildinfo"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 
 	"github.com/opa-stack/opa-go/internal/preflight"
+	"github.com/opa-stack/opa-go/internal/settings"
 	"github.com/opa-stack/opa-go/internal/trust"
 )
 
@@ -76,7 +78,7 @@ func newCheckRun(host *Host) *checkRun {
 // packages can load next to the host's and those of the plugins chosen
 // before it, as plugin.Open decides). A file that passes is recorded in run.
 func (m *Manager) preflight(c *candidate, run *checkRun) (string, error) {
-	if err := m.cfg.checkTrust(c.name, c.file, c.dir); err != nil {
+	if err := m.cfg.checkTrust(c.name, c.file); err != nil {
 		return "trust", err
 	}
 	if err := preflight.CheckELF(c.file); err != nil {
@@ -129,19 +131,35 @@ func (m *Manager) Explain(host *Host) (Report, error) {
 }
 
 // CheckPlugin runs the checks Startup runs on .so files before opening
-// them, in the order given, as if they were loaded in that order: each is a
-// complete ELF shared object for this machine, and can load next to host
-// (nil means this binary) and the files before it, as plugin.Open decides
-// from the package hashes both export. It opens nothing. It returns one
-// error per file, nil for a file that passes; every problem is in plain
-// words with its fix, and a package mismatch is a *BuildMismatchError.
+// them, in the order given, as if they were loaded in that order: the
+// permission rule (the file and every directory on its real path up to /
+// writable only by their owners, sticky directories aside, and owned by
+// root or this process's user; off when the environment variable
+// OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS is true), a complete ELF shared
+// object for this machine, and whether it can load next to host (nil means
+// this binary) and the files before it, as plugin.Open decides from the
+// package hashes both export. It opens nothing and checks no SHA-256 pin.
+// It returns one error per file, nil for a file that passes; every problem
+// is in plain words with its fix, in the words Startup uses, and a package
+// mismatch is a *BuildMismatchError.
 func CheckPlugin(host *Host, files ...string) []error {
+	errs := make([]error, len(files))
+	insecure, err := allowInsecureFromEnv(settings.Environ(os.Environ()))
+	if err != nil {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs
+	}
 	if host == nil {
 		host = CurrentHost()
 	}
 	run := newCheckRun(host)
-	errs := make([]error, len(files))
 	for i, file := range files {
+		if err := (Config{AllowInsecurePermissions: insecure}).checkPermissions(file); err != nil {
+			errs[i] = fmt.Errorf("opa: %s: trust: %w", file, err)
+			continue
+		}
 		if err := preflight.CheckELF(file); err != nil {
 			errs[i] = fmt.Errorf("opa: %s %w", file, err)
 			continue
@@ -158,18 +176,56 @@ func CheckPlugin(host *Host, files ...string) []error {
 }
 
 // checkTrust runs the trust checks a Config asks for on a chosen .so file:
-// its permissions and those of the directories it lives in (up to the
-// search path), and its SHA-256 pin.
-func (c Config) checkTrust(name, file, searchPath string) error {
-	if !c.AllowInsecurePermissions {
-		for _, p := range trust.Paths(file, searchPath) {
-			if err := trust.Check(p); err != nil {
-				return fmt.Errorf("%w, or set PLUGIN_ALLOW_INSECURE_PERMISSIONS=true for development", err)
-			}
-		}
+// the permission rule (see checkPermissions), and its SHA-256 pin.
+func (c Config) checkTrust(name, file string) error {
+	if err := c.checkPermissions(file); err != nil {
+		return err
 	}
 	if err := preflight.CheckPin(name, file, c.PluginSHA256, c.RequireSHA256); err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
 	return nil
 }
+
+// envAllowInsecure is the only way to set AllowInsecurePermissions outside
+// a host's code: a settings file must not be able to turn off its own check.
+const envAllowInsecure = "OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS"
+
+// checkPermissions applies the permission rule of package trust to a file
+// that decides which code runs (a .so file, a meta.json, a settings file or
+// directory): symlinks resolved, the file and every directory up to / must
+// be writable by nobody but their owner (sticky directories aside) and be
+// owned by root or this process's user. AllowInsecurePermissions turns it
+// off. A path that does not exist is an error wrapping fs.ErrNotExist.
+func (c Config) checkPermissions(path string) error {
+	if c.AllowInsecurePermissions {
+		return nil
+	}
+	return permissionError(path, trust.Check(path))
+}
+
+// permissionError words an error of trust.Check: a broken rule with its fix
+// and the development override, anything else naming the path.
+func permissionError(path string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := errors.AsType[*trust.Error](err); ok {
+		return fmt.Errorf("%w, or set %s=true for development", err, envAllowInsecure)
+	}
+	return fmt.Errorf("cannot check the permissions of %s: %w", path, err)
+}
+
+// trustStep prefixes "trust: " to a broken permission rule, as a plugin
+// error's step does, for the checks that are not a plugin's step: those of
+// meta.json and settings files.
+func trustStep(err error) error {
+	if _, ok := errors.AsType[*trust.Error](err); ok {
+		return fmt.Errorf("trust: %w", err)
+	}
+	return err
+}
+
+// insecureWarning is logged once by each Manager whose permission checks
+// are off.
+const insecureWarning = "opa: PLUGIN_ALLOW_INSECURE_PERMISSIONS is true: the permissions of .so files, meta.json files and settings are not checked, so anyone who can write to them can run code in this host (for development only)"

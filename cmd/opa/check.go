@@ -17,18 +17,23 @@ var checkCommand = &command{
 	summary: "would the host accept these .so files?",
 	usage:   "check --host BINARY FILE.so...",
 	help: `Runs on each file the checks a host runs before it opens a plugin, with
-the library's own code (opa.CheckPlugin): a complete ELF shared object for
-this machine, whose packages can load next to the host binary's and those
-of the files named before it, decided from the package hashes both export
-exactly as plugin.Open decides. A refusal names the package, whose copy it
-differs from, and why, from the build information (Go version, -race,
--trimpath, -tags, GOEXPERIMENT, CGO_ENABLED, -gcflags, module versions) and
-the directory each binary compiled the package from.
+the library's own code (opa.CheckPlugin), in the order given, as a host
+loads them: the permission rule (the file and every directory on its real
+path, symlinks resolved, up to / writable only by their owners, sticky
+directories such as /tmp aside, and owned by root or this user; off when
+OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS=true), a complete ELF shared object
+for this machine, and whether its packages can load next to the host
+binary's and those of the files named before it, decided from the package
+hashes both export exactly as plugin.Open decides. A refusal names the
+package, whose copy it differs from, and why, from the build information
+(Go version, -race, -trimpath, -tags, GOEXPERIMENT, CGO_ENABLED, -gcflags,
+module versions) and the directory each binary compiled the package from.
 It prints one line per file, OK or REFUSED, and under a refused file each
 reason in the words the host would log, with its fix. Nothing is opened.
 
-The trust checks (permissions, PLUGIN_SHA256 pins) depend on where the file
-is deployed and on the settings: opa ls runs them.
+Check the files where they are deployed: the permission rule depends on
+it. The SHA-256 pins (PLUGIN_SHA256) depend on the settings: opa ls checks
+them.
 
 Exit status: 0 every file would be accepted, 1 some would be refused,
 2 a usage error (a missing file, no --host).`,

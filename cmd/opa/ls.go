@@ -24,7 +24,10 @@ whether it would load (load), is left out by a filter or shadowed by a
 plugin of the same name found first (skip), or fails a check (refuse: its
 meta.json, the trust checks, the ELF checks, the build comparison, a copy of
 another plugin). It runs the library's own discovery, filters and checks
-(opa.Manager.Explain) and opens nothing.
+(opa.Manager.Explain) and opens nothing. The trust checks include the
+permission rule, with the same reasons as opa check and the host: the .so
+file, its meta.json and every directory on their real paths (symlinks
+resolved) up to /, and the settings directory and files.
 
 Settings come from where the host reads them (opa.LoadConfig): the settings
 files in OPA_SETTINGS_DIR (default /data/settings), the environment named by
@@ -66,10 +69,11 @@ type lsResult struct {
 	Env               string     `json:"env"`
 	PluginPaths       []string   `json:"plugin_paths"`
 	DefaultPluginPath string     `json:"default_plugin_path"`
-	Host              string     `json:"host"`               // the binary builds were compared with; "": not compared
-	Warnings          []string   `json:"warnings,omitempty"` // about the host: it cannot load .so plugins, another GOARCH
-	OnError           string     `json:"on_error"`           // PLUGIN_ON_ERROR: what a refused plugin does to Startup
-	Plugins           []lsPlugin `json:"plugins"`            // in discovery order
+	Host              string     `json:"host"`                           // the binary builds were compared with; "": not compared
+	Warnings          []string   `json:"warnings,omitempty"`             // about the host: it cannot load .so plugins, another GOARCH
+	OnError           string     `json:"on_error"`                       // PLUGIN_ON_ERROR: what a refused plugin does to Startup
+	Insecure          bool       `json:"insecure_permissions,omitempty"` // OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS: no permission checks
+	Plugins           []lsPlugin `json:"plugins"`                        // in discovery order
 }
 
 // lsPlugin is one plugin candidate and the decision on it.
@@ -180,6 +184,7 @@ func explain(cfg opa.Config, host *opa.Host) (lsResult, error) {
 		PluginPaths:       append([]string{}, cfg.PluginPaths...),
 		DefaultPluginPath: cmp.Or(cfg.DefaultPluginPath, opa.DefaultPluginPath),
 		OnError:           cmp.Or(cfg.OnError, opa.OnErrorFail),
+		Insecure:          cfg.AllowInsecurePermissions,
 		Plugins:           []lsPlugin{},
 	}
 	m, err := opa.New(opa.WithConfig(cfg), opa.WithLogger(slog.New(slog.DiscardHandler)))
@@ -223,6 +228,9 @@ func printTable(w io.Writer, res lsResult, host *debug.BuildInfo) {
 		}
 	} else {
 		fmt.Fprintln(w, "build:    NOT compared: no --host given, and this opa binary is not your host")
+	}
+	if res.Insecure {
+		fmt.Fprintln(w, "trust:    permissions NOT checked: OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS=true (development only)")
 	}
 	fmt.Fprintln(w)
 	if len(res.Plugins) == 0 {

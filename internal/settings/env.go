@@ -192,3 +192,22 @@ func parseEnvScalar(s string) any {
 	}
 	return s
 }
+
+// EnvValue returns the value that the OPA_ variables of env give the
+// top-level key (lower-case), and the name of the variable that sets it,
+// exactly as Load applies them; nil and "" when no variable sets it. Any
+// bad OPA_ variable is an *Error, as in Load.
+func EnvValue(env map[string]string, key string) (any, string, error) {
+	vars, err := envSettings(env)
+	if err != nil {
+		return nil, "", err
+	}
+	var v any
+	var name string
+	for _, s := range vars {
+		if len(s.path) == 1 && s.path[0] == key {
+			v, name = s.value, s.name
+		}
+	}
+	return v, name, nil
+}

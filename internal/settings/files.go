@@ -28,15 +28,20 @@ func settingsDir(env map[string]string) string {
 // settingsFiles lists the settings files of dir in the order they apply:
 // every *.yaml, *.yml, *.json and *.toml (not recursive, hidden names
 // skipped), sorted by name, those with ".local." in the name after all
-// others. A missing dir has no files; any other failure to list it is a
-// *Error naming it.
-func settingsFiles(dir string) ([]string, error) {
+// others. A missing dir has no files; any other failure to list it, or an
+// error of check (when not nil) on an existing dir, is a *Error naming it.
+func settingsFiles(dir string, check func(string) error) ([]string, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, &Error{Source: dir, Err: fmt.Errorf("cannot read the settings directory: %w", err)}
+	}
+	if check != nil {
+		if err := check(dir); err != nil {
+			return nil, &Error{Source: dir, Err: err}
+		}
 	}
 	var plain, local []string
 	for _, e := range entries {

@@ -41,8 +41,10 @@ func (e *Error) Unwrap() error { return e.Err }
 // Load merges the three layers: base (a host's settings, source "viper"),
 // the settings files of the directory named by OPA_SETTINGS_DIR in env
 // (DefaultDir when unset), and the OPA_ variables of env. env maps variable
-// names to values (see Environ). Every error is an *Error.
-func Load(base map[string]any, env map[string]string) (*Settings, error) {
+// names to values (see Environ). check, when not nil, is called on the
+// settings directory (when it exists) and on each settings file before it
+// is read; its error is returned naming the path. Every error is an *Error.
+func Load(base map[string]any, env map[string]string, check func(path string) error) (*Settings, error) {
 	l := newSettings()
 	nb, err := normalizeValue(base, nil)
 	if err != nil {
@@ -51,12 +53,17 @@ func Load(base map[string]any, env map[string]string) (*Settings, error) {
 	if m, ok := nb.(map[string]any); ok {
 		l.mergeValue(l.root, m, &l.src, "viper", true)
 	}
-	files, err := settingsFiles(settingsDir(env))
+	files, err := settingsFiles(settingsDir(env), check)
 	if err != nil {
 		return nil, err
 	}
 	environ := environment(env)
 	for _, f := range files {
+		if check != nil {
+			if err := check(f); err != nil {
+				return nil, &Error{Source: f, Err: err}
+			}
+		}
 		file, err := readSettingsFile(f)
 		if err != nil {
 			return nil, err

@@ -3,13 +3,21 @@
 package trust
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// otherUID is a uid no test machine hands out: the "other user" of the
+// tests that need one (they run as root, to chown to it).
+const otherUID = 54321
 
 func writeFile(t *testing.T, file, content string) {
 	t.Helper()
@@ -17,64 +25,187 @@ func writeFile(t *testing.T, file, content string) {
 	require.NoError(t, os.WriteFile(file, []byte(content), 0o644))
 }
 
-func TestTrustPaths(t *testing.T) {
-	assert.Equal(t, []string{"/p/x.so", "/p"}, Paths("/p/x.so", "/p"))
-	assert.Equal(t, []string{"/p/x/plugin.so", "/p/x", "/p"}, Paths("/p/x/plugin.so", "/p/"))
-	assert.Equal(t, []string{"p/x.so", "p"}, Paths("p/x.so", "./p"))
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("needs root, to chown a file to another user or group: run the tests as root to cover this case")
+	}
 }
 
-func TestPermissions(t *testing.T) {
+// TestTempDirIsTrusted makes sure the tests below start from a trusted
+// place: t.TempDir() is under a sticky directory (/tmp) or a private one.
+func TestTempDirIsTrusted(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "p", "x.so")
+	writeFile(t, file, "x")
+	require.NoError(t, Check(file), "the test's temporary directory must pass for these tests to mean anything")
+}
+
+func TestCheck(t *testing.T) {
 	for _, tc := range []struct {
-		name  string
-		setup func(t *testing.T, file string)
-		want  string // "" passes
+		name string
+		// setup makes the layout under root and returns the path to check;
+		// root/p/x.so exists (0644, in root/p 0755).
+		setup func(t *testing.T, root string) string
+		want  string // "" passes; ROOT/ stands for root
 	}{
-		{"owner-writable only", func(t *testing.T, f string) {}, ""},
-		{"world-writable file", func(t *testing.T, f string) { require.NoError(t, os.Chmod(f, 0o666)) },
-			"is writable by every user (mode 0666, bit o+w): run chmod o-w "},
-		{"world-writable directory", func(t *testing.T, f string) { require.NoError(t, os.Chmod(filepath.Dir(f), 0o777)) },
-			"is writable by every user (mode 0777, bit o+w)"},
-		{"group-writable, the owner's own group", func(t *testing.T, f string) {
-			gid, err := primaryGroup(uint32(os.Getuid()))
-			require.NoError(t, err)
-			require.NoError(t, os.Chown(f, os.Getuid(), int(gid)))
-			require.NoError(t, os.Chmod(f, 0o664))
+		{"owner-writable only", func(t *testing.T, root string) string { return root + "/p/x.so" }, ""},
+		{"world-writable file", func(t *testing.T, root string) string {
+			require.NoError(t, os.Chmod(root+"/p/x.so", 0o666))
+			return root + "/p/x.so"
+		}, "ROOT/p/x.so is writable by every user (mode 0666, bit o+w), so anyone can change it: run chmod o-w ROOT/p/x.so"},
+		{"world-writable file with the sticky bit", func(t *testing.T, root string) string {
+			chmod(t, root+"/p/x.so", 0o1666)
+			return root + "/p/x.so"
+		}, "ROOT/p/x.so is writable by every user (mode 1666, bit o+w), so anyone can change it: run chmod o-w ROOT/p/x.so"},
+		{"world-writable directory", func(t *testing.T, root string) string {
+			chmod(t, root+"/p", 0o777)
+			return root + "/p/x.so"
+		}, "ROOT/p is writable by every user (mode 0777, no sticky bit), so anyone can replace ROOT/p/x.so: run chmod o-w ROOT/p"},
+		{"world-writable ancestor", func(t *testing.T, root string) string {
+			writeFile(t, root+"/shared/plugins/x.so", "x")
+			chmod(t, root+"/shared", 0o777)
+			return root + "/shared/plugins/x.so"
+		}, "ROOT/shared is writable by every user (mode 0777, no sticky bit), so anyone can replace ROOT/shared/plugins/x.so: run chmod o-w ROOT/shared"},
+		{"sticky world-writable ancestor", func(t *testing.T, root string) string {
+			writeFile(t, root+"/shared/plugins/x.so", "x")
+			chmod(t, root+"/shared", 0o1777)
+			return root + "/shared/plugins/x.so"
 		}, ""},
-		{"group-writable, another group", func(t *testing.T, f string) {
+		{"sticky world-writable directory holding the file", func(t *testing.T, root string) string {
+			chmod(t, root+"/p", 0o1777)
+			return root + "/p/x.so"
+		}, ""},
+		{"world-writable directory checked itself", func(t *testing.T, root string) string {
+			chmod(t, root+"/p", 0o777)
+			return root + "/p"
+		}, "ROOT/p is writable by every user (mode 0777, no sticky bit), so anyone can change it: run chmod o-w ROOT/p"},
+		{"symlink to a file in a world-writable directory", func(t *testing.T, root string) string {
+			writeFile(t, root+"/shared/x.so", "x")
+			chmod(t, root+"/shared", 0o777)
+			symlink(t, root+"/shared/x.so", root+"/p/link.so")
+			return root + "/p/link.so"
+		}, "ROOT/shared is writable by every user (mode 0777, no sticky bit), so anyone can replace ROOT/shared/x.so, the target of the symlink ROOT/p/link.so: run chmod o-w ROOT/shared"},
+		{"symlink to a file in a 0755 directory", func(t *testing.T, root string) string {
+			writeFile(t, root+"/shared/x.so", "x")
+			symlink(t, root+"/shared/x.so", root+"/p/link.so")
+			return root + "/p/link.so"
+		}, ""},
+		{"relative symlink to a world-writable file", func(t *testing.T, root string) string {
+			writeFile(t, root+"/shared/x.so", "x")
+			require.NoError(t, os.Chmod(root+"/shared/x.so", 0o666))
+			symlink(t, "../shared/x.so", root+"/p/link.so")
+			return root + "/p/link.so"
+		}, "ROOT/shared/x.so is writable by every user (mode 0666, bit o+w), so anyone can change it, the target of the symlink ROOT/p/link.so: run chmod o-w ROOT/shared/x.so"},
+		{"symlink in a world-writable directory", func(t *testing.T, root string) string {
+			writeFile(t, root+"/shared/x.so", "x")
+			symlink(t, root+"/p/x.so", root+"/shared/link.so")
+			chmod(t, root+"/shared", 0o777)
+			return root + "/shared/link.so"
+		}, "ROOT/shared is writable by every user (mode 0777, no sticky bit), so anyone can replace the symlink ROOT/shared/link.so (to ROOT/p/x.so): run chmod o-w ROOT/shared"},
+		{"symlinked directory on the way", func(t *testing.T, root string) string {
+			writeFile(t, root+"/shared/plugins/x.so", "x")
+			chmod(t, root+"/shared", 0o777)
+			symlink(t, root+"/shared/plugins", root+"/p/plugins")
+			return root + "/p/plugins/x.so"
+		}, "ROOT/shared is writable by every user (mode 0777, no sticky bit), so anyone can replace ROOT/shared/plugins/x.so, the target of the symlink ROOT/p/plugins/x.so: run chmod o-w ROOT/shared"},
+		{"group-writable, the owner's own group", func(t *testing.T, root string) string {
+			gid, err := primaryGroup(uint32(os.Geteuid()))
+			require.NoError(t, err)
+			require.NoError(t, os.Chown(root+"/p", os.Geteuid(), int(gid)))
+			chmod(t, root+"/p", 0o775)
+			return root + "/p/x.so"
+		}, ""},
+		{"group-writable directory of another group", func(t *testing.T, root string) string {
 			requireRoot(t)
-			require.NoError(t, os.Chown(f, os.Getuid(), 54321))
-			require.NoError(t, os.Chmod(f, 0o664))
-		}, "is writable by group 54321, which is not its owner's own group (mode 0664, bit g+w)"},
-		{"owned by another non-root user", func(t *testing.T, f string) {
+			require.NoError(t, os.Chown(root+"/p", os.Geteuid(), otherUID))
+			chmod(t, root+"/p", 0o775)
+			return root + "/p/x.so"
+		}, "ROOT/p is writable by group 54321, which is not its owner's own group (mode 0775, no sticky bit), so anyone in group 54321 can replace ROOT/p/x.so: run chmod g-w ROOT/p"},
+		{"group-writable file of another group", func(t *testing.T, root string) string {
 			requireRoot(t)
-			require.NoError(t, os.Chown(f, 54321, 54321))
-		}, "is owned by another user (uid 54321"},
+			require.NoError(t, os.Chown(root+"/p/x.so", os.Geteuid(), otherUID))
+			require.NoError(t, os.Chmod(root+"/p/x.so", 0o664))
+			return root + "/p/x.so"
+		}, "ROOT/p/x.so is writable by group 54321, which is not its owner's own group (mode 0664, bit g+w), so anyone in group 54321 can change it: run chmod g-w ROOT/p/x.so"},
+		{"file owned by another user", func(t *testing.T, root string) string {
+			requireRoot(t)
+			require.NoError(t, os.Chown(root+"/p/x.so", otherUID, otherUID))
+			return root + "/p/x.so"
+		}, "ROOT/p/x.so is owned by uid 54321, neither root nor the user this host runs as, uid 0 (root), so uid 54321 can change it: run chown root ROOT/p/x.so"},
+		{"ancestor owned by another user", func(t *testing.T, root string) string {
+			requireRoot(t)
+			require.NoError(t, os.Chown(root+"/p", otherUID, otherUID))
+			return root + "/p/x.so"
+		}, "ROOT/p is owned by uid 54321, neither root nor the user this host runs as, uid 0 (root), so uid 54321 can replace ROOT/p/x.so: run chown root ROOT/p"},
+		{"sticky directory, entry owned by another user", func(t *testing.T, root string) string {
+			requireRoot(t)
+			chmod(t, root+"/p", 0o1777)
+			writeFile(t, root+"/p/theirs/x.so", "x")
+			require.NoError(t, os.Chown(root+"/p/theirs", otherUID, otherUID))
+			return root + "/p/theirs/x.so"
+		}, "ROOT/p/theirs is owned by uid 54321"},
+		{"symlink owned by another user in a sticky directory", func(t *testing.T, root string) string {
+			requireRoot(t)
+			chmod(t, root+"/p", 0o1777)
+			symlink(t, root+"/p/x.so", root+"/p/link.so")
+			require.NoError(t, os.Lchown(root+"/p/link.so", otherUID, otherUID))
+			return root + "/p/link.so"
+		}, "ROOT/p/link.so is owned by uid 54321"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "p")
-			file := filepath.Join(dir, "x.so")
-			writeFile(t, file, "x")
-			require.NoError(t, os.Chmod(dir, 0o755))
-			require.NoError(t, os.Chmod(file, 0o644))
-			tc.setup(t, file)
-			var err error
-			for _, p := range Paths(file, dir) {
-				if err = Check(p); err != nil {
-					break
-				}
-			}
+			root := t.TempDir()
+			writeFile(t, root+"/p/x.so", "x")
+			path := tc.setup(t, root)
+			err := Check(path)
 			if tc.want == "" {
 				assert.NoError(t, err)
 				return
 			}
 			require.Error(t, err)
-			assert.Contains(t, err.Error(), tc.want)
+			var te *Error
+			assert.ErrorAs(t, err, &te)
+			assert.Contains(t, err.Error(), strings.ReplaceAll(tc.want, "ROOT/", root+"/"))
 		})
 	}
 }
 
-func requireRoot(t *testing.T) {
-	if os.Getuid() != 0 {
-		t.Skip("needs root to chown")
+func TestCheckRelativePath(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root+"/p/x.so", "x")
+	chmod(t, root+"/p", 0o777)
+	t.Chdir(root)
+	err := Check("p/x.so")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), root+"/p is writable by every user (mode 0777, no sticky bit), so anyone can replace "+root+"/p/x.so: run chmod o-w "+root+"/p")
+}
+
+func TestCheckUnresolvable(t *testing.T) {
+	root := t.TempDir()
+	symlink(t, root+"/nowhere.so", root+"/dangling.so")
+	assert.ErrorIs(t, Check(root+"/dangling.so"), fs.ErrNotExist)
+	assert.ErrorIs(t, Check(root+"/missing/x.so"), fs.ErrNotExist)
+
+	symlink(t, root+"/b", root+"/a")
+	symlink(t, root+"/a", root+"/b")
+	assert.ErrorIs(t, Check(root+"/a"), syscall.ELOOP)
+
+	writeFile(t, root+"/f", "x")
+	assert.ErrorIs(t, Check(root+"/f/x.so"), syscall.ENOTDIR)
+
+	var te *Error
+	assert.False(t, errors.As(Check(root+"/a"), &te), "a loop is not a permission problem")
+}
+
+func chmod(t *testing.T, path string, mode os.FileMode) {
+	t.Helper()
+	if mode&0o1000 != 0 {
+		mode = mode&0o777 | os.ModeSticky
 	}
+	require.NoError(t, os.Chmod(path, mode))
+}
+
+func symlink(t *testing.T, target, link string) {
+	t.Helper()
+	require.NoError(t, os.MkdirAll(filepath.Dir(link), 0o755))
+	require.NoError(t, os.Symlink(target, link))
 }

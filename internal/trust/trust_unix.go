@@ -4,38 +4,156 @@ package trust
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
 	"os/user"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 )
 
-// Check refuses a file or directory that users other than its
-// owner can write, or that a non-root user other than this process's owns,
-// as OpenSSH's StrictModes does.
+// maxLinks bounds the symlinks followed for one path, as the kernel's
+// ELOOP does.
+const maxLinks = 40
+
+// Check applies the rule (see the package doc) to path and returns the
+// first entry, from / down, that breaks it as an *Error. A path that cannot
+// be resolved is an error wrapping the cause (fs.ErrNotExist when a name on
+// the way does not exist).
 func Check(path string) error {
-	fi, err := os.Stat(path)
+	abs, err := filepath.Abs(path)
 	if err != nil {
 		return err
 	}
+	w := walker{uid: uint32(os.Geteuid()), checked: abs}
+	if real, err := filepath.EvalSymlinks(abs); err == nil && real != abs {
+		w.real = real
+	}
+	return w.walk(abs)
+}
+
+// walker resolves one path and checks what it passes.
+type walker struct {
+	uid     uint32 // the user this process runs as
+	checked string // the path being checked, absolute
+	real    string // checked with symlinks resolved, if it differs
+	links   int    // symlinks followed so far
+}
+
+// walk resolves abs from /, one name at a time.
+func (w *walker) walk(abs string) error {
+	root, err := os.Lstat("/")
+	if err != nil {
+		return err
+	}
+	if err := w.owner("/", root); err != nil {
+		return err
+	}
+	cur, curInfo := "/", root
+	rest := splitPath(abs)
+	for len(rest) > 0 {
+		name := rest[0]
+		rest = rest[1:]
+		switch name {
+		case ".":
+			continue
+		case "..":
+			cur = filepath.Dir(cur)
+			if curInfo, err = os.Lstat(cur); err != nil {
+				return err
+			}
+			continue
+		}
+		if !curInfo.IsDir() {
+			return fmt.Errorf("%s: %w", cur, syscall.ENOTDIR)
+		}
+		// cur is looked into: others must not be able to rename name away.
+		if err := w.writable(cur, curInfo, true); err != nil {
+			return err
+		}
+		next := filepath.Join(cur, name)
+		fi, err := os.Lstat(next)
+		if err != nil {
+			return err
+		}
+		if err := w.owner(next, fi); err != nil {
+			return err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if w.links++; w.links > maxLinks {
+				return fmt.Errorf("%s: %w", w.checked, syscall.ELOOP)
+			}
+			target, err := os.Readlink(next)
+			if err != nil {
+				return err
+			}
+			if filepath.IsAbs(target) {
+				cur, curInfo = "/", root
+			}
+			rest = append(splitPath(target), rest...)
+			continue
+		}
+		if len(rest) == 0 {
+			return w.writable(next, fi, fi.IsDir())
+		}
+		cur, curInfo = next, fi
+	}
+	// The path was "/" itself.
+	return w.writable(cur, curInfo, true)
+}
+
+// splitPath returns the names of a path, without empty ones.
+func splitPath(p string) []string {
+	return strings.FieldsFunc(p, func(r rune) bool { return r == '/' })
+}
+
+// owner refuses an entry owned by neither root nor this process's user.
+func (w *walker) owner(path string, fi fs.FileInfo) error {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok || st.Uid == 0 || st.Uid == w.uid {
+		return nil
+	}
+	fix := "chown root " + path
+	if w.uid != 0 {
+		fix += " (or chown " + userName(w.uid) + " " + path + ")"
+	}
+	return w.fail(path, fmt.Sprintf("is owned by %s, neither root nor the user this host runs as, %s", describeUser(st.Uid), describeUser(w.uid)),
+		describeUser(st.Uid), fix)
+}
+
+// writable refuses an entry that users other than its owner can write. A
+// directory on the way (dir) may have the sticky bit instead: then only the
+// owner of an entry in it can rename or remove the entry, and each entry's
+// owner is checked.
+func (w *walker) writable(path string, fi fs.FileInfo, dir bool) error {
 	st, ok := fi.Sys().(*syscall.Stat_t)
 	if !ok {
 		return nil
 	}
-	mode := fi.Mode().Perm()
-	if mode&0o002 != 0 {
-		return fmt.Errorf("%s is writable by every user (mode %04o, bit o+w): run chmod o-w %s", path, mode, path)
+	mode := uint32(st.Mode) & 0o7777
+	sticky := dir && mode&syscall.S_ISVTX != 0
+	bits := func(bit string) string {
+		if dir {
+			return fmt.Sprintf("mode %04o, no sticky bit", mode)
+		}
+		return fmt.Sprintf("mode %04o, bit %s", mode, bit)
 	}
-	if st.Uid != 0 && int(st.Uid) != os.Getuid() {
-		return fmt.Errorf("%s is owned by another user (uid %d; this host runs as uid %d): chown it to root or to uid %d", path, st.Uid, os.Getuid(), os.Getuid())
+	if mode&0o002 != 0 && !sticky {
+		return w.fail(path, "is writable by every user ("+bits("o+w")+")", "anyone", "chmod o-w "+path)
 	}
-	if mode&0o020 != 0 {
-		primary, err := primaryGroup(st.Uid)
-		if err != nil || primary != st.Gid {
-			return fmt.Errorf("%s is writable by group %d, which is not its owner's own group (mode %04o, bit g+w): run chmod g-w %s", path, st.Gid, mode, path)
+	if mode&0o020 != 0 && !sticky {
+		if primary, err := primaryGroup(st.Uid); err != nil || primary != st.Gid {
+			group := describeGroup(st.Gid)
+			return w.fail(path, fmt.Sprintf("is writable by group %s, which is not its owner's own group (%s)", group, bits("g+w")),
+				"anyone in group "+group, "chmod g-w "+path)
 		}
 	}
 	return nil
+}
+
+func (w *walker) fail(path, problem, who, fix string) error {
+	return &Error{Path: path, Checked: w.checked, Real: w.real, problem: problem, who: who, fix: fix}
 }
 
 // primaryGroup returns the primary group of a user.
@@ -46,4 +164,30 @@ func primaryGroup(uid uint32) (uint32, error) {
 	}
 	gid, err := strconv.ParseUint(u.Gid, 10, 32)
 	return uint32(gid), err
+}
+
+// describeUser is "uid 1001 (alice)", or "uid 1001" for an unknown user.
+func describeUser(uid uint32) string {
+	s := "uid " + strconv.FormatUint(uint64(uid), 10)
+	if u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10)); err == nil && u.Username != "" {
+		s += " (" + u.Username + ")"
+	}
+	return s
+}
+
+// userName is a user's name, or its uid when it has none.
+func userName(uid uint32) string {
+	if u, err := user.LookupId(strconv.FormatUint(uint64(uid), 10)); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return strconv.FormatUint(uint64(uid), 10)
+}
+
+// describeGroup is "50 (staff)", or "50" for an unknown group.
+func describeGroup(gid uint32) string {
+	s := strconv.FormatUint(uint64(gid), 10)
+	if g, err := user.LookupGroupId(s); err == nil && g.Name != "" {
+		s += " (" + g.Name + ")"
+	}
+	return s
 }
