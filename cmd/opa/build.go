@@ -106,7 +106,7 @@ func (p plan) toolchainError(local string) error {
 	if want == "" || local == want {
 		return nil
 	}
-	return fmt.Errorf("the host was built with %s, and the go command here is %s: plugins must be built with the host's Go version; install %s, or run GOTOOLCHAIN=%s opa build ...", want, local, want, want)
+	return fmt.Errorf("the host was built with %s, and the go command here is %s: plugins must be built with the host's Go version; install %s, or run opa build again with GOTOOLCHAIN=%s", want, local, want, want)
 }
 
 func runBuild(c *cli, hostFile, dir string, pkgs []string) int {

@@ -53,7 +53,7 @@ func TestToolchainError(t *testing.T) {
 	p := buildPlan(hostInfo("go1.26.8"))
 	assert.NoError(t, p.toolchainError("go1.26.8"))
 	assert.EqualError(t, p.toolchainError("go1.26.7"),
-		"the host was built with go1.26.8, and the go command here is go1.26.7: plugins must be built with the host's Go version; install go1.26.8, or run GOTOOLCHAIN=go1.26.8 opa build ...")
+		"the host was built with go1.26.8, and the go command here is go1.26.7: plugins must be built with the host's Go version; install go1.26.8, or run opa build again with GOTOOLCHAIN=go1.26.8")
 	assert.NoError(t, buildPlan(hostInfo("go1.26.8 X:jsonv2")).toolchainError("go1.26.8"), "experiments are matched by GOEXPERIMENT")
 }
 
