@@ -152,6 +152,9 @@ func (m *Manager) connectOne(ctx context.Context, drivers map[string]driverEntry
 		m.log.Warn("opa: component unavailable (LOAD=auto), going on without it", "component", c.name, "error", c.err)
 		return nil
 	case errors.Is(err, ErrUnavailable):
+		// The wording is opa-stack's, kept so users find it; the message
+		// reaches them behind "opa: component NAME ...".
+		//lint:ignore ST1005 opa-stack's own error text, kept word for word
 		return fmt.Errorf("Connect pre-check failed for %s, as if the host is not there (LOAD=yes): %w", d.Name, err)
 	default:
 		return err

@@ -34,6 +34,9 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"whitelist regex", Config{WhitelistRE: "("}, "PLUGIN_WHITELIST_RE", "invalid regular expression"},
 		{"blacklist regex", Config{BlacklistRE: "[z-a]"}, "PLUGIN_BLACKLIST_RE", "invalid regular expression"},
+		// Valid only once wrapped in ^(?:...): its second branch would not be anchored.
+		{"whitelist regex escaping its anchor", Config{WhitelistRE: "x)|(.*y"}, "PLUGIN_WHITELIST_RE", `invalid regular expression "x)|(.*y"`},
+		{"blacklist regex escaping its anchor", Config{BlacklistRE: "a)|(?:b"}, "PLUGIN_BLACKLIST_RE", `invalid regular expression "a)|(?:b"`},
 		{"negative timeout", Config{ComponentTimeout: -time.Second}, "COMPONENT_TIMEOUT", "negative"},
 		{"unknown LOAD", comps(map[string]ComponentConfig{"redis": {Load: "maybe", Driver: "d"}}), "OPTIONAL_COMPONENTS.REDIS.LOAD", `"maybe"`},
 		{"missing DRIVER", comps(map[string]ComponentConfig{"redis": {Load: "auto"}}), "OPTIONAL_COMPONENTS.REDIS.DRIVER", "DRIVER is required"},

@@ -58,7 +58,7 @@ func TestLoadConfigEnv(t *testing.T) {
 			assert.Equal(t, map[string]ComponentConfig{"redis": redis, "mongo": mongo, "cache": {Load: "no"}}, c.OptionalComponents)
 		}},
 		{"a JSON object with the marker", []string{`OPA_OPTIONAL_COMPONENTS__REDIS={"dynaconf_merge": true, "opts": {"db": 2}}`}, func(t *testing.T, c Config) {
-			assert.Equal(t, ComponentConfig{Load: "yes", Driver: "redis", Opts: Options{"db": 2}}, c.OptionalComponents["redis"])
+			assert.Equal(t, ComponentConfig{Load: "yes", Driver: "redis", Opts: Options{"db": 2, "host": "h"}}, c.OptionalComponents["redis"], "merged all the way down")
 		}},
 		{"booleans mean yes and no", []string{"OPA_OPTIONAL_COMPONENTS__REDIS__LOAD=False", "OPA_OPTIONAL_COMPONENTS__MONGO__LOAD=TRUE"}, func(t *testing.T, c Config) {
 			assert.Equal(t, "no", c.OptionalComponents["redis"].Load)

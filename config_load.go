@@ -55,8 +55,10 @@ import (
 //
 //   - a list holding the element "dynaconf_merge" is appended to the lower
 //     list (the marker is dropped; a lower single value counts as a list);
-//   - a map holding "dynaconf_merge: true" is merged into the lower map key
-//     by key, each key by these same rules (the marker is dropped);
+//   - a map holding "dynaconf_merge: true" is merged into the lower map all
+//     the way down, as dynaconf's object_merge does: every map below it
+//     merges key by key and every list below it is appended, marker or not;
+//     scalars replace (the marker is dropped);
 //   - a value given with "@merge" merges as if it held the marker;
 //   - in a section (or a whole file) holding "dynaconf_merge: true", every
 //     key merges as if it held the marker.

@@ -191,6 +191,25 @@ func TestLoadConfigSections(t *testing.T) {
 	}
 }
 
+// The example of issue 12: dynaconf_merge on OPTIONAL_COMPONENTS keeps what
+// the lower layer set at every depth.
+func TestLoadConfigMergeIsDeep(t *testing.T) {
+	files := map[string]string{"settings.yaml": `default:
+  OPTIONAL_COMPONENTS: {svc: {LOAD: yes, DRIVER: x, OPTS: {addr: a, name: svc}}}
+development:
+  OPTIONAL_COMPONENTS: {dynaconf_merge: true, svc: {OPTS: {addr: b}}}
+`}
+	want := ComponentConfig{Load: "yes", Driver: "x", Opts: Options{"addr": "b", "name": "svc"}}
+	c, err := loadWith(t, files)
+	require.NoError(t, err)
+	assert.Equal(t, want, c.OptionalComponents["svc"], "file marker")
+
+	files = map[string]string{"settings.yaml": "default:\n  OPTIONAL_COMPONENTS: {svc: {LOAD: yes, DRIVER: x, OPTS: {addr: a, name: svc}}}\n"}
+	c, err = loadWith(t, files, `OPA_OPTIONAL_COMPONENTS=@merge {"svc": {"opts": {"addr": "b"}}}`)
+	require.NoError(t, err)
+	assert.Equal(t, want, c.OptionalComponents["svc"], "@merge in a variable")
+}
+
 func TestLoadConfigMerge(t *testing.T) {
 	base := "development:\n  PLUGIN_PATHS: [a]\n  OPTIONAL_COMPONENTS:\n    redis: {DRIVER: redis, OPTS: {host: h, port: 1, tags: [x]}}\n    mongo: {DRIVER: mongo}\n"
 	mongo := ComponentConfig{Load: "auto", Driver: "mongo"}
@@ -205,18 +224,28 @@ func TestLoadConfigMerge(t *testing.T) {
 			want:  Config{PluginPaths: []string{"b"}, OptionalComponents: map[string]ComponentConfig{"redis": {Load: "auto", Driver: "r2"}}},
 		},
 		{
-			name:  "list marker appends, map marker merges keys, unmarked values below replace",
+			name:  "list marker appends, map marker merges all the way down",
 			upper: "development:\n  PLUGIN_PATHS: [dynaconf_merge, b]\n  OPTIONAL_COMPONENTS:\n    dynaconf_merge: true\n    redis: {DRIVER: r2}\n",
 			want: Config{PluginPaths: []string{"a", "b"}, OptionalComponents: map[string]ComponentConfig{
-				"redis": {Load: "auto", Driver: "r2"},
+				"redis": {Load: "auto", Driver: "r2", Opts: Options{"host": "h", "port": 1, "tags": []any{"x"}}},
+				"mongo": mongo,
+			}},
+		},
+		{
+			// dynaconf's object_merge: maps key by key and lists appended,
+			// at every depth below the marker.
+			name:  "a marked map merges nested maps and lists without markers of their own",
+			upper: "development:\n  OPTIONAL_COMPONENTS:\n    dynaconf_merge: true\n    redis: {LOAD: no, OPTS: {port: 2, tags: [y]}}\n",
+			want: Config{PluginPaths: []string{"a"}, OptionalComponents: map[string]ComponentConfig{
+				"redis": {Load: "no", Driver: "redis", Opts: Options{"host": "h", "port": 2, "tags": []any{"x", "y"}}},
 				"mongo": mongo,
 			}},
 		},
 		{
 			name:  "a marked map inside a marked map merges too",
-			upper: "development:\n  OPTIONAL_COMPONENTS:\n    dynaconf_merge: true\n    redis: {dynaconf_merge: true, LOAD: no, OPTS: {port: 2, tags: [y]}}\n",
+			upper: "development:\n  OPTIONAL_COMPONENTS:\n    dynaconf_merge: true\n    redis: {dynaconf_merge: true, LOAD: no, OPTS: {port: 2}}\n",
 			want: Config{PluginPaths: []string{"a"}, OptionalComponents: map[string]ComponentConfig{
-				"redis": {Load: "no", Driver: "redis", Opts: Options{"port": 2, "tags": []any{"y"}}},
+				"redis": {Load: "no", Driver: "redis", Opts: Options{"host": "h", "port": 2, "tags": []any{"x"}}},
 				"mongo": mongo,
 			}},
 		},
@@ -238,7 +267,7 @@ func TestLoadConfigMerge(t *testing.T) {
 			upper: "development:\n  dynaconf_merge: true\n  PLUGIN_PATHS: [b]\n  OPTIONAL_COMPONENTS: {mongo: {LOAD: no}}\n",
 			want: Config{PluginPaths: []string{"a", "b"}, OptionalComponents: map[string]ComponentConfig{
 				"redis": {Load: "auto", Driver: "redis", Opts: Options{"host": "h", "port": 1, "tags": []any{"x"}}},
-				"mongo": {Load: "no"},
+				"mongo": {Load: "no", Driver: "mongo"},
 			}},
 		},
 		{

@@ -52,11 +52,18 @@ func (l nameList) contains(name string) bool {
 
 // compileFilterRE compiles a PLUGIN_*_RE setting with Python's re.match
 // semantics: anchored at the start only. An empty pattern is unset (nil).
+// The pattern must compile on its own before it is wrapped in ^(?:...), so
+// that one such as `x)|(.*y` cannot close the wrapper's group and leave a
+// branch unanchored (Python rejects it too).
 func compileFilterRE(setting, pattern string) (*regexp.Regexp, error) {
 	if pattern == "" {
 		return nil, nil
 	}
-	re, err := regexp.Compile(`^(?:` + pattern + `)`)
+	_, err := regexp.Compile(pattern)
+	var re *regexp.Regexp
+	if err == nil {
+		re, err = regexp.Compile(`^(?:` + pattern + `)`)
+	}
 	if err != nil {
 		return nil, &ConfigError{Key: setting, Err: fmt.Errorf("invalid regular expression %q: %w", pattern, unwrapRegexpError(err))}
 	}

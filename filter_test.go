@@ -99,6 +99,7 @@ func TestDecisions(t *testing.T) {
 		PluginPaths:       []string{root + "/p"},
 		DefaultPluginPath: root + "/default",
 		BlacklistRE:       root + "/p/",
+		OnError:           "skip", // broken's meta.json is an error even though the blacklist drops it
 	}
 	opts := []Option{
 		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
@@ -121,7 +122,7 @@ func TestDecisions(t *testing.T) {
 		}
 	}
 	assert.Equal(t, map[string]string{
-		root + "/p/broken":                 `matches PLUGIN_BLACKLIST_RE (and meta file ` + root + `/p/broken/meta.json: "tags" must be a list of strings, got a string)`,
+		root + "/p/broken":                 `opa: plugin broken (` + root + `/p/broken): meta: meta file ` + root + `/p/broken/meta.json: "tags" must be a list of strings, got a string`,
 		root + "/p/shadow":                 "matches PLUGIN_BLACKLIST_RE",
 		root + "/p/skipme":                 "matches PLUGIN_BLACKLIST_RE",
 		root + "/default/kept [builtin]":   "",
@@ -129,9 +130,10 @@ func TestDecisions(t *testing.T) {
 	}, got)
 	assert.Equal(t, []string{"x"}, rep.Plugins[2].Tags, "tags are read for the report even when filtered")
 
-	// A chosen plugin with a broken meta.json fails Startup, naming the file.
+	// With PLUGIN_ON_ERROR=fail a broken meta.json fails Startup, naming the
+	// file, whether or not a filter drops the plugin.
 	cfg := base
-	cfg.BlacklistRE = root + "/p/s"
+	cfg.OnError = ""
 	m, err = New(append(opts, WithConfig(cfg))...)
 	require.NoError(t, err)
 	err = m.StartupSimple(t.Context())

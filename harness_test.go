@@ -126,6 +126,7 @@ type hostResult struct {
 	Gets          []hostGet  `json:"gets"`
 	Calls         []hostCall `json:"calls"`
 	ShutdownError string     `json:"shutdown_error"`
+	NoManager     bool       `json:"no_manager"` // -package: opa.GetManager() was nil after Startup
 	Stderr        string     `json:"-"`
 }
 

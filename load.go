@@ -153,14 +153,14 @@ func (m *Manager) decide(c *candidate, f *filters, run *checkRun, dry bool) (Plu
 		pr.Tags = meta.Tags
 	}
 	pr.Meta = meta.Extra
-	if no := f.check(c.match, meta.Tags); no != "" {
-		if metaErr != nil {
-			no += " (and " + metaErr.Error() + ")"
-		}
-		return skip(no)
-	}
+	// A meta.json that cannot be read is an error for every candidate, as in
+	// opa-stack, whether or not a filter would drop the plugin: its tags are
+	// unknown, so no tag filter can be trusted to decide.
 	if metaErr != nil {
 		return fail("meta", metaErr)
+	}
+	if no := f.check(c.match, meta.Tags); no != "" {
+		return skip(no)
 	}
 	if c.builtin == nil && !dry && !soSupported {
 		return fail("open", fmt.Errorf("%s: %w: %s", c.file, ErrUnsupported, soUnsupportedReason))

@@ -113,3 +113,30 @@ func TestRedactKeepsErrorsInspectable(t *testing.T) {
 	require.Error(t, err)
 	assert.ErrorIs(t, err, opa.ErrUnavailable, "redaction keeps errors.Is working")
 }
+
+// Redaction decides by the words of an option's key, not by substrings, and
+// never replaces short text; values nested in typed maps and slices count.
+func TestRedactByKeyWords(t *testing.T) {
+	cc := comp("yes", "fake", "svc", "connect", "fail")
+	for k, v := range map[string]any{
+		"keyspace":   "svc",
+		"key_prefix": "svc-prefix",
+		"author":     "ada-lovelace",
+		"password":   "abc", // too short to scrub from free text
+		"headers":    map[string]string{"Authorization": "Bearer typed-map-secret"},
+		"extra":      []map[string]any{{"client_secret": "in-a-typed-slice"}},
+		"tokens":     map[string]int{"refresh": 7654321},
+	} {
+		cc.Opts[k] = v
+	}
+	_, err := startMgr(t, opa.Config{OptionalComponents: map[string]opa.ComponentConfig{"svc": cc}}, nil, driverPlugin(newCalls(t)))
+	require.Error(t, err)
+	msg := err.Error()
+	assert.Contains(t, msg, "opa: component svc (driver fake, plugin drv)", "keyspace is not a secret key")
+	for _, shown := range []string{"svc-prefix", "ada-lovelace", "authentication failed"} {
+		assert.Contains(t, msg, shown)
+	}
+	for _, secret := range []string{"typed-map-secret", "in-a-typed-slice", "7654321"} {
+		assert.NotContains(t, msg, secret)
+	}
+}

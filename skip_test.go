@@ -110,14 +110,17 @@ func TestSkipMarksAPanickingDriverFailed(t *testing.T) {
 func TestSetupReachesComponentsThroughItsContext(t *testing.T) {
 	c := newCalls(t)
 	var got *fakeClient
+	var from *opa.Manager
 	cfg := opa.Config{OptionalComponents: map[string]opa.ComponentConfig{"db": comp("yes", "fake", "db")}}
 	m, err := startMgr(t, cfg, chi.NewRouter(), driverPlugin(c),
 		opa.WithPlugin("web", opa.Plugin{Setups: []opa.Setup{func(ctx context.Context, _ chi.Router) error {
 			var err error
-			got, err = opa.InstanceOf[*fakeClient](opa.ManagerFrom(ctx), "db")
+			from = opa.ManagerFrom(ctx)
+			got, err = opa.InstanceOf[*fakeClient](from, "db")
 			return err
 		}}}))
 	require.NoError(t, err)
+	assert.Same(t, m, from, "the setup's ctx carries the Manager being started")
 	require.NotNil(t, got)
 	assert.Equal(t, "db", got.ID)
 	assert.Nil(t, opa.ManagerFrom(context.Background()))

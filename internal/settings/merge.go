@@ -45,8 +45,10 @@ func (l *Settings) set(path []string, val any, source string, force bool) {
 // result; node is the source record of this key path.
 //
 //   - A map holding dynaconf_merge: true (or any map when force) is merged
-//     into a lower map key by key, each key by these same rules; the marker
-//     is dropped.
+//     into a lower map key by key, all the way down, as dynaconf's
+//     object_merge does: below the marker every map merges key by key and
+//     every list is appended, whether or not it holds a marker of its own;
+//     scalars replace. The marker is dropped.
 //   - A list holding the element "dynaconf_merge" (or any list when force)
 //     is appended to the lower list; the marker is dropped. A lower scalar
 //     counts as a one-element list, and an empty string as an empty one.
@@ -68,7 +70,7 @@ func (l *Settings) mergeValue(lower, upper any, node *srcTree, source string, fo
 			if k == mergeMarker {
 				continue
 			}
-			low[k] = l.mergeValue(low[k], v, node.child(k), source, false)
+			low[k] = l.mergeValue(low[k], v, node.child(k), source, merge && isMap)
 		}
 		return low
 	case []any:

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -31,6 +32,7 @@ type result struct {
 	Gets          []get      `json:"gets,omitempty"`
 	Calls         []call     `json:"calls,omitempty"`
 	ShutdownError string     `json:"shutdown_error,omitempty"`
+	NoManager     bool       `json:"no_manager,omitempty"` // -package: opa.GetManager() was nil after Startup
 }
 
 type get struct {
@@ -52,6 +54,8 @@ func main() {
 	flag.Var(&calls, "call", "call this hook after startup, as NAME or NAME:ARG,ARG (repeatable)")
 	flag.Var(&registers, "register", "register a compiled-in plugin NAME or NAME:TAG,TAG serving GET /NAME (repeatable)")
 	simple := flag.Bool("simple", false, "use StartupSimple")
+	pkg := flag.Bool("package", false, "use the package-level opa.Startup (or opa.StartupSimple); the report is opa.GetManager()'s, and -call runs even after a failed Startup")
+	restart := flag.Bool("restart", false, "with -package: start and shut down once with another router first")
 	route := flag.String("host-route", "", "a GET route the host serves itself")
 	var opens list
 	flag.Var(&opens, "open", "only call plugin.Open on this file, in order, and print each verdict as JSON (repeatable): the runtime's own verdict")
@@ -81,19 +85,50 @@ func main() {
 
 	var res result
 	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
-	m, err := opa.New(opa.WithLogger(logger))
-	if err == nil {
-		if *simple {
-			err = m.StartupSimple(context.Background())
-		} else {
-			err = m.Startup(context.Background(), r)
+	var err error
+	if *pkg {
+		start := func(r chi.Router) error {
+			if *simple {
+				return opa.StartupSimple(opa.WithLogger(logger))
+			}
+			return opa.Startup(r, opa.WithLogger(logger))
 		}
-		res.Report = m.Report()
+		if *restart {
+			if err = start(chi.NewRouter()); err == nil {
+				err = opa.Shutdown(context.Background())
+			}
+		}
+		if err == nil {
+			err = start(r)
+		}
+		if m := opa.GetManager(); m != nil {
+			res.Report = m.Report()
+		} else {
+			res.NoManager = true
+		}
+	} else {
+		var m *opa.Manager
+		m, err = opa.New(opa.WithLogger(logger))
+		if err == nil {
+			if *simple {
+				err = m.StartupSimple(context.Background())
+			} else {
+				err = m.Startup(context.Background(), r)
+			}
+			res.Report = m.Report()
+		}
+		if err == nil {
+			opa.SetDefault(m)
+		}
 	}
 	if err != nil {
 		res.StartupError = err.Error()
-	} else {
-		opa.SetDefault(m)
+	}
+	if err != nil && *pkg {
+		for _, c := range calls {
+			_, cerr := opa.CallHook(c)
+			res.Calls = append(res.Calls, call{Name: c, Error: fmt.Sprint(cerr)})
+		}
 	}
 	if err == nil {
 		for _, p := range gets {
