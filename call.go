@@ -102,7 +102,7 @@ func nillable(t reflect.Type) bool {
 // definition's Func type); anything else is an error naming both types.
 func HookFuncOf[F any](m *Manager, name string) (F, error) {
 	if st := m.st.Load(); st != nil {
-		if e := st.hooks.find(name); e != nil {
+		if e := st.hooks.cached(name); e != nil {
 			if f, ok := e.fn.(F); ok {
 				return f, nil
 			}

@@ -181,7 +181,7 @@ func (t *hookTable) checkRequired() error {
 // find returns the winning hook of a name, or nil. It is the hot path of
 // CallHook and HookFunc, called with the same few names on every request, so
 // it first looks in a small cache that needs no hashing of the whole name:
-// a slot is chosen from the name's length and three of its bytes, and holds
+// a slot is chosen from the name's length and two of its bytes, and holds
 // its own copy of the name it was filled with, compared in full before the
 // slot is trusted. So any string finds the right hook, also one whose bytes
 // are later reused (a name made with unsafe.String over a buffer). Each
@@ -191,22 +191,29 @@ func (t *hookTable) checkRequired() error {
 // fills a slot are atomic, so find is safe from many goroutines without a
 // lock.
 func (t *hookTable) find(name string) *hookEntry {
-	i := hookCacheIndex(name)
-	if s := t.cache[i].Load(); s != nil && s.name == name {
+	if e := t.cached(name); e != nil {
+		return e
+	}
+	return t.findSlow(name, hookCacheIndex(name))
+}
+
+// cached is the first probe of find, small enough to be inlined into
+// HookFuncOf: the entry in name's first slot if that slot holds name.
+func (t *hookTable) cached(name string) *hookEntry {
+	if s := t.cache[hookCacheIndex(name)].Load(); s != nil && s.name == name {
 		return s.entry
 	}
-	return t.findSlow(name, i)
+	return nil
 }
 
 // hookCacheIndex picks the first cache slot of a name from its length and
-// its first, middle and last bytes (Fibonacci hashing of those).
+// its first and last bytes (Fibonacci hashing of those).
 func hookCacheIndex(name string) uintptr {
 	n := len(name)
 	if n == 0 {
 		return 0
 	}
-	h := uint64(n) | uint64(name[0])<<16 | uint64(name[n/2])<<24 | uint64(name[n-1])<<32
-	return uintptr(h*0x9E3779B97F4A7C15>>56) % hookCacheSize
+	return uintptr((uint64(n)|uint64(name[0])<<16|uint64(name[n-1])<<24)*0x9E3779B97F4A7C15>>56) % hookCacheSize
 }
 
 // findSlow tries the slot after the first, then the map; a hook's name found

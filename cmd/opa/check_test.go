@@ -30,6 +30,7 @@ func TestCheckThenBuild(t *testing.T) {
 	res := runOpa(t, root, nil, "check", "--host", f.host, f.flipped, f.hello, empty)
 	assert.Equal(t, 1, res.code, res.stderr)
 	assert.Equal(t, f.flipped+": REFUSED\n"+
+		"    package runtime differs from the host's copy, so plugin.Open would refuse it:\n"+
 		"    "+raceMismatch()+"\n"+
 		f.hello+": OK\n"+
 		empty+": REFUSED\n"+
@@ -47,7 +48,8 @@ func TestCheckThenBuild(t *testing.T) {
 		race = " -race"
 	}
 	assert.True(t, strings.HasPrefix(lines[0], "CGO_ENABLED=1 GOOS="+runtime.GOOS+" GOARCH="+runtime.GOARCH+" "), lines[0])
-	assert.True(t, strings.HasSuffix(lines[0], " GOEXPERIMENT= go build -buildmode=plugin"+race+" -o "+built+" "+module+"/testdata/plugins/hello"), lines[0])
+	assert.Contains(t, lines[0], " GOEXPERIMENT= go build -buildmode=plugin"+race+" -modfile=", lines[0])
+	assert.True(t, strings.HasSuffix(lines[0], " -mod=mod -o "+filepath.Join(out, ".hello.so.tmp")+" "+module+"/testdata/plugins/hello"), lines[0])
 	assert.Equal(t, built+": OK", lines[1])
 
 	res = runOpa(t, root, nil, "check", "--host", f.host, built)

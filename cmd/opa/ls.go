@@ -96,7 +96,7 @@ const (
 )
 
 // notCompared is the reason of a plugin whose build was not compared.
-const notCompared = "build not compared (no --host)"
+const notCompared = "not compared with a host (no --host)"
 
 func runLs(c *cli, o lsOptions, args []string) int {
 	if len(args) > 0 {
@@ -227,7 +227,7 @@ func printTable(w io.Writer, res lsResult, host *debug.BuildInfo) {
 			fmt.Fprintf(w, "warning:  %s\n", warning)
 		}
 	} else {
-		fmt.Fprintln(w, "build:    NOT compared: no --host given, and this opa binary is not your host")
+		fmt.Fprintln(w, "build:    NOT compared with a host: no --host given, and this opa binary is not your host; plugins are checked against each other")
 	}
 	if res.Insecure {
 		fmt.Fprintln(w, "trust:    permissions NOT checked: OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS=true (development only)")

@@ -75,7 +75,7 @@ func TestLsTable(t *testing.T) {
 		{"bad", root + "/p1/bad", "-", "refuse", "preflight: is empty (0 bytes): rebuild it or copy it again"},
 		{"beta", root + "/p1/beta", "beta", "skip", "has a tag in PLUGIN_BLACKLIST_TAGS"},
 		{"hello", root + "/p1/hello", "-", "load", ""},
-		{"flipped", root + "/p2/flipped", "-", "refuse", "build: " + raceMismatch()},
+		{"flipped", root + "/p2/flipped", "-", "refuse", "build: package runtime differs from the host's copy, so plugin.Open would refuse it: " + raceMismatch()},
 		{"hello", root + "/p2/hello", "-", "skip", "shadowed by " + root + "/p1/hello"},
 	}, tableRows(t, res.stdout))
 	assert.Contains(t, res.stdout, "\n1 would load, 2 skipped, 2 refused: the host's Startup fails (PLUGIN_ON_ERROR=fail)\n")
@@ -86,21 +86,24 @@ func TestLsTable(t *testing.T) {
 	assert.Contains(t, res.stdout, "2 refused: the host leaves refused plugins out and starts (PLUGIN_ON_ERROR=skip)\n")
 }
 
-// Without --host the build comparison is skipped, and every other check
-// runs: with no tag filter, beta (a copy of hello) now loads, and hello is
-// refused as its copy.
-func TestLsWithoutHostDoesNotCompareBuilds(t *testing.T) {
+// Without --host nothing is compared with a host, and every other check
+// runs: with no tag filter, beta (a copy of hello) now loads, hello is
+// refused as its copy, and flipped (built with the other -race) is refused
+// because it cannot load next to beta, as plugin.Open would find in any
+// host.
+func TestLsWithoutHostChecksPluginsAgainstEachOther(t *testing.T) {
 	f := fixtures(t)
 	root, env := lsSandbox(t, f)
 	res := runOpa(t, root, append(env, "OPA_SETTINGS_DIR="+root+"/settings"), "ls") // ENV unset: development, no filter
 	require.Equal(t, 0, res.code, res.stderr)
-	assert.Contains(t, res.stdout, "build:    NOT compared: no --host given, and this opa binary is not your host\n")
+	assert.Contains(t, res.stdout, "build:    NOT compared with a host: no --host given, and this opa binary is not your host; plugins are checked against each other\n")
 	assert.Equal(t, [][]string{
 		{"bad", root + "/p1/bad", "-", "refuse", "preflight: is empty (0 bytes): rebuild it or copy it again"},
 		{"beta", root + "/p1/beta", "beta", "load", notCompared},
 		{"hello", root + "/p1/hello", "-", "refuse", "identity: is the same plugin as " + root + "/p1/beta.so (both built from " +
 			module + "/testdata/plugins/hello, and Go loads a plugin once): remove one of them, or build them from different main packages"},
-		{"flipped", root + "/p2/flipped", "-", "load", notCompared},
+		{"flipped", root + "/p2/flipped", "-", "refuse", "build: package runtime differs from plugin beta's copy, so plugin.Open would refuse it: " +
+			strings.ReplaceAll(raceMismatch(), "host ", "plugin beta ")},
 		{"hello", root + "/p2/hello", "-", "skip", "shadowed by " + root + "/p1/hello"},
 	}, tableRows(t, res.stdout))
 }
@@ -128,7 +131,7 @@ func TestLsJSON(t *testing.T) {
 		{"bad", "refuse", "preflight", root + "/p1/bad.so is empty (0 bytes): rebuild it or copy it again"},
 		{"beta", "skip", "", "has a tag in PLUGIN_BLACKLIST_TAGS"},
 		{"hello", "load", "", ""},
-		{"flipped", "refuse", "build", root + "/p2/flipped.so: " + raceMismatch()},
+		{"flipped", "refuse", "build", root + "/p2/flipped.so: package runtime differs from the host's copy, so plugin.Open would refuse it: " + raceMismatch()},
 		{"hello", "skip", "", "shadowed by " + root + "/p1/hello"},
 	}, decisions)
 	assert.Equal(t, []string{"beta"}, got.Plugins[1].Tags)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"runtime/debug"
+	"slices"
 	"strings"
 )
 
@@ -74,13 +75,16 @@ func (p *Process) Check(name, file string, info *debug.BuildInfo) error {
 		p.add(name, file, pkgs, info)
 		return nil
 	}
-	c := conflicts[0]
+	c := pickConflict(conflicts, info, p.infos)
 	e := &BuildMismatchError{Package: c.Package, With: c.Holder.Name}
 	holderInfo := p.infos[c.Holder]
 	if mm, ok := errors.AsType[*BuildMismatchError](CompareBuild(info, holderInfo)); ok {
 		e.Differences = append(e.Differences, reword(mm.Differences, c.Holder.Name)...)
 	}
 	e.Differences = append(e.Differences, sourceDifferences(c, file, info, holderInfo)...)
+	if c.Holder == p.host && slices.ContainsFunc(e.Differences, func(d string) bool { return strings.HasPrefix(d, "module ") }) {
+		e.Differences = append(e.Differences, "opa build --host BINARY, run in the plugin's module, builds it with all of the host's settings and module versions")
+	}
 	if len(e.Differences) == 0 {
 		fix := "build the plugin against the host's exact source (opa build --host BINARY does)"
 		if c.Holder != p.host {
@@ -90,6 +94,54 @@ func (p *Process) Check(name, file string, info *debug.BuildInfo) error {
 			c.Package, c.Holder.Name, fix)}
 	}
 	return e
+}
+
+// pickConflict chooses the conflict to name: the first whose package is in a
+// module that the plugin and the holder have at different versions (the
+// one a person changed), else runtime (a toolchain or flag difference
+// changes every package), else the first.
+func pickConflict(cs []Conflict, plugin *debug.BuildInfo, infos map[*Loaded]*debug.BuildInfo) Conflict {
+	for _, c := range cs {
+		mp, mh := moduleOf(c.Package, plugin), moduleOf(c.Package, infos[c.Holder])
+		if mp == nil || mh == nil || mp.Path != mh.Path {
+			continue
+		}
+		if vp, vh := builtVersion(mp), builtVersion(mh); vp != "" && vh != "" && vp != vh {
+			return c
+		}
+	}
+	for _, c := range cs {
+		if c.Package == "runtime" {
+			return c
+		}
+	}
+	return cs[0]
+}
+
+// moduleOf returns the module of info that provides pkg, or nil.
+func moduleOf(pkg string, info *debug.BuildInfo) *debug.Module {
+	if info == nil {
+		return nil
+	}
+	var best *debug.Module
+	for _, m := range append([]*debug.Module{&info.Main}, info.Deps...) {
+		if m.Path != "" && (pkg == m.Path || strings.HasPrefix(pkg, m.Path+"/")) && (best == nil || len(m.Path) > len(best.Path)) {
+			best = m
+		}
+	}
+	return best
+}
+
+// builtVersion is the version a module was built at, after its replace; ""
+// for a local directory, whose build information says too little.
+func builtVersion(m *debug.Module) string {
+	if m.Replace != nil {
+		m = m.Replace
+	}
+	if m.Version == "" || m.Version == "(devel)" {
+		return ""
+	}
+	return m.Path + "@" + m.Version
 }
 
 func (p *Process) add(name, file string, pkgs *Packages, info *debug.BuildInfo) {

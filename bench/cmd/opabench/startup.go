@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -52,6 +56,10 @@ func checkStartup(c config) error {
 // first, second and third as often). A warm-up of each comes first, so that
 // all find the files in the page cache.
 func startupRounds(c config, res *results) error {
+	pins, err := pinsEnv(c.pluginDir())
+	if err != nil {
+		return err
+	}
 	sides := []struct {
 		name string
 		cmd  func() *exec.Cmd
@@ -59,6 +67,11 @@ func startupRounds(c config, res *results) error {
 		{"Startup/opa", func() *exec.Cmd {
 			cmd := exec.Command(c.starthost())
 			cmd.Env = startupEnv(c)
+			return cmd
+		}},
+		{"Startup/opa-pinned", func() *exec.Cmd {
+			cmd := exec.Command(c.starthost())
+			cmd.Env = append(startupEnv(c), pins)
 			return cmd
 		}},
 		{"Startup/bare", func() *exec.Cmd {
@@ -118,4 +131,31 @@ func timeProcess(c config, cmd *exec.Cmd) (wall, cpu time.Duration, err error) {
 	}
 	st := cmd.ProcessState
 	return wall, st.UserTime() + st.SystemTime(), nil
+}
+
+// pinsEnv is OPA_PLUGIN_SHA256 pinning every .so in dir to its SHA-256, so
+// that the pinned Startup reads and hashes every file too.
+func pinsEnv(dir string) (string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return "", err
+	}
+	pins := map[string]string{}
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".so")
+		if !ok {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return "", err
+		}
+		sum := sha256.Sum256(b)
+		pins[name] = hex.EncodeToString(sum[:])
+	}
+	j, err := json.Marshal(pins)
+	if err != nil {
+		return "", err
+	}
+	return "OPA_PLUGIN_SHA256=" + string(j), nil
 }

@@ -39,7 +39,7 @@ type row struct {
 	zeroAllocs bool    // the target also wants 0 allocations for the subject
 }
 
-// rows are the targets (issues 6 and 11), then figures kept for information.
+// rows are the targets (issues 6, 11 and 13), then figures kept for information.
 func rows(c config) []row {
 	hook := func(bench, unit string) side {
 		return side{bench: bench, unit: unit + "-cpu-ns/call", allocs: unit + "-allocs/call"}
@@ -63,6 +63,8 @@ func rows(c config) []row {
 			baseline: cpuOnly("Discover/n=1000", "opa-cpu-ns/run"), baseWhat: "the same, 1,000 candidates", limit: 11},
 		{what: fmt.Sprintf("`Startup` of %d real .so plugins, fresh process", c.startupPlugins), subject: cpuOnly("Startup/opa", "wall-ms"),
 			baseline: cpuOnly("Startup/bare", "wall-ms"), baseWhat: "bare `plugin.Open` + `Lookup`", limit: 1.10},
+		{what: fmt.Sprintf("`Startup` of %d plugins, every check on (package hashes, build information, a SHA-256 pin each)", c.startupPlugins), subject: cpuOnly("Startup/opa-pinned", "wall-ms"),
+			baseline: cpuOnly("Startup/bare", "wall-ms"), baseWhat: "bare `plugin.Open` + `Lookup`", limit: 1.25},
 		{what: "request to a plugin's route via the host router", subject: cpuOnly("Route/routes=1", "plugin-cpu-ns/req"),
 			baseline: cpuOnly("Route/routes=1", "direct-cpu-ns/req"), baseWhat: "handler on a chi router", kind: throughputRatio, limit: 0.97},
 		{what: "the same, 100 plugins × 10 routes mounted", subject: cpuOnly("Route/routes=1000", "plugin-cpu-ns/req"),
