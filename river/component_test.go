@@ -361,3 +361,14 @@ func TestEnqueueValidatesArgs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), row.ID, "only the valid job is stored")
 }
+
+// Work given a context that is already done (a SIGTERM while the worker
+// started) starts, stops at once and returns nil.
+func TestWorkWithDoneContext(t *testing.T) {
+	task := opa.NewTask("notes.reindex", func(context.Context, reindexArgs) error { return nil })
+	_, jobs := startHost(t, filepath.Join(t.TempDir(), "jobs.db"), opa.Options{"leader": "auto"},
+		opa.WithPlugin("notes", opa.Plugin{Tasks: []opa.Task{task}}))
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	assert.NoError(t, jobs.Work(ctx))
+}

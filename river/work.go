@@ -106,7 +106,11 @@ func (j *Jobs) reserveWork() (*running, error) {
 // startClient makes and starts a working client. Close waits for it to
 // stop (see live) before it closes the database.
 func (j *Jobs) startClient(ctx context.Context) (client, error) {
-	leader, why, err := j.leaderDecision(ctx)
+	// Not cancelled with ctx: a SIGTERM while starting still starts, then
+	// stops cleanly.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	leader, why, err := j.leaderDecision(dctx)
 	if err != nil {
 		return nil, err
 	}
