@@ -112,8 +112,9 @@ func TestWorkerWithoutPluginLeavesJobsWaiting(t *testing.T) {
 }
 
 // A fleet of leader: auto workers, after a job of a kind no worker has (a
-// typo) was enqueued, still elects a leader: a scheduled job, which only
-// the leader moves to the queue, runs. The typo job is left alone.
+// typo) was enqueued, still elects a leader: a scheduled job and a retry
+// later than 5s, which only the leader moves to the queue, run. The typo
+// job is left alone.
 func TestAutoWorkersElectLeaderDespiteUnknownKind(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, dbURL string) {
 		_, jobs := startHost(t, dbURL, nil)
@@ -123,15 +124,23 @@ func TestAutoWorkersElectLeaderDespiteUnknownKind(t *testing.T) {
 		scheduled, err := jobs.Enqueue(ctx, "test.a", testprog.Args{N: 2}, &river.InsertOpts{ScheduledAt: time.Now().Add(6 * time.Second)})
 		require.NoError(t, err)
 		require.Equal(t, "scheduled", string(scheduled.State))
+		// It fails for 15s: attempt 1 at once, attempt 2 a second later
+		// (River makes it available itself), attempt 3 about 16s after that,
+		// a retry that only the leader moves back to the queue.
+		late, err := jobs.Enqueue(ctx, "test.late", testprog.Args{N: 3, Until: time.Now().Add(15 * time.Second).UnixMilli()}, nil)
+		require.NoError(t, err)
 
-		w1 := startWorker(t, dbURL, "TP_PLUGINS=a")
-		w2 := startWorker(t, dbURL, "TP_PLUGINS=a")
-		waitState(t, jobs, []int64{scheduled.ID}, "completed", 90*time.Second)
+		w1 := startWorker(t, dbURL, "TP_PLUGINS=a,late")
+		w2 := startWorker(t, dbURL, "TP_PLUGINS=a,late")
+		waitState(t, jobs, []int64{scheduled.ID, late.ID}, "completed", 120*time.Second)
+		row, err := jobs.Job(ctx, late.ID)
+		require.NoError(t, err)
+		assert.Equal(t, 3, row.Attempt, "the late job failed twice, then ran after a retry later than 5s")
 		w1.stop(30 * time.Second)
 		w2.stop(30 * time.Second)
 		assert.Contains(t, w1.log.String(), "leader_election=true")
 		assert.Contains(t, w2.log.String(), "leader_election=true")
-		row, err := jobs.Job(ctx, typo.ID)
+		row, err = jobs.Job(ctx, typo.ID)
 		require.NoError(t, err)
 		assert.Equal(t, "available", string(row.State))
 		assert.Zero(t, row.Attempt)

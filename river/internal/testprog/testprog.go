@@ -7,7 +7,7 @@
 //
 //	OPA_RIVER_TESTPROG  "worker"
 //	TP_URL              OPTS.url
-//	TP_PLUGINS          comma-separated task plugins to compile in: a, b, flaky, fail, slow
+//	TP_PLUGINS          comma-separated task plugins to compile in: a, b, flaky, fail, slow, late
 //	TP_BLACKLIST        a plugin to compile in but leave out with PLUGIN_BLACKLIST_RE
 //	TP_OUT              file each task run appends "KIND N PID" to
 //	TP_LEADER           OPTS.leader
@@ -37,10 +37,12 @@ import (
 type Args struct {
 	N  int `json:"n"`            // a number the test checks each run by
 	MS int `json:"ms,omitempty"` // how long the slow task runs
+	// Until is a Unix time in milliseconds: the late task fails before it.
+	Until int64 `json:"until,omitempty"`
 }
 
 // Kinds of the test plugins' tasks, by plugin name.
-var Kinds = map[string]string{"a": "test.a", "b": "test.b", "flaky": "test.flaky", "fail": "test.fail", "slow": "test.slow"}
+var Kinds = map[string]string{"a": "test.a", "b": "test.b", "flaky": "test.flaky", "fail": "test.fail", "slow": "test.slow", "late": "test.late"}
 
 // Main runs the worker and returns its exit code.
 func Main() int {
@@ -113,6 +115,11 @@ func (r *recorder) task(plugin string) opa.Task {
 			if first {
 				r.record(kind, a.N, "failed")
 				return fmt.Errorf("flaky %d fails its first run", a.N)
+			}
+		case "late":
+			if now := time.Now().UnixMilli(); now < a.Until {
+				r.record(kind, a.N, "failed")
+				return fmt.Errorf("late %d fails until %d, %dms to go", a.N, a.Until, a.Until-now)
 			}
 		case "fail":
 			r.record(kind, a.N, "failed")
