@@ -117,9 +117,8 @@ func loadConfig(v *viper.Viper, environ []string) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	check := func(path string) error {
-		return trustStep(Config{AllowInsecurePermissions: insecure}.checkPermissions(path))
-	}
+	perms := Config{AllowInsecurePermissions: insecure}.permissionChecker()
+	check := func(path string) error { return trustStep(perms(path)) }
 	l, err := settings.Load(v.AllSettings(), env, check)
 	if err != nil {
 		return Config{}, configError(err)

@@ -97,6 +97,7 @@ func (m *Manager) choose(rep *Report, dry bool, host *Host) ([]*loaded, error) {
 	var out []*loaded
 	var errs []error
 	run := newCheckRun(host)
+	run.perm = m.cfg.permissionChecker()
 	if exact, why := run.process.Exact(); !exact && (host != nil || dry) {
 		rep.BuildCheck = why
 	} else if exact {
@@ -147,7 +148,7 @@ func (m *Manager) decide(c *candidate, f *filters, run *checkRun, dry bool) (Plu
 	if c.builtin != nil {
 		meta.Tags = c.builtin.tags
 	} else {
-		meta, metaErr = readMeta(c.metaFile, m.cfg.checkPermissions)
+		meta, metaErr = readMeta(c.metaFile, run.perm)
 	}
 	if meta.Tags != nil {
 		pr.Tags = meta.Tags

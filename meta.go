@@ -27,15 +27,20 @@ type Meta struct {
 // permission rule: a meta.json decides, through the tag filters, which code
 // runs.
 func readMeta(file string, check func(string) error) (Meta, error) {
-	if _, err := os.Lstat(file); errors.Is(err, fs.ErrNotExist) {
-		return Meta{}, nil // nothing to check: the .so file's own check covers its directories
-	}
 	if check != nil {
-		if err := check(file); errors.Is(err, fs.ErrNotExist) {
-			return Meta{}, nil
-		} else if _, ok := errors.AsType[*trust.Error](err); ok {
+		err := check(file)
+		if _, ok := errors.AsType[*trust.Error](err); ok {
+			if _, lerr := os.Lstat(file); errors.Is(lerr, fs.ErrNotExist) {
+				// No meta.json in a directory that fails the rule: the .so
+				// file's own check says so, at its step.
+				return Meta{}, nil
+			}
 			return Meta{}, trustStep(err)
-		} else if err != nil {
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			return Meta{}, nil
+		}
+		if err != nil {
 			return Meta{}, fmt.Errorf("meta file %s: %w", file, err)
 		}
 	}

@@ -59,6 +59,7 @@ func CurrentHost() *Host {
 type checkRun struct {
 	identities map[string]string // plugin identity → file
 	process    *preflight.Process
+	perm       func(string) error // the pass's permission rule (see permissionChecker)
 }
 
 func newCheckRun(host *Host) *checkRun {
@@ -78,7 +79,7 @@ func newCheckRun(host *Host) *checkRun {
 // packages can load next to the host's and those of the plugins chosen
 // before it, as plugin.Open decides). A file that passes is recorded in run.
 func (m *Manager) preflight(c *candidate, run *checkRun) (string, error) {
-	if err := m.cfg.checkTrust(c.name, c.file); err != nil {
+	if err := m.cfg.checkTrust(c.name, c.file, run.perm); err != nil {
 		return "trust", err
 	}
 	if err := preflight.CheckELF(c.file); err != nil {
@@ -176,9 +177,10 @@ func CheckPlugin(host *Host, files ...string) []error {
 }
 
 // checkTrust runs the trust checks a Config asks for on a chosen .so file:
-// the permission rule (see checkPermissions), and its SHA-256 pin.
-func (c Config) checkTrust(name, file string) error {
-	if err := c.checkPermissions(file); err != nil {
+// the permission rule (check, made by permissionChecker), and its SHA-256
+// pin.
+func (c Config) checkTrust(name, file string, check func(string) error) error {
+	if err := check(file); err != nil {
 		return err
 	}
 	if err := preflight.CheckPin(name, file, c.PluginSHA256, c.RequireSHA256); err != nil {
@@ -198,10 +200,17 @@ const envAllowInsecure = "OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS"
 // owned by root or this process's user. AllowInsecurePermissions turns it
 // off. A path that does not exist is an error wrapping fs.ErrNotExist.
 func (c Config) checkPermissions(path string) error {
+	return c.permissionChecker()(path)
+}
+
+// permissionChecker returns checkPermissions for one pass over many files:
+// it takes each directory it has found trusted as checked.
+func (c Config) permissionChecker() func(path string) error {
 	if c.AllowInsecurePermissions {
-		return nil
+		return func(string) error { return nil }
 	}
-	return permissionError(path, trust.Check(path))
+	tc := new(trust.Checker)
+	return func(path string) error { return permissionError(path, tc.Check(path)) }
 }
 
 // permissionError words an error of trust.Check: a broken rule with its fix

@@ -209,3 +209,45 @@ func symlink(t *testing.T, target, link string) {
 	require.NoError(t, os.MkdirAll(filepath.Dir(link), 0o755))
 	require.NoError(t, os.Symlink(target, link))
 }
+
+// TestCheckerRemembersOnlyWhatPassed: one Checker over many paths gives
+// each the verdict Check gives it alone.
+func TestCheckerRemembersOnlyWhatPassed(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root+"/p/good.so", "x")
+	writeFile(t, root+"/p/bad.so", "x")
+	require.NoError(t, os.Chmod(root+"/p/bad.so", 0o666))
+	writeFile(t, root+"/p/open/x.so", "x")
+	chmod(t, root+"/p/open", 0o777)
+	writeFile(t, root+"/shared/x.so", "x")
+	chmod(t, root+"/shared", 0o777)
+	symlink(t, root+"/shared/x.so", root+"/p/link.so")
+	symlink(t, "/"+root+"/p/./open/../open/x.so", root+"/p/dots.so")
+	symlink(t, "open/../good.so", root+"/p/up.so") // open/.. is p: nothing in open is consulted
+
+	var c Checker
+	for _, tc := range []struct {
+		path, want string
+	}{
+		{root + "/p/good.so", ""},
+		{root + "/p/bad.so", root + "/p/bad.so is writable by every user"},
+		{root + "/p/open/x.so", root + "/p/open is writable by every user"},
+		{root + "/p/open/x.so", root + "/p/open is writable by every user"},
+		{root + "/p/link.so", root + "/shared is writable by every user (mode 0777, no sticky bit), so anyone can replace " + root + "/shared/x.so, the target of the symlink " + root + "/p/link.so"},
+		{root + "/p/dots.so", root + "/p/open is writable by every user"},
+		{root + "/p/up.so", ""},
+		{root + "/p", ""},
+		{root + "/p/good.so", ""},
+	} {
+		err := c.Check(tc.path)
+		if tc.want == "" {
+			assert.NoError(t, err, tc.path)
+			assert.NoError(t, Check(tc.path), tc.path)
+			continue
+		}
+		if assert.Error(t, err, tc.path) {
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Equal(t, Check(tc.path).Error(), err.Error())
+		}
+	}
+}

@@ -21,37 +21,60 @@ const maxLinks = 40
 // first entry, from / down, that breaks it as an *Error. A path that cannot
 // be resolved is an error wrapping the cause (fs.ErrNotExist when a name on
 // the way does not exist).
-func Check(path string) error {
+func Check(path string) error { return new(Checker).Check(path) }
+
+// Checker applies the rule to many paths, and remembers each directory it
+// found trusted (with every directory above it), so that the files of one
+// directory cost one lstat each. It suits one pass over a set of files: a
+// change made after it looked is not seen. Not safe for concurrent use.
+type Checker struct {
+	trusted map[string]bool // real directories that passed, with their ancestors
+}
+
+// Check is the package's Check, with the directories found trusted so far
+// taken as checked.
+func (c *Checker) Check(path string) error {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		return err
 	}
-	w := walker{uid: uint32(os.Geteuid()), checked: abs}
-	if real, err := filepath.EvalSymlinks(abs); err == nil && real != abs {
-		w.real = real
+	if c.trusted == nil {
+		c.trusted = map[string]bool{}
 	}
+	w := walker{uid: uint32(os.Geteuid()), checked: abs, trusted: c.trusted}
 	return w.walk(abs)
 }
 
 // walker resolves one path and checks what it passes.
 type walker struct {
-	uid     uint32 // the user this process runs as
-	checked string // the path being checked, absolute
-	real    string // checked with symlinks resolved, if it differs
-	links   int    // symlinks followed so far
+	uid     uint32          // the user this process runs as
+	checked string          // the path being checked, absolute
+	links   int             // symlinks followed so far
+	trusted map[string]bool // see Checker
 }
 
-// walk resolves abs from /, one name at a time.
+// walk resolves abs from /, one name at a time. It starts below the
+// deepest directory of abs already trusted: such a directory has no symlink
+// on its path, so resolving abs would pass through it.
 func (w *walker) walk(abs string) error {
-	root, err := os.Lstat("/")
-	if err != nil {
-		return err
+	cur, rest := "/", splitPath(abs)
+	var curInfo fs.FileInfo // nil: cur is trusted
+	for i := len(rest) - 1; i > 0; i-- {
+		if dir := "/" + strings.Join(rest[:i], "/"); w.trusted[dir] {
+			cur, rest = dir, rest[i:]
+			break
+		}
 	}
-	if err := w.owner("/", root); err != nil {
-		return err
+	if cur == "/" && !w.trusted["/"] {
+		root, err := os.Lstat("/")
+		if err != nil {
+			return err
+		}
+		if err := w.owner("/", root); err != nil {
+			return err
+		}
+		curInfo = root
 	}
-	cur, curInfo := "/", root
-	rest := splitPath(abs)
 	for len(rest) > 0 {
 		name := rest[0]
 		rest = rest[1:]
@@ -59,18 +82,22 @@ func (w *walker) walk(abs string) error {
 		case ".":
 			continue
 		case "..":
+			var err error
 			cur = filepath.Dir(cur)
 			if curInfo, err = os.Lstat(cur); err != nil {
 				return err
 			}
 			continue
 		}
-		if !curInfo.IsDir() {
-			return fmt.Errorf("%s: %w", cur, syscall.ENOTDIR)
-		}
-		// cur is looked into: others must not be able to rename name away.
-		if err := w.writable(cur, curInfo, true); err != nil {
-			return err
+		if curInfo != nil {
+			if !curInfo.IsDir() {
+				return fmt.Errorf("%s: %w", cur, syscall.ENOTDIR)
+			}
+			// cur is looked into: others must not be able to rename name away.
+			if err := w.writable(cur, curInfo, true); err != nil {
+				return err
+			}
+			w.trusted[cur] = true
 		}
 		next := filepath.Join(cur, name)
 		fi, err := os.Lstat(next)
@@ -89,18 +116,29 @@ func (w *walker) walk(abs string) error {
 				return err
 			}
 			if filepath.IsAbs(target) {
-				cur, curInfo = "/", root
+				cur, curInfo = "/", nil // checked above, or trusted
 			}
 			rest = append(splitPath(target), rest...)
 			continue
 		}
 		if len(rest) == 0 {
-			return w.writable(next, fi, fi.IsDir())
+			err := w.writable(next, fi, fi.IsDir())
+			if err == nil && fi.IsDir() {
+				w.trusted[next] = true
+			}
+			return err
 		}
 		cur, curInfo = next, fi
 	}
-	// The path was "/" itself.
-	return w.writable(cur, curInfo, true)
+	// The path was "/" itself, or ended in "." or "..".
+	if curInfo == nil {
+		return nil
+	}
+	if err := w.writable(cur, curInfo, true); err != nil {
+		return err
+	}
+	w.trusted[cur] = true
+	return nil
 }
 
 // splitPath returns the names of a path, without empty ones.
@@ -152,8 +190,14 @@ func (w *walker) writable(path string, fi fs.FileInfo, dir bool) error {
 	return nil
 }
 
+// fail makes the error for path, naming the real path of what was checked
+// when it differs.
 func (w *walker) fail(path, problem, who, fix string) error {
-	return &Error{Path: path, Checked: w.checked, Real: w.real, problem: problem, who: who, fix: fix}
+	e := &Error{Path: path, Checked: w.checked, problem: problem, who: who, fix: fix}
+	if real, err := filepath.EvalSymlinks(w.checked); err == nil && real != w.checked {
+		e.Real = real
+	}
+	return e
 }
 
 // primaryGroup returns the primary group of a user.
