@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/stretchr/testify/assert"
@@ -132,8 +133,13 @@ func TestShutdownWithCancelledContext(t *testing.T) {
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	_ = m.Shutdown(ctx)
-	assert.Equal(t, append(connectedABC[:9:9], "close:c", "close:b", "close:a"), c.get())
+	if err := m.Shutdown(ctx); err != nil {
+		assert.ErrorIs(t, err, context.Canceled, "an expired ctx is Shutdown's error")
+	}
+	want := append(connectedABC[:9:9], "close:c", "close:b", "close:a")
+	require.Eventually(t, func() bool { return len(c.get()) == len(want) }, 10*time.Second, time.Millisecond,
+		"every component still gets its chance to close; calls so far: %v", c.get())
+	assert.Equal(t, want, c.get())
 }
 
 func TestLifecycleStates(t *testing.T) {
@@ -175,8 +181,14 @@ func TestLifecyclePackageLevel(t *testing.T) {
 
 	assert.Nil(t, opa.GetManager())
 	assert.ErrorIs(t, opa.Shutdown(context.Background()), opa.ErrState, "Shutdown before Startup")
-	require.Error(t, opa.StartupSimple(opts(bad)...))
-	assert.Nil(t, opa.GetManager(), "a failed Startup sets no default")
+	err := opa.StartupSimple(opts(bad)...)
+	require.Error(t, err)
+	failed := opa.GetManager()
+	require.NotNil(t, failed, "after a failed Startup, GetManager returns the failed manager")
+	assert.Equal(t, err.Error(), failed.Report().Error, "its Report says why")
+	_, err = opa.CallHook("greet", "x")
+	assert.ErrorIs(t, err, opa.ErrState, "the package-level functions say it did not start")
+	assert.ErrorIs(t, opa.Shutdown(context.Background()), opa.ErrState, "nothing to shut down")
 
 	require.NoError(t, opa.Startup(chi.NewRouter(), opts(good)...))
 	first := opa.GetManager()
@@ -191,7 +203,9 @@ func TestLifecyclePackageLevel(t *testing.T) {
 
 	require.NoError(t, opa.Shutdown(context.Background()))
 	require.Error(t, opa.StartupSimple(opts(bad)...))
-	assert.Same(t, first, opa.GetManager(), "a failed Startup keeps the previous default")
+	assert.NotSame(t, first, opa.GetManager(), "a failed Startup replaces the previous default: no stale manager answers")
+	_, err = opa.CallHook("greet", "x")
+	assert.ErrorIs(t, err, opa.ErrState)
 	require.NoError(t, opa.StartupSimple(opts(good)...), "Startup after Shutdown")
 	assert.NotSame(t, first, opa.GetManager())
 	require.NoError(t, opa.Shutdown(context.Background()))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -57,7 +58,12 @@ func planRoutes(host chi.Router, plugins []*loaded) (*routePlan, error) {
 		if lp.plugin.Router == nil {
 			continue
 		}
-		err := chi.Walk(lp.plugin.Router, func(method, pattern string, h http.Handler, mws ...func(http.Handler) http.Handler) error {
+		if v := reflect.ValueOf(lp.plugin.Router); v.Kind() == reflect.Pointer && v.IsNil() {
+			errs = append(errs, &PluginError{Plugin: lp.name, Path: lp.match, Step: "routes",
+				Err: fmt.Errorf("its Router is a nil %T: set it to a router (opa.GetRouter()) or leave it out", lp.plugin.Router)})
+			continue
+		}
+		err := walkRouter(lp.plugin.Router, func(method, pattern string, h http.Handler, mws ...func(http.Handler) http.Handler) error {
 			key := routeKey(method, pattern)
 			if prev, dup := owner[key]; dup {
 				errs = append(errs, &PluginError{Plugin: lp.name, Path: lp.match, Step: "routes",
@@ -88,6 +94,17 @@ func planRoutes(host chi.Router, plugins []*loaded) (*routePlan, error) {
 		})
 	}
 	return &routePlan{plugins: plugins, routes: perPlugin}, nil
+}
+
+// walkRouter is chi.Walk over a plugin's router, with a panic (a router
+// that is broken in some other way) turned into an error.
+func walkRouter(r chi.Router, fn chi.WalkFunc) (err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			err = fmt.Errorf("reading its Router: %w", &PanicError{Value: v})
+		}
+	}()
+	return chi.Walk(r, fn)
 }
 
 // mount adds the planned routes to host.
