@@ -16,6 +16,7 @@ const (
 	StateConnected   = "connected"   // Connect (and Validate) succeeded
 	StateUnavailable = "unavailable" // LOAD=auto and the service was not there
 	StateDisabled    = "disabled"    // LOAD=no: never built
+	StateClosed      = "closed"      // connected, then closed again when a later step failed Startup
 	stateFailed      = "failed"      // New, Connect or Validate failed Startup
 )
 
@@ -139,7 +140,9 @@ func (m *Manager) connectOne(ctx context.Context, drivers map[string]driverEntry
 		return err
 	}
 	if b, ok := c.comp.(ManagerBinder); ok {
-		b.BindManager(m)
+		if err := guard(ctx, m.cfg.componentTimeout(), "bind", func(context.Context) error { b.BindManager(m); return nil }); err != nil {
+			return err
+		}
 	}
 	err = guard(ctx, m.cfg.componentTimeout(), "connect", c.comp.Connect)
 	switch {
@@ -227,6 +230,9 @@ func (m *Manager) Component(name string) (Component, error) {
 	if err != nil {
 		return nil, err
 	}
+	if !st.ready {
+		return nil, fmt.Errorf("%w: components are not connected yet (Startup is connecting them)", ErrState)
+	}
 	c, ok := st.components[strings.ToLower(name)]
 	if !ok {
 		defined := slices.Sorted(maps.Keys(st.components))
@@ -244,13 +250,25 @@ func (m *Manager) Component(name string) (Component, error) {
 }
 
 // Instance returns the Instance of the named component; see Component for
-// the errors.
+// the errors. A panic in the component's Instance method is an error
+// wrapping a *PanicError.
 func (m *Manager) Instance(name string) (any, error) {
 	c, err := m.Component(name)
 	if err != nil {
 		return nil, err
 	}
-	return c.Instance(), nil
+	return callComponent(name, "Instance", c.Instance)
+}
+
+// callComponent calls a component's Instance or Util method, turning a
+// panic in the plugin's code into an error naming the component.
+func callComponent(name, method string, fn func() any) (v any, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("opa: component %s: %s: %w", name, method, &PanicError{Value: p})
+		}
+	}()
+	return fn(), nil
 }
 
 // InstanceOf returns the Instance of the named component of m as a T; an
@@ -279,5 +297,5 @@ func (m *Manager) Util(name string) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("%w: component %s has no Util (its type %T has no Util() method)", ErrNotFound, name, c)
 	}
-	return u.Util(), nil
+	return callComponent(name, "Util", u.Util)
 }

@@ -72,7 +72,7 @@ type ComponentReport struct {
 	Driver string `json:"driver"`
 	Plugin string `json:"plugin,omitempty"` // the plugin whose driver built it
 	Load   string `json:"load"`
-	State  string `json:"state"` // StateConnected, StateUnavailable, StateDisabled, or "failed"
+	State  string `json:"state"` // StateConnected, StateUnavailable, StateDisabled, StateClosed, or "failed"
 	Error  string `json:"error,omitempty"`
 }
 
