@@ -9,9 +9,9 @@ func withManager(ctx context.Context, m *Manager) context.Context {
 }
 
 // ManagerFrom returns the Manager that runs a Setup, from the Setup's ctx,
-// or nil. A Setup runs before Startup returns, so the package-level
-// functions (GetInstance, CallHook, ...) do not see its Manager yet; the
-// Manager's own methods (Component, Instance, CallHook, HookFuncOf) work:
+// or nil. It suits hosts that make their Manager with New and keep no
+// default; after a package-level Startup, the package-level functions
+// (GetInstance, CallHook, ...) answer from the same Manager in setups:
 //
 //	func migrate(ctx context.Context, r chi.Router) error {
 //		db, err := opa.InstanceOf[*sql.DB](opa.ManagerFrom(ctx), "db")

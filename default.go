@@ -3,21 +3,37 @@ package opa
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"sync/atomic"
 
 	"github.com/go-chi/chi/v5"
 )
 
-// defaultManager is the Manager of the last successful package-level
-// Startup or StartupSimple.
+// defaultManager is the Manager the package-level functions use: that of
+// the last package-level Startup or StartupSimple (also while it runs, and
+// after it failed), or the one given to SetDefault.
 var defaultManager atomic.Pointer[Manager]
 
-// Startup makes a Manager with opts, starts it with r (see Manager.Startup)
-// and, on success, makes it the default that the package-level functions
-// use. On failure the previous default, if any, stays in place. It is an
-// error wrapping ErrState to start while the default is still started: call
-// Shutdown first.
+// defaultStarting is set while a package-level Startup runs, so that only
+// one runs at a time.
+var defaultStarting atomic.Bool
+
+// Startup makes a Manager with opts, makes it the default that the
+// package-level functions use, and starts it with r (see Manager.Startup).
+//
+// The default is set before the Manager starts, as opa-stack assigns its
+// global plugin_manager first: during Startup, GetManager returns the
+// Manager being started, and the package-level functions answer from it as
+// soon as what they need is ready: CallHook and HookFunc once the hooks are
+// registered (in a component's Connect and in setups), GetComponent,
+// GetInstance, Instance and GetUtil once the components are connected (in
+// setups). If Startup fails they answer "not started" (an error wrapping
+// ErrState) again, and GetManager returns the failed Manager, whose Report
+// says why (a config error gives a Manager whose Report holds only it).
+//
+// One Startup runs at a time: a call while another runs, or while the
+// default is started, is an error wrapping ErrState (call Shutdown first).
 func Startup(r chi.Router, opts ...Option) error {
 	return startDefault(opts, func(m *Manager) error { return m.Startup(context.Background(), r) })
 }
@@ -29,21 +45,33 @@ func StartupSimple(opts ...Option) error {
 }
 
 func startDefault(opts []Option, start func(*Manager) error) error {
+	if !defaultStarting.CompareAndSwap(false, true) {
+		return fmt.Errorf("%w: another opa.Startup is running", ErrState)
+	}
+	defer defaultStarting.Store(false)
 	if old := defaultManager.Load(); old != nil && old.st.Load() != nil {
 		return fmt.Errorf("%w: the default manager is already started: call Shutdown first", ErrState)
 	}
 	m, err := New(opts...)
 	if err != nil {
-		return err
-	}
-	if err := start(m); err != nil {
+		defaultManager.Store(failedManager(err))
 		return err
 	}
 	defaultManager.Store(m)
-	return nil
+	return start(m)
 }
 
-// Shutdown shuts the default Manager down (see Manager.Shutdown).
+// failedManager is a Manager that never started because New failed with
+// err: its Report holds the error.
+func failedManager(err error) *Manager {
+	m := &Manager{log: slog.Default(), phase: phaseFailed}
+	m.report.Store(&Report{Error: err.Error()})
+	return m
+}
+
+// Shutdown shuts the default Manager down (see Manager.Shutdown). If ctx
+// expires first it returns an error wrapping ctx's error, while the
+// components go on closing.
 func Shutdown(ctx context.Context) error {
 	m, err := defaultOrErr()
 	if err != nil {
@@ -57,14 +85,16 @@ func Shutdown(ctx context.Context) error {
 // Manager with New. A nil m clears the default.
 func SetDefault(m *Manager) { defaultManager.Store(m) }
 
-// GetManager returns the default Manager: the one of the last successful
-// package-level Startup or StartupSimple, or given to SetDefault; nil before.
+// GetManager returns the default Manager: the one of the last package-level
+// Startup or StartupSimple, also a failed one (its Report says why), and the
+// one being started while Startup runs (setups and a component's Connect may
+// use it); or the one given to SetDefault; nil before.
 func GetManager() *Manager { return defaultManager.Load() }
 
 func defaultOrErr() (*Manager, error) {
 	m := defaultManager.Load()
 	if m == nil {
-		return nil, fmt.Errorf("%w: opa.Startup has not succeeded yet", ErrState)
+		return nil, fmt.Errorf("%w: opa.Startup has not been called", ErrState)
 	}
 	return m, nil
 }
@@ -82,10 +112,10 @@ func CallHook(name string, args ...any) ([]any, error) {
 // HookFunc returns the winning hook of name on the default Manager as its
 // own func type F, to call at the speed of a direct call; see HookFuncOf.
 func HookFunc[F any](name string) (F, error) {
-	m := defaultManager.Load()
-	if m == nil {
+	m, err := defaultOrErr()
+	if err != nil {
 		var zero F
-		return zero, fmt.Errorf("%w: opa.Startup has not succeeded yet", ErrState)
+		return zero, err
 	}
 	return HookFuncOf[F](m, name)
 }
@@ -132,8 +162,8 @@ func GetUtil(name string) (any, error) {
 }
 
 // ReportHandler serves the default Manager's report as Manager.ReportHandler
-// does: a page for a browser, JSON for anything else. Before a successful
-// Startup it answers 503.
+// does (a page for a browser, JSON for anything else), also that of a
+// failed Startup, which says why; before any Startup it answers 503.
 func ReportHandler() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		m := defaultManager.Load()

@@ -27,17 +27,22 @@ type Manager struct {
 	mu    sync.Mutex // serialises Startup and Shutdown
 	phase phase
 
-	st     atomic.Pointer[state]     // set once Startup succeeded
+	// st is what the Manager serves. Startup sets it in two stages, so that
+	// plugins may use the Manager while it starts: once the hooks are
+	// registered (components not ready), and once the components are
+	// connected. It is cleared when Startup fails and at Shutdown.
+	st     atomic.Pointer[state]
 	loaded atomic.Pointer[[]*loaded] // set once the plugins are registered, before components connect
 	report atomic.Pointer[Report]    // the latest report, even after a failed Startup
 }
 
-// state is what a started Manager serves; it never changes afterwards.
+// state is what a Manager serves; a state never changes once stored.
 type state struct {
 	plugins    []*loaded
 	hooks      *hookTable
 	components map[string]*component
 	connected  []*component // in connect order
+	ready      bool         // the components are connected: Component answers
 }
 
 type phase int
@@ -54,9 +59,11 @@ func (p phase) String() string {
 	return [...]string{"new", "starting", "started", "failed", "stopped"}[p]
 }
 
-// New makes a Manager. Its config is the one given WithConfig, or else
-// LoadConfig of the viper given WithViper (or of a fresh one). A bad config
-// is an error wrapping ErrConfig.
+// New makes a Manager; it is the only way to make one (a zero Manager
+// reports nothing and refuses to start with an error wrapping ErrState). Its
+// config is the one given WithConfig, or else LoadConfig of the viper given
+// WithViper (or of a fresh one). A bad config is an error wrapping
+// ErrConfig.
 func New(opts ...Option) (*Manager, error) {
 	var s options
 	for _, o := range opts {
@@ -102,6 +109,12 @@ func New(opts ...Option) (*Manager, error) {
 // It is all or nothing: if a step fails, the components already connected
 // are closed in reverse order (under a fresh deadline) and the error names
 // the step and the plugin. A Manager starts once.
+//
+// While it runs, the Manager already answers what is ready: its hooks once
+// they are registered (so a component's Connect may call them), its
+// components once they are connected (so setups may use them). If Startup
+// fails it answers nothing again: every call is an error wrapping ErrState,
+// and Report says why.
 func (m *Manager) Startup(ctx context.Context, r chi.Router) error {
 	if r == nil {
 		return fmt.Errorf("opa: Startup: the router is nil (use StartupSimple to start without one)")
@@ -116,6 +129,9 @@ func (m *Manager) StartupSimple(ctx context.Context) error {
 }
 
 func (m *Manager) start(ctx context.Context, r chi.Router) error {
+	if m.log == nil {
+		return fmt.Errorf("%w: this Manager was not made with New", ErrState)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.phase != phaseNew {
@@ -151,11 +167,13 @@ func (m *Manager) run(ctx context.Context, r chi.Router, rep *Report) (_ *state,
 	}
 	st := &state{plugins: reg.plugins, hooks: reg.hooks, components: map[string]*component{}}
 	m.loaded.Store(&reg.plugins)
+	// The hooks are ready: serve them (a component's Connect may call them).
+	m.st.Store(&state{plugins: reg.plugins, hooks: reg.hooks})
 	rep.Hooks = reg.hooks.report()
 	addHookCandidates(rep.Hooks, reg.plugins)
 	defer func() {
-		rep.Components = m.componentReports(st.components, err)
 		if err != nil {
+			m.st.Store(nil)
 			m.loaded.Store(nil)
 		}
 		if err != nil && len(st.connected) > 0 {
@@ -163,19 +181,21 @@ func (m *Manager) run(ctx context.Context, r chi.Router, rep *Report) (_ *state,
 				err = fmt.Errorf("%w; additionally, cleanup: %w", err, cerr)
 			}
 		}
+		rep.Components = m.componentReports(st.components, err)
 	}()
 	if err := m.connectComponents(ctx, reg.drivers, st.components, &st.connected); err != nil {
 		return nil, err
 	}
+	// The components are ready too: serve them (setups may use them).
+	st.ready = true
+	m.st.Store(st)
 	if r == nil {
 		return st, nil
 	}
 	if rep.Routes, err = reg.routes.mount(r); err != nil {
 		return nil, err
 	}
-	// Setups may use the components and hooks: they see the state, and
-	// find the Manager with ManagerFrom(ctx).
-	m.st.Store(st)
+	// Setups find the Manager with ManagerFrom(ctx).
 	if err := m.runSetups(withManager(ctx, m), r, reg.plugins, rep); err != nil {
 		return nil, err
 	}
@@ -312,33 +332,63 @@ func callSetup(ctx context.Context, r chi.Router, s Setup) (err error) {
 // Shutdown closes every connected component in reverse connect order, keeps
 // going after an error and returns all errors joined. Each Close gets ctx's
 // values and its own COMPONENT_TIMEOUT deadline, not ctx's cancellation, so
-// every component gets its chance to close. It is an error wrapping ErrState
-// unless the Manager started.
+// every component gets its chance to close.
+//
+// If ctx expires first, Shutdown returns an error wrapping ctx's error, as
+// http.Server.Shutdown does, while the remaining components go on closing
+// in the background, each within COMPONENT_TIMEOUT.
+//
+// It is an error wrapping ErrState unless the Manager started.
 func (m *Manager) Shutdown(ctx context.Context) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if m.phase != phaseStarted {
+		defer m.mu.Unlock()
 		return fmt.Errorf("%w: Shutdown called on a manager in state %s", ErrState, m.phase)
 	}
 	m.phase = phaseStopped
 	m.reportStopped()
 	st := m.st.Swap(nil)
-	return m.closeComponents(ctx, st.connected)
+	m.mu.Unlock()
+	if len(st.connected) == 0 {
+		return nil
+	}
+	done := make(chan error, 1)
+	go func() { done <- m.closeComponents(ctx, st.connected) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		select {
+		case err := <-done: // finished as ctx expired: report what happened
+			return err
+		default:
+		}
+		m.log.Warn("opa: Shutdown's context ended while components were closing; they go on closing in the background", "error", ctx.Err())
+		return fmt.Errorf("opa: Shutdown: components were still closing when the context ended: %w", ctx.Err())
+	}
 }
 
 // Logger returns the Manager's logger (WithLogger, or slog.Default()), for
 // components that log on its behalf.
 func (m *Manager) Logger() *slog.Logger { return m.log }
 
-// Report returns what the Manager found and did; see Report.
+// Report returns what the Manager found and did; see Report. A zero
+// Manager (not made with New) has an empty Report.
 func (m *Manager) Report() Report {
-	return *m.report.Load()
+	if r := m.report.Load(); r != nil {
+		return *r
+	}
+	return Report{}
 }
 
-// started returns the state of a started Manager.
+// started returns the state the Manager serves: that of a started Manager,
+// or of one whose Startup has got far enough (see Startup).
 func (m *Manager) started() (*state, error) {
 	st := m.st.Load()
 	if st == nil {
+		if rep := m.report.Load(); rep != nil && rep.Error != "" {
+			return nil, fmt.Errorf("%w: the manager did not start: %s", ErrState, rep.Error)
+		}
 		return nil, fmt.Errorf("%w: the manager is not started (call Startup first)", ErrState)
 	}
 	return st, nil
@@ -364,6 +414,9 @@ func (m *Manager) componentReports(comps map[string]*component, failure error) [
 		if c, ok := comps[strings.ToLower(name)]; ok {
 			cr.Plugin = c.plugin
 			cr.State = c.state
+			if failure != nil && c.state == StateConnected {
+				cr.State = StateClosed // the rollback closed it again
+			}
 			if c.err != nil {
 				cr.Error = c.err.Error()
 			}
