@@ -19,6 +19,7 @@ type candidate struct {
 	metaFile string        // the meta.json sidecar; "" for a compiled-in plugin
 	builtin  *registration // non-nil for a compiled-in plugin
 	shadowed string        // the match string of the same-named candidate that won
+	badName  error         // why its name cannot be a plugin's (a leading hyphen): reported, never opened
 }
 
 // SearchPaths returns the paths discovery searches, in order: PluginPaths
@@ -50,10 +51,12 @@ func matchString(dir, name string) string {
 }
 
 // discover lists every candidate in every path, in path order and sorted by
-// name within a path, then the compiled-in plugins as if they lived in the
-// default path. The first candidate of a name wins; later ones are returned
-// too, marked as shadowed. A path that does not exist is skipped; one that
-// cannot be read is an error.
+// name within a path. The compiled-in plugins live in the default path: they
+// take their place among its plugins by name (after a file of the same name,
+// which wins), wherever the default path comes in the search order. The
+// first candidate of a name wins; later ones are returned too, marked as
+// shadowed. A path that does not exist is skipped; one that cannot be read
+// is an error.
 func discover(paths []string, defaultPath string, builtins []namedRegistration) ([]*candidate, error) {
 	found := make([][]*candidate, len(paths))
 	total := len(builtins)
@@ -74,15 +77,37 @@ func discover(paths []string, defaultPath string, builtins []namedRegistration) 
 		}
 		out = append(out, c)
 	}
-	for _, cs := range found {
+	placed := false
+	for i, cs := range found {
+		if !placed && paths[i] == defaultPath {
+			cs, placed = withBuiltins(cs, defaultPath, builtins), true
+		}
 		for _, c := range cs {
 			add(c)
 		}
 	}
-	for _, b := range builtins {
-		add(&candidate{name: b.name, match: matchString(defaultPath, b.name), builtin: &b.registration})
+	if !placed {
+		for _, c := range withBuiltins(nil, defaultPath, builtins) {
+			add(c)
+		}
 	}
 	return out, nil
+}
+
+// withBuiltins merges the compiled-in plugins (sorted by name) into the
+// candidates of the default path, by name; a file of the same name comes
+// first, so it wins.
+func withBuiltins(files []*candidate, defaultPath string, builtins []namedRegistration) []*candidate {
+	out := make([]*candidate, 0, len(files)+len(builtins))
+	i := 0
+	for _, b := range builtins {
+		for i < len(files) && files[i].name <= b.name {
+			out = append(out, files[i])
+			i++
+		}
+		out = append(out, &candidate{name: b.name, match: matchString(defaultPath, b.name), builtin: &b.registration})
+	}
+	return append(out, files[i:]...)
 }
 
 // scanDir lists the candidates of one search path, sorted by entry name.
@@ -107,14 +132,15 @@ func scanDir(dir string) ([]*candidate, error) {
 // single-file plugin) or a directory NAME holding plugin.so. Hidden names and
 // names with a dot are not plugins. A NAME.so that turns out not to be a
 // regular file is still a candidate, so the operator is told why it did not
-// load.
+// load; so is one whose name cannot be a plugin's for another reason (a
+// leading hyphen).
 func candidateOf(dir string, e fs.DirEntry) *candidate {
 	entry := e.Name()
 	if strings.HasPrefix(entry, ".") {
 		return nil
 	}
 	if name, ok := strings.CutSuffix(entry, ".so"); ok {
-		if checkName(name) != nil {
+		if strings.Contains(name, ".") {
 			return nil
 		}
 		return &candidate{
@@ -123,9 +149,10 @@ func candidateOf(dir string, e fs.DirEntry) *candidate {
 			match:    matchString(dir, name),
 			file:     filepath.Join(dir, entry),
 			metaFile: filepath.Join(dir, name+"-meta.json"),
+			badName:  checkName(name),
 		}
 	}
-	if checkName(entry) != nil || !isDir(dir, e) {
+	if strings.Contains(entry, ".") || !isDir(dir, e) {
 		return nil
 	}
 	so := filepath.Join(dir, entry, "plugin.so")
@@ -138,6 +165,7 @@ func candidateOf(dir string, e fs.DirEntry) *candidate {
 		match:    matchString(dir, entry),
 		file:     so,
 		metaFile: filepath.Join(dir, entry, "meta.json"),
+		badName:  checkName(entry),
 	}
 }
 

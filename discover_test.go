@@ -1,6 +1,7 @@
 package opa
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -131,4 +132,65 @@ func TestDiscoverFollowsSymlinkedDirectories(t *testing.T) {
 	cands, err := discover([]string{root + "/p"}, "/nonexistent", nil)
 	require.NoError(t, err)
 	assert.Equal(t, []string{root + "/p/linked"}, found(cands))
+}
+
+// Compiled-in plugins live in the default path: they take their place among
+// its plugins by name, and a file of the same name there wins.
+func TestDiscoverPlacesBuiltinsAmongTheDefaultPath(t *testing.T) {
+	root := t.TempDir()
+	p, def := root+"/p", root+"/default"
+	layout(t, root, "p/x.so", "default/hello.so", "default/mmm.so")
+	builtins := []namedRegistration{{name: "aaa"}, {name: "hello"}, {name: "zzz"}}
+
+	cands, err := discover([]string{p, def}, def, builtins)
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		p + "/x",
+		def + "/aaa [builtin]",
+		def + "/hello",
+		def + "/hello [builtin] (shadowed by " + def + "/hello)",
+		def + "/mmm",
+		def + "/zzz [builtin]",
+	}, found(cands))
+
+	// The default path given among PLUGIN_PATHS is searched there, builtins with it.
+	cands, err = discover([]string{def, p}, def, builtins)
+	require.NoError(t, err)
+	assert.Equal(t, []string{
+		def + "/aaa [builtin]",
+		def + "/hello",
+		def + "/hello [builtin] (shadowed by " + def + "/hello)",
+		def + "/mmm",
+		def + "/zzz [builtin]",
+		p + "/x",
+	}, found(cands))
+}
+
+// A plugin file or directory whose name starts with a hyphen cannot load;
+// it is reported, not silently dropped.
+func TestDiscoverReportsAHyphenName(t *testing.T) {
+	root := t.TempDir()
+	layout(t, root, "p/-bad.so", "p/-dir/plugin.so", "p/a.b.so")
+	for _, mode := range []string{"fail", "skip"} {
+		t.Run(mode, func(t *testing.T) {
+			m, err := New(WithConfig(Config{PluginPaths: []string{root + "/p"}, DefaultPluginPath: root + "/default", OnError: mode}),
+				WithLogger(slog.New(slog.DiscardHandler)))
+			require.NoError(t, err)
+			err = m.StartupSimple(t.Context())
+			rep := m.Report()
+			require.Len(t, rep.Plugins, 2, "a.b.so is skipped, as the specification says; the hyphen names are reported")
+			for i, name := range []string{"-bad", "-dir"} {
+				p := rep.Plugins[i]
+				assert.Equal(t, name, p.Name)
+				assert.False(t, p.Loaded)
+				assert.Equal(t, "name", p.Step)
+				assert.Contains(t, p.Reason, "a plugin name does not start with a hyphen: rename it")
+			}
+			if mode == "fail" {
+				assert.ErrorContains(t, err, "opa: plugin -bad ("+root+"/p/-bad): name: ")
+			} else {
+				assert.NoError(t, err)
+			}
+		})
+	}
 }

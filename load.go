@@ -163,6 +163,9 @@ func (m *Manager) decide(c *candidate, f *filters, run *checkRun, dry bool) (Plu
 	if no := f.check(c.match, meta.Tags); no != "" {
 		return skip(no)
 	}
+	if c.badName != nil {
+		return fail("name", fmt.Errorf("%s: %w: rename it", c.file, c.badName))
+	}
 	if c.builtin == nil && !dry && !soSupported {
 		return fail("open", fmt.Errorf("%s: %w: %s", c.file, ErrUnsupported, soUnsupportedReason))
 	}
