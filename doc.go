@@ -30,7 +30,9 @@
 // Order, a tie to the hook registered last); register drivers; connect the
 // optional components in sorted name order; mount every plugin's router on
 // the host router; run every setup. If a step fails, what was connected is
-// closed again. Shutdown closes components in reverse order.
+// closed again. Shutdown closes components in reverse order; if its ctx
+// expires first it returns ctx's error, as http.Server.Shutdown does, while
+// the components go on closing.
 //
 // # Usage
 //
@@ -48,15 +50,19 @@
 //		http.ListenAndServe(":8080", r)
 //	}
 //
-// The package-level functions use a default Manager; a host that wants no
-// globals makes its own with New.
+// The package-level functions use a default Manager, set when Startup
+// begins: plugins may call them during Startup, hooks once registered (in a
+// component's Connect), components once connected (in setups). After a
+// failed Startup, GetManager returns the failed Manager, whose Report says
+// why. A host that wants no globals makes its own with New.
 //
 // # Configuration
 //
 // LoadConfig reads settings files (YAML, JSON, TOML) from the settings
 // directory (OPA_SETTINGS_DIR, default /data/settings) with environments
 // (default, then ENV, then global) and OPA_ environment variables, following
-// dynaconf's rules as opa-stack used them. See LoadConfig and Config.
+// dynaconf's rules as opa-stack used them (a map marked dynaconf_merge merges
+// all the way down). See LoadConfig and Config.
 //
 // # Where things live
 //
