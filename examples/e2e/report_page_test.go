@@ -120,7 +120,7 @@ func TestReportPageInBrowser(t *testing.T) {
 	})
 
 	t.Run("the page fits a phone", func(t *testing.T) {
-		b.run("emulate a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+		b.run("emulate a phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateMobile))
 		if overflow := eval[int](b, `document.documentElement.scrollWidth - document.documentElement.clientWidth`); overflow > 0 {
 			t.Errorf("on a 390px phone the page is %dpx wider than the screen", overflow)
 		}
