@@ -1,0 +1,73 @@
+// Command testhost is the smallest opa host that reloads with package
+// serve, for serve's tests and benchmark: it loads the plugins of
+// OPA_PLUGIN_PATHS, serves them and GET /pid, and prints
+//
+//	ready http://ADDR pid=PID
+//
+// once it serves. Its children (reloads) print to the same stdout.
+//
+//	testhost -addr 127.0.0.1:0 -pidfile /tmp/testhost.pid
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/opa-stack/opa-go"
+	"github.com/opa-stack/opa-go/serve"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
+	pidFile := flag.String("pidfile", "", "PID file")
+	flag.Parse()
+	proc, err := serve.New(serve.Config{PIDFile: *pidFile})
+	if err != nil {
+		slog.Error("testhost", "error", err)
+		os.Exit(1)
+	}
+	if err := run(proc, *addr); err != nil {
+		proc.Fail(err)
+		slog.Error("testhost stopped", "pid", os.Getpid(), "error", err)
+		os.Exit(1)
+	}
+}
+
+func run(proc *serve.Process, addr string) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	cfg, err := opa.LoadConfig(nil)
+	if err != nil {
+		return err
+	}
+	r := chi.NewRouter()
+	r.Get("/pid", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte(strconv.Itoa(os.Getpid())))
+	})
+	if err := opa.Startup(r, opa.WithConfig(cfg)); err != nil {
+		return err
+	}
+	ln, err := proc.Listen("tcp", addr)
+	if err != nil {
+		return errors.Join(err, opa.Shutdown(context.Background()))
+	}
+	if err := proc.Ready(); err != nil {
+		return errors.Join(err, opa.Shutdown(context.Background()))
+	}
+	fmt.Printf("ready http://%s pid=%d\n", ln.Addr(), os.Getpid())
+	srv := &http.Server{Handler: r, ReadHeaderTimeout: 5 * time.Second}
+	err = proc.Serve(ctx, srv, ln, 10*time.Second)
+	err = errors.Join(err, opa.Shutdown(context.Background()))
+	fmt.Printf("exited pid=%d\n", os.Getpid())
+	return err
+}

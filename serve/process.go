@@ -1,0 +1,238 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/cloudflare/tableflip"
+)
+
+// reasonEnv names the environment variable through which a process tells
+// the new process it starts where to write why it failed (Fail). It is not
+// an OPA_ variable: opa's settings never see it.
+const reasonEnv = "OPASERVE_REASON_FILE"
+
+// ErrReloading is returned by Reload while another reload runs.
+var ErrReloading = errors.New("serve: a reload is already running")
+
+// ErrNotReady is returned by Reload before Ready was called: a process
+// that does not serve yet has nothing to hand over.
+var ErrNotReady = errors.New("serve: this process is not ready yet (Ready was not called)")
+
+// Config says how a Process reloads. Its zero value works: no PID file, a
+// minute for a new process to become ready, slog.Default, and SIGHUP
+// triggers a reload.
+type Config struct {
+	// PIDFile, when set, holds the PID of the process that serves. Each
+	// process writes it (atomically) when it calls Ready, so after a reload
+	// it names the new one. A systemd unit points PIDFile= at it. Each
+	// reload's result is written beside it, to PIDFile+".reload", for
+	// Trigger.
+	PIDFile string
+	// ReadyTimeout bounds how long a new process may take to call Ready;
+	// after it, the new process is killed and the reload fails. Default
+	// one minute.
+	ReadyTimeout time.Duration
+	// Logger logs reloads. Default slog.Default().
+	Logger *slog.Logger
+	// NoSIGHUP turns off the SIGHUP handler, for hosts that trigger
+	// reloads otherwise (Reload). By default SIGHUP reloads, and a SIGHUP
+	// before Ready is ignored (logged), never fatal.
+	NoSIGHUP bool
+}
+
+// Process is this run of the program, in a chain of processes that replace
+// one another. Make one with New, first thing in main: it picks up what the
+// process that started it handed over.
+type Process struct {
+	cfg        Config
+	log        *slog.Logger
+	upg        *tableflip.Upgrader
+	reasonFile string // where Fail writes why this process failed (set by the parent)
+	ready      atomic.Bool
+	reloading  atomic.Bool
+	envMu      sync.Mutex // guards the reason variable while a child starts
+	sigs       chan os.Signal
+	stopOnce   sync.Once
+}
+
+// New returns the Process, once per program (tableflip allows one). It
+// fails where graceful restarts are not supported (Windows).
+func New(cfg Config) (*Process, error) {
+	p := &Process{cfg: cfg, log: cfg.Logger}
+	if p.log == nil {
+		p.log = slog.Default()
+	}
+	timeout := cfg.ReadyTimeout
+	if timeout <= 0 {
+		timeout = time.Minute
+	}
+	p.reasonFile = os.Getenv(reasonEnv)
+	_ = os.Unsetenv(reasonEnv) // our own children get their own
+	upg, err := tableflip.New(tableflip.Options{UpgradeTimeout: timeout, PIDFile: cfg.PIDFile})
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	p.upg = upg
+	if !cfg.NoSIGHUP {
+		p.sigs = make(chan os.Signal, 1)
+		signal.Notify(p.sigs, syscall.SIGHUP)
+		go p.handleSIGHUP()
+	}
+	return p, nil
+}
+
+// HasParent reports whether a reload started this process: it then
+// inherits its listeners, and its parent serves until it calls Ready.
+func (p *Process) HasParent() bool { return p.upg.HasParent() }
+
+// Listen returns the listener the parent process handed over for network
+// and addr, or a new one. Give the same network and addr in every process
+// of the chain (the flags and environment are the same). Call it before
+// Ready: listeners not asked for by then are closed.
+func (p *Process) Listen(network, addr string) (net.Listener, error) {
+	ln, err := p.upg.Listen(network, addr)
+	if err != nil {
+		return nil, fmt.Errorf("serve: listen %s %s: %w", network, addr, err)
+	}
+	return ln, nil
+}
+
+// Ready says that this process has started (opa.Startup succeeded) and
+// serves: it writes the PID file, and the parent, if any, stops accepting,
+// drains and exits. A reload can start once Ready was called.
+func (p *Process) Ready() error {
+	if err := p.upg.Ready(); err != nil {
+		return fmt.Errorf("serve: ready: %w", err)
+	}
+	p.ready.Store(true)
+	p.reasonFile = ""
+	return nil
+}
+
+// Fail tells the process that started this one why it failed before
+// Ready, so that its Reload error (and Trigger) says why. Call it with the
+// error that stops the program, before exiting. It does nothing in a
+// process that is ready or that no reload started.
+func (p *Process) Fail(err error) {
+	if err == nil || p.reasonFile == "" || p.ready.Load() {
+		return
+	}
+	p.log.Error("serve: this new process failed to start; the old one keeps serving", "error", err)
+	_ = os.WriteFile(p.reasonFile, []byte(err.Error()), 0o600)
+}
+
+// Exit is closed when this process should stop serving: a new process took
+// over (or Stop was called). An HTTP host then drains (Serve does it), a
+// worker stops fetching jobs and finishes the running ones; both then call
+// opa.Shutdown and exit.
+func (p *Process) Exit() <-chan struct{} { return p.upg.Exit() }
+
+// Stop ends reloads for good, for a process that is shutting down (SIGTERM):
+// a running reload is cancelled and its new process killed, Exit is
+// closed, and the PID file is removed if it names this process.
+func (p *Process) Stop() {
+	p.stopOnce.Do(func() {
+		if p.sigs != nil {
+			signal.Stop(p.sigs)
+		}
+		p.upg.Stop()
+		if p.cfg.PIDFile != "" {
+			if b, err := os.ReadFile(p.cfg.PIDFile); err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(os.Getpid()) {
+				_ = os.Remove(p.cfg.PIDFile)
+			}
+		}
+	})
+}
+
+// Reload starts a new process of the same binary path, with the same
+// arguments and environment, and waits until it is ready (nil: this process
+// now drains, Exit is closed) or has failed (an error that says why; this
+// process serves on). A process started by a reload first waits, bounded by
+// ctx, for its parent to exit. Only one reload runs at a time: another
+// call returns ErrReloading at once.
+func (p *Process) Reload(ctx context.Context) error {
+	if !p.ready.Load() {
+		return ErrNotReady
+	}
+	if !p.reloading.CompareAndSwap(false, true) {
+		return ErrReloading
+	}
+	defer p.reloading.Store(false)
+	start := time.Now()
+	err := p.reload(ctx)
+	p.writeResult(start, err)
+	if err != nil {
+		p.log.Error("serve: reload failed; this process keeps serving", "pid", os.Getpid(), "error", err)
+		return err
+	}
+	p.log.Info("serve: reloaded; this process drains and exits", "pid", os.Getpid(), "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func (p *Process) reload(ctx context.Context) error {
+	if err := p.upg.WaitForParent(ctx); err != nil && ctx.Err() != nil {
+		return fmt.Errorf("serve: reload: the process this one replaced has not exited yet: %w", err)
+	}
+	f, err := os.CreateTemp("", "opa-serve-reason-")
+	if err != nil {
+		return fmt.Errorf("serve: reload: %w", err)
+	}
+	_ = f.Close()
+	defer os.Remove(f.Name())
+	p.envMu.Lock()
+	_ = os.Setenv(reasonEnv, f.Name())
+	err = p.upg.Upgrade()
+	_ = os.Unsetenv(reasonEnv)
+	p.envMu.Unlock()
+	if err == nil {
+		return nil
+	}
+	if reason, _ := os.ReadFile(f.Name()); len(reason) > 0 {
+		return &ReloadError{Reason: string(reason), Err: err}
+	}
+	return &ReloadError{Reason: "the new process stopped before it was ready (its log says why)", Err: err}
+}
+
+// ReloadError is a failed reload: why the new process failed, as it told
+// (Fail), and what happened to it (exited, timed out).
+type ReloadError struct {
+	Reason string
+	Err    error
+}
+
+func (e *ReloadError) Error() string {
+	return "serve: reload failed: " + e.Reason + " (" + e.Err.Error() + ")"
+}
+
+func (e *ReloadError) Unwrap() error { return e.Err }
+
+// handleSIGHUP reloads on each SIGHUP, each in its own goroutine, so that
+// a SIGHUP during a reload is refused at once (ErrReloading) and logged.
+func (p *Process) handleSIGHUP() {
+	for range p.sigs {
+		p.log.Info("serve: SIGHUP: reloading", "pid", os.Getpid())
+		go func() {
+			timeout := p.cfg.ReadyTimeout
+			if timeout <= 0 {
+				timeout = time.Minute
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 2*timeout)
+			defer cancel()
+			if err := p.Reload(ctx); errors.Is(err, ErrReloading) || errors.Is(err, ErrNotReady) {
+				p.log.Warn("serve: SIGHUP ignored", "error", err)
+			}
+		}()
+	}
+}
