@@ -81,7 +81,7 @@ func Trigger(ctx context.Context, pidFile string) (int, error) {
 			continue
 		}
 		if !r.OK {
-			return 0, fmt.Errorf("serve: process %d: %s", pid, r.Error)
+			return 0, fmt.Errorf("serve: process %d serves on: %s", pid, strings.TrimPrefix(r.Error, "serve: "))
 		}
 		newPID, err := ReadPID(pidFile)
 		if err != nil {

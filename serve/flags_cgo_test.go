@@ -1,0 +1,5 @@
+//go:build cgo
+
+package serve_test
+
+func init() { cgoEnabled = true }

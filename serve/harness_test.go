@@ -1,0 +1,331 @@
+package serve_test
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/opa-stack/opa-go/serve"
+)
+
+// deadline bounds every wait of these tests: for a line, a reload, a
+// drain. It is slack for a loaded machine and the race detector.
+const deadline = 90 * time.Second
+
+// needPlugins skips the test where .so plugins cannot work (another OS,
+// no cgo), and fails it there under CI=true.
+func needPlugins(t testing.TB) {
+	t.Helper()
+	var why string
+	switch {
+	case runtime.GOOS != "linux" && runtime.GOOS != "darwin" && runtime.GOOS != "freebsd":
+		why = "Go plugins do not work on " + runtime.GOOS
+	case !cgoEnabled:
+		why = "Go plugins need cgo (CGO_ENABLED=1 and a C compiler)"
+	}
+	if why == "" {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("%s; CI=true needs them", why)
+	}
+	t.Skip(why)
+}
+
+// built holds the test host and plugins, built once.
+var built struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// buildDir builds the test host and, in DIR/v1 ... DIR/v6, the hello plugin
+// answering "hello vN", and DIR/needy.so; once per test binary.
+func buildDir(t testing.TB) string {
+	t.Helper()
+	needPlugins(t)
+	built.once.Do(func() {
+		built.dir, built.err = os.MkdirTemp("", "serve-test-")
+		if built.err != nil {
+			return
+		}
+		built.err = build(built.dir)
+	})
+	if built.err != nil {
+		t.Fatal(built.err)
+	}
+	return built.dir
+}
+
+func goBuild(args ...string) error {
+	flags := []string{"build"}
+	if raceEnabled {
+		flags = append(flags, "-race")
+	}
+	cmd := exec.Command("go", append(flags, args...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s: %w\n%s", strings.Join(cmd.Args[1:], " "), err, out)
+	}
+	return nil
+}
+
+func build(dir string) error {
+	if err := goBuild("-o", filepath.Join(dir, "testhost"), "./internal/testhost"); err != nil {
+		return err
+	}
+	if err := goBuild("-buildmode=plugin", "-o", filepath.Join(dir, "needy.so"), "./internal/testplugins/needy"); err != nil {
+		return err
+	}
+	for v := 1; v <= 6; v++ {
+		out := filepath.Join(dir, fmt.Sprintf("v%d", v), "hello.so")
+		if err := goBuild("-buildmode=plugin", fmt.Sprintf("-ldflags=-X=main.version=%d", v), "-o", out, "./internal/testplugins/hello"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// install puts src into dir as name the way opa build does: a hidden file,
+// renamed into place. Discovery never sees a partial file.
+func install(t testing.TB, src []byte, dir, name string) {
+	t.Helper()
+	tmp := filepath.Join(dir, "."+name+".tmp")
+	if err := os.WriteFile(tmp, src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, name)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func read(t testing.TB, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// chain is a test host and every process that replaced it: they share one
+// output pipe and one process group.
+type chain struct {
+	t       testing.TB
+	cmd     *exec.Cmd
+	pidFile string
+	base    string
+
+	mu    sync.Mutex
+	lines []string
+	more  chan struct{} // closed and replaced at each new line
+	eof   bool
+}
+
+// startChain starts the test host on loopback with the plugins of
+// pluginDir and waits until it serves.
+func startChain(t testing.TB, pluginDir string) *chain {
+	t.Helper()
+	dir := buildDir(t)
+	settings := t.TempDir()
+	c := &chain{t: t, pidFile: filepath.Join(t.TempDir(), "testhost.pid"), more: make(chan struct{})}
+	c.cmd = exec.Command(filepath.Join(dir, "testhost"), "-addr", "127.0.0.1:0", "-pidfile", c.pidFile)
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "OPA_") && !strings.HasPrefix(kv, "ENV=") {
+			env = append(env, kv)
+		}
+	}
+	c.cmd.Env = append(env, "OPA_SETTINGS_DIR="+settings, "OPA_PLUGIN_PATHS="+pluginDir, "OPA_PLUGIN_DEFAULT_PATH="+t.TempDir())
+	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.cmd.Stdout, c.cmd.Stderr = w, w
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	go c.scan(r)
+	go func() { _ = c.cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		if t.Failed() {
+			t.Logf("output of the test host and its reloads:\n%s", c.output())
+		}
+	})
+	line := c.waitLine(0, "the test host to serve", func(l string) bool { return strings.HasPrefix(l, "ready ") })
+	c.base = strings.Fields(line)[1]
+	return c
+}
+
+func (c *chain) scan(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		c.mu.Lock()
+		c.lines = append(c.lines, sc.Text())
+		close(c.more)
+		c.more = make(chan struct{})
+		c.mu.Unlock()
+	}
+	c.mu.Lock()
+	c.eof = true
+	close(c.more)
+	c.mu.Unlock()
+}
+
+func (c *chain) output() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.Join(c.lines, "\n")
+}
+
+// mark is where the next line will be: waitLine(c.mark(), ...) waits for a
+// line printed from now on.
+func (c *chain) mark() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.lines)
+}
+
+// waitLine waits for a line at index from or later that match accepts,
+// bounded by deadline, and returns it.
+func (c *chain) waitLine(from int, what string, match func(string) bool) string {
+	c.t.Helper()
+	timeout := time.After(deadline)
+	for {
+		c.mu.Lock()
+		for ; from < len(c.lines); from++ {
+			if match(c.lines[from]) {
+				l := c.lines[from]
+				c.mu.Unlock()
+				return l
+			}
+		}
+		more, eof := c.more, c.eof
+		c.mu.Unlock()
+		if eof {
+			c.t.Fatalf("waiting for %s: every process of the chain has exited", what)
+		}
+		select {
+		case <-more:
+		case <-timeout:
+			c.t.Fatalf("waited %s for %s", deadline, what)
+		}
+	}
+}
+
+// reload triggers a reload through the PID file and returns the new PID,
+// or the trigger's error.
+func (c *chain) reload() (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	return serve.Trigger(ctx, c.pidFile)
+}
+
+// pid is what the PID file says.
+func (c *chain) pid() int {
+	c.t.Helper()
+	pid, err := serve.ReadPID(c.pidFile)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return pid
+}
+
+// get sends a request on a new connection and returns the status and body.
+func (c *chain) get(path string) (int, string) {
+	c.t.Helper()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: deadline}
+	resp, err := client.Get(c.base + path)
+	if err != nil {
+		c.t.Fatalf("GET %s: %v", path, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// load is a bounded request loop: clients concurrent clients, each sending
+// GET path on keep-alive connections until stop is called or it has sent
+// max requests.
+type load struct {
+	stop     chan struct{}
+	done     sync.WaitGroup
+	sent     atomic.Int64
+	failures atomic.Int64
+	mu       sync.Mutex
+	errs     []string // the first failures
+}
+
+func startLoad(base, path string, clients, max int) *load {
+	l := &load{stop: make(chan struct{})}
+	tr := &http.Transport{MaxIdleConnsPerHost: clients}
+	client := &http.Client{Transport: tr, Timeout: deadline}
+	for range clients {
+		l.done.Add(1)
+		go func() {
+			defer l.done.Done()
+			for range max {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				l.sent.Add(1)
+				resp, err := client.Get(base + path)
+				if err == nil {
+					_, err = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if err == nil && resp.StatusCode >= 500 {
+						err = errors.New(resp.Status)
+					}
+				}
+				if err != nil {
+					l.failures.Add(1)
+					l.mu.Lock()
+					if len(l.errs) < 10 {
+						l.errs = append(l.errs, err.Error())
+					}
+					l.mu.Unlock()
+				}
+			}
+		}()
+	}
+	return l
+}
+
+// finish stops the loop, waits for it, and fails the test on any failed
+// request.
+func (l *load) finish(t testing.TB) {
+	t.Helper()
+	close(l.stop)
+	l.done.Wait()
+	t.Logf("%d requests, %d failed", l.sent.Load(), l.failures.Load())
+	if n := l.failures.Load(); n > 0 {
+		t.Errorf("%d of %d requests failed, first: %s", n, l.sent.Load(), strings.Join(l.errs, "; "))
+	}
+}
+
+func removeFile(t testing.TB, path string) {
+	t.Helper()
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,113 @@
+package serve_test
+
+import (
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// exitedLine matches the line a process prints when it has drained and
+// shut down.
+func exitedLine(pid int) func(string) bool {
+	return func(l string) bool { return l == fmt.Sprintf("exited pid=%d", pid) }
+}
+
+// TestFiveReloadsLoseNoRequest: under 20 concurrent clients, five reloads
+// in a row, each to a new version of the hello plugin, lose no request (no
+// connection error, no 5xx), and after each the new code answers.
+func TestFiveReloadsLoseNoRequest(t *testing.T) {
+	dir := buildDir(t)
+	plugins := t.TempDir()
+	install(t, read(t, filepath.Join(dir, "v1", "hello.so")), plugins, "hello.so")
+	c := startChain(t, plugins)
+	if code, body := c.get("/hello"); code != http.StatusOK || body != "hello v1" {
+		t.Fatalf("GET /hello: %d %q, want 200 \"hello v1\"", code, body)
+	}
+	l := startLoad(c.base, "/hello", 20, 50000)
+	for v := 2; v <= 6; v++ {
+		old := c.pid()
+		install(t, read(t, filepath.Join(dir, fmt.Sprintf("v%d", v), "hello.so")), plugins, "hello.so")
+		from := c.mark()
+		pid, err := c.reload()
+		if err != nil {
+			l.finish(t)
+			t.Fatalf("reload %d: %v", v-1, err)
+		}
+		if pid == old {
+			t.Fatalf("reload %d: the PID file still names %d", v-1, pid)
+		}
+		c.waitLine(from, fmt.Sprintf("process %d to drain and exit", old), exitedLine(old))
+		want := "hello v" + strconv.Itoa(v)
+		if code, body := c.get("/hello"); code != http.StatusOK || body != want {
+			t.Errorf("after reload %d: GET /hello: %d %q, want 200 %q", v-1, code, body, want)
+		}
+		if code, body := c.get("/pid"); body != strconv.Itoa(pid) {
+			t.Errorf("after reload %d: GET /pid: %d %q, want the new process %d", v-1, code, body, pid)
+		}
+	}
+	l.finish(t)
+}
+
+// TestBadReloadKeepsServing: a reload to a truncated .so, then to a plugin
+// whose required hook nobody provides, fails: the trigger says why, the old
+// process serves on with no failed request, and a good reload after them
+// works.
+func TestBadReloadKeepsServing(t *testing.T) {
+	dir := buildDir(t)
+	plugins := t.TempDir()
+	v1 := read(t, filepath.Join(dir, "v1", "hello.so"))
+	install(t, v1, plugins, "hello.so")
+	c := startChain(t, plugins)
+	first := c.pid()
+	l := startLoad(c.base, "/hello", 20, 50000)
+	for _, tc := range []struct {
+		name    string
+		prepare func()
+		want    string // in the trigger's error
+	}{
+		{"truncated .so", func() { install(t, v1[:len(v1)/3], plugins, "hello.so") }, "hello.so"},
+		{"missing required hook", func() {
+			install(t, v1, plugins, "hello.so")
+			install(t, read(t, filepath.Join(dir, "needy.so")), plugins, "needy.so")
+		}, "[auth]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.prepare()
+			_, err := c.reload()
+			if err == nil {
+				t.Fatal("the reload succeeded")
+			}
+			t.Logf("trigger: %v", err)
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("the trigger's error does not say why (%s): %v", tc.want, err)
+			}
+			if pid := c.pid(); pid != first {
+				t.Errorf("the PID file names %d, want the old process %d", pid, first)
+			}
+			if code, body := c.get("/pid"); body != strconv.Itoa(first) {
+				t.Errorf("GET /pid: %d %q, want the old process %d", code, body, first)
+			}
+			if code, body := c.get("/hello"); code != http.StatusOK || body != "hello v1" {
+				t.Errorf("GET /hello: %d %q, want 200 \"hello v1\"", code, body)
+			}
+		})
+	}
+	// A good plugin set again: the old process still reloads.
+	install(t, read(t, filepath.Join(dir, "v2", "hello.so")), plugins, "hello.so")
+	removeFile(t, filepath.Join(plugins, "needy.so"))
+	from := c.mark()
+	if _, err := c.reload(); err != nil {
+		t.Fatalf("reload after the failed ones: %v", err)
+	}
+	c.waitLine(from, "the old process to exit", exitedLine(first))
+	if code, body := c.get("/hello"); code != http.StatusOK || body != "hello v2" {
+		t.Errorf("GET /hello: %d %q, want 200 \"hello v2\"", code, body)
+	}
+	l.finish(t)
+	if out := c.output(); !strings.Contains(out, "this new process failed to start") || !strings.Contains(out, "reload failed; this process keeps serving") {
+		t.Errorf("the log does not show the failure in both processes:\n%s", out)
+	}
+}
