@@ -8,12 +8,14 @@ require (
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/opa-stack/opa-go v0.0.0
 	github.com/opa-stack/opa-go/river v0.0.0
+	github.com/opa-stack/opa-go/serve v0.0.0
 	github.com/redis/go-redis/v9 v9.23.0
 	modernc.org/sqlite v1.62.0
 )
 
 require (
 	github.com/cespare/xxhash/v2 v2.3.0 // indirect
+	github.com/cloudflare/tableflip v1.2.3 // indirect
 	github.com/dustin/go-humanize v1.1.0 // indirect
 	github.com/fsnotify/fsnotify v1.9.0 // indirect
 	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
@@ -57,4 +59,5 @@ require (
 replace (
 	github.com/opa-stack/opa-go => ../
 	github.com/opa-stack/opa-go/river => ../river
+	github.com/opa-stack/opa-go/serve => ../serve
 )

@@ -27,7 +27,7 @@ func (p *Process) Serve(ctx context.Context, srv *http.Server, ln net.Listener, 
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 		p.Stop()
-		p.log.Info("serve: stopping: finishing requests")
+		p.log.Info("serve: shutting down: finishing requests, then closing components")
 	case <-p.Exit():
 		p.log.Info("serve: a new process serves: finishing requests, then exiting")
 	}

@@ -1,13 +1,16 @@
 // Command host is the example host: a chi router with request logging and
 // panic recovery, the plugins that opa loads, the plugin report at
-// /opa/report, and a graceful shutdown on SIGINT or SIGTERM. It enqueues the
-// plugins' background jobs (the "enqueue" hook, jobs.go); the example worker
+// /opa/report, a graceful shutdown on SIGINT or SIGTERM, and a graceful
+// reload on SIGHUP (package serve): a new host process loads the plugins
+// again and takes over the listening socket only once its Startup
+// succeeded; this one then drains and exits. It enqueues the plugins'
+// background jobs (the "enqueue" hook, jobs.go); the example worker
 // (../worker) runs them.
 //
-//	host -addr 127.0.0.1:8080 -settings examples/settings -data examples/build/data
+//	host -addr 127.0.0.1:8080 -settings examples/settings -data examples/build/data -pidfile build/host.pid
 //
 // Every flag has an environment variable too (ADDR, OPA_SETTINGS_DIR,
-// DATA_DIR); a flag wins. Where the plugins are is a setting like any other:
+// DATA_DIR, PID_FILE); a flag wins. Where the plugins are is a setting like any other:
 // OPA_PLUGIN_PATHS, or PLUGIN_PATHS in a settings file.
 package main
 
@@ -17,7 +20,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -29,20 +31,30 @@ import (
 	"github.com/opa-stack/opa-go"
 	"github.com/opa-stack/opa-go/examples/internal/config"
 	"github.com/opa-stack/opa-go/river"
+	"github.com/opa-stack/opa-go/serve"
 )
 
 func main() {
 	addr := flag.String("addr", envOr("ADDR", "127.0.0.1:8080"), "address to listen on (env ADDR); port 0 picks a free one")
 	settings := flag.String("settings", os.Getenv("OPA_SETTINGS_DIR"), "settings directory (env OPA_SETTINGS_DIR; default "+opa.DefaultSettingsDir+")")
 	data := flag.String("data", envOr("DATA_DIR", "data"), "data directory: relative component files (OPTS.path, a river OPTS.url) are inside it (env DATA_DIR)")
+	pidFile := flag.String("pidfile", os.Getenv("PID_FILE"), "write the PID of the serving process to this file, for kill -HUP and systemctl reload (env PID_FILE)")
 	flag.Parse()
-	if err := run(*addr, *settings, *data); err != nil {
+	// First thing: a process started by a reload picks up the listener
+	// its parent hands over.
+	proc, err := serve.New(serve.Config{PIDFile: *pidFile})
+	if err != nil {
 		slog.Error("host stopped", "error", err)
+		os.Exit(1)
+	}
+	if err := run(proc, *addr, *settings, *data); err != nil {
+		proc.Fail(err) // after a reload: the old host logs why, and serves on
+		slog.Error("host stopped", "pid", os.Getpid(), "error", err)
 		os.Exit(1)
 	}
 }
 
-func run(addr, settingsDir, dataDir string) error {
+func run(proc *serve.Process, addr, settingsDir, dataDir string) error {
 	cfg, err := config.Load(settingsDir, dataDir)
 	if err != nil {
 		return err
@@ -66,24 +78,24 @@ func run(addr, settingsDir, dataDir string) error {
 	}
 	fmt.Print(opa.GetManager().Report())
 
-	ln, err := net.Listen("tcp", addr)
+	// The listener the old host hands over on a reload, or a new one. Only
+	// now that Startup succeeded does this process take it over: Ready
+	// tells the old host to stop accepting and drain.
+	ln, err := proc.Listen("tcp", addr)
 	if err != nil {
+		return errors.Join(err, opa.Shutdown(context.Background()))
+	}
+	if err := proc.Ready(); err != nil {
 		return errors.Join(err, opa.Shutdown(context.Background()))
 	}
 	printTries(os.Stdout, "http://"+ln.Addr().String(), opa.GetManager().Report())
 
 	srv := &http.Server{Handler: r, ReadHeaderTimeout: 5 * time.Second}
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	select {
-	case err := <-errc: // the listener failed
-		return errors.Join(err, opa.Shutdown(context.Background()))
-	case <-ctx.Done():
-	}
-	slog.Info("shutting down: finishing requests, then closing components")
+	// Serve until SIGINT/SIGTERM or until a new host serves, then drain.
+	err = proc.Serve(ctx, srv, ln, 10*time.Second)
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return errors.Join(srv.Shutdown(shutdownCtx), opa.Shutdown(shutdownCtx))
+	return errors.Join(err, opa.Shutdown(shutdownCtx))
 }
 
 func envOr(key, def string) string {

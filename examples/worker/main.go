@@ -2,9 +2,13 @@
 // same settings as the example host, and runs the background jobs the host
 // queues (the plugins' tasks, such as notes.count_words) until SIGINT or
 // SIGTERM, then stops gracefully: running jobs get OPTS.stop_timeout to
-// finish, then opa.Shutdown closes the components.
+// finish, then opa.Shutdown closes the components. On SIGHUP it reloads as
+// the host does (package serve): a new worker process loads the plugins
+// again and, once its Startup succeeded, starts working; this one then
+// stops fetching jobs, finishes the running ones and exits. No job is lost
+// or run twice: a job is fetched by one worker only.
 //
-//	worker -settings examples/settings -data examples/build/data
+//	worker -settings examples/settings -data examples/build/data -pidfile build/worker.pid
 //
 // Flags and environment are the host's (OPA_SETTINGS_DIR, DATA_DIR,
 // OPA_PLUGIN_PATHS, ENV, ...): a worker must see the host's database and
@@ -28,22 +32,30 @@ import (
 	"github.com/opa-stack/opa-go"
 	"github.com/opa-stack/opa-go/examples/internal/config"
 	"github.com/opa-stack/opa-go/river"
+	"github.com/opa-stack/opa-go/serve"
 )
 
 func main() {
 	settings := flag.String("settings", os.Getenv("OPA_SETTINGS_DIR"), "settings directory (env OPA_SETTINGS_DIR; default "+opa.DefaultSettingsDir+")")
 	data := flag.String("data", envOr("DATA_DIR", "data"), "data directory: relative component files (OPTS.path, a river OPTS.url) are inside it (env DATA_DIR)")
+	pidFile := flag.String("pidfile", os.Getenv("WORKER_PID_FILE"), "write the PID of the working process to this file, for kill -HUP and systemctl reload (env WORKER_PID_FILE)")
 	flag.Parse()
 	// Its log says "worker:", to tell it from the host's beside it (make run).
 	log.SetFlags(log.LstdFlags | log.Lmsgprefix)
 	log.SetPrefix("worker: ")
-	if err := run(*settings, *data); err != nil {
+	proc, err := serve.New(serve.Config{PIDFile: *pidFile})
+	if err != nil {
 		slog.Error("worker stopped", "error", err)
+		os.Exit(1)
+	}
+	if err := run(proc, *settings, *data); err != nil {
+		proc.Fail(err) // after a reload: the old worker logs why, and works on
+		slog.Error("worker stopped", "pid", os.Getpid(), "error", err)
 		os.Exit(1)
 	}
 }
 
-func run(settingsDir, dataDir string) error {
+func run(proc *serve.Process, settingsDir, dataDir string) error {
 	cfg, err := config.Load(settingsDir, dataDir)
 	if err != nil {
 		return err
@@ -61,9 +73,25 @@ func run(settingsDir, dataDir string) error {
 	if err != nil {
 		return errors.Join(err, opa.Shutdown(context.Background()))
 	}
+	// Started: the old worker, after a reload, stops fetching now.
+	if err := proc.Ready(); err != nil {
+		return errors.Join(err, opa.Shutdown(context.Background()))
+	}
 	fmt.Printf("opa example worker running %v\n", jobs.Kinds())
-	// Work runs jobs until ctx ends, then lets the running ones finish.
-	err = jobs.Work(ctx)
+	// Work runs jobs until SIGINT/SIGTERM or until a new worker works,
+	// then lets the running ones finish.
+	workCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-ctx.Done():
+			proc.Stop() // no reload while stopping
+		case <-proc.Exit():
+			slog.Info("a new worker works: finishing the running jobs, then exiting")
+		}
+		cancel()
+	}()
+	err = jobs.Work(workCtx)
 	slog.Info("worker stopped working: closing components")
 	return errors.Join(err, opa.Shutdown(context.Background()))
 }
