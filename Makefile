@@ -4,11 +4,19 @@ BUILD     := examples/build
 PLUGINS   := $(BUILD)/plugins
 ADDR      ?= 127.0.0.1:8080
 
-.PHONY: run examples test test-core test-examples test-river vet fuzz bench clean
+.PHONY: run dev examples test test-core test-examples test-river test-serve vet fuzz bench clean
 
 ## run: build the example plugins, host and worker with one toolchain and flags, then start a worker and the host
 run: examples
 	OPA_PLUGIN_PATHS=$(CURDIR)/$(PLUGINS) ADDR=$(ADDR) exec sh examples/run.sh
+
+## dev: make run, plus save-and-see: a change under examples/plugins/NAME
+## rebuilds that plugin with opa build (the host's exact settings) and
+## reloads the host and the worker; one line per reload
+dev: examples
+	$(GO) build -o $(BUILD)/opa ./cmd/opa
+	cd examples && $(GO) build -o build/dev ./dev
+	cd examples && OPA_PLUGIN_PATHS=$(CURDIR)/$(PLUGINS) ADDR=$(ADDR) exec build/dev -build build
 
 # Every plugin is built in the host's module (examples/), by the same go
 # command with the same flags as the host: Go refuses to load a plugin built
@@ -35,13 +43,14 @@ examples:
 	cp examples/plugins/notes/meta.json $(PLUGINS)/notes/
 
 ## test: every test of the library and the examples, under the race detector
-test: vet test-core test-examples test-river
+test: vet test-core test-examples test-river test-serve
 
 vet:
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
 	cd examples && $(GO) vet ./...
 	cd river && $(GO) vet ./...
+	cd serve && $(GO) vet ./...
 
 test-core:
 	$(GO) test -race -count=1 ./...
@@ -52,6 +61,10 @@ test-examples:
 ## test-river: the River job-queue module (Postgres too when OPA_TEST_POSTGRES_URL is set)
 test-river:
 	cd river && $(GO) test -race -count=1 ./...
+
+## test-serve: graceful reloads (real host processes and plugins on loopback)
+test-serve:
+	cd serve && $(GO) test -race -count=1 ./...
 
 ## fuzz: run each fuzz target briefly (FUZZTIME each)
 FUZZTIME ?= 10s

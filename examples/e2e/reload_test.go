@@ -1,0 +1,339 @@
+package e2e
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/opa-stack/opa-go/serve"
+)
+
+// chainProc is an example program and every process that replaced it on a
+// reload: they share one output pipe (a reload's process is not the test's
+// child, so exec's own pipes would close when the first exits).
+type chainProc struct {
+	t       *testing.T
+	pidFile string
+	mu      sync.Mutex
+	out     strings.Builder
+	lines   []string
+	more    chan struct{}
+	eof     bool
+}
+
+// startChain starts the built program name with args and env, its output
+// on a pipe of its own, in a process group of its own.
+func startChain(t *testing.T, name string, env []string, args ...string) *chainProc {
+	t.Helper()
+	examplesBuilt(t)
+	c := &chainProc{t: t, pidFile: filepath.Join(t.TempDir(), name+".pid"), more: make(chan struct{})}
+	cmd := exec.Command(filepath.Join(buildDir, name), append(args, "-pidfile", c.pidFile)...)
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = w, w
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	go func() { _ = cmd.Wait() }()
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			c.mu.Lock()
+			c.lines = append(c.lines, sc.Text())
+			close(c.more)
+			c.more = make(chan struct{})
+			c.mu.Unlock()
+		}
+		_, _ = io.Copy(io.Discard, r)
+		c.mu.Lock()
+		c.eof = true
+		close(c.more)
+		c.mu.Unlock()
+	}()
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		if t.Failed() {
+			t.Logf("output of %s and its reloads:\n%s", name, c.output())
+		}
+	})
+	return c
+}
+
+func (c *chainProc) output() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return strings.Join(c.lines, "\n")
+}
+
+func (c *chainProc) mark() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.lines)
+}
+
+// waitLine waits, bounded by countDeadline, for a line from index from on
+// that starts with prefix, and returns its rest. With prefix "" it waits
+// for the end of the output: every process of the chain exited.
+func (c *chainProc) waitLine(from int, prefix string) string {
+	c.t.Helper()
+	timeout := time.After(countDeadline)
+	for {
+		c.mu.Lock()
+		for ; prefix != "" && from < len(c.lines); from++ {
+			if rest, ok := strings.CutPrefix(c.lines[from], prefix); ok {
+				c.mu.Unlock()
+				return rest
+			}
+		}
+		more, eof := c.more, c.eof
+		c.mu.Unlock()
+		if eof {
+			if prefix != "" {
+				c.t.Fatalf("waiting for %q: every process exited", prefix)
+			}
+			return ""
+		}
+		select {
+		case <-more:
+		case <-timeout:
+			c.t.Fatalf("waited %s for %q", countDeadline, prefix)
+		}
+	}
+}
+
+// reload triggers a reload through the PID file, as a deploy script does.
+func (c *chainProc) reload() (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), countDeadline)
+	defer cancel()
+	return serve.Trigger(ctx, c.pidFile)
+}
+
+// stop sends SIGTERM to the serving process and waits until every process
+// of the chain has exited.
+func (c *chainProc) stop() {
+	c.t.Helper()
+	pid, err := serve.ReadPID(c.pidFile)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		c.t.Fatal(err)
+	}
+	c.waitLine(0, "")
+}
+
+// requestLoop is a bounded request loop: 20 clients send GET path until
+// stop is closed, at most max requests each; it counts failures (connection
+// errors and 5xx).
+func requestLoop(base, path string, max int) (stop func(t *testing.T)) {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	var sent, failed atomic.Int64
+	var first atomic.Value
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 20}, Timeout: countDeadline}
+	for range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range max {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				sent.Add(1)
+				resp, err := client.Get(base + path)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode >= 500 {
+						err = fmt.Errorf("%s", resp.Status)
+					}
+				}
+				if err != nil {
+					failed.Add(1)
+					first.CompareAndSwap(nil, err.Error())
+				}
+			}
+		}()
+	}
+	return func(t *testing.T) {
+		t.Helper()
+		close(done)
+		wg.Wait()
+		t.Logf("%d requests, %d failed", sent.Load(), failed.Load())
+		if failed.Load() > 0 {
+			t.Errorf("%d of %d requests failed, first: %v", failed.Load(), sent.Load(), first.Load())
+		}
+	}
+}
+
+// TestWorkerReloadRunsEveryJobOnce: jobs that take a while are running
+// when the worker reloads; the new worker takes the queued ones, the old
+// one finishes its running ones, and every job runs exactly once.
+func TestWorkerReloadRunsEveryJobOnce(t *testing.T) {
+	examplesBuilt(t)
+	plugins := t.TempDir()
+	if err := goBuild(raceEnabled, filepath.Join(plugins, "sleeper.so"), "./e2e/testdata/sleeper", "-buildmode=plugin"); err != nil {
+		t.Fatal(err)
+	}
+	data := t.TempDir()
+	env := hostEnv(t, "OPA_PLUGIN_PATHS="+plugins, "OPA_OPTIONAL_COMPONENTS__DB__LOAD=no")
+	h := startHost(t, data, env)
+	w := startChain(t, "worker", env, "-settings", settingsDir(t), "-data", data)
+	w.waitLine(0, workerReady)
+	ran := filepath.Join(t.TempDir(), "ran")
+	const jobs = 40
+	for i := 1; i <= jobs; i++ {
+		expect(t, h, "POST", fmt.Sprintf("/nap?id=%d&ms=300&file=%s", i, ran), "", http.StatusOK, "")
+	}
+	// Reload once some jobs have run: others are running then.
+	waitFile(t, ran, func(b string) bool { return strings.Count(b, "\n") >= 2 })
+	old, err := serve.ReadPID(w.pidFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	from := w.mark()
+	pid, err := w.reload()
+	if err != nil {
+		t.Fatalf("worker reload: %v", err)
+	}
+	w.waitLine(from, workerReady)
+	waitFile(t, ran, func(b string) bool { return strings.Count(b, "\n") >= jobs })
+	w.stop()
+	h.stop()
+
+	b, err := os.ReadFile(ran)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := map[string][]string{}
+	byPID := map[string]int{}
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		id, p, _ := strings.Cut(l, " ")
+		runs[id] = append(runs[id], p)
+		byPID[p]++
+	}
+	var bad []string
+	for i := 1; i <= jobs; i++ {
+		if n := len(runs[fmt.Sprint(i)]); n != 1 {
+			bad = append(bad, fmt.Sprintf("job %d ran %d times", i, n))
+		}
+	}
+	sort.Strings(bad)
+	if len(bad) > 0 {
+		t.Errorf("not every job ran exactly once: %s", strings.Join(bad, ", "))
+	}
+	t.Logf("jobs run by the old worker %d: %d, by the new worker %d: %d", old, byPID[fmt.Sprint(old)], pid, byPID[fmt.Sprint(pid)])
+	if byPID[fmt.Sprint(pid)] == 0 {
+		t.Errorf("the new worker ran no job")
+	}
+}
+
+// waitFile polls a file until ok accepts its content, bounded by
+// countDeadline.
+func waitFile(t *testing.T, path string, ok func(string) bool) {
+	t.Helper()
+	deadline := time.Now().Add(countDeadline)
+	for {
+		b, _ := os.ReadFile(path)
+		if ok(string(b)) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s, it holds:\n%s", countDeadline, path, b)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRunScriptHostReloadsOnSIGHUP: the host that make run starts reloads
+// on kill -HUP with no failed request, and run.sh keeps running, then
+// stops the new host and the worker on SIGTERM.
+func TestRunScriptHostReloadsOnSIGHUP(t *testing.T) {
+	cmd, out, exited := runScript(t, "127.0.0.1:0")
+	base := lineRest(t, out.String(), hostReady)
+	stop := requestLoop(base, "/hello", 5000)
+	old, err := serve.ReadPID(filepath.Join(buildDir, "host.pid"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Kill(old, syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, out, func(s string) bool { return strings.Count(s, hostReady) == 2 }, "a second host to listen")
+	waitFor(t, out, func(s string) bool {
+		return strings.Contains(s, "serve: reloaded; this process drains and exits") && strings.Contains(s, "pid="+fmt.Sprint(old)) && !processAlive(old)
+	}, "the old host to exit")
+	stop(t)
+	if code, body := getOnce(t, base+"/hello"); code != http.StatusOK || body != "Hello from a plugin\n" {
+		t.Errorf("GET /hello after the reload: %d %q", code, body)
+	}
+	if err := syscall.Kill(cmd.Process.Pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = waitExit(t, exited, out)
+	waitFor(t, out, func(string) bool {
+		pid, err := serve.ReadPID(filepath.Join(buildDir, "host.pid"))
+		return err != nil || !processAlive(pid)
+	}, "the new host to exit")
+	groupGone(t, cmd, out)
+}
+
+func processAlive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+// lineRest returns the rest of the first line of s that starts with prefix.
+func lineRest(t *testing.T, s, prefix string) string {
+	t.Helper()
+	for _, l := range strings.Split(s, "\n") {
+		if rest, ok := strings.CutPrefix(l, prefix); ok {
+			return rest
+		}
+	}
+	t.Fatalf("no line starts with %q:\n%s", prefix, s)
+	return ""
+}
+
+// waitFor polls out until ok, bounded by countDeadline.
+func waitFor(t *testing.T, out *lockedBuffer, ok func(string) bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(countDeadline)
+	for !ok(out.String()) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %s for %s:\n%s", countDeadline, what, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func getOnce(t *testing.T, url string) (int, string) {
+	t.Helper()
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: countDeadline}
+	resp, err := client.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
