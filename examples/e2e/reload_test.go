@@ -337,3 +337,5 @@ func getOnce(t *testing.T, url string) (int, string) {
 	}
 	return resp.StatusCode, string(b)
 }
+
+func timeAfter() <-chan time.Time { return time.After(countDeadline) }
