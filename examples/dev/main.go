@@ -223,4 +223,3 @@ func envOr(key, def string) string {
 	}
 	return def
 }
-
