@@ -147,7 +147,9 @@ func reload(build, src, out, plugin string, files []string, saved time.Time) str
 	}
 	reloaded := time.Since(rstart)
 	result := fmt.Sprintf("ok, host pid %d", pid)
-	if _, err := os.Stat(filepath.Join(build, "worker.pid")); err == nil {
+	if wpid, err := serve.ReadPID(filepath.Join(build, "worker.pid")); err != nil || syscall.Kill(wpid, 0) != nil {
+		result += ", no worker running"
+	} else {
 		if wpid, err := serve.Trigger(ctx, filepath.Join(build, "worker.pid")); err != nil {
 			result += fmt.Sprintf("; worker reload FAILED, it runs the previous code: %v", err)
 		} else {

@@ -19,7 +19,9 @@ import (
 func TestDevReloadsAChangedPlugin(t *testing.T) {
 	examplesBuilt(t)
 	// The tools make dev builds: opa (from the library's module) and dev.
-	if b, err := exec.Command("go", "build", "-o", filepath.Join(buildDir, "opa"), "../cmd/opa").CombinedOutput(); err != nil {
+	opaBuild := exec.Command("go", "build", "-o", filepath.Join(buildDir, "opa"), "./cmd/opa")
+	opaBuild.Dir = "../.."
+	if b, err := opaBuild.CombinedOutput(); err != nil {
 		t.Fatalf("go build opa: %v\n%s", err, b)
 	}
 	if err := goBuild(false, filepath.Join(buildDir, "dev"), "./dev"); err != nil {
