@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -222,9 +224,7 @@ func TestThirdPartyPlugin(t *testing.T) {
 	assert.Contains(t, res.StartupError, "differs from the host's copy")
 	require.NoError(t, os.Remove(plain))
 
-	opaBin := filepath.Join(tmp, "opa")
-	require.NoError(t, goCmd(append(append([]string{"build"}, buildFlags()...), "-o", opaBin, "./cmd/opa")...))
-	cmd := exec.Command(opaBin, "build", "--host", filepath.Join(fixtures, "host"), "-o", s.path("p"), ".")
+	cmd := exec.Command(opaCommand(t), "build", "--host", filepath.Join(fixtures, "host"), "-o", s.path("p"), ".")
 	cmd.Dir = mod
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "opa build: %s", out)
@@ -240,4 +240,70 @@ func TestThirdPartyPlugin(t *testing.T) {
 	require.Empty(t, res.StartupError, res.Stderr)
 	require.Len(t, res.Gets, 1)
 	assert.Equal(t, "third party", res.Gets[0].Body, "the plugin built by opa build loads and serves")
+}
+
+// opaBinary is the opa command, built once per test binary into the
+// fixture directory.
+var opaBinary = sync.OnceValues(func() (string, error) {
+	out := filepath.Join(fixtures.dir, "opa")
+	return out, goCmd(append(append([]string{"build"}, buildFlags()...), "-o", out, "./cmd/opa")...)
+})
+
+func opaCommand(t *testing.T) string {
+	t.Helper()
+	fixtureDir(t)
+	bin, err := opaBinary()
+	require.NoError(t, err)
+	return bin
+}
+
+// TestTwoPluginsWithTwoVersionsOfAPackage: two plugins carry different
+// versions of a package the host does not link. The second cannot load next
+// to the first: opa ls --host and the host both refuse it, before dlopen,
+// naming the package and the first plugin; with PLUGIN_ON_ERROR=skip the
+// first serves.
+func TestTwoPluginsWithTwoVersionsOfAPackage(t *testing.T) {
+	here, err := os.Getwd()
+	require.NoError(t, err)
+	mod := filepath.Join(t.TempDir(), "two")
+	plugin := func(route string) string {
+		return "package main\n\nimport (\n\t\"net/http\"\n\n\t\"example.com/two/lib\"\n\t\"github.com/go-chi/chi/v5\"\n\t\"github.com/opa-stack/opa-go\"\n)\n\n" +
+			"var Plugin = opa.Plugin{Router: router()}\n\nfunc router() chi.Router {\n\tr := opa.GetRouter()\n" +
+			"\tr.Get(\"/" + route + "\", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte(lib.Word())) })\n\treturn r\n}\n\nfunc main() {}\n"
+	}
+	writeTree(t, mod, map[string]string{
+		"go.mod":     "module example.com/two\n\ngo 1.26\n\nrequire github.com/opa-stack/opa-go v0.0.0\n\nreplace github.com/opa-stack/opa-go => " + here + "\n",
+		"lib/lib.go": "package lib\n\n// Word is what both plugins serve.\nfunc Word() string { return \"one\" }\n",
+		"a1/main.go": plugin("a1"),
+		"b2/main.go": plugin("b2"),
+	})
+	require.NoError(t, copyFile(filepath.Join(here, "go.sum"), filepath.Join(mod, "go.sum")))
+	require.NoError(t, goCmdIn(mod, "mod", "tidy"))
+	s := newSandbox(t)
+	buildIn(t, mod, s.path("p/a1.so"), "./a1")
+	writeTree(t, mod, map[string]string{"lib/lib.go": "package lib\n\n// Word is what both plugins serve.\nfunc Word() string { return \"two\" }\n\n// Added changes the package.\nfunc Added() {}\n"})
+	buildIn(t, mod, s.path("p/b2.so"), "./b2")
+	s.setenv("OPA_PLUGIN_PATHS=" + s.path("p"))
+	want := "package example.com/two/lib differs from plugin a1's copy, so plugin.Open would refuse it"
+
+	cmd := exec.Command(opaCommand(t), "ls", "--path", s.path("p"), "--settings", s.path("settings"), "--host", filepath.Join(fixtureDir(t), "host"))
+	cmd.Env = append(cleanEnv(), s.env...)
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Regexp(t, `a1 +\S+ +- +load`, string(out))
+	assert.Regexp(t, `b2 +\S+ +- +refuse +build: .*`+regexp.QuoteMeta(want), string(out))
+
+	res := s.run("-get", "/a1")
+	assert.Contains(t, res.StartupError, "opa: plugin b2 ("+s.path("p")+"/b2): build: ")
+	assert.Contains(t, res.StartupError, want)
+	assert.NotContains(t, res.Stderr, "plugin b2 loaded", "refused before it was opened")
+
+	s.setenv("OPA_PLUGIN_ON_ERROR=skip")
+	res = s.run("-get", "/a1")
+	require.Empty(t, res.StartupError, res.Stderr)
+	assert.Equal(t, "one", res.Gets[0].Body, "the first serves")
+	b2 := res.plugin(t, "b2")
+	assert.False(t, b2.Loaded)
+	assert.Equal(t, "build", b2.Step)
+	assert.Contains(t, b2.Reason, want)
 }
