@@ -98,11 +98,7 @@ func (m *Manager) choose(rep *Report, dry bool, host *Host) ([]*loaded, error) {
 	var errs []error
 	run := newCheckRun(host)
 	run.perm = m.cfg.permissionChecker()
-	if exact, why := run.process.Exact(); !exact && (host != nil || dry) {
-		rep.BuildCheck = why
-	} else if exact {
-		rep.BuildCheck = "package hashes, as plugin.Open decides"
-	}
+	m.prefetch(cands, f, run)
 	for _, c := range cands {
 		pr, lp, err := m.decide(c, f, run, dry)
 		rep.Plugins = append(rep.Plugins, pr)
@@ -113,6 +109,11 @@ func (m *Manager) choose(rep *Report, dry bool, host *Host) ([]*loaded, error) {
 			out = append(out, lp)
 		}
 	}
+	if exact, why := run.process.Exact(); !exact && (host != nil || dry) {
+		rep.BuildCheck = why
+	} else if exact {
+		rep.BuildCheck = "package hashes, as plugin.Open decides"
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
@@ -120,6 +121,27 @@ func (m *Manager) choose(rep *Report, dry bool, host *Host) ([]*loaded, error) {
 		m.log.Info("opa: no plugins found", "paths", paths)
 	}
 	return out, nil
+}
+
+// prefetch starts reading, in the background, the package hashes (and the
+// SHA-256, if pinned) of every .so candidate the filters will choose, so
+// that the checks of later plugins overlap with opening earlier ones. It
+// only reads files; every decision is still decide's.
+func (m *Manager) prefetch(cands []*candidate, f *filters, run *checkRun) {
+	for _, c := range cands {
+		if c.builtin != nil || c.shadowed != "" {
+			continue
+		}
+		meta, err := readMeta(c.metaFile, func(string) error { return nil })
+		if err != nil || f.check(c.match, meta.Tags) != "" {
+			continue
+		}
+		_, pinned := m.cfg.PluginSHA256[c.name]
+		if !pinned {
+			_, pinned = m.cfg.PluginSHA256[strings.ToLower(c.name)]
+		}
+		run.process.Fetch.Start(c.file, pinned)
+	}
 }
 
 // decide reads a candidate's meta, runs the filters and, if chosen, opens it.

@@ -69,6 +69,7 @@ func newCheckRun(host *Host) *checkRun {
 	} else {
 		r.process = preflight.NewProcess(host.File, host.Build)
 	}
+	r.process.Fetch = preflight.NewPrefetch()
 	return r
 }
 
@@ -79,7 +80,7 @@ func newCheckRun(host *Host) *checkRun {
 // packages can load next to the host's and those of the plugins chosen
 // before it, as plugin.Open decides). A file that passes is recorded in run.
 func (m *Manager) preflight(c *candidate, run *checkRun) (string, error) {
-	if err := m.cfg.checkTrust(c.name, c.file, run.perm); err != nil {
+	if err := m.cfg.checkTrust(c.name, c.file, run.perm, run.process.Fetch); err != nil {
 		return "trust", err
 	}
 	if err := preflight.CheckELF(c.file); err != nil {
@@ -179,11 +180,11 @@ func CheckPlugin(host *Host, files ...string) []error {
 // checkTrust runs the trust checks a Config asks for on a chosen .so file:
 // the permission rule (check, made by permissionChecker), and its SHA-256
 // pin.
-func (c Config) checkTrust(name, file string, check func(string) error) error {
+func (c Config) checkTrust(name, file string, check func(string) error, fetch *preflight.Prefetch) error {
 	if err := check(file); err != nil {
 		return err
 	}
-	if err := preflight.CheckPin(name, file, c.PluginSHA256, c.RequireSHA256); err != nil {
+	if err := preflight.CheckPin(name, file, c.PluginSHA256, c.RequireSHA256, fetch); err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
 	return nil

@@ -12,8 +12,9 @@ import (
 
 // CheckPin compares a plugin file with its pin in pins (plugin name → SHA-256
 // in hex, looked up as given, then lower-cased), in constant time. A plugin
-// without a pin passes unless require is set.
-func CheckPin(name, file string, pins map[string]string, require bool) error {
+// without a pin passes unless require is set. The file's SHA-256 comes from
+// fetch (nil: read now).
+func CheckPin(name, file string, pins map[string]string, require bool, fetch *Prefetch) error {
 	want, ok := pins[name]
 	if !ok {
 		want, ok = pins[strings.ToLower(name)]
@@ -28,7 +29,7 @@ func CheckPin(name, file string, pins map[string]string, require bool) error {
 	if err != nil || len(wantSum) != sha256.Size {
 		return fmt.Errorf("PLUGIN_SHA256.%s is not a SHA-256 in hex (64 characters): fix the pin", name)
 	}
-	got, err := fileSHA256(file)
+	got, err := fetch.SHA256(file)
 	if err != nil {
 		return err
 	}

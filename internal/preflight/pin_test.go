@@ -41,7 +41,7 @@ func TestPins(t *testing.T) {
 		{"required and present", map[string]string{"x": good}, true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := CheckPin("x", file, tc.pins, tc.require)
+			err := CheckPin("x", file, tc.pins, tc.require, nil)
 			if tc.want == "" {
 				assert.NoError(t, err)
 				return

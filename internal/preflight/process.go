@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // Process is what one host process has loaded, in order, for the exact
@@ -16,7 +17,11 @@ import (
 // and the plugin export them, as the runtime does, and on build
 // information where they do not.
 type Process struct {
-	host   *Loaded // nil: the host is unknown (tools), or exports no hashes
+	// Fetch, if set, holds the plugins' package hashes read ahead.
+	Fetch *Prefetch
+
+	ready  chan struct{} // closed once the host's hashes are read
+	host   *Loaded       // nil: the host is unknown (tools), or exports no hashes
 	info   *debug.BuildInfo
 	why    string // why the host's hashes are missing, for the report
 	loaded []*Loaded
@@ -24,27 +29,45 @@ type Process struct {
 }
 
 // NewProcess starts the record of a process whose executable is hostFile,
-// built as info says. An empty hostFile means the host is not known: only
-// the plugins are checked against each other.
+// built as info says, and starts reading the host's package hashes. An
+// empty hostFile means the host is not known: only the plugins are checked
+// against each other.
 func NewProcess(hostFile string, info *debug.BuildInfo) *Process {
-	p := &Process{info: info, infos: map[*Loaded]*debug.BuildInfo{}}
+	p := &Process{info: info, infos: map[*Loaded]*debug.BuildInfo{}, ready: make(chan struct{})}
 	if hostFile == "" {
+		close(p.ready)
 		return p
 	}
-	pkgs, err := ReadPackages(hostFile)
-	if err != nil {
-		p.why = fmt.Sprintf("the host %s %v", hostFile, err)
-		return p
-	}
-	p.host = &Loaded{Name: "the host", File: hostFile, Packages: pkgs}
-	p.loaded = append(p.loaded, p.host)
-	p.infos[p.host] = info
+	go func() {
+		defer close(p.ready)
+		pkgs, err := hostPackages(hostFile)
+		if err != nil {
+			p.why = fmt.Sprintf("the host %s %v", hostFile, err)
+			return
+		}
+		p.host = &Loaded{Name: "the host", File: hostFile, Packages: pkgs}
+		p.loaded = append(p.loaded, p.host)
+		p.infos[p.host] = info
+	}()
 	return p
+}
+
+// selfPackages are the running executable's package hashes, read once.
+var selfPackages = sync.OnceValues(func() (*Packages, error) { return ReadPackages("/proc/self/exe") })
+
+// hostPackages reads a host's package hashes; the running executable's
+// are read once per process.
+func hostPackages(file string) (*Packages, error) {
+	if file == "/proc/self/exe" {
+		return selfPackages()
+	}
+	return ReadPackages(file)
 }
 
 // Exact says whether Check decides as plugin.Open will (the host exports
 // package hashes), and if not, why.
 func (p *Process) Exact() (bool, string) {
+	<-p.ready
 	if p.host != nil {
 		return true, ""
 	}
@@ -59,7 +82,8 @@ func (p *Process) Exact() (bool, string) {
 // plugin's build information (nil if it has none). A refusal is a
 // *BuildMismatchError.
 func (p *Process) Check(name, file string, info *debug.BuildInfo) error {
-	pkgs, perr := ReadPackages(file)
+	<-p.ready
+	pkgs, perr := p.Fetch.Packages(file)
 	if p.info != nil && (p.host == nil || perr != nil) {
 		// The host's or the plugin's hashes are missing: build information
 		// is all there is to compare with the host.

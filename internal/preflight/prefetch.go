@@ -1,0 +1,81 @@
+package preflight
+
+import (
+	"runtime"
+	"sync"
+)
+
+// Prefetch reads in the background what the checks of a .so file need that
+// costs milliseconds: its package hashes and, when it is pinned, its
+// SHA-256. A loader starts it for every plugin it chose, then checks and
+// opens them one by one; the reads of later plugins run on the other cores
+// while earlier ones are opened. A nil *Prefetch reads when asked.
+type Prefetch struct {
+	mu    sync.Mutex
+	items map[string]*fetched
+	sem   chan struct{}
+}
+
+type fetched struct {
+	done   chan struct{}
+	pkgs   *Packages
+	pkgErr error
+	sum    []byte
+	sumErr error
+}
+
+// NewPrefetch returns a Prefetch that reads at most GOMAXPROCS files at once.
+func NewPrefetch() *Prefetch {
+	return &Prefetch{items: map[string]*fetched{}, sem: make(chan struct{}, runtime.GOMAXPROCS(0))}
+}
+
+// Start begins reading file: its package hashes, and its SHA-256 if sum.
+// Starting a file twice reads it once.
+func (p *Prefetch) Start(file string, sum bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if _, ok := p.items[file]; ok {
+		return
+	}
+	it := &fetched{done: make(chan struct{})}
+	p.items[file] = it
+	go func() {
+		defer close(it.done)
+		p.sem <- struct{}{}
+		defer func() { <-p.sem }()
+		it.pkgs, it.pkgErr = ReadPackages(file)
+		if sum {
+			it.sum, it.sumErr = fileSHA256(file)
+		}
+	}()
+}
+
+// item waits for file's reads, or returns nil when they were not started.
+func (p *Prefetch) item(file string) *fetched {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	it := p.items[file]
+	p.mu.Unlock()
+	if it != nil {
+		<-it.done
+	}
+	return it
+}
+
+// Packages returns the package hashes of file (see ReadPackages).
+func (p *Prefetch) Packages(file string) (*Packages, error) {
+	if it := p.item(file); it != nil {
+		return it.pkgs, it.pkgErr
+	}
+	return ReadPackages(file)
+}
+
+// SHA256 returns the SHA-256 of file.
+func (p *Prefetch) SHA256(file string) ([]byte, error) {
+	if it := p.item(file); it != nil && (it.sum != nil || it.sumErr != nil) {
+		return it.sum, it.sumErr
+	}
+	return fileSHA256(file)
+}
