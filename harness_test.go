@@ -8,12 +8,12 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/opa-stack/opa-go"
+	"github.com/opa-stack/opa-go/internal/testenv"
 )
 
 // The real-plugin harness: the test host (testdata/host) and the fixture
@@ -32,22 +32,12 @@ var fixtures struct {
 // fixtureDir holds the host binary and NAME.so for every fixture plugin.
 func fixtureDir(t testing.TB) string {
 	t.Helper()
-	if !pluginsSupported() {
-		t.Skipf("Go plugins need cgo on linux, darwin or freebsd (this is %s/%s, cgo=%v)", runtime.GOOS, runtime.GOARCH, cgoEnabled)
-	}
+	testenv.Plugins(t, cgoEnabled)
 	fixtures.once.Do(func() { fixtures.dir, fixtures.err = buildFixtures() })
 	if fixtures.err != nil {
 		t.Fatalf("building fixtures: %v", fixtures.err)
 	}
 	return fixtures.dir
-}
-
-func pluginsSupported() bool {
-	switch runtime.GOOS {
-	case "linux", "darwin", "freebsd":
-		return cgoEnabled
-	}
-	return false
 }
 
 // buildFlags are the flags that must match between host and plugins.

@@ -22,6 +22,8 @@ import (
 	"github.com/opa-stack/opa-go/river"
 	"github.com/opa-stack/opa-go/river/internal/testprog"
 	"github.com/stretchr/testify/require"
+
+	"github.com/opa-stack/opa-go/internal/testenv"
 )
 
 // TestMain runs the test program instead of the tests in the child
@@ -50,10 +52,7 @@ func postgresURL(t *testing.T) string {
 	admin := os.Getenv("OPA_TEST_POSTGRES_URL")
 	if admin == "" {
 		const how = "start a throwaway server with: pg_env=$(bash river/ci-postgres.sh) && eval \"$pg_env\""
-		if os.Getenv("CI") == "true" {
-			t.Fatal("OPA_TEST_POSTGRES_URL is not set and CI=true: the Postgres tests must run in CI; " + how)
-		}
-		t.Skip("OPA_TEST_POSTGRES_URL is not set: Postgres variant skipped; " + how)
+		testenv.Missing(t, "Postgres (OPA_TEST_POSTGRES_URL is not set)", how)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

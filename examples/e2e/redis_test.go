@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"testing"
 	"time"
+
+	"github.com/opa-stack/opa-go/internal/testenv"
 )
 
 // freePort returns a loopback port that nothing listened on a moment ago.
@@ -31,10 +33,7 @@ func closedAddr(t *testing.T) string {
 // skipped.
 func startRedis(t *testing.T, password string) string {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server is not installed (apt-get install -y redis-server): skipping the test against a real Redis")
-	}
+	bin := testenv.Command(t, "redis-server", "apt-get install -y redis-server")
 	port := strconv.Itoa(freePort(t))
 	cmd := exec.Command(bin, "--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--requirepass", password)
