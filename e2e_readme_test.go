@@ -38,7 +38,7 @@ func TestRealReadmeHost(t *testing.T) {
 	}{
 		{"/hello", 200, "hello from a plugin"},
 		{"/hello/setup", 200, "added by a setup"},
-		{"/get-fullname/ada/lovelace", 200, "Hello ADA LOVELACE"},             // opa.HookFunc in a plugin
+		{"/get-fullname/ada/lovelace", 200, "Hello ADA LOVELACE"},               // opa.HookFunc in a plugin
 		{"/call/fullname?arg=ada&arg=lovelace", 200, `["ADA LOVELACE"]` + "\n"}, // opa.CallHook in the host
 		{"/call/nope", 500, "nope"},
 		{"/kv", 200, "n1"}, // opa.Instance in a plugin
