@@ -386,8 +386,10 @@ func TestComponentAccessors(t *testing.T) {
 				assert.ErrorContains(t, err, "Defined components are: [bare cache db gone off]")
 				_, err = get("gone")
 				assert.ErrorIs(t, err, opa.ErrUnavailable)
+				assert.ErrorContains(t, err, "Defined components are: [bare cache db gone off]")
 				_, err = get("off")
 				assert.ErrorIs(t, err, opa.ErrUnavailable)
+				assert.ErrorContains(t, err, "Defined components are: [bare cache db gone off]")
 			})
 		}
 	}
