@@ -200,6 +200,9 @@ func TestLifecyclePackageLevel(t *testing.T) {
 		return []opa.Option{opa.WithConfig(cfg), opa.WithLogger(quietLog()), p}
 	}
 
+	// Start from no default manager, whatever ran before in this binary:
+	// the test does not depend on other tests' cleanups.
+	opa.SetDefault(nil)
 	assert.Nil(t, opa.GetManager())
 	assert.ErrorIs(t, opa.Shutdown(context.Background()), opa.ErrState, "Shutdown before Startup")
 	err := opa.StartupSimple(opts(bad)...)
