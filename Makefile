@@ -4,7 +4,7 @@ BUILD     := examples/build
 PLUGINS   := $(BUILD)/plugins
 ADDR      ?= 127.0.0.1:8080
 
-.PHONY: run dev examples test test-core test-examples test-river test-serve vet fuzz bench clean
+.PHONY: run dev examples test test-core test-examples test-river test-serve test-bench vet fuzz bench clean
 
 ## run: build the example plugins, host and worker with one toolchain and flags, then start a worker and the host
 run: examples
@@ -42,8 +42,19 @@ examples:
 	cp examples/plugins/fullname_formal/fullname_formal-meta.json $(PLUGINS)/
 	cp examples/plugins/notes/meta.json $(PLUGINS)/notes/
 
-## test: every test of the library and the examples, under the race detector
-test: vet test-core test-examples test-river test-serve
+## test: every test of every module (core, examples, river, serve, bench's
+## quick tests), under the race detector; it ends with one line per module:
+## its passed, failed and skipped tests (CI=true turns a missing
+## prerequisite into a failure, see internal/testenv)
+SUMMARY := build/test-summary
+TESTSUM := build/testsum
+MODULES := core examples river serve bench
+test:
+	@rm -rf $(SUMMARY)
+	@st=0; for t in vet $(addprefix test-,$(MODULES)); do \
+		$(MAKE) --no-print-directory $$t || st=1; \
+	done; \
+	echo "== tests per module"; $(TESTSUM) -print -dir $(SUMMARY) $(MODULES); exit $$st
 
 vet:
 	test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
@@ -51,24 +62,34 @@ vet:
 	cd examples && $(GO) vet ./...
 	cd river && $(GO) vet ./...
 	cd serve && $(GO) vet ./...
+	cd bench && $(GO) vet ./...
+
+$(TESTSUM): internal/cmd/testsum/main.go
+	$(GO) build -o $@ ./internal/cmd/testsum
 
 # A loaded 2-core machine can take longer than go test's default 10 minutes
 # for a module of real builds and child processes.
 TESTFLAGS ?= -race -count=1 -timeout 30m
 
-test-core:
-	$(GO) test $(TESTFLAGS) ./...
+# Each module's tests as go test -json, summarised by testsum (the output of
+# failed tests, the reason of skipped ones, one line of counts).
+test-core: $(TESTSUM)
+	$(GO) test $(TESTFLAGS) -json ./... 2>&1 | $(TESTSUM) -module core -dir $(SUMMARY)
 
-test-examples:
-	cd examples && $(GO) test $(TESTFLAGS) ./...
+test-examples: $(TESTSUM)
+	cd examples && $(GO) test $(TESTFLAGS) -json ./... 2>&1 | $(CURDIR)/$(TESTSUM) -module examples -dir $(CURDIR)/$(SUMMARY)
 
 ## test-river: the River job-queue module (Postgres too when OPA_TEST_POSTGRES_URL is set)
-test-river:
-	cd river && $(GO) test $(TESTFLAGS) ./...
+test-river: $(TESTSUM)
+	cd river && $(GO) test $(TESTFLAGS) -json ./... 2>&1 | $(CURDIR)/$(TESTSUM) -module river -dir $(CURDIR)/$(SUMMARY)
 
 ## test-serve: graceful reloads (real host processes and plugins on loopback)
-test-serve:
-	cd serve && $(GO) test $(TESTFLAGS) ./...
+test-serve: $(TESTSUM)
+	cd serve && $(GO) test $(TESTFLAGS) -json ./... 2>&1 | $(CURDIR)/$(TESTSUM) -module serve -dir $(CURDIR)/$(SUMMARY)
+
+## test-bench: bench's own tests (not its benchmarks: see make bench)
+test-bench: $(TESTSUM)
+	cd bench && $(GO) test $(TESTFLAGS) -json ./... 2>&1 | $(CURDIR)/$(TESTSUM) -module bench -dir $(CURDIR)/$(SUMMARY)
 
 ## fuzz: run each fuzz target briefly (FUZZTIME each)
 FUZZTIME ?= 10s

@@ -229,3 +229,15 @@ func TestCallHookConcurrently(t *testing.T) {
 		assert.NoError(t, err)
 	}
 }
+
+// TestHookFuncCallDoesNotAllocate: the typed call is a direct call of the
+// winning hook's own func, so calling it allocates nothing (how fast it is
+// belongs to BenchmarkHook*).
+func TestHookFuncCallDoesNotAllocate(t *testing.T) {
+	m, err := startMgr(t, opa.Config{}, nil, callPlugins()...)
+	require.NoError(t, err)
+	div, err := opa.HookFuncOf[func(int, int) (int, error)](m, "div")
+	require.NoError(t, err)
+	allocs := testing.AllocsPerRun(100, func() { _, _ = div(6, 3) })
+	assert.Zero(t, allocs, "a typed hook call allocates")
+}

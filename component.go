@@ -224,7 +224,7 @@ func guard(ctx context.Context, timeout time.Duration, step string, fn func(cont
 // Component returns the named component (case-insensitive). An unknown name
 // gives an error wrapping ErrNotFound that lists the defined components; a
 // component that is unavailable or disabled gives an error wrapping
-// ErrUnavailable.
+// ErrUnavailable that lists them too.
 func (m *Manager) Component(name string) (Component, error) {
 	st, err := m.started()
 	if err != nil {
@@ -233,9 +233,9 @@ func (m *Manager) Component(name string) (Component, error) {
 	if !st.ready {
 		return nil, fmt.Errorf("%w: components are not connected yet (Startup is connecting them)", ErrState)
 	}
+	defined := slices.Sorted(maps.Keys(st.components))
 	c, ok := st.components[strings.ToLower(name)]
 	if !ok {
-		defined := slices.Sorted(maps.Keys(st.components))
 		return nil, fmt.Errorf("%w: Component %q is not defined (yet?)%s. Defined components are: [%s]",
 			ErrNotFound, name, didYouMean(strings.ToLower(name), defined), strings.Join(defined, " "))
 	}
@@ -243,9 +243,10 @@ func (m *Manager) Component(name string) (Component, error) {
 	case StateConnected:
 		return c.comp, nil
 	case StateDisabled:
-		return nil, fmt.Errorf("%w: component %s is disabled (LOAD=no)", ErrUnavailable, c.name)
+		return nil, fmt.Errorf("%w: component %s is disabled (LOAD=no). Defined components are: [%s]",
+			ErrUnavailable, c.name, strings.Join(defined, " "))
 	default:
-		return nil, fmt.Errorf("component %s: %w", c.name, c.err)
+		return nil, fmt.Errorf("component %s: %w. Defined components are: [%s]", c.name, c.err, strings.Join(defined, " "))
 	}
 }
 

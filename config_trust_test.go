@@ -4,13 +4,14 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
 	"github.com/spf13/viper"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/opa-stack/opa-go/internal/testenv"
 )
 
 func TestLoadConfigSafeLoadingSettings(t *testing.T) {
@@ -84,9 +85,7 @@ func TestAllowInsecureIsEnvOnly(t *testing.T) {
 // settings file decide which code runs, so the permission rule applies to
 // them, up to /, unless OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS is true.
 func TestLoadConfigSettingsPermissions(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("no owner or mode bits on windows")
-	}
+	testenv.Unix(t)
 	const override = ", or set OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS=true for development"
 	settingsFile := "development:\n  PLUGIN_PATHS: /p\n"
 	for _, tc := range []struct {

@@ -91,3 +91,30 @@ func TestLoadConfigProcessEnv(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"/prod", "/env"}, c.PluginPaths)
 }
+
+// TestWithViperLayering: a Manager made with WithViper(v) loads its config
+// from v's settings as the lowest layer, then the settings files, then the
+// OPA_ variables, as LoadConfig(v) does.
+func TestWithViperLayering(t *testing.T) {
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, envPrefix) || name == envEnvironment {
+			t.Setenv(name, "")
+			require.NoError(t, os.Unsetenv(name))
+		}
+	}
+	dir := writeSettings(t, map[string]string{"a.yaml": "development:\n  PLUGIN_PATHS: [/file, dynaconf_merge]\n  PLUGIN_BLACKLIST_RE: /file\n"})
+	t.Setenv(envSettingsDir, dir)
+	t.Setenv("OPA_PLUGIN_PATHS", "@merge /env")
+	t.Setenv("OPA_PLUGIN_BLACKLIST_RE", "/env")
+	v := viper.New()
+	v.Set("plugin_paths", []string{"/host"})
+	v.Set("plugin_default_path", "/host-default")
+	v.Set("plugin_blacklist_re", "/host")
+	m, err := New(WithViper(v))
+	require.NoError(t, err)
+	assert.Equal(t, []string{"/host", "/file", "/env"}, m.cfg.PluginPaths, "each layer appends with its merge marker")
+	assert.Equal(t, "/host-default", m.cfg.DefaultPluginPath, "viper's value stays where no other layer sets one")
+	assert.Equal(t, "/env", m.cfg.BlacklistRE, "the OPA_ variable outranks the file, which outranks viper")
+	assert.Equal(t, []string{"/host", "/file", "/env", "/host-default"}, m.cfg.SearchPaths())
+}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/opa-stack/opa-go/internal/testenv"
 )
 
 // The permission rule with real files and real plugins: symlinks are
@@ -26,9 +28,7 @@ const insecureWarning = "PLUGIN_ALLOW_INSECURE_PERMISSIONS is true: the permissi
 
 func needRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("this case needs a file of another user or group, made with chown, which needs root: run the tests as root to cover it")
-	}
+	testenv.Root(t, "this case needs a file of another user or group, made with chown")
 }
 
 func chmod(t testing.TB, path string, mode os.FileMode) {

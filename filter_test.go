@@ -1,6 +1,8 @@
 package opa
 
 import (
+	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
@@ -103,7 +105,8 @@ func TestDecisions(t *testing.T) {
 	}
 	opts := []Option{
 		WithLogger(slog.New(slog.NewTextHandler(io.Discard, nil))),
-		WithPlugin("shadow", Plugin{}), WithPlugin("kept", Plugin{}, "web"),
+		WithPlugin("shadow", Plugin{}),
+		WithPlugin("kept", Plugin{Tasks: []Task{{Kind: "kept.job", Run: func(context.Context, json.RawMessage) error { return nil }}}}, "web"),
 	}
 
 	m, err := New(append(opts, WithConfig(base))...)
@@ -149,17 +152,32 @@ func TestDecisions(t *testing.T) {
 	m, err = New(append(opts, WithConfig(cfg))...)
 	require.NoError(t, err)
 	require.NoError(t, m.StartupSimple(t.Context()))
-	for _, p := range m.Report().Plugins {
-		if p.Name == "kept" {
-			assert.True(t, p.Loaded)
-		}
-	}
+	assert.Equal(t, map[string]bool{
+		"broken": false, "shadow": false, "skipme": false,
+		"kept (builtin)": true, "shadow (builtin)": false,
+	}, loadedByName(m.Report()), "only the compiled-in plugin tagged web loads")
+	assert.Equal(t, []string{"kept"}, m.TaskCandidates(), "kept declares a task")
 	cfg.BlacklistList = []string{root + "/default/kept"}
 	m, err = New(append(opts, WithConfig(cfg))...)
 	require.NoError(t, err)
 	require.NoError(t, m.StartupSimple(t.Context()))
-	assert.Empty(t, m.TaskCandidates())
-	for _, p := range m.Report().Plugins {
-		assert.False(t, p.Loaded, p.Name)
+	assert.Empty(t, m.TaskCandidates(), "kept, blacklisted by its default-path match string, is no task candidate")
+	assert.Equal(t, map[string]bool{
+		"broken": false, "shadow": false, "skipme": false,
+		"kept (builtin)": false, "shadow (builtin)": false,
+	}, loadedByName(m.Report()), "nothing loads")
+}
+
+// loadedByName maps the name of every plugin in rep (NAME (builtin) for a
+// compiled-in one) to whether it loaded.
+func loadedByName(rep Report) map[string]bool {
+	out := map[string]bool{}
+	for _, p := range rep.Plugins {
+		key := p.Name
+		if p.Builtin {
+			key += " (builtin)"
+		}
+		out[key] = p.Loaded
 	}
+	return out
 }

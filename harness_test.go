@@ -1,22 +1,27 @@
 package opa_test
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/opa-stack/opa-go"
+	"github.com/opa-stack/opa-go/internal/testenv"
 )
 
-// The real-plugin harness: the test host (testdata/host) and the fixture
+// The real-plugin harness: the test hosts (testdata/host, driven by flags,
+// and testdata/readmehost, the README's host on the package-level API) and the fixture
 // plugins (testdata/plugins/*) are built once per test binary, with the same
 // toolchain and the test binary's own -race, and the host runs as a child
 // process. plugin.Open must not run inside this test binary: its opa package
@@ -32,22 +37,12 @@ var fixtures struct {
 // fixtureDir holds the host binary and NAME.so for every fixture plugin.
 func fixtureDir(t testing.TB) string {
 	t.Helper()
-	if !pluginsSupported() {
-		t.Skipf("Go plugins need cgo on linux, darwin or freebsd (this is %s/%s, cgo=%v)", runtime.GOOS, runtime.GOARCH, cgoEnabled)
-	}
+	testenv.Plugins(t, cgoEnabled)
 	fixtures.once.Do(func() { fixtures.dir, fixtures.err = buildFixtures() })
 	if fixtures.err != nil {
 		t.Fatalf("building fixtures: %v", fixtures.err)
 	}
 	return fixtures.dir
-}
-
-func pluginsSupported() bool {
-	switch runtime.GOOS {
-	case "linux", "darwin", "freebsd":
-		return cgoEnabled
-	}
-	return false
 }
 
 // buildFlags are the flags that must match between host and plugins.
@@ -68,7 +63,10 @@ func buildFixtures() (string, error) {
 	if err != nil {
 		return "", err
 	}
-	jobs := [][]string{append(append([]string{"build"}, buildFlags()...), "-o", filepath.Join(dir, "host"), "./testdata/host")}
+	jobs := [][]string{
+		append(append([]string{"build"}, buildFlags()...), "-o", filepath.Join(dir, "host"), "./testdata/host"),
+		append(append([]string{"build"}, buildFlags()...), "-o", filepath.Join(dir, "readmehost"), "./testdata/readmehost"),
+	}
 	for _, n := range names {
 		jobs = append(jobs, append(append([]string{"build", "-buildmode=plugin"}, buildFlags()...),
 			"-o", filepath.Join(dir, n.Name()+".so"), "./testdata/plugins/"+n.Name()))
@@ -268,4 +266,117 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
+}
+
+// readmeHost is a running testdata/readmehost: the README's host, serving
+// HTTP on a port it picked itself.
+type readmeHost struct {
+	t      testing.TB
+	cmd    *exec.Cmd
+	base   string // http://ADDR
+	stderr *bytes.Buffer
+	done   chan struct{} // closed when it has exited; err is then set
+	err    error
+}
+
+// readmeDeadline bounds the host's start, its stop and each request.
+const readmeDeadline = 2 * time.Minute
+
+// serve starts the README host with the sandbox's environment and waits for
+// its "listening on ADDR" line. It fails the test when the host exits
+// first, and kills the host at the end of the test if it still runs.
+func (s *sandbox) serve() *readmeHost {
+	s.t.Helper()
+	h := &readmeHost{t: s.t, stderr: &bytes.Buffer{}, done: make(chan struct{})}
+	h.cmd = exec.Command(filepath.Join(s.fixtures, "readmehost"))
+	h.cmd.Env = append(cleanEnv(), s.env...)
+	stdout, err := h.cmd.StdoutPipe()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	h.cmd.Stderr = &lockedWriter{w: h.stderr}
+	if err := h.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	addr := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			_, _ = h.cmd.Stderr.Write([]byte(sc.Text() + "\n"))
+			if a, ok := strings.CutPrefix(sc.Text(), "listening on "); ok {
+				addr <- a
+			}
+		}
+		h.err = h.cmd.Wait()
+		close(h.done)
+	}()
+	s.t.Cleanup(func() {
+		_ = h.cmd.Process.Kill() // an error when it has exited
+		<-h.done
+	})
+	select {
+	case a := <-addr:
+		h.base = "http://" + a
+	case <-h.done:
+		s.t.Fatalf("the README host exited (%v) before it listened; stderr:\n%s", h.err, h.stderrText())
+	case <-time.After(readmeDeadline):
+		s.t.Fatalf("the README host did not print \"listening on\" within %s; stderr:\n%s", readmeDeadline, h.stderrText())
+	}
+	return h
+}
+
+// get GETs path from the host and returns the status and body.
+func (h *readmeHost) get(path string) (int, string) {
+	h.t.Helper()
+	c := http.Client{Timeout: readmeDeadline}
+	resp, err := c.Get(h.base + path)
+	if err != nil {
+		h.t.Fatalf("GET %s: %v; stderr:\n%s", path, err, h.stderrText())
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// stop sends SIGTERM and waits for a clean exit; it returns what the host
+// printed (stdout lines and stderr, as they came).
+func (h *readmeHost) stop() string {
+	h.t.Helper()
+	if err := h.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		h.t.Fatal(err)
+	}
+	select {
+	case <-h.done:
+		if h.err != nil {
+			h.t.Fatalf("the README host exited with %v after SIGTERM; stderr:\n%s", h.err, h.stderrText())
+		}
+	case <-time.After(readmeDeadline):
+		h.t.Fatalf("the README host did not exit within %s of SIGTERM; stderr:\n%s", readmeDeadline, h.stderrText())
+	}
+	return h.stderrText()
+}
+
+func (h *readmeHost) stderrText() string {
+	return h.cmd.Stderr.(*lockedWriter).String()
+}
+
+// lockedWriter is a writer a child process and the test share.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+func (l *lockedWriter) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.String()
 }

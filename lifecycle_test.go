@@ -127,6 +127,27 @@ func TestShutdown(t *testing.T) {
 	}
 }
 
+// TestShutdownBoundedByComponentTimeout: a Close that never returns costs
+// Shutdown COMPONENT_TIMEOUT, not forever; the error names the component
+// and the components before it in reverse order still close.
+func TestShutdownBoundedByComponentTimeout(t *testing.T) {
+	c := newCalls(t)
+	cfg := threeComps(map[string][]string{"b": {"close", "hang"}})
+	cfg.ComponentTimeout = 50 * time.Millisecond
+	m, err := startMgr(t, cfg, nil, driverPlugin(c))
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- m.Shutdown(context.Background()) }()
+	select {
+	case err = <-done:
+	case <-time.After(2 * time.Minute):
+		t.Fatal("Shutdown did not return: waited for COMPONENT_TIMEOUT (50ms) to end b's hanging Close")
+	}
+	assert.ErrorContains(t, err, "component b")
+	assert.ErrorContains(t, err, "close: did not return within 50ms")
+	assert.Equal(t, append(connectedABC[:9:9], "close:c", "close:b", "close:a"), c.get())
+}
+
 func TestShutdownWithCancelledContext(t *testing.T) {
 	c := newCalls(t)
 	m, err := startMgr(t, threeComps(nil), nil, driverPlugin(c))
@@ -179,6 +200,9 @@ func TestLifecyclePackageLevel(t *testing.T) {
 		return []opa.Option{opa.WithConfig(cfg), opa.WithLogger(quietLog()), p}
 	}
 
+	// Start from no default manager, whatever ran before in this binary:
+	// the test does not depend on other tests' cleanups.
+	opa.SetDefault(nil)
 	assert.Nil(t, opa.GetManager())
 	assert.ErrorIs(t, opa.Shutdown(context.Background()), opa.ErrState, "Shutdown before Startup")
 	err := opa.StartupSimple(opts(bad)...)

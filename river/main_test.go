@@ -22,6 +22,8 @@ import (
 	"github.com/opa-stack/opa-go/river"
 	"github.com/opa-stack/opa-go/river/internal/testprog"
 	"github.com/stretchr/testify/require"
+
+	"github.com/opa-stack/opa-go/internal/testenv"
 )
 
 // TestMain runs the test program instead of the tests in the child
@@ -50,10 +52,7 @@ func postgresURL(t *testing.T) string {
 	admin := os.Getenv("OPA_TEST_POSTGRES_URL")
 	if admin == "" {
 		const how = "start a throwaway server with: pg_env=$(bash river/ci-postgres.sh) && eval \"$pg_env\""
-		if os.Getenv("CI") == "true" {
-			t.Fatal("OPA_TEST_POSTGRES_URL is not set and CI=true: the Postgres tests must run in CI; " + how)
-		}
-		t.Skip("OPA_TEST_POSTGRES_URL is not set: Postgres variant skipped; " + how)
+		testenv.Missing(t, "Postgres (OPA_TEST_POSTGRES_URL is not set)", how)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -148,20 +147,25 @@ func (w *worker) stop(d time.Duration) {
 }
 
 // waitLog waits until the worker's output contains every one of want on one
-// line, or fails after d.
+// line, or fails after d. Each write to the output is the event it waits on.
 func (w *worker) waitLog(d time.Duration, want ...string) string {
 	w.t.Helper()
-	deadline := time.Now().Add(d)
+	timeout := time.NewTimer(d)
+	defer timeout.Stop()
 	for {
+		written := w.log.next()
 		for line := range strings.Lines(w.log.String()) {
 			if containsAll(line, want) {
 				return line
 			}
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-written:
+		case <-w.done:
+			w.t.Fatalf("the worker exited (%v) before a line of its output contained all of %q; output:\n%s", w.err, want, w.log.String())
+		case <-timeout.C:
 			w.t.Fatalf("no line of the worker's output contains all of %q after %s; output:\n%s", want, d, w.log.String())
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
@@ -232,20 +236,38 @@ func waitState(t *testing.T, jobs *river.Jobs, ids []int64, state string, d time
 			t.Fatalf("%d of %d jobs not %s after %s; job %d is %s (attempt %d, errors %v)",
 				len(pending), len(ids), state, d, row.ID, row.State, row.Attempt, row.Errors)
 		}
+		// A job's state has no event outside the worker's process: poll,
+		// bounded by d.
 		time.Sleep(100 * time.Millisecond)
 	}
 }
 
-// syncBuffer is a bytes.Buffer safe for a child's output and a reader.
+// syncBuffer is a bytes.Buffer safe for a child's output and a reader; next
+// gives a channel closed at the following write.
 type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
+	mu      sync.Mutex
+	b       bytes.Buffer
+	written chan struct{}
 }
 
 func (s *syncBuffer) Write(p []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.written != nil {
+		close(s.written)
+		s.written = nil
+	}
 	return s.b.Write(p)
+}
+
+// next returns a channel closed by the next Write.
+func (s *syncBuffer) next() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.written == nil {
+		s.written = make(chan struct{})
+	}
+	return s.written
 }
 
 func (s *syncBuffer) String() string {

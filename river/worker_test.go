@@ -42,6 +42,10 @@ func TestTwoWorkersRunEachJobOnce(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, dbURL string) {
 		w1 := startWorker(t, dbURL, "TP_PLUGINS=a")
 		w2 := startWorker(t, dbURL, "TP_PLUGINS=a")
+		// Both must be working before the jobs come, or the first one
+		// ready may run them all.
+		w1.waitLog(60*time.Second, "river: working")
+		w2.waitLog(60*time.Second, "river: working")
 		_, jobs := startHost(t, dbURL, nil)
 		ids := enqueue(t, jobs, "test.a", seq(1, 300), nil)
 		waitState(t, jobs, ids, "completed", 90*time.Second)
@@ -326,6 +330,8 @@ func TestPeriodicTaskOncePerInterval(t *testing.T) {
 			if time.Now().After(deadline) {
 				t.Fatalf("fewer than 3 periodic test.a jobs completed after 90s: %d", len(completed()))
 			}
+			// Completed jobs have no event outside the workers'
+			// processes: poll, bounded by the deadline above.
 			time.Sleep(200 * time.Millisecond)
 		}
 		w1.stop(30 * time.Second)

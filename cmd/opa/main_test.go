@@ -7,13 +7,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/opa-stack/opa-go/internal/testenv"
 )
 
 // The opa binary is built once, with this test binary's -race, and every
@@ -123,14 +124,7 @@ var fixtureBuild = sync.OnceValues(func() (fixtureSet, error) {
 // work.
 func fixtures(t testing.TB) fixtureSet {
 	t.Helper()
-	switch runtime.GOOS {
-	case "linux", "darwin", "freebsd":
-	default:
-		t.Skipf("Go plugins work on linux, darwin and freebsd only, not %s", runtime.GOOS)
-	}
-	if !cgoEnabled {
-		t.Skip("Go plugins need cgo, and this test was built with CGO_ENABLED=0")
-	}
+	testenv.Plugins(t, cgoEnabled)
 	f, err := fixtureBuild()
 	require.NoError(t, err)
 	return f

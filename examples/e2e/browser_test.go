@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/opa-stack/opa-go/internal/testenv"
 )
 
 // browserDeadline bounds a whole browser test: starting Chromium, every
@@ -26,16 +28,6 @@ const stepDeadline = 20 * time.Second
 
 // chromiumInstall is how to get the browser the tests drive.
 const chromiumInstall = "apt-get update && apt-get install -y chromium"
-
-// missingService skips the test with why and how to fix it, or fails it
-// under CI=true, where everything the tests need must be there.
-func missingService(t *testing.T, format string, args ...any) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatalf(format, args...)
-	}
-	t.Skipf(format, args...)
-}
 
 // chromiumPath finds Chromium: $CHROMIUM if set, else chromium or
 // chromium-browser on PATH.
@@ -76,7 +68,7 @@ func newBrowser(t *testing.T) *browserTab {
 	t.Helper()
 	path, err := chromiumPath()
 	if err != nil {
-		missingService(t, "Chromium is not installed (%s), or set CHROMIUM to its path: skipping the browser test: %v", chromiumInstall, err)
+		testenv.Missing(t, fmt.Sprintf("Chromium (%v)", err), chromiumInstall+", or set CHROMIUM to its path")
 	}
 	// Chromium's helper processes may still write into the profile for a
 	// moment after it exits, so the profile is removed by a best effort and
@@ -107,7 +99,7 @@ func newBrowser(t *testing.T) *browserTab {
 	t.Cleanup(cancelTab)
 	// The first action starts the browser.
 	if err := chromedp.Do(ctx); err != nil {
-		missingService(t, "Chromium (%s) does not start: %v; install it with %s, or set CHROMIUM to a browser that runs here", path, err, chromiumInstall)
+		testenv.Missing(t, fmt.Sprintf("a Chromium that starts (%s: %v)", path, err), chromiumInstall+", or set CHROMIUM to a browser that runs here")
 	}
 	b := &browserTab{t: t, ctx: ctx, marked: make(chan struct{})}
 	msgs := chromedp.Console(ctx) // subscribes now: no message of the pages to come is lost

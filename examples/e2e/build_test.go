@@ -11,10 +11,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/opa-stack/opa-go/internal/testenv"
 )
 
 // raceEnabled is set by flags_race_test.go under -race: the host and the
@@ -48,12 +49,7 @@ var built struct {
 // the test where Go plugins cannot work.
 func examplesBuilt(t *testing.T) {
 	t.Helper()
-	if runtime.GOOS != "linux" && runtime.GOOS != "darwin" && runtime.GOOS != "freebsd" {
-		t.Skipf("Go plugins do not work on %s", runtime.GOOS)
-	}
-	if !cgoEnabled {
-		t.Skip("Go plugins need cgo (CGO_ENABLED=1 and a C compiler)")
-	}
+	testenv.Plugins(t, cgoEnabled)
 	built.once.Do(func() { built.err = buildExamples(buildDir) })
 	if built.err != nil {
 		t.Fatalf("building the examples: %v", built.err)

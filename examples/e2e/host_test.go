@@ -13,6 +13,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/opa-stack/opa-go"
 )
@@ -75,12 +76,7 @@ func settingsDir(t *testing.T) string {
 func startHost(t *testing.T, dataDir string, env []string) *proc {
 	t.Helper()
 	h := launch(t, dataDir, env)
-	base, ok := <-h.ready
-	if !ok {
-		err := h.wait()
-		t.Fatalf("host exited before listening: %v\nstdout:\n%s\nstderr:\n%s", err, h.stdout, h.stderr)
-	}
-	h.base = base
+	h.base = h.awaitReady("listening")
 	return h
 }
 
@@ -97,10 +93,7 @@ func launch(t *testing.T, dataDir string, env []string) *proc {
 func startWorker(t *testing.T, dataDir string, env []string) *proc {
 	t.Helper()
 	w := launchProc(t, "worker", env, workerReady, "-settings", settingsDir(t), "-data", dataDir)
-	if _, ok := <-w.ready; !ok {
-		err := w.wait()
-		t.Fatalf("worker exited before working: %v\nstdout:\n%s\nstderr:\n%s", err, w.stdout, w.stderr)
-	}
+	w.awaitReady("working")
 	return w
 }
 
@@ -147,10 +140,38 @@ func (p *proc) scan(out io.Reader, ready string) {
 	close(p.exited)
 }
 
-// wait waits for the process to exit by itself and returns how it did.
+// procDeadline bounds the wait for a host or worker to be ready, to exit,
+// or to answer a request.
+const procDeadline = 2 * time.Minute
+
+// awaitReady waits for the process's ready line and returns the rest of it;
+// it fails the test if the process exits first, or after procDeadline.
+func (p *proc) awaitReady(what string) string {
+	p.t.Helper()
+	select {
+	case rest, ok := <-p.ready:
+		if ok {
+			return rest
+		}
+		err := p.wait()
+		p.t.Fatalf("%s exited before %s: %v\nstdout:\n%s\nstderr:\n%s", p.name, what, err, p.stdout, p.stderr)
+	case <-time.After(procDeadline):
+		p.t.Fatalf("%s not %s after %s (no ready line)\nstdout:\n%s\nstderr:\n%s", p.name, what, procDeadline, p.stdout, p.stderr)
+	}
+	return ""
+}
+
+// wait waits, up to procDeadline, for the process to exit by itself and
+// returns how it did.
 func (p *proc) wait() error {
-	<-p.exited
-	return p.err
+	p.t.Helper()
+	select {
+	case <-p.exited:
+		return p.err
+	case <-time.After(procDeadline):
+		p.t.Fatalf("%s did not exit within %s\nstderr:\n%s", p.name, procDeadline, p.stderr)
+		return nil
+	}
 }
 
 // stop sends SIGTERM and requires a clean exit: a graceful shutdown.
@@ -171,7 +192,7 @@ func (h *proc) do(method, path, body string) (int, string) {
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: procDeadline}).Do(req)
 	if err != nil {
 		h.t.Fatalf("%s %s: %v\nstderr:\n%s", method, path, err, h.stderr)
 	}

@@ -25,6 +25,8 @@ func waitForNotes(t *testing.T, h *proc, want string) {
 		if time.Now().After(deadline) {
 			t.Fatalf("GET /notes after %s: %d %q, want %q\nhost stderr:\n%s", countDeadline, code, got, want, h.stderr)
 		}
+		// The host has no event for "a note was counted": poll, bounded
+		// by countDeadline.
 		time.Sleep(100 * time.Millisecond)
 	}
 }
@@ -57,20 +59,30 @@ func TestWorkerCountsWords(t *testing.T) {
 
 // TestNoteWaitsForAWorker: a note saved while no worker runs stays
 // uncounted, its job kept in the queue (a SQLite file in the data
-// directory) even across a restart of the host, until a worker starts.
+// directory) even across a restart of the host, until a worker starts. The
+// proof that the host ran no job is the worker's log: a job runs once, and
+// the worker, started after the host stopped, is the one that ran it.
 func TestNoteWaitsForAWorker(t *testing.T) {
 	data := t.TempDir()
 	h := startHost(t, data, hostEnv(t))
 	expect(t, h, "POST", "/notes", "buy milk", http.StatusCreated, `{"id":1,"text":"buy milk","words":null}`+"\n")
-	// Longer than a worker's poll interval: the host itself runs no jobs.
-	time.Sleep(1500 * time.Millisecond)
 	expect(t, h, "GET", "/notes", "", http.StatusOK, `[{"id":1,"text":"buy milk","words":null}]`+"\n")
 	h.stop()
+	if log := h.stderr.String(); strings.Contains(log, "words counted") {
+		t.Fatalf("the host ran the job itself:\n%s", log)
+	}
 
-	startWorker(t, data, hostEnv(t))
+	w := startWorker(t, data, hostEnv(t))
 	h = startHost(t, data, hostEnv(t))
 	waitForNotes(t, h, `[{"id":1,"text":"buy milk","words":2}]`+"\n")
 	h.stop()
+	w.stop()
+	if log := w.stderr.String(); !strings.Contains(log, "notes: words counted note=1 words=2") {
+		t.Errorf("the worker, started after the host stopped, did not run the job the host queued:\n%s", log)
+	}
+	if log := h.stderr.String(); strings.Contains(log, "words counted") {
+		t.Errorf("the restarted host ran the job itself:\n%s", log)
+	}
 }
 
 // TestNotesWithoutJobQueue: with the queue turned off, the host has no way

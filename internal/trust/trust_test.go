@@ -13,6 +13,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/opa-stack/opa-go/internal/testenv"
 )
 
 // otherUID is a uid no test machine hands out: the "other user" of the
@@ -27,9 +29,7 @@ func writeFile(t *testing.T, file, content string) {
 
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Getuid() != 0 {
-		t.Skip("needs root, to chown a file to another user or group: run the tests as root to cover this case")
-	}
+	testenv.Root(t, "to chown a file to another user or group")
 }
 
 // TestTempDirIsTrusted makes sure the tests below start from a trusted
