@@ -123,16 +123,18 @@ func (m *Manager) choose(rep *Report, dry bool, host *Host) ([]*loaded, error) {
 	return out, nil
 }
 
-// prefetch starts reading, in the background, the package hashes (and the
-// SHA-256, if pinned) of every .so candidate the filters will choose, so
-// that the checks of later plugins overlap with opening earlier ones. It
-// only reads files; every decision is still decide's.
+// prefetch reads every .so candidate's meta.json (kept in run for decide)
+// and starts reading, in the background, the package hashes (and the
+// SHA-256, if pinned) of every one the filters will choose, so that the
+// checks of later plugins overlap with opening earlier ones. It only reads
+// files; every decision is still decide's.
 func (m *Manager) prefetch(cands []*candidate, f *filters, run *checkRun) {
 	for _, c := range cands {
 		if c.builtin != nil || c.shadowed != "" {
 			continue
 		}
-		meta, err := readMeta(c.metaFile, func(string) error { return nil })
+		meta, err := readMeta(c.metaFile, run.perm)
+		run.metas[c] = metaResult{meta, err}
 		if err != nil || f.check(c.match, meta.Tags) != "" {
 			continue
 		}
@@ -170,7 +172,11 @@ func (m *Manager) decide(c *candidate, f *filters, run *checkRun, dry bool) (Plu
 	if c.builtin != nil {
 		meta.Tags = c.builtin.tags
 	} else {
-		meta, metaErr = readMeta(c.metaFile, run.perm)
+		if r, ok := run.metas[c]; ok {
+			meta, metaErr = r.meta, r.err
+		} else {
+			meta, metaErr = readMeta(c.metaFile, run.perm)
+		}
 	}
 	if meta.Tags != nil {
 		pr.Tags = meta.Tags

@@ -60,10 +60,17 @@ type checkRun struct {
 	identities map[string]string // plugin identity → file
 	process    *preflight.Process
 	perm       func(string) error // the pass's permission rule (see permissionChecker)
+	metas      map[*candidate]metaResult
+}
+
+// metaResult is a candidate's meta.json as read once per pass.
+type metaResult struct {
+	meta Meta
+	err  error
 }
 
 func newCheckRun(host *Host) *checkRun {
-	r := &checkRun{identities: map[string]string{}}
+	r := &checkRun{identities: map[string]string{}, metas: map[*candidate]metaResult{}}
 	if host == nil {
 		r.process = preflight.NewProcess("", nil)
 	} else {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -61,20 +62,39 @@ type Packages struct {
 // symbol table is scanned in place for the few hash symbols rather than
 // decoded whole (debug/elf's DynamicSymbols takes some 20 ms a plugin).
 func ReadPackages(file string) (*Packages, error) {
-	f, err := elf.Open(file)
+	osf, err := os.Open(file)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer osf.Close()
+	st, err := osf.Stat()
+	if err != nil {
+		return nil, err
+	}
+	f, err := elf.NewFile(osf)
+	if err != nil {
+		return nil, err
+	}
 	symtab := f.SectionByType(elf.SHT_DYNSYM)
 	if symtab == nil || int(symtab.Link) >= len(f.Sections) {
 		return nil, ErrNoHashes
 	}
-	syms, err := symtab.Data()
+	data, unmap, err := mapFile(osf, st.Size())
 	if err != nil {
 		return nil, err
 	}
-	strs, err := f.Sections[symtab.Link].Data()
+	defer unmap()
+	section := func(s *elf.Section) ([]byte, error) {
+		if s.Type == elf.SHT_NOBITS || s.Offset > uint64(len(data)) || s.Size > uint64(len(data))-s.Offset {
+			return nil, fmt.Errorf("section %s lies outside the file", s.Name)
+		}
+		return data[s.Offset : s.Offset+s.Size], nil
+	}
+	syms, err := section(symtab)
+	if err != nil {
+		return nil, err
+	}
+	strs, err := section(f.Sections[symtab.Link])
 	if err != nil {
 		return nil, err
 	}
@@ -101,24 +121,30 @@ func ReadPackages(file string) (*Packages, error) {
 		if end := bytes.IndexByte(full, 0); end >= 0 {
 			full = full[:end]
 		}
-		pkg := string(full[len(prefix):])
 		if shndx == uint16(elf.SHN_UNDEF) || int(shndx) >= len(f.Sections) || size == 0 || size > 64 {
 			continue
 		}
 		sect := f.Sections[shndx]
-		if sect.Type == elf.SHT_NOBITS || value < sect.Addr {
+		b, err := section(sect)
+		if err != nil || value < sect.Addr || value-sect.Addr > uint64(len(b)) || size > uint64(len(b))-(value-sect.Addr) {
 			continue
 		}
-		b := make([]byte, size)
-		if _, err := sect.ReadAt(b, int64(value-sect.Addr)); err != nil {
-			return nil, fmt.Errorf("reading the hash of %s: %w", pkg, err)
-		}
-		p.Hashes[pkg] = hex.EncodeToString(b)
+		at := value - sect.Addr
+		p.Hashes[string(full[len(prefix):])] = hex.EncodeToString(b[at : at+size])
 	}
 	if len(p.Hashes) == 0 {
 		return nil, ErrNoHashes
 	}
 	return p, nil
+}
+
+// readFile reads all of f, of size bytes.
+func readFile(f *os.File, size int64) ([]byte, func(), error) {
+	b := make([]byte, size)
+	if _, err := f.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
+		return nil, nil, err
+	}
+	return b, func() {}, nil
 }
 
 // Loaded is a binary whose packages are bound in a process: the host

@@ -24,9 +24,10 @@ type fetched struct {
 	sumErr error
 }
 
-// NewPrefetch returns a Prefetch that reads at most GOMAXPROCS files at once.
+// NewPrefetch returns a Prefetch that reads at most GOMAXPROCS-1 files at
+// once (at least one), leaving a core to the goroutine that opens plugins.
 func NewPrefetch() *Prefetch {
-	return &Prefetch{items: map[string]*fetched{}, sem: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	return &Prefetch{items: map[string]*fetched{}, sem: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))}
 }
 
 // Start begins reading file: its package hashes, and its SHA-256 if sum.
