@@ -1,17 +1,21 @@
 package opa
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 
 	"github.com/go-chi/chi/v5"
+
+	"github.com/opa-stack/opa-go/internal/settings"
 )
 
 // Manager discovers, filters and loads plugins, and owns what they provide:
@@ -23,6 +27,7 @@ type Manager struct {
 	log      *slog.Logger
 	builtins []namedRegistration
 	red      *redactor
+	settings string // where the settings came from, for the report
 
 	mu    sync.Mutex // serialises Startup and Shutdown
 	phase phase
@@ -91,7 +96,7 @@ func New(opts ...Option) (*Manager, error) {
 			return nil, err
 		}
 	}
-	m := &Manager{cfg: cfg, log: s.logger, builtins: s.builtins, red: newRedactor(cfg.OptionalComponents)}
+	m := &Manager{cfg: cfg, log: s.logger, builtins: s.builtins, red: newRedactor(cfg.OptionalComponents), settings: settingsSource(s, os.Environ())}
 	if m.log == nil {
 		m.log = slog.Default()
 	}
@@ -100,6 +105,21 @@ func New(opts ...Option) (*Manager, error) {
 	}
 	m.report.Store(&Report{})
 	return m, nil
+}
+
+// settingsSource says, for the report, where New took its settings from.
+func settingsSource(s options, environ []string) string {
+	if s.config != nil {
+		return "the host's code (WithConfig)"
+	}
+	env := settings.Environ(environ)
+	dir := cmp.Or(env["OPA_SETTINGS_DIR"], DefaultSettingsDir)
+	section := cmp.Or(strings.ToLower(strings.TrimSpace(env["ENV"])), "development")
+	src := fmt.Sprintf("settings files in %s (sections default, %s, global), then OPA_ variables", dir, section)
+	if s.viper != nil {
+		src = "the host's viper, then " + src
+	}
+	return src
 }
 
 // Startup discovers, filters and loads plugins, registers their hook

@@ -14,13 +14,17 @@ import (
 type Report struct {
 	// State is the Manager's state when the report was taken: "started",
 	// "failed" (Error says why) or "stopped"; empty before Startup.
-	State       string            `json:"state"`
-	SearchPaths []string          `json:"search_paths"` // the paths searched, in order (Config.SearchPaths)
-	Plugins     []PluginReport    `json:"plugins"`      // every candidate found, in discovery order
-	Hooks       []HookReport      `json:"hooks"`        // every hook definition, sorted by name
-	Components  []ComponentReport `json:"components"`   // every optional component, in connect order
-	Routes      []RouteReport     `json:"routes"`       // every route mounted from a plugin
-	Error       string            `json:"error,omitempty"`
+	State       string   `json:"state"`
+	SearchPaths []string `json:"search_paths"` // the paths searched, in order (Config.SearchPaths)
+	// Settings says where the settings came from: the host's code
+	// (WithConfig), or the settings directory, the ENV section and the OPA_
+	// variables LoadConfig read (with the host's viper first, WithViper).
+	Settings   string            `json:"settings,omitempty"`
+	Plugins    []PluginReport    `json:"plugins"`    // every candidate found, in discovery order
+	Hooks      []HookReport      `json:"hooks"`      // every hook definition, sorted by name
+	Components []ComponentReport `json:"components"` // every optional component, in connect order
+	Routes     []RouteReport     `json:"routes"`     // every route mounted from a plugin
+	Error      string            `json:"error,omitempty"`
 	// BuildCheck says how plugins were checked against the host before
 	// opening: "package hashes, as plugin.Open decides", or why the check
 	// fell back to build information.
@@ -153,6 +157,7 @@ func addHookCandidates(hooks []HookReport, plugins []*loaded) {
 func (m *Manager) publishReport(rep *Report, p phase) {
 	rep.State = p.String()
 	rep.SearchPaths = searchPaths(m.cfg)
+	rep.Settings = m.settings
 	m.report.Store(rep)
 }
 

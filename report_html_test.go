@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-chi/chi/v5"
 	"github.com/opa-stack/opa-go"
+	"github.com/spf13/viper"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -253,4 +254,33 @@ func TestReportPageDecisionBadges(t *testing.T) {
 	assert.Contains(t, body, "<li><b>2</b> skipped</li>")
 	assert.Contains(t, body, "<li><b>1</b> refused</li>")
 	assert.Contains(t, body, "<li><b>1</b> setup failed</li>")
+}
+
+// TestReportSettingsSource: the report, and its page's header, say where
+// the settings came from.
+func TestReportSettingsSource(t *testing.T) {
+	m, err := opa.New(opa.WithConfig(opa.Config{}))
+	require.NoError(t, err)
+	require.NoError(t, m.StartupSimple(context.Background()))
+	t.Cleanup(func() { _ = m.Shutdown(context.Background()) })
+	assert.Equal(t, "the host's code (WithConfig)", m.Report().Settings)
+
+	dir := t.TempDir()
+	t.Setenv("OPA_SETTINGS_DIR", dir)
+	t.Setenv("ENV", "Production")
+	t.Setenv("OPA_PLUGIN_DEFAULT_PATH", t.TempDir())
+	m, err = opa.New()
+	require.NoError(t, err)
+	require.NoError(t, m.StartupSimple(context.Background()))
+	t.Cleanup(func() { _ = m.Shutdown(context.Background()) })
+	want := "settings files in " + dir + " (sections default, production, global), then OPA_ variables"
+	assert.Equal(t, want, m.Report().Settings)
+	body := getReport(t, m.ReportHandler(), "/", browserAccept).Body.String()
+	assert.Contains(t, body, `<div class="paths" id="settings">Settings: `+want+`</div>`)
+
+	m, err = opa.New(opa.WithViper(viper.New()))
+	require.NoError(t, err)
+	require.NoError(t, m.StartupSimple(context.Background()))
+	t.Cleanup(func() { _ = m.Shutdown(context.Background()) })
+	assert.Equal(t, "the host's viper, then "+want, m.Report().Settings)
 }
