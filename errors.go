@@ -33,6 +33,11 @@ var (
 	// ErrBadCall means a hook was called with the wrong arguments, or asked
 	// for as the wrong func type.
 	ErrBadCall = errors.New("opa: bad hook call")
+
+	// ErrTaskArgs means a task's JSON args do not decode into its args type
+	// (a field it does not have, a value of the wrong type) or fail its
+	// Validate method. Retrying the job cannot help.
+	ErrTaskArgs = errors.New("opa: task args")
 )
 
 // ConfigError is a bad setting: where it came from, which key, and why.

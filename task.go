@@ -1,10 +1,14 @@
 package opa
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"reflect"
+	"time"
 )
 
 // A Task is a background job kind a plugin can run, independent of any queue
@@ -15,18 +19,105 @@ type Task struct {
 }
 
 // NewTask makes a Task whose Run decodes the JSON args into A and calls fn.
-// Args that do not decode into A give an error naming the kind and A.
+// The args are decoded strictly: a field A does not have, or data after the
+// JSON value, is an error, as is a value of the wrong type. If A (or *A) has
+// a Validate() error method, it is called on the decoded args. A decode or
+// validation failure is an error naming the kind and A that wraps
+// ErrTaskArgs: retrying the job cannot help.
 func NewTask[A any](kind string, fn func(ctx context.Context, args A) error) Task {
 	return Task{Kind: kind, Run: func(ctx context.Context, raw json.RawMessage) error {
 		var a A
 		if len(raw) > 0 {
-			if err := json.Unmarshal(raw, &a); err != nil {
-				return fmt.Errorf("opa: task %s: args do not decode into %T: %w", kind, a, err)
+			if err := decodeStrict(raw, &a); err != nil {
+				return &taskArgsError{msg: fmt.Sprintf("opa: task %s: args do not decode into %T: %v", kind, a, err), err: err}
 			}
+		}
+		if err := validateArgs(&a); err != nil {
+			return &taskArgsError{msg: fmt.Sprintf("opa: task %s: invalid args (%T): %v", kind, a, err), err: err}
 		}
 		return fn(ctx, a)
 	}}
 }
+
+// decodeStrict decodes one JSON value into v, refusing unknown fields and
+// anything after the value.
+func decodeStrict(raw []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return errors.New("data after the JSON value")
+	}
+	return nil
+}
+
+// validateArgs calls the Validate method of *p or of p, if there is one
+// (not that of a nil pointer: args of a pointer type given no JSON).
+func validateArgs[A any](p *A) error {
+	if v, ok := any(*p).(interface{ Validate() error }); ok {
+		if rv := reflect.ValueOf(v); rv.Kind() == reflect.Pointer && rv.IsNil() {
+			return nil
+		}
+		return v.Validate()
+	}
+	if v, ok := any(p).(interface{ Validate() error }); ok {
+		return v.Validate()
+	}
+	return nil
+}
+
+// taskArgsError is a task's args failing to decode or validate: it wraps
+// both ErrTaskArgs and the cause.
+type taskArgsError struct {
+	msg string
+	err error
+}
+
+func (e *taskArgsError) Error() string   { return e.msg }
+func (e *taskArgsError) Unwrap() []error { return []error{ErrTaskArgs, e.err} }
+
+// CancelTask returns an error that, returned from a task's Run, gives the
+// job up now: it is not retried, whatever attempts are left. err is the
+// reason, recorded with the job; errors.Is(CancelTask(err), err) holds.
+func CancelTask(err error) error {
+	return &TaskCancelError{Err: err}
+}
+
+// TaskCancelError is the error CancelTask returns: a job given up at once.
+type TaskCancelError struct {
+	Err error // the reason
+}
+
+// Error says the task was cancelled, and why.
+func (e *TaskCancelError) Error() string {
+	if e.Err == nil {
+		return "opa: task cancelled"
+	}
+	return "opa: task cancelled: " + e.Err.Error()
+}
+
+// Unwrap returns the reason.
+func (e *TaskCancelError) Unwrap() error { return e.Err }
+
+// SnoozeTask returns an error that, returned from a task's Run, has the job
+// run again after d without spending one of its attempts. A negative d is
+// taken as 0.
+func SnoozeTask(d time.Duration) error {
+	return &TaskSnoozeError{After: max(d, 0)}
+}
+
+// TaskSnoozeError is the error SnoozeTask returns: a job to run again later.
+type TaskSnoozeError struct {
+	After time.Duration // how long to wait before the next run
+}
+
+// Error says how long the task is snoozed for.
+func (e *TaskSnoozeError) Error() string { return "opa: task snoozed for " + e.After.String() }
+
+// Unwrap returns nil: a snooze has no cause.
+func (e *TaskSnoozeError) Unwrap() error { return nil }
 
 // Tasks returns every task of every loaded plugin, in plugin order. It
 // answers from the moment the plugins are registered, so a component's

@@ -3,7 +3,10 @@ package opa_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"testing"
+	"time"
 
 	"github.com/opa-stack/opa-go"
 	"github.com/stretchr/testify/assert"
@@ -24,6 +27,98 @@ func TestNewTaskDecodesArgs(t *testing.T) {
 	err := task.Run(context.Background(), json.RawMessage(`{"note": "seven"}`))
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "opa: task notes.reindex: args do not decode into opa_test.reindexArgs")
+	assert.ErrorIs(t, err, opa.ErrTaskArgs)
+}
+
+// Args are decoded strictly: a misnamed field or trailing data is ErrTaskArgs,
+// and fn is not called.
+func TestNewTaskDecodesStrictly(t *testing.T) {
+	called := false
+	task := opa.NewTask("notes.reindex", func(_ context.Context, a reindexArgs) error { called = true; return nil })
+	for _, raw := range []string{`{"nte": 7}`, `{"note": 7} {"note": 8}`, `{"note": 7}]`, `[1]`} {
+		err := task.Run(context.Background(), json.RawMessage(raw))
+		require.Error(t, err, raw)
+		assert.ErrorIs(t, err, opa.ErrTaskArgs, raw)
+		assert.Contains(t, err.Error(), "opa: task notes.reindex: args do not decode into opa_test.reindexArgs", raw)
+	}
+	err := task.Run(context.Background(), json.RawMessage(`{"nte": 7}`))
+	assert.ErrorContains(t, err, `unknown field "nte"`)
+	assert.False(t, called)
+
+	require.NoError(t, task.Run(context.Background(), json.RawMessage(" {\"note\": 7}\n")))
+	assert.True(t, called)
+}
+
+type checkedArgs struct {
+	Note int `json:"note"`
+}
+
+var errNoNote = errors.New("note must be positive")
+
+func (a checkedArgs) Validate() error {
+	if a.Note <= 0 {
+		return errNoNote
+	}
+	return nil
+}
+
+type ptrCheckedArgs struct {
+	Note int `json:"note"`
+}
+
+func (a *ptrCheckedArgs) Validate() error {
+	if a.Note <= 0 {
+		return errNoNote
+	}
+	return nil
+}
+
+// Validate, on A or on *A, is called after decoding; its failure is
+// ErrTaskArgs wrapping its error, and fn is not called.
+func TestNewTaskValidatesArgs(t *testing.T) {
+	runs := 0
+	byValue := opa.NewTask("v", func(_ context.Context, a checkedArgs) error { runs++; return nil })
+	byPtr := opa.NewTask("p", func(_ context.Context, a ptrCheckedArgs) error { runs++; return nil })
+	pointer := opa.NewTask("pp", func(_ context.Context, a *ptrCheckedArgs) error { runs++; return nil })
+	for _, task := range []opa.Task{byValue, byPtr, pointer} {
+		err := task.Run(context.Background(), json.RawMessage(`{"note": 0}`))
+		require.Error(t, err, task.Kind)
+		assert.ErrorIs(t, err, opa.ErrTaskArgs, task.Kind)
+		assert.ErrorIs(t, err, errNoNote, task.Kind)
+		assert.Contains(t, err.Error(), "opa: task "+task.Kind+": invalid args", task.Kind)
+		require.NoError(t, task.Run(context.Background(), json.RawMessage(`{"note": 3}`)), task.Kind)
+	}
+	assert.Equal(t, 3, runs)
+	// No args: the zero value is validated too (a nil pointer is not).
+	assert.ErrorIs(t, byValue.Run(context.Background(), nil), opa.ErrTaskArgs)
+	require.NoError(t, pointer.Run(context.Background(), nil))
+
+	// A task's own error is not ErrTaskArgs.
+	own := opa.NewTask("own", func(context.Context, checkedArgs) error { return errors.New("boom") })
+	err := own.Run(context.Background(), json.RawMessage(`{"note": 1}`))
+	assert.EqualError(t, err, "boom")
+	assert.NotErrorIs(t, err, opa.ErrTaskArgs)
+}
+
+func TestCancelAndSnoozeTask(t *testing.T) {
+	reason := errors.New("the note is gone")
+	err := fmt.Errorf("reindex: %w", opa.CancelTask(reason))
+	assert.ErrorIs(t, err, reason)
+	assert.NotErrorIs(t, err, opa.ErrTaskArgs)
+	cancel, ok := errors.AsType[*opa.TaskCancelError](err)
+	require.True(t, ok)
+	assert.Equal(t, reason, cancel.Err)
+	assert.EqualError(t, cancel, "opa: task cancelled: the note is gone")
+
+	err = fmt.Errorf("reindex: %w", opa.SnoozeTask(3*time.Second))
+	snooze, ok := errors.AsType[*opa.TaskSnoozeError](err)
+	require.True(t, ok)
+	assert.Equal(t, 3*time.Second, snooze.After)
+	assert.EqualError(t, snooze, "opa: task snoozed for 3s")
+	_, ok = errors.AsType[*opa.TaskCancelError](err)
+	assert.False(t, ok)
+	snooze, _ = errors.AsType[*opa.TaskSnoozeError](opa.SnoozeTask(-time.Second))
+	assert.Zero(t, snooze.After)
 }
 
 // binder is a component that records what the Manager told it when bound.

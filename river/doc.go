@@ -40,8 +40,10 @@
 //
 // Delivery is at-least-once: a job whose worker dies mid-run is rescued
 // after OPTS.rescue_after and runs again, so tasks must be idempotent (an
-// upsert, a unique key). Args that cannot decode into the task's type
-// cancel the job at once. EnqueueTx inserts a job in the caller's
+// upsert, a unique key). Args that cannot decode into the task's type, or
+// fail its Validate (opa.ErrTaskArgs), cancel the job at once, as does a
+// task returning opa.CancelTask; opa.SnoozeTask runs it again later without
+// spending an attempt. EnqueueTx inserts a job in the caller's
 // transaction. List, Cancel, Retry and Counts are for operators.
 //
 // # OPTS

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/opa-stack/opa-go"
 	rq "github.com/riverqueue/river"
@@ -34,32 +33,34 @@ func (a *taskArgs) UnmarshalJSON(b []byte) error {
 }
 
 // taskWorker runs one opa.Task as a River worker. An error (or a panic) from
-// the task is retried as River retries, up to the job's max attempts; args
-// that do not decode cancel the job at once (see badArgs).
+// the task is retried as River retries, up to the job's max attempts. Args
+// that do not decode or validate (opa.ErrTaskArgs) and opa.CancelTask cancel
+// the job at once; opa.SnoozeTask runs it again later without spending an
+// attempt (see outcome).
 type taskWorker struct {
 	rq.WorkerDefaults[taskArgs]
 	task opa.Task
 }
 
 func (w *taskWorker) Work(ctx context.Context, job *rq.Job[taskArgs]) error {
-	err := w.task.Run(ctx, job.Args.raw)
-	if badArgs(err) {
-		return rq.JobCancel(fmt.Errorf("river: job %d cancelled, not retried: its args can never decode: %w", job.ID, err))
-	}
-	return err
+	return outcome(job.ID, w.task.Run(ctx, job.Args.raw))
 }
 
-// badArgs reports whether err is opa.NewTask's failure to decode a job's
-// args into the task's type (JSON of the wrong type or syntax): no retry
-// can succeed. It matches the error's type and NewTask's wording, so a
-// task's own JSON errors are still retried.
-func badArgs(err error) bool {
-	if err == nil || !strings.Contains(err.Error(), ": args do not decode into ") {
-		return false
+// outcome turns a task's error into what River is to do with the job.
+func outcome(id int64, err error) error {
+	if err == nil {
+		return nil
 	}
-	_, typ := errors.AsType[*json.UnmarshalTypeError](err)
-	_, syn := errors.AsType[*json.SyntaxError](err)
-	return typ || syn
+	if snooze, ok := errors.AsType[*opa.TaskSnoozeError](err); ok {
+		return rq.JobSnooze(max(snooze.After, 0))
+	}
+	if errors.Is(err, opa.ErrTaskArgs) {
+		return rq.JobCancel(fmt.Errorf("river: job %d cancelled, not retried: its args are bad: %w", id, err))
+	}
+	if _, ok := errors.AsType[*opa.TaskCancelError](err); ok {
+		return rq.JobCancel(fmt.Errorf("river: job %d cancelled by its task: %w", id, err))
+	}
+	return err
 }
 
 // validate calls args' Validate method, if it has one: typed args (or any

@@ -2,6 +2,7 @@ package river_test
 
 import (
 	"context"
+	"encoding/json"
 	"slices"
 	"testing"
 	"time"
@@ -287,28 +288,81 @@ func TestKilledWorkersJobIsRescued(t *testing.T) {
 	})
 }
 
-// Args that can never decode into the task's type cancel the job on its
-// first attempt, with the reason; they are not retried for weeks.
+// Args that can never decode into the task's type (a value of the wrong
+// type, a misnamed field) cancel the job on its first attempt, with the
+// reason; they are not retried for weeks.
 func TestBadArgsCancelTheJob(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, dbURL string) {
 		_, jobs := startHost(t, dbURL, nil)
 		ctx := context.Background()
 		bad, err := jobs.Enqueue(ctx, "test.a", map[string]any{"n": "seven"}, nil)
 		require.NoError(t, err)
+		misnamed, err := jobs.Enqueue(ctx, "test.a", map[string]any{"nn": 7}, nil)
+		require.NoError(t, err)
 		good, err := jobs.Enqueue(ctx, "test.a", testprog.Args{N: 7}, nil)
 		require.NoError(t, err)
 		w := startWorker(t, dbURL, "TP_PLUGINS=a")
 		waitState(t, jobs, []int64{good.ID}, "completed", 60*time.Second)
-		waitState(t, jobs, []int64{bad.ID}, "cancelled", 60*time.Second)
+		waitState(t, jobs, []int64{bad.ID, misnamed.ID}, "cancelled", 60*time.Second)
 		w.stop(30 * time.Second)
 
-		row, err := jobs.Job(ctx, bad.ID)
+		for id, reason := range map[int64]string{bad.ID: "cannot unmarshal string", misnamed.ID: `unknown field "nn"`} {
+			row, err := jobs.Job(ctx, id)
+			require.NoError(t, err)
+			assert.Equal(t, 1, row.Attempt)
+			require.Len(t, row.Errors, 1)
+			assert.Contains(t, row.Errors[0].Error, "cancelled, not retried: its args are bad")
+			assert.Contains(t, row.Errors[0].Error, reason)
+		}
+		assert.Len(t, w.runs(), 1, "only the good job ran")
+	})
+}
+
+// A task that returns opa.CancelTask is cancelled at once, with its reason,
+// though it has attempts left.
+func TestCancelTaskCancelsTheJob(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		_, jobs := startHost(t, dbURL, nil)
+		ids := enqueue(t, jobs, "test.cancel", []int{1}, nil)
+		w := startWorker(t, dbURL, "TP_PLUGINS=cancel")
+		waitState(t, jobs, ids, "cancelled", 60*time.Second)
+		w.stop(30 * time.Second)
+
+		row, err := jobs.Job(context.Background(), ids[0])
 		require.NoError(t, err)
 		assert.Equal(t, 1, row.Attempt)
+		assert.Greater(t, row.MaxAttempts, 1)
 		require.Len(t, row.Errors, 1)
-		assert.Contains(t, row.Errors[0].Error, "cancelled, not retried: its args can never decode")
-		assert.Contains(t, row.Errors[0].Error, "cannot unmarshal string")
+		assert.Contains(t, row.Errors[0].Error, "cancelled by its task")
+		assert.Contains(t, row.Errors[0].Error, "cancel 1: the note is gone")
+		assert.Equal(t, []string{"cancelled"}, whats(w.runs(), 1))
 	})
+}
+
+// A task that returns opa.SnoozeTask runs again after the snooze and
+// completes; the snooze spends no attempt and records no error.
+func TestSnoozeTaskRunsAgainLater(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		_, jobs := startHost(t, dbURL, nil)
+		ids := enqueue(t, jobs, "test.snooze", []int{1}, &river.InsertOpts{MaxAttempts: 1})
+		w := startWorker(t, dbURL, "TP_PLUGINS=snooze")
+		waitState(t, jobs, ids, "completed", 60*time.Second)
+		w.stop(30 * time.Second)
+
+		row, err := jobs.Job(context.Background(), ids[0])
+		require.NoError(t, err)
+		assert.Equal(t, 1, row.Attempt, "the snooze did not count as an attempt")
+		assert.Empty(t, row.Errors)
+		assert.JSONEq(t, "1", string(metadataField(t, row.Metadata, "snoozes")), "River counts the snooze")
+		assert.Equal(t, []string{"snoozed", "ok"}, whats(w.runs(), 1))
+	})
+}
+
+func metadataField(t *testing.T, metadata []byte, key string) json.RawMessage {
+	t.Helper()
+	var m map[string]json.RawMessage
+	require.NoError(t, json.Unmarshal(metadata, &m))
+	return m[key]
 }
 
 // OPTS.periodic: the leader enqueues a task every interval, once for the

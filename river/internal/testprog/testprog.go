@@ -7,7 +7,7 @@
 //
 //	OPA_RIVER_TESTPROG  "worker"
 //	TP_URL              OPTS.url
-//	TP_PLUGINS          comma-separated task plugins to compile in: a, b, flaky, fail, slow, late
+//	TP_PLUGINS          comma-separated task plugins to compile in: a, b, flaky, fail, slow, late, cancel, snooze
 //	TP_BLACKLIST        a plugin to compile in but leave out with PLUGIN_BLACKLIST_RE
 //	TP_OUT              file each task run appends "KIND N PID" to
 //	TP_LEADER           OPTS.leader
@@ -42,7 +42,8 @@ type Args struct {
 }
 
 // Kinds of the test plugins' tasks, by plugin name.
-var Kinds = map[string]string{"a": "test.a", "b": "test.b", "flaky": "test.flaky", "fail": "test.fail", "slow": "test.slow", "late": "test.late"}
+var Kinds = map[string]string{"a": "test.a", "b": "test.b", "flaky": "test.flaky", "fail": "test.fail", "slow": "test.slow", "late": "test.late",
+	"cancel": "test.cancel", "snooze": "test.snooze"}
 
 // Main runs the worker and returns its exit code.
 func Main() int {
@@ -100,7 +101,7 @@ func work() error {
 type recorder struct {
 	path string
 	mu   sync.Mutex
-	seen map[int]bool // flaky: the numbers that failed once
+	seen map[int]bool // flaky, snooze: the numbers that failed or snoozed once
 }
 
 func (r *recorder) task(plugin string) opa.Task {
@@ -121,6 +122,18 @@ func (r *recorder) task(plugin string) opa.Task {
 				r.record(kind, a.N, "failed")
 				return fmt.Errorf("late %d fails until %d, %dms to go", a.N, a.Until, a.Until-now)
 			}
+		case "snooze":
+			r.mu.Lock()
+			first := !r.seen[a.N]
+			r.seen[a.N] = true
+			r.mu.Unlock()
+			if first {
+				r.record(kind, a.N, "snoozed")
+				return opa.SnoozeTask(300 * time.Millisecond)
+			}
+		case "cancel":
+			r.record(kind, a.N, "cancelled")
+			return opa.CancelTask(fmt.Errorf("cancel %d: the note is gone", a.N))
 		case "fail":
 			r.record(kind, a.N, "failed")
 			return errors.New("this task always fails")
