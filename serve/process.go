@@ -48,7 +48,7 @@ type Config struct {
 	Logger *slog.Logger
 	// NoSIGHUP turns off the SIGHUP handler, for hosts that trigger
 	// reloads otherwise (Reload). By default SIGHUP reloads, and a SIGHUP
-	// before Ready is ignored (logged), never fatal.
+	// before Ready reloads once Ready is called (never fatal, never lost).
 	NoSIGHUP bool
 }
 
@@ -62,7 +62,8 @@ type Process struct {
 	reasonFile string // where Fail writes why this process failed (set by the parent)
 	ready      atomic.Bool
 	reloading  atomic.Bool
-	envMu      sync.Mutex // guards the reason variable while a child starts
+	pending    atomic.Bool // a SIGHUP came before Ready
+	envMu      sync.Mutex  // guards the reason variable while a child starts
 	sigs       chan os.Signal
 	stopOnce   sync.Once
 }
@@ -111,13 +112,17 @@ func (p *Process) Listen(network, addr string) (net.Listener, error) {
 
 // Ready says that this process has started (opa.Startup succeeded) and
 // serves: it writes the PID file, and the parent, if any, stops accepting,
-// drains and exits. A reload can start once Ready was called.
+// drains and exits. A reload can start once Ready was called; a SIGHUP that
+// came before starts its reload now.
 func (p *Process) Ready() error {
 	if err := p.upg.Ready(); err != nil {
 		return fmt.Errorf("serve: ready: %w", err)
 	}
 	p.ready.Store(true)
 	p.reasonFile = ""
+	if p.pending.CompareAndSwap(true, false) {
+		go p.reloadOnSignal() // a SIGHUP came while this process started
+	}
 	return nil
 }
 
@@ -219,20 +224,34 @@ func (e *ReloadError) Error() string {
 func (e *ReloadError) Unwrap() error { return e.Err }
 
 // handleSIGHUP reloads on each SIGHUP, each in its own goroutine, so that
-// a SIGHUP during a reload is refused at once (ErrReloading) and logged.
+// a SIGHUP during a reload is refused at once (ErrReloading) and logged. A
+// SIGHUP before Ready is kept, and its reload starts once Ready is called:
+// a reload asked for while the process starts is not lost.
 func (p *Process) handleSIGHUP() {
 	for range p.sigs {
-		p.log.Info("serve: SIGHUP: reloading", "pid", os.Getpid())
-		go func() {
-			timeout := p.cfg.ReadyTimeout
-			if timeout <= 0 {
-				timeout = time.Minute
+		if !p.ready.Load() {
+			p.pending.Store(true)
+			if p.ready.Load() && p.pending.CompareAndSwap(true, false) {
+				go p.reloadOnSignal() // Ready came in between
+				continue
 			}
-			ctx, cancel := context.WithTimeout(context.Background(), 2*timeout)
-			defer cancel()
-			if err := p.Reload(ctx); errors.Is(err, ErrReloading) || errors.Is(err, ErrNotReady) {
-				p.log.Warn("serve: SIGHUP ignored", "error", err)
-			}
-		}()
+			p.log.Info("serve: SIGHUP before this process is ready: reloading once it is", "pid", os.Getpid())
+			continue
+		}
+		go p.reloadOnSignal()
+	}
+}
+
+// reloadOnSignal is the reload a SIGHUP asks for.
+func (p *Process) reloadOnSignal() {
+	p.log.Info("serve: SIGHUP: reloading", "pid", os.Getpid())
+	timeout := p.cfg.ReadyTimeout
+	if timeout <= 0 {
+		timeout = time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*timeout)
+	defer cancel()
+	if err := p.Reload(ctx); errors.Is(err, ErrReloading) || errors.Is(err, ErrNotReady) {
+		p.log.Warn("serve: SIGHUP ignored", "error", err)
 	}
 }
