@@ -198,7 +198,7 @@ func (p *Process) reload(ctx context.Context) error {
 	defer os.Remove(f.Name())
 	p.envMu.Lock()
 	_ = os.Setenv(reasonEnv, f.Name())
-	err = p.upg.Upgrade()
+	err = p.upgrade(ctx)
 	_ = os.Unsetenv(reasonEnv)
 	p.envMu.Unlock()
 	if err == nil {
@@ -208,6 +208,25 @@ func (p *Process) reload(ctx context.Context) error {
 		return &ReloadError{Reason: string(reason), Err: err}
 	}
 	return &ReloadError{Reason: "the new process stopped before it was ready (its log says why)", Err: err}
+}
+
+// upgrade asks tableflip for the new process. Right after this process's
+// own parent exited, tableflip's loop may not have seen that exit yet (its
+// select picks among ready events at random) and answers "parent hasn't
+// exited" although WaitForParent returned: that answer is retried, for as
+// long as ctx allows.
+func (p *Process) upgrade(ctx context.Context) error {
+	for {
+		err := p.upg.Upgrade()
+		if err == nil || !strings.Contains(err.Error(), "parent hasn't exited") {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(10 * time.Millisecond): // tableflip offers no event for "its loop saw the exit"
+		}
+	}
 }
 
 // ReloadError is a failed reload: why the new process failed, as it told
