@@ -19,8 +19,8 @@ import (
 //   - The linker gives every package linked into a plugin, and into an
 //     executable that can load plugins (it links package plugin, with cgo),
 //     two dynamic symbols: go:link.pkghashbytes.P, the 8-byte fingerprint of
-//     P's export data (API, inlinable bodies, file positions), and
-//     go:link.pkghash.P, a string header pointing at those bytes.
+//     P's export data (API, inlinable bodies, file positions), and the
+//     string header go:link.pkghash.P pointing at those bytes.
 //   - A plugin's module data lists every package linked into it, with the
 //     fingerprint seen at link time and a pointer to go:link.pkghash.P. The
 //     pointer is a dynamic relocation, and dlopen runs with RTLD_GLOBAL, so

@@ -62,8 +62,13 @@ func main() {
 	}
 	c := summarise(os.Stdin, os.Stdout)
 	if *dir != "" {
-		if err := os.MkdirAll(*dir, 0o755); err == nil {
+		err := os.MkdirAll(*dir, 0o755)
+		if err == nil {
 			err = os.WriteFile(filepath.Join(*dir, *module), []byte(c.line(*module)+"\n"), 0o644)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "testsum:", err)
+			os.Exit(1)
 		}
 	}
 	if c.failed > 0 || c.pkgFailed || c.events == 0 {
