@@ -72,7 +72,13 @@
 // merges the settings layers (files, sections, OPA_ variables, dynaconf's
 // merge markers) and knows nothing about plugins; internal/preflight holds
 // every check made on a .so file before plugin.Open (ELF layout, build
-// information, identity, SHA-256 pins), and internal/trust the permission
-// rule for files that decide which code runs. LoadConfig and Config, and
-// the loading path that calls the checks, stay here.
+// information, identity, SHA-256 pins, and the package hashes that decide,
+// as plugin.Open does, whether a plugin can load next to the host and the
+// plugins before it), and internal/trust the permission rule for files
+// that decide which code runs. internal/suggest finds the closest name for
+// "did you mean", and internal/testenv is the tests' one helper for what
+// they need from the machine. LoadConfig and Config, and the loading path
+// that calls the checks, stay here. The opa command (cmd/opa) and the
+// modules river/ (background tasks), serve/ (reloads without downtime) and
+// examples/ live beside it.
 package opa
