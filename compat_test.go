@@ -307,3 +307,20 @@ func TestTwoPluginsWithTwoVersionsOfAPackage(t *testing.T) {
 	assert.Equal(t, "build", b2.Step)
 	assert.Contains(t, b2.Reason, want)
 }
+
+// TestCheckPluginFindsACopy: a copy of a plugin under another name cannot
+// load next to it (Go loads a main package once); CheckPlugin says so for
+// the second file, as Startup does.
+func TestCheckPluginFindsACopy(t *testing.T) {
+	s := newSandbox(t)
+	first := s.place("hello", "p/hello.so")
+	copied := filepath.Join(s.mkdir("q"), "again.so")
+	require.NoError(t, copyFile(first, copied))
+	errs := opa.CheckPlugin(testHost(t), first, copied)
+	require.Len(t, errs, 2)
+	assert.NoError(t, errs[0])
+	require.Error(t, errs[1])
+	assert.Contains(t, errs[1].Error(), copied+" is the same plugin as "+first)
+	assert.Equal(t, []string{"", "plugin.Open(\"" + strings.TrimSuffix(copied, ".so") + "\"): plugin already loaded"},
+		runtimeVerdicts(t, first, copied), "the runtime agrees")
+}

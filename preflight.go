@@ -90,22 +90,30 @@ func (m *Manager) preflight(c *candidate, run *checkRun) (string, error) {
 	if err := m.cfg.checkTrust(c.name, c.file, run.perm, run.process.Fetch); err != nil {
 		return "trust", err
 	}
-	if err := preflight.CheckELF(c.file); err != nil {
-		return "preflight", fmt.Errorf("%s %w", c.file, err)
+	return run.checkFile(c.name, c.file)
+}
+
+// checkFile runs the checks of a .so file that come after trust, for
+// Startup and CheckPlugin alike: a complete ELF shared object, not a copy
+// of a plugin chosen before ("identity"), and packages that can load next
+// to what the process holds ("build"). A file that passes is recorded.
+func (run *checkRun) checkFile(name, file string) (string, error) {
+	if err := preflight.CheckELF(file); err != nil {
+		return "preflight", fmt.Errorf("%s %w", file, err)
 	}
-	info, infoErr := preflight.ReadBuild(c.file, nil)
+	info, infoErr := preflight.ReadBuild(file)
 	id := preflight.Identity(info)
-	if prev, dup := run.identities[id]; dup && id != "" && sameIdentity(prev, c.file) {
-		return "identity", fmt.Errorf("%s is the same plugin as %s (both built from %s, and Go loads a plugin once): remove one of them, or build them from different main packages", c.file, prev, id)
+	if prev, dup := run.identities[id]; dup && id != "" && sameIdentity(prev, file) {
+		return "identity", fmt.Errorf("%s is the same plugin as %s (both built from %s, and Go loads a plugin once): remove one of them, or build them from different main packages", file, prev, id)
 	}
 	if infoErr != nil {
-		return "build", fmt.Errorf("%s: %w", c.file, infoErr)
+		return "build", fmt.Errorf("%s: %w", file, infoErr)
 	}
-	if err := run.process.Check(c.name, c.file, info); err != nil {
-		return "build", fmt.Errorf("%s: %w", c.file, err)
+	if err := run.process.Check(name, file, info); err != nil {
+		return "build", fmt.Errorf("%s: %w", file, err)
 	}
 	if id != "" {
-		run.identities[id] = c.file
+		run.identities[id] = file
 	}
 	return "", nil
 }
@@ -145,9 +153,9 @@ func (m *Manager) Explain(host *Host) (Report, error) {
 // writable only by their owners, sticky directories aside, and owned by
 // root or this process's user; off when the environment variable
 // OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS is true), a complete ELF shared
-// object for this machine, and whether it can load next to host (nil means
-// this binary) and the files before it, as plugin.Open decides from the
-// package hashes both export. It opens nothing and checks no SHA-256 pin.
+// object for this machine, not a copy of a file before it, and whether it
+// can load next to host (nil means this binary) and the files before it,
+// as plugin.Open decides from the package hashes both export. It opens nothing and checks no SHA-256 pin.
 // It returns one error per file, nil for a file that passes; every problem
 // is in plain words with its fix, in the words Startup uses, and a package
 // mismatch is a *BuildMismatchError.
@@ -169,16 +177,8 @@ func CheckPlugin(host *Host, files ...string) []error {
 			errs[i] = fmt.Errorf("opa: %s: trust: %w", file, err)
 			continue
 		}
-		if err := preflight.CheckELF(file); err != nil {
-			errs[i] = fmt.Errorf("opa: %s %w", file, err)
-			continue
-		}
-		info, err := preflight.ReadBuild(file, nil)
-		if err == nil {
-			err = run.process.Check(filepath.Base(file), file, info)
-		}
-		if err != nil {
-			errs[i] = fmt.Errorf("opa: %s: %w", file, err)
+		if _, err := run.checkFile(filepath.Base(file), file); err != nil {
+			errs[i] = fmt.Errorf("opa: %w", err)
 		}
 	}
 	return errs

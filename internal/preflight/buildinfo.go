@@ -55,11 +55,9 @@ func HostBuildInfo() *debug.BuildInfo {
 	return nil
 }
 
-// ReadBuild reads the build information of the plugin in file and
-// compares it with the host's (see checkBuild); a nil host skips the
-// comparison. It returns the plugin's information whenever it could be read,
-// even with a mismatch, so the caller can use pluginIdentity.
-func ReadBuild(file string, host *debug.BuildInfo) (*debug.BuildInfo, error) {
+// ReadBuild reads the build information of the plugin in file; an error
+// says in plain words why it cannot, and how to fix it.
+func ReadBuild(file string) (*debug.BuildInfo, error) {
 	f, err := os.Open(file)
 	if err != nil {
 		return nil, fmt.Errorf("cannot be read (%w): check that it exists and is readable", err)
@@ -72,10 +70,7 @@ func ReadBuild(file string, host *debug.BuildInfo) (*debug.BuildInfo, error) {
 		}
 		return nil, noBuildInfoError(err.Error())
 	}
-	if host == nil {
-		return info, nil
-	}
-	return info, CompareBuild(info, host)
+	return info, nil
 }
 
 func noBuildInfoError(why string) error {

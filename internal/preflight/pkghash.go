@@ -201,15 +201,3 @@ func isStd(pkg string) bool {
 	first, _, _ := strings.Cut(pkg, "/")
 	return !strings.Contains(first, ".")
 }
-
-// ExecutablePackages reads the package hashes of the running executable.
-func ExecutablePackages() (*Packages, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	if _, err := os.Stat("/proc/self/exe"); err == nil {
-		exe = "/proc/self/exe" // the file this process runs, even if replaced on disk since
-	}
-	return ReadPackages(exe)
-}

@@ -1,7 +1,6 @@
 package preflight
 
 import (
-	"debug/buildinfo"
 	"errors"
 	"fmt"
 	"path"
@@ -208,13 +207,4 @@ func sourceDifferences(c Conflict, file string, plugin, holder *debug.BuildInfo)
 			c.Holder.Name, c.Package, dh, dp)}
 	}
 	return nil // one built with -trimpath and one without: the build differences say so
-}
-
-// ReadBuildFile reads a binary's build information, or nil.
-func ReadBuildFile(file string) *debug.BuildInfo {
-	info, err := buildinfo.ReadFile(file)
-	if err != nil {
-		return nil
-	}
-	return info
 }
