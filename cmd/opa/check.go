@@ -22,7 +22,8 @@ loads them: the permission rule (the file and every directory on its real
 path, symlinks resolved, up to / writable only by their owners, sticky
 directories such as /tmp aside, and owned by root or this user; off when
 OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS=true), a complete ELF shared object
-for this machine, and whether its packages can load next to the host
+for this machine, not a copy of a file named before it (Go loads a main
+package once), and whether its packages can load next to the host
 binary's and those of the files named before it, decided from the package
 hashes both export exactly as plugin.Open decides. A refusal names the
 package, whose copy it differs from, and why, from the build information
