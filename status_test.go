@@ -202,3 +202,12 @@ func TestReportPageShowsStatus(t *testing.T) {
 	assert.Contains(t, body, `<div class="reason status-error">opa: component fail (driver st, plugin drv): status: database is locked</div>`)
 	assert.NotContains(t, body, "sup3rsecret")
 }
+
+// TestStatusTimeoutBoundsStatus: with the default COMPONENT_TIMEOUT (10s),
+// a Status that never answers is given up after StatusTimeout, and the
+// error names that limit.
+func TestStatusTimeoutBoundsStatus(t *testing.T) {
+	m := statusManager(t, 0, "ctx")
+	c := componentByName(t, m.ReportWithStatus(context.Background()), "ctx")
+	assert.Contains(t, c.StatusError, "within "+opa.StatusTimeout.String()+" (opa.StatusTimeout)")
+}
