@@ -196,6 +196,11 @@ func (m *Manager) closeComponents(ctx context.Context, connected []*component) e
 // context and does not return in time, guard stops waiting and returns an
 // error; fn's goroutine is left to finish on its own.
 func guard(ctx context.Context, timeout time.Duration, step string, fn func(context.Context) error) error {
+	return guardBy(ctx, timeout, "COMPONENT_TIMEOUT", step, fn)
+}
+
+// guardBy is guard whose errors name limit as the setting that bounds fn.
+func guardBy(ctx context.Context, timeout time.Duration, limit, step string, fn func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	done := make(chan error, 1)
@@ -213,11 +218,11 @@ func guard(ctx context.Context, timeout time.Duration, step string, fn func(cont
 		case err == nil:
 			return nil
 		case ctx.Err() != nil && !errors.Is(err, ErrUnavailable):
-			return fmt.Errorf("%s: did not finish within %s (COMPONENT_TIMEOUT): %w", step, timeout, err)
+			return fmt.Errorf("%s: did not finish within %s (%s): %w", step, timeout, limit, err)
 		}
 		return fmt.Errorf("%s: %w", step, err)
 	case <-ctx.Done():
-		return fmt.Errorf("%s: did not return within %s (COMPONENT_TIMEOUT): %w", step, timeout, ctx.Err())
+		return fmt.Errorf("%s: did not return within %s (%s): %w", step, timeout, limit, ctx.Err())
 	}
 }
 

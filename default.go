@@ -171,6 +171,6 @@ func ReportHandler() http.HandlerFunc {
 			http.Error(w, "opa: not started", http.StatusServiceUnavailable)
 			return
 		}
-		serveReport(w, r, m.Report())
+		serveReport(w, r, m.ReportWithStatus(r.Context()))
 	}
 }

@@ -34,6 +34,10 @@
 // expires first it returns ctx's error, as http.Server.Shutdown does, while
 // the components go on closing.
 //
+// A component may have more to it than Connect and Instance, found by
+// interface assertion: Validator, Closer, Utiler, ManagerBinder, and
+// StatusReporter, whose Status the served report (ReportHandler) shows.
+//
 // # Usage
 //
 //	func main() {

@@ -56,3 +56,19 @@ type Utiler interface {
 type ManagerBinder interface {
 	BindManager(m *Manager)
 }
+
+// StatusReporter is implemented by a Component that can say how it is
+// doing: a job queue its jobs by queue and state, a pool its connections.
+// Status is called each time the report is served (ReportHandler,
+// Manager.ReportWithStatus), for a connected component only, under a
+// deadline of StatusTimeout (or COMPONENT_TIMEOUT if shorter), while the
+// other components are asked at the same time. The value must marshal to
+// JSON; a map with string keys, such as map[string]any, reads best (the
+// report page shows a map of maps of numbers as a table). Values of keys
+// that look secret, and the secrets of every component's OPTS, are
+// redacted as in the OPTS the report and logs show. An error, a panic or a
+// missed deadline shows in the report as StatusError, naming the component;
+// the rest of the report is served as usual.
+type StatusReporter interface {
+	Status(ctx context.Context) (any, error)
+}

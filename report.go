@@ -78,6 +78,12 @@ type ComponentReport struct {
 	Load   string `json:"load"`
 	State  string `json:"state"` // StateConnected, StateUnavailable, StateDisabled, StateClosed, or "failed"
 	Error  string `json:"error,omitempty"`
+	// Status is what a connected StatusReporter said of itself when the
+	// report was served (ReportWithStatus), as plain JSON values, redacted;
+	// StatusError says why it could not, naming the component. Report
+	// leaves both empty.
+	Status      any    `json:"status,omitempty"`
+	StatusError string `json:"status_error,omitempty"`
 }
 
 // RouteReport is one route mounted from a plugin.
@@ -111,6 +117,14 @@ func (r Report) String() string {
 		fmt.Fprintf(&b, "component %s (driver %s, LOAD=%s): %s", c.Name, c.Driver, c.Load, c.State)
 		if c.Error != "" {
 			fmt.Fprintf(&b, ": %s", c.Error)
+		}
+		if c.Status != nil {
+			if js, err := json.Marshal(c.Status); err == nil {
+				fmt.Fprintf(&b, " status=%s", js)
+			}
+		}
+		if c.StatusError != "" {
+			fmt.Fprintf(&b, " status error: %s", c.StatusError)
 		}
 		b.WriteByte('\n')
 	}
@@ -167,15 +181,16 @@ func (m *Manager) reportStopped() {
 	m.publishReport(&rep, phaseStopped)
 }
 
-// ReportHandler serves m.Report(), for a host to mount where it likes
+// ReportHandler serves m.ReportWithStatus(r.Context()), for a host to mount where it likes
 // (e.g. r.Get("/opa/report", m.ReportHandler())), behind its own auth: the
 // report is for operators. A request that prefers text/html (a browser)
 // gets a page; any other (curl's "*/*", "application/json", none) gets
 // JSON. The query ?format=json or ?format=html overrides the Accept header.
 // The page shows what the JSON shows and nothing else, every value escaped.
+// Each request asks the components for their Status (StatusReporter).
 func (m *Manager) ReportHandler() http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		serveReport(w, r, m.Report())
+		serveReport(w, r, m.ReportWithStatus(r.Context()))
 	}
 }
 

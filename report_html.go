@@ -122,6 +122,7 @@ type reportView struct {
 	Loaded, Skipped        int // Skipped counts the plugins a filter or a shadow left out
 	Refused, SetupFailed   int // Refused counts the plugins that failed a step
 	PluginRows             []pluginRow
+	ComponentRows          []componentRow
 	Tasks                  []taskRow
 	CSS                    template.CSS
 	JS                     template.JS
@@ -138,6 +139,34 @@ type pluginRow struct {
 // metaRow is one meta.json field; a string shows without its quotes, any
 // other value as compact JSON.
 type metaRow struct{ Key, Value string }
+
+// componentRow is one component with its status made readable.
+type componentRow struct {
+	ComponentReport
+	StatusFields []statusField // the keys of a status that is a map, sorted
+	StatusText   string        // a status of any other shape, as compact JSON
+}
+
+// statusField is one key of a component's status: a value shown as text,
+// or a map of maps of numbers (counts by queue and state, say) shown as a
+// table.
+type statusField struct {
+	Key  string // empty: the status itself is the table
+	Text string
+	Grid *statusGrid
+}
+
+// statusGrid is a map of maps of numbers: a row per outer key, a column per
+// inner key (sorted), a cell empty where a row has no such key.
+type statusGrid struct {
+	Cols []string
+	Rows []statusGridRow
+}
+
+type statusGridRow struct {
+	Name  string
+	Cells []string
+}
 
 // taskRow is one task kind and the plugin that declares it.
 type taskRow struct{ Kind, Plugin string }
@@ -187,7 +216,87 @@ func newReportView(rep Report) reportView {
 		}
 		v.PluginRows = append(v.PluginRows, row)
 	}
+	for _, c := range rep.Components {
+		v.ComponentRows = append(v.ComponentRows, newComponentRow(c))
+	}
 	return v
+}
+
+// newComponentRow lays out a component's status: a map becomes a list of
+// its keys, each a table where it is a map of maps of numbers; anything
+// else is compact JSON.
+func newComponentRow(c ComponentReport) componentRow {
+	row := componentRow{ComponentReport: c}
+	if c.Status == nil {
+		return row
+	}
+	m, ok := c.Status.(map[string]any)
+	if !ok {
+		row.StatusText = jsonText(c.Status)
+		return row
+	}
+	if g := newStatusGrid(m); g != nil {
+		row.StatusFields = []statusField{{Grid: g}}
+		return row
+	}
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		f := statusField{Key: k}
+		if sub, ok := m[k].(map[string]any); ok {
+			f.Grid = newStatusGrid(sub)
+		}
+		if f.Grid == nil {
+			f.Text = jsonText(m[k])
+			if s, ok := m[k].(string); ok {
+				f.Text = s
+			}
+		}
+		row.StatusFields = append(row.StatusFields, f)
+	}
+	return row
+}
+
+// newStatusGrid returns m as a table if it is a non-empty map of maps of
+// numbers, or nil.
+func newStatusGrid(m map[string]any) *statusGrid {
+	if len(m) == 0 {
+		return nil
+	}
+	cols := map[string]bool{}
+	for _, e := range m {
+		inner, ok := e.(map[string]any)
+		if !ok {
+			return nil
+		}
+		for k, n := range inner {
+			if _, ok := n.(json.Number); !ok {
+				return nil
+			}
+			cols[k] = true
+		}
+	}
+	g := &statusGrid{Cols: slices.Sorted(maps.Keys(cols))}
+	for _, name := range slices.Sorted(maps.Keys(m)) {
+		inner := m[name].(map[string]any)
+		r := statusGridRow{Name: name}
+		for _, col := range g.Cols {
+			cell := ""
+			if n, ok := inner[col]; ok {
+				cell = n.(json.Number).String()
+			}
+			r.Cells = append(r.Cells, cell)
+		}
+		g.Rows = append(g.Rows, r)
+	}
+	return g
+}
+
+// jsonText renders a plain JSON value as compact JSON.
+func jsonText(v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
 }
 
 // splitPath cuts a path after each slash, so the page can offer a line

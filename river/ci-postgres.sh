@@ -12,6 +12,13 @@
 # also written to $OPA_CI_POSTGRES_DIR/url (the state file names that dir).
 # PostgreSQL is installed from Debian's packages (apt-get install
 # postgresql) when no initdb is found; that needs root.
+#
+# One cluster per state file: a second start while the first cluster of the
+# same state file still runs refuses (exit 1) and leaves it running, for
+# someone may be using it; stop it first, or give the second its own
+# OPA_CI_POSTGRES_STATE. A state file whose cluster no longer runs (a
+# machine restarted, say) is cleaned up, its files deleted, and the start
+# goes on.
 set -euo pipefail
 
 STATE=${OPA_CI_POSTGRES_STATE:-/tmp/opa-ci-postgres.state}
@@ -36,6 +43,25 @@ if [ "${1:-start}" = stop ]; then
 	rm -rf "$PGDIR" "$STATE"
 	log "stopped"
 	exit 0
+fi
+
+if [ -f "$STATE" ]; then
+	(
+		. "$STATE"
+		rc=0
+		as_pg "$PGBIN/pg_ctl" -D "$PGDIR/data" status >/dev/null 2>&1 || rc=$?
+		case $rc in
+		3 | 4) # not running; no data directory
+			log "the cluster of $STATE no longer runs: deleting its files ($PGDIR)"
+			rm -rf "$PGDIR"
+			;;
+		*)
+			log "a cluster of an earlier start still runs ($PGDIR, state file $STATE): stop it first (bash $0 stop), or give this start another OPA_CI_POSTGRES_STATE"
+			exit 1
+			;;
+		esac
+	)
+	rm -f "$STATE"
 fi
 
 PGBIN=$(pgbin)

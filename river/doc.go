@@ -44,7 +44,10 @@
 // fail its Validate (opa.ErrTaskArgs), cancel the job at once, as does a
 // task returning opa.CancelTask; opa.SnoozeTask runs it again later without
 // spending an attempt. EnqueueTx inserts a job in the caller's
-// transaction. List, Cancel, Retry and Counts are for operators.
+// transaction. List, Cancel, Retry and Counts are for operators; the
+// component is an opa.StatusReporter, so the host's report shows the
+// counts and River's elected leader; RiverClient gives River's own client
+// to tools such as River UI.
 //
 // # OPTS
 //

@@ -55,9 +55,10 @@ type component struct {
 
 // The capabilities opa looks for.
 var (
-	_ opa.Component     = (*component)(nil)
-	_ opa.ManagerBinder = (*component)(nil)
-	_ opa.Closer        = (*component)(nil)
+	_ opa.Component      = (*component)(nil)
+	_ opa.ManagerBinder  = (*component)(nil)
+	_ opa.Closer         = (*component)(nil)
+	_ opa.StatusReporter = (*component)(nil)
 )
 
 // BindManager keeps the Manager, whose loaded plugins' tasks become workers.

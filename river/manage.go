@@ -84,3 +84,31 @@ func (j *Jobs) Counts(ctx context.Context) (map[string]map[string]int, error) {
 	}
 	return out, nil
 }
+
+// RiverClient returns River's own client of the queue, for tools built on
+// it such as River UI (riverui.NewEndpoints): a *river.Client[*sql.Tx] on
+// SQLite, a *river.Client[pgx.Tx] on Postgres. It is the client Enqueue
+// inserts with; it is never started, so it works no jobs, and it is closed
+// with the component. Jobs inserted through it skip Enqueue's checks.
+func (j *Jobs) RiverClient() (any, error) {
+	return j.client()
+}
+
+// Status is what the report shows of the queue (opa.StatusReporter):
+// "queues", the stored jobs by queue and state (Counts), and "leader", the
+// ID of River's elected leader, or "none" when no client is in office (then
+// no process schedules retries, runs periodic tasks or rescues stuck jobs).
+func (c *component) Status(ctx context.Context) (any, error) {
+	counts, err := c.jobs.Counts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	leader, err := c.jobs.eng.electedLeader(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if leader == "" {
+		leader = "none"
+	}
+	return map[string]any{"queues": counts, "leader": leader}, nil
+}

@@ -69,6 +69,10 @@ func TestReportPageInBrowser(t *testing.T) {
 	// The probe lives in the default path (a later variable wins).
 	h := startHost(t, t.TempDir(), hostEnv(t, "OPA_PLUGIN_DEFAULT_PATH="+probePluginDir(t)))
 
+	// A note queues a job: the jobs component's status counts it.
+	if code, body := h.do("POST", "/notes", "buy milk"); code != 201 {
+		t.Fatalf("POST /notes: %d %s", code, body)
+	}
 	// The script shows the filter box: it ran, under the page's CSP.
 	b.run("open the report page", chromedp.Navigate(h.base+"/opa/report"), chromedp.WaitVisible(chromedp.CSS("#filter")))
 	if title := eval[string](b, "document.title"); title != "opa report · started" {
@@ -89,6 +93,14 @@ func TestReportPageInBrowser(t *testing.T) {
 		errText := eval[string](b, `document.querySelector('tr[data-component="redis"] .reason').textContent`)
 		if state != "unavailable" || errText == "" {
 			t.Errorf("redis shows state %q, error %q; want unavailable with the error", state, errText)
+		}
+	})
+
+	t.Run("the job queue shows its counts as a table", func(t *testing.T) {
+		head := eval[[]string](b, rowTexts(`tr[data-component="jobs"] table.grid thead th`))
+		rows := eval[[]string](b, `[...document.querySelectorAll('tr[data-component="jobs"] table.grid tbody tr')].map(r => [...r.cells].map(c => c.textContent).join("|"))`)
+		if !slices.Equal(head, []string{"", "available"}) || !slices.Equal(rows, []string{"default|1"}) {
+			t.Errorf("the jobs component's status shows columns %q, rows %q; want [\"\" available] and [default|1]", head, rows)
 		}
 	})
 
@@ -147,6 +159,9 @@ func TestReportPageInBrowser(t *testing.T) {
 		}
 		if n := eval[string](b, `document.querySelector("#plugins h2 .n").textContent`); n != "2 of "+strconv.Itoa(len(all)) {
 			t.Errorf("the plugin count shows %q, want \"2 of %d\"", n, len(all))
+		}
+		if n := eval[int](b, `document.querySelectorAll("table.grid tr[hidden]").length`); n != 0 {
+			t.Errorf("the filter hid %d rows inside a status table, want none: it filters the sections' own rows", n)
 		}
 		b.run("type a filter nothing matches", chromedp.SendKeys(chromedp.CSS("#filter"), "-nothing-has-this"))
 		if none := eval[[]string](b, rowTexts("#routes tbody tr:not([hidden])")); len(none) != 1 || !strings.HasPrefix(none[0], "Nothing matches") {

@@ -5,12 +5,13 @@
 // again and takes over the listening socket only once its Startup
 // succeeded; this one then drains and exits. It enqueues the plugins'
 // background jobs (the "enqueue" hook, jobs.go); the example worker
-// (../worker) runs them.
+// (../worker) runs them. With -riverui it serves River's own UI over the
+// job queue at /riverui (riverui.go); River UI has no auth of its own.
 //
 //	host -addr 127.0.0.1:8080 -settings examples/settings -data examples/build/data -pidfile build/host.pid
 //
 // Every flag has an environment variable too (ADDR, OPA_SETTINGS_DIR,
-// DATA_DIR, PID_FILE); a flag wins. Where the plugins are is a setting like any other:
+// DATA_DIR, PID_FILE, RIVER_UI=1); a flag wins. Where the plugins are is a setting like any other:
 // OPA_PLUGIN_PATHS, or PLUGIN_PATHS in a settings file.
 package main
 
@@ -23,6 +24,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -39,6 +41,7 @@ func main() {
 	settings := flag.String("settings", os.Getenv("OPA_SETTINGS_DIR"), "settings directory (env OPA_SETTINGS_DIR; default "+opa.DefaultSettingsDir+")")
 	data := flag.String("data", envOr("DATA_DIR", "data"), "data directory: relative component files (OPTS.path, a river OPTS.url) are inside it (env DATA_DIR)")
 	pidFile := flag.String("pidfile", os.Getenv("PID_FILE"), "write the PID of the serving process to this file, for kill -HUP and systemctl reload (env PID_FILE)")
+	withUI := flag.Bool("riverui", envBool("RIVER_UI"), "serve River UI over the job queue at "+riverUIPath+"; it has no auth of its own: anyone who reaches -addr can cancel, retry and delete jobs (env RIVER_UI=1)")
 	flag.Parse()
 	// First thing: a process started by a reload picks up the listener
 	// its parent hands over.
@@ -47,14 +50,14 @@ func main() {
 		slog.Error("host stopped", "error", err)
 		os.Exit(1)
 	}
-	if err := run(proc, *addr, *settings, *data); err != nil {
+	if err := run(proc, *addr, *settings, *data, *withUI); err != nil {
 		proc.Fail(err) // after a reload: the old host logs why, and serves on
 		slog.Error("host stopped", "pid", os.Getpid(), "error", err)
 		os.Exit(1)
 	}
 }
 
-func run(proc *serve.Process, addr, settingsDir, dataDir string) error {
+func run(proc *serve.Process, addr, settingsDir, dataDir string, withUI bool) error {
 	cfg, err := config.Load(settingsDir, dataDir)
 	if err != nil {
 		return err
@@ -70,6 +73,11 @@ func run(proc *serve.Process, addr, settingsDir, dataDir string) error {
 	r.Use(middleware.RequestID, middleware.Logger, middleware.Recoverer)
 	// Host routes before Startup, so a plugin claiming one is an error.
 	r.Get("/opa/report", opa.ReportHandler())
+	var ui *riverUI
+	if withUI {
+		ui = &riverUI{}
+		ui.mount(r)
+	}
 	// Compiled-in plugins: the River driver (the "jobs" component of the
 	// settings) and the "enqueue" hook over it (see jobs.go).
 	if err := opa.Startup(r, opa.WithConfig(cfg),
@@ -77,6 +85,15 @@ func run(proc *serve.Process, addr, settingsDir, dataDir string) error {
 		return err
 	}
 	fmt.Print(opa.GetManager().Report())
+	// River UI's background work stops before the queue closes.
+	uiCtx, stopUI := context.WithCancel(context.Background())
+	defer stopUI()
+	if ui != nil {
+		if err := ui.start(uiCtx, slog.Default()); err != nil {
+			stopUI()
+			return errors.Join(err, opa.Shutdown(context.Background()))
+		}
+	}
 
 	// The listener the old host hands over on a reload, or a new one. Only
 	// now that Startup succeeded does this process take it over: Ready
@@ -93,9 +110,19 @@ func run(proc *serve.Process, addr, settingsDir, dataDir string) error {
 	srv := &http.Server{Handler: r, ReadHeaderTimeout: 5 * time.Second}
 	// Serve until SIGINT/SIGTERM or until a new host serves, then drain.
 	err = proc.Serve(ctx, srv, ln, 10*time.Second)
+	stopUI()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return errors.Join(err, opa.Shutdown(shutdownCtx))
+}
+
+// envBool reports whether the variable key is set to 1, true or yes.
+func envBool(key string) bool {
+	switch strings.ToLower(os.Getenv(key)) {
+	case "1", "true", "yes":
+		return true
+	}
+	return false
 }
 
 func envOr(key, def string) string {
