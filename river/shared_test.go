@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/opa-stack/opa-go"
 	"github.com/opa-stack/opa-go/river"
 	"github.com/stretchr/testify/assert"
@@ -21,8 +22,8 @@ import (
 // dataComponent is a data component as a host's plugin gives one: a
 // database of its own, whose instance a queue may share (OPTS.database).
 // OPTS: url (a SQLite file or a postgres:// URL); instance: db (the
-// default: a *sql.DB or *pgxpool.Pool), dber (a value with a DB method) or
-// string; plain: yes opens SQLite without WAL and busy timeout; connect:
+// default: a *sql.DB or *pgxpool.Pool), dber (a value with a DB method),
+// sqldb (a *sql.DB on the Postgres pool) or string; plain: yes opens SQLite without WAL and busy timeout; connect:
 // unavailable fails as a missing server does. Its Close fails if the
 // database was closed before (by the queue that shares it).
 type dataComponent struct {
@@ -68,6 +69,8 @@ func (d *dataComponent) Instance() any {
 		return "a string"
 	case d.opts["instance"] == "dber":
 		return sqlDB{d.db}
+	case d.opts["instance"] == "sqldb" && d.pool != nil:
+		return stdlib.OpenDBFromPool(d.pool) // a *sql.DB on Postgres
 	case d.pool != nil:
 		return d.pool
 	}
@@ -342,4 +345,12 @@ func TestSharedDatabaseUnavailable(t *testing.T) {
 			assert.ErrorContains(t, err, "river: OPTS.database db: the queue shares that component's database, so it is unavailable too")
 		})
 	}
+}
+
+// A *sql.DB on Postgres is refused: River's Postgres driver takes a pgx pool.
+func TestSharedDatabasePostgresSQLDB(t *testing.T) {
+	_, err := sharedHost(t, postgresURL(t), opa.Options{"instance": "sqldb"}, nil)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "river: OPTS.database db: its *sql.DB (database/sql driver *stdlib.Driver) does not answer as SQLite: ")
+	assert.Contains(t, err.Error(), "; a queue on Postgres shares a *pgxpool.Pool")
 }
