@@ -74,13 +74,17 @@ func buildDrivers(plugins []*loaded) (map[string]driverEntry, error) {
 }
 
 // connectComponents builds and connects every optional component in sorted
-// name order, following LOAD. Each connected component is appended to
-// *connected as soon as it is, so a failure later can close it.
-func (m *Manager) connectComponents(ctx context.Context, drivers map[string]driverEntry, all map[string]*component, connected *[]*component) error {
+// name order, following LOAD, into st.components. Each connected component
+// is appended to st.connected as soon as it is, so a failure later can close
+// it. Before each one, the Manager starts serving the components done so far
+// (see publishConnecting).
+func (m *Manager) connectComponents(ctx context.Context, drivers map[string]driverEntry, st *state) error {
+	all := st.components
 	for _, name := range componentNames(m.cfg.OptionalComponents) {
 		cc := m.cfg.OptionalComponents[name]
 		load, _ := normalizeLoad(cc.Load) // checked by Config.validate
 		c := &component{name: strings.ToLower(name), cfg: cc, load: load}
+		m.publishConnecting(st, c.name)
 		all[c.name] = c
 		if load == "no" {
 			c.state = StateDisabled
@@ -89,7 +93,7 @@ func (m *Manager) connectComponents(ctx context.Context, drivers map[string]driv
 		}
 		err := m.connectOne(ctx, drivers, c)
 		if err == nil && c.state == StateConnected {
-			*connected = append(*connected, c)
+			st.connected = append(st.connected, c)
 			err = m.validateOne(ctx, c)
 		}
 		if err == nil {
@@ -107,6 +111,19 @@ func (m *Manager) connectComponents(ctx context.Context, drivers map[string]driv
 		return err
 	}
 	return nil
+}
+
+// publishConnecting makes the Manager serve, while Startup connects
+// component next, the components before it: copies of them, as Startup goes
+// on changing its own (a component's Connect may run on after a timeout,
+// and ask then).
+func (m *Manager) publishConnecting(st *state, next string) {
+	done := make(map[string]*component, len(st.components))
+	for name, c := range st.components {
+		cp := *c
+		done[name] = &cp
+	}
+	m.st.Store(&state{plugins: st.plugins, hooks: st.hooks, components: done, connecting: next})
 }
 
 // componentNames returns the configured component names in connect order:
@@ -230,19 +247,34 @@ func guardBy(ctx context.Context, timeout time.Duration, limit, step string, fn 
 // gives an error wrapping ErrNotFound that lists the defined components; a
 // component that is unavailable or disabled gives an error wrapping
 // ErrUnavailable that lists them too.
+//
+// While Startup connects the components, in sorted name order, it answers
+// for those already done, so that a component's Connect may use one whose
+// name sorts before its own; one not connected yet is an error wrapping
+// ErrState that says so and names both.
 func (m *Manager) Component(name string) (Component, error) {
 	st, err := m.started()
 	if err != nil {
 		return nil, err
 	}
-	if !st.ready {
+	if !st.ready && st.components == nil {
 		return nil, fmt.Errorf("%w: components are not connected yet (Startup is connecting them)", ErrState)
 	}
-	defined := slices.Sorted(maps.Keys(st.components))
-	c, ok := st.components[strings.ToLower(name)]
-	if !ok {
+	var defined []string
+	for _, n := range componentNames(m.cfg.OptionalComponents) {
+		defined = append(defined, strings.ToLower(n))
+	}
+	lname := strings.ToLower(name)
+	c, ok := st.components[lname]
+	switch {
+	case !ok && !slices.Contains(defined, lname):
 		return nil, fmt.Errorf("%w: Component %q is not defined (yet?)%s. Defined components are: [%s]",
-			ErrNotFound, name, didYouMean(strings.ToLower(name), defined), strings.Join(defined, " "))
+			ErrNotFound, name, didYouMean(lname, defined), strings.Join(defined, " "))
+	case !ok && lname == st.connecting:
+		return nil, fmt.Errorf("%w: component %s is not connected yet: Startup is connecting it now", ErrState, lname)
+	case !ok:
+		return nil, fmt.Errorf("%w: component %s is not connected yet: Startup connects the components in sorted name order, and %s, connecting now, comes before %s. "+
+			"A component that uses another must sort after it: rename one of them", ErrState, lname, st.connecting, lname)
 	}
 	switch c.state {
 	case StateConnected:

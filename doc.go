@@ -56,7 +56,9 @@
 //
 // The package-level functions use a default Manager, set when Startup
 // begins: plugins may call them during Startup, hooks once registered (in a
-// component's Connect), components once connected (in setups). After a
+// component's Connect), each component once connected (components connect
+// in sorted name order, so a component's Connect may use those whose names
+// sort before its own; setups may use them all). After a
 // failed Startup, GetManager returns the failed Manager, whose Report says
 // why. A host that wants no globals makes its own with New.
 //

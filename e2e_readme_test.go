@@ -52,7 +52,7 @@ func TestRealReadmeHost(t *testing.T) {
 	assert.Equal(t, []string{
 		"connect probe: GetManager is the manager being started: true",
 		"connect probe: CallHook: [echo from connect] ok",
-		"connect probe: GetComponent: ErrState: opa: wrong state: components are not connected yet (Startup is connecting them)",
+		"connect probe: GetComponent: ErrState: opa: wrong state: component probe is not connected yet: Startup is connecting it now",
 		"setup: GetManager is the manager being started: true",
 		"setup: CallHook: [echo from setup] ok",
 		"setup: GetInstance: instance of probe ok",

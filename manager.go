@@ -48,6 +48,10 @@ type state struct {
 	components map[string]*component
 	connected  []*component // in connect order
 	ready      bool         // the components are connected: Component answers
+	// connecting is, while Startup connects the components, the one it
+	// connects now; components then holds copies of those before it, which
+	// Component answers for (a component may use one that sorts before it).
+	connecting string
 }
 
 type phase int
@@ -131,8 +135,9 @@ func settingsSource(s options, environ []string) string {
 // the step and the plugin. A Manager starts once.
 //
 // While it runs, the Manager already answers what is ready: its hooks once
-// they are registered (so a component's Connect may call them), its
-// components once they are connected (so setups may use them). If Startup
+// they are registered (so a component's Connect may call them), each
+// component once it is connected (so a component may use one that sorts
+// before it by name, and setups may use them all). If Startup
 // fails it answers nothing again: every call is an error wrapping ErrState,
 // and Report says why.
 func (m *Manager) Startup(ctx context.Context, r chi.Router) error {
@@ -203,7 +208,7 @@ func (m *Manager) run(ctx context.Context, r chi.Router, rep *Report) (_ *state,
 		}
 		rep.Components = m.componentReports(st.components, err)
 	}()
-	if err := m.connectComponents(ctx, reg.drivers, st.components, &st.connected); err != nil {
+	if err := m.connectComponents(ctx, reg.drivers, st); err != nil {
 		return nil, err
 	}
 	// The components are ready too: serve them (setups may use them).

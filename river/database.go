@@ -109,6 +109,12 @@ func openSQLite(ctx context.Context, path string) (engine, error) {
 		db.Close()
 		return nil, fmt.Errorf("river: SQLite file %s: %w", path, err)
 	}
+	return sqliteEngine(db, func() { db.Close() }), nil
+}
+
+// sqliteEngine is River on db, a SQLite database; closeDB closes it, or
+// does nothing where another component owns it.
+func sqliteEngine(db *sql.DB, closeDB func()) engine {
 	// A write transaction (BEGIN IMMEDIATE: _txlock) holds SQLite's one write
 	// lock: another process's migrations wait for it (busy_timeout).
 	exclusive := func(ctx context.Context, fn func(tx *sql.Tx, inTx bool) error) error {
@@ -135,7 +141,7 @@ func openSQLite(ctx context.Context, path string) (engine, error) {
 		}
 		return rows.Err()
 	}
-	return &engineOf[*sql.Tx]{driver: riversqlite.New(db), closeDB: func() { db.Close() }, exclusive: exclusive, query: query}, nil
+	return &engineOf[*sql.Tx]{driver: riversqlite.New(db), closeDB: closeDB, exclusive: exclusive, query: query}
 }
 
 // pingSQLite opens the first connection. Switching a fresh file to WAL
@@ -176,6 +182,12 @@ func openPostgres(ctx context.Context, rawURL string) (engine, error) {
 		}
 		return nil, fmt.Errorf("%w: river: postgres %s: %w", opa.ErrUnavailable, where, err)
 	}
+	return postgresEngine(pool, pool.Close), nil
+}
+
+// postgresEngine is River on pool; closeDB closes it, or does nothing
+// where another component owns it.
+func postgresEngine(pool *pgxpool.Pool, closeDB func()) engine {
 	query := func(ctx context.Context, q string, row func(scan func(...any) error) error) error {
 		rows, err := pool.Query(ctx, q)
 		if err != nil {
@@ -189,7 +201,7 @@ func openPostgres(ctx context.Context, rawURL string) (engine, error) {
 		}
 		return rows.Err()
 	}
-	return &engineOf[pgx.Tx]{driver: riverpgxv5.New(pool), closeDB: pool.Close, exclusive: advisoryLocked(pool), query: query}, nil
+	return &engineOf[pgx.Tx]{driver: riverpgxv5.New(pool), closeDB: closeDB, exclusive: advisoryLocked(pool), query: query}
 }
 
 // migrateLockKey is the Postgres advisory lock that serialises migrations:

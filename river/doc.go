@@ -49,9 +49,29 @@
 // counts and River's elected leader; RiverClient gives River's own client
 // to tools such as River UI.
 //
+// # Sharing a database
+//
+// With OPTS.database the queue uses another component's database instead
+// of opening one (OPTS.url), so that a plugin stores its rows and queues
+// their jobs in one transaction (EnqueueTx):
+//
+//	OPTIONAL_COMPONENTS:
+//	  db:   {DRIVER: sqlite, OPTS: {path: /data/app.db}}   # its instance: a *sql.DB
+//	  jobs: {DRIVER: river, OPTS: {database: db}}
+//
+// That component's instance must be a *sql.DB on SQLite (or a DBer) or a
+// *pgxpool.Pool, and its name must sort before the queue's: components
+// connect in sorted name order and close in reverse, so it connects first
+// and closes after the queue. The queue never closes it. A SQLite database
+// must be in WAL mode with a busy timeout (Connect checks both) and begin
+// its transactions IMMEDIATE (_txlock=immediate with modernc.org/sqlite;
+// this cannot be checked). An unavailable component makes the queue
+// unavailable too.
+//
 // # OPTS
 //
-//	url            SQLite file path (or sqlite:PATH), or postgres:// URL; required
+//	url            SQLite file path (or sqlite:PATH), or postgres:// URL; this or database
+//	database       the component whose database to share (a *sql.DB on SQLite, a *pgxpool.Pool); this or url
 //	queue          River queue Enqueue uses when a job names none: default
 //	queues         queues Work serves, with their concurrency: {queue: workers}
 //	workers        jobs one worker process runs at once, per queue: 10

@@ -64,11 +64,13 @@ var (
 // BindManager keeps the Manager, whose loaded plugins' tasks become workers.
 func (c *component) BindManager(m *opa.Manager) { c.jobs.m, c.jobs.log = m, m.Logger() }
 
-// Connect opens the database, runs River's migrations (OPTS.migrate: auto;
-// with no it checks they have been run) and registers every
-// task of the loaded plugins as a River worker (a task kind River refuses is
-// an error naming it). Postgres that cannot be reached is an error wrapping
-// opa.ErrUnavailable; anything else that fails is a plain error.
+// Connect opens the database (OPTS.url), or takes the database of the
+// component OPTS.database names, runs River's migrations (OPTS.migrate:
+// auto; with no it checks they have been run) and registers every task of
+// the loaded plugins as a River worker (a task kind River refuses is an
+// error naming it). Postgres that cannot be reached, or a shared database
+// whose component is unavailable, is an error wrapping opa.ErrUnavailable;
+// anything else that fails is a plain error.
 func (c *component) Connect(ctx context.Context) error {
 	j := c.jobs
 	var tasks []opa.Task
@@ -79,7 +81,12 @@ func (c *component) Connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	eng, err := openEngine(ctx, j.set.url)
+	var eng engine
+	if j.set.database != "" {
+		eng, err = sharedEngine(ctx, j.m, j.set.database)
+	} else {
+		eng, err = openEngine(ctx, j.set.url)
+	}
 	if err != nil {
 		return err
 	}
@@ -110,7 +117,8 @@ func (c *component) Instance() any { return c.jobs }
 
 // Close stops a running Work within ctx's deadline (letting running jobs
 // finish, then cancelling and releasing those that do not) and closes the
-// database.
+// database, unless it is shared (OPTS.database): its own component closes
+// it, after this one.
 func (c *component) Close(ctx context.Context) error { return c.jobs.close(ctx) }
 
 // baseConfig is the River config both the host's and a worker's client use.

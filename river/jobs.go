@@ -101,10 +101,12 @@ func (j *Jobs) EnqueueArgs(ctx context.Context, args JobArgs, opts *InsertOpts) 
 
 // EnqueueTx is Enqueue in the caller's transaction tx: the job is stored
 // if and only if tx commits, with the rows the caller writes in it. tx is a
-// *sql.Tx on SQLite and a pgx.Tx on Postgres, on the database OPTS.url
-// names (for SQLite, the same file: open it with _txlock=immediate and a
-// busy timeout, as this driver does). Another transaction type is an
-// error. River sees the job once tx commits; a rolled-back tx leaves none.
+// *sql.Tx on SQLite and a pgx.Tx on Postgres, on the queue's database: best
+// the one it shares with a data component (OPTS.database), or else the
+// database OPTS.url names (for SQLite, the same file, opened with WAL, a
+// busy timeout and _txlock=immediate, as this driver opens it). Another
+// transaction type is an error. River sees the job once tx commits; a
+// rolled-back tx leaves none.
 func (j *Jobs) EnqueueTx(ctx context.Context, tx any, kind string, args any, opts *InsertOpts) (*JobRow, error) {
 	a, err := j.rawArgs(kind, args)
 	if err != nil {

@@ -15,7 +15,8 @@ import (
 // settings are a component's OPTS, checked. Zero values mean River's
 // defaults, except where a default is written here.
 type settings struct {
-	url          string                   // a SQLite file path, or a postgres:// URL (required)
+	url          string                   // a SQLite file path, or a postgres:// URL (this or database)
+	database     string                   // the component whose database to share (this or url)
 	queue        string                   // the River queue Enqueue uses when the job names none: "default"
 	queues       map[string]int           // the queues Work fetches from, each with its concurrency: {queue: workers}
 	workers      int                      // jobs one worker process runs at once, per queue: 10
@@ -34,6 +35,7 @@ type settings struct {
 // optionKeys are the OPTS keys the driver reads, lower-case as viper gives them.
 var optionKeys = map[string]func(*settings, any) error{
 	"url":           func(s *settings, v any) (err error) { s.url, err = stringOpt(v); return },
+	"database":      func(s *settings, v any) (err error) { s.database, err = stringOpt(v); return },
 	"queue":         func(s *settings, v any) (err error) { s.queue, err = stringOpt(v); return },
 	"queues":        func(s *settings, v any) (err error) { s.queues, err = queuesOpt(v); return },
 	"migrate":       func(s *settings, v any) (err error) { s.migrate, err = migrateOpt(v); return },
@@ -83,8 +85,10 @@ func parseOptions(opts opa.Options) (settings, error) {
 		jobTimeout = time.Minute // River's default
 	}
 	switch {
-	case s.url == "":
-		return s, fmt.Errorf("river: OPTS.url is required: a SQLite file path (jobs.db) or a postgres:// URL")
+	case s.url != "" && s.database != "":
+		return s, fmt.Errorf("river: OPTS.url and OPTS.database are both set: give one, url for a database of the queue's own, or database to share another component's")
+	case s.url == "" && s.database == "":
+		return s, fmt.Errorf("river: OPTS.url or OPTS.database is required: a SQLite file path (jobs.db) or a postgres:// URL, or the name of a component whose database the queue shares (database: db)")
 	case s.queue == "":
 		return s, fmt.Errorf("river: OPTS.queue is empty")
 	case s.queues[s.queue] == 0:

@@ -52,7 +52,7 @@ func TestDevReloadsAChangedPlugin(t *testing.T) {
 
 	cmd := exec.Command(filepath.Join(buildDir, "dev"), "-build", buildDir, "-src", filepath.Join("e2e", src), "-plugins", plugins)
 	cmd.Dir = ".."
-	cmd.Env = hostEnv(t, "OPA_OPTIONAL_COMPONENTS__DB__LOAD=no", "OPA_OPTIONAL_COMPONENTS__REDIS__LOAD=no", "DATA_DIR="+t.TempDir(), "ADDR=127.0.0.1:0")
+	cmd.Env = hostEnv(t, "OPA_OPTIONAL_COMPONENTS__DB__LOAD=no", ownQueue[0], ownQueue[1], "OPA_OPTIONAL_COMPONENTS__REDIS__LOAD=no", "DATA_DIR="+t.TempDir(), "ADDR=127.0.0.1:0")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out := &lockedBuffer{}
 	r, w, err := os.Pipe()

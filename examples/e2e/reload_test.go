@@ -195,7 +195,7 @@ func TestWorkerReloadRunsEveryJobOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	data := t.TempDir()
-	env := hostEnv(t, "OPA_PLUGIN_PATHS="+plugins, "OPA_OPTIONAL_COMPONENTS__DB__LOAD=no", "OPA_OPTIONAL_COMPONENTS__REDIS__LOAD=no")
+	env := hostEnv(t, "OPA_PLUGIN_PATHS="+plugins, "OPA_OPTIONAL_COMPONENTS__DB__LOAD=no", ownQueue[0], ownQueue[1], "OPA_OPTIONAL_COMPONENTS__REDIS__LOAD=no")
 	h := startHost(t, data, env)
 	w := startChain(t, "worker", env, "-settings", settingsDir(t), "-data", data)
 	w.waitLine(0, workerReady)

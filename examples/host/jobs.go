@@ -20,12 +20,30 @@ const jobsComponent = "jobs"
 // the host decides what queues the job.
 type EnqueueFunc = func(ctx context.Context, kind string, args any) error
 
+// EnqueueTxFunc is the type of the hook "enqueue_tx": "enqueue" inside the
+// caller's transaction tx, so that the job is stored if and only if tx
+// commits, with the rows the caller wrote in it. tx is a transaction on the
+// database that the jobs component shares (OPTS.database: db): a *sql.Tx of
+// the db component's *sql.DB on SQLite (a pgx.Tx on Postgres, hence any). A
+// plugin asks for
+// opa.HookFunc[func(context.Context, any, string, any) error]("enqueue_tx").
+// An error wrapping opa.ErrUnavailable means there is no queue (LOAD=no, or
+// not reachable); any other means the job was not stored, and the caller
+// rolls back.
+type EnqueueTxFunc = func(ctx context.Context, tx any, kind string, args any) error
+
 // enqueuePlugin is compiled into the host (opa.WithPlugin). It defines the
-// hook and provides it, so that it is there whichever plugins load; a host
-// without it simply has no "enqueue" hook, and the plugins say so.
+// hooks and provides them, so that they are there whichever plugins load; a
+// host without it simply has no "enqueue" hooks, and the plugins say so.
 var enqueuePlugin = opa.Plugin{
-	HookDefinitions: []opa.HookDefinition{{Name: "enqueue", Func: EnqueueFunc(nil)}},
-	Hooks:           []opa.Hook{{Name: "enqueue", Func: EnqueueFunc(enqueue)}},
+	HookDefinitions: []opa.HookDefinition{
+		{Name: "enqueue", Func: EnqueueFunc(nil)},
+		{Name: "enqueue_tx", Func: EnqueueTxFunc(nil)},
+	},
+	Hooks: []opa.Hook{
+		{Name: "enqueue", Func: EnqueueFunc(enqueue)},
+		{Name: "enqueue_tx", Func: EnqueueTxFunc(enqueueTx)},
+	},
 }
 
 // enqueue queues a job on the jobs component, with River's defaults (see
@@ -37,5 +55,15 @@ func enqueue(ctx context.Context, kind string, args any) error {
 		return err // wraps opa.ErrUnavailable if the queue is not there
 	}
 	_, err = jobs.Enqueue(ctx, kind, args, nil)
+	return err
+}
+
+// enqueueTx queues a job in the caller's transaction (River's InsertTx).
+func enqueueTx(ctx context.Context, tx any, kind string, args any) error {
+	jobs, err := opa.Instance[*river.Jobs](jobsComponent)
+	if err != nil {
+		return err // wraps opa.ErrUnavailable if the queue is not there
+	}
+	_, err = jobs.EnqueueTx(ctx, tx, kind, args, nil)
 	return err
 }

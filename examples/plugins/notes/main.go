@@ -8,7 +8,9 @@
 //
 // Each new note's words are counted in the background: POST /notes queues a
 // job of the plugin's task "notes.count_words" through the host's hook
-// "enqueue", and a worker process that loaded this plugin too runs the task,
+// "enqueue_tx", in the transaction that stores the note, so that the note
+// and its job are stored together or not at all (the job queue shares the
+// database). A worker process that loaded this plugin too runs the task,
 // which stores the count. Until then a note's "words" is null.
 //
 // It imports database/sql only, not the SQLite driver: the settings choose
@@ -22,6 +24,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -76,19 +79,40 @@ func create(w http.ResponseWriter, req *http.Request) {
 	if !ok {
 		return
 	}
-	res, err := db.ExecContext(req.Context(), "INSERT INTO notes (text) VALUES (?)", text)
+	id, err := save(req.Context(), db, text)
 	if err != nil {
 		fail(w, "saving the note", err)
 		return
+	}
+	writeJSON(w, http.StatusCreated, note{ID: id, Text: text})
+}
+
+// save stores a note and queues the count of its words in one transaction:
+// both are stored, or neither is. Without a queue (no "enqueue_tx" hook, or
+// the jobs component unavailable) the note is stored uncounted, and the log
+// says why.
+func save(ctx context.Context, db *sql.DB, text string) (int64, error) {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback() // after Commit, a no-op
+	res, err := tx.ExecContext(ctx, "INSERT INTO notes (text) VALUES (?)", text)
+	if err != nil {
+		return 0, err
 	}
 	id, err := res.LastInsertId()
 	if err != nil {
-		fail(w, "saving the note", err)
-		return
+		return 0, err
 	}
-	// The note is saved: queue the count even if the client has gone.
-	queueCount(context.WithoutCancel(req.Context()), id)
-	writeJSON(w, http.StatusCreated, note{ID: id, Text: text})
+	err = queueCount(ctx, tx, id)
+	switch {
+	case errors.Is(err, opa.ErrNotFound), errors.Is(err, opa.ErrUnavailable):
+		slog.Warn("notes: the note is saved, but counting its words could not be queued", "note", id, "error", err)
+	case err != nil:
+		return 0, fmt.Errorf("queueing the count of its words: %w", err)
+	}
+	return id, tx.Commit()
 }
 
 func list(w http.ResponseWriter, req *http.Request) {

@@ -19,22 +19,22 @@ type countArgs struct {
 	Note int64 `json:"note"` // the note's id
 }
 
-// enqueueFunc is the type of the host's hook "enqueue" (see the example
-// host's jobs.go): func types are identical by their shape, so the plugin
-// spells it without importing the host or the queue.
-type enqueueFunc = func(ctx context.Context, kind string, args any) error
+// enqueueTxFunc is the type of the host's hook "enqueue_tx" (see the
+// example host's jobs.go): func types are identical by their shape, so the
+// plugin spells it without importing the host or the queue. tx is the
+// transaction the job is stored in, a *sql.Tx here.
+type enqueueTxFunc = func(ctx context.Context, tx any, kind string, args any) error
 
-// queueCount queues the count of note id's words. The note is saved already,
-// so a failure here does not fail the request: the note stays uncounted
-// (words null), and the host's log says why.
-func queueCount(ctx context.Context, id int64) {
-	enqueue, err := opa.HookFunc[enqueueFunc]("enqueue")
-	if err == nil {
-		err = enqueue(ctx, countWordsKind, countArgs{Note: id})
-	}
+// queueCount queues the count of note id's words in tx, the transaction
+// that stores the note. An error wrapping opa.ErrNotFound (no such hook) or
+// opa.ErrUnavailable (no queue) means the words cannot be counted here; any
+// other means the job could not be stored, and tx must not commit.
+func queueCount(ctx context.Context, tx *sql.Tx, id int64) error {
+	enqueue, err := opa.HookFunc[enqueueTxFunc]("enqueue_tx")
 	if err != nil {
-		slog.Warn("notes: the note is saved, but counting its words could not be queued", "note", id, "error", err)
+		return err
 	}
+	return enqueue(ctx, tx, countWordsKind, countArgs{Note: id})
 }
 
 // countWords is the task: it counts the words of a note and stores the

@@ -12,6 +12,11 @@
 //
 //	path: notes.db  # the database file; a relative path is taken inside the
 //	                # host's data directory (the example host's -data flag)
+//
+// The database is opened for several writers (WAL, a busy timeout,
+// immediate transactions), so the job queue may share it (the river
+// driver's OPTS.database: db): a plugin stores a row and queues its job in
+// one transaction.
 package main
 
 import (
@@ -61,10 +66,18 @@ func (c *component) Connect(ctx context.Context) error {
 	if err := os.MkdirAll(filepath.Dir(c.path), 0o755); err != nil {
 		return fmt.Errorf("sqlite: %w", err)
 	}
-	// WAL and a busy timeout let several requests, and several processes
-	// (the host and its workers), read and write at once: readers never
-	// wait, and a writer waits up to 5s for another one.
-	dsn := "file:" + c.path + "?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)"
+	// WAL, a busy timeout and immediate transactions let several requests,
+	// several processes (the host and its workers) and a job queue sharing
+	// the file (River, OPTS.database: db) read and write at once: readers
+	// never wait, and a writer waits up to 10s for another one. A
+	// transaction takes the write lock as it begins (_txlock=immediate), so
+	// it waits there rather than failing with SQLITE_BUSY halfway. The
+	// pool keeps database/sql's default size: River advises one connection
+	// on SQLite, but with immediate transactions several are as safe as
+	// several processes, readers do not queue behind a writer, and code
+	// that writes outside the transaction it holds open gets SQLITE_BUSY
+	// after 10s, where one connection would wait for ever.
+	dsn := "file:" + c.path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return fmt.Errorf("sqlite: open %s: %w", c.path, err)
