@@ -202,6 +202,12 @@ func (j *Jobs) Job(ctx context.Context, id int64) (*JobRow, error) {
 // plugins, in plugin order.
 func (j *Jobs) Kinds() []string { return slices.Clone(j.kinds) }
 
+// SharedDatabase returns the name of the component whose database the
+// queue shares (OPTS.database), or "" when it has one of its own
+// (OPTS.url). Only a queue that shares a component's database can join a
+// transaction begun on that component's database (EnqueueTx).
+func (j *Jobs) SharedDatabase() string { return j.set.database }
+
 // client returns the inserting client of a connected, open Jobs.
 func (j *Jobs) client() (client, error) {
 	j.mu.Lock()

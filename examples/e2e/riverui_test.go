@@ -86,7 +86,9 @@ func TestRiverUI(t *testing.T) {
 	}{
 		{"sqlite", func(*testing.T) []string { return nil }},
 		{"postgres", func(t *testing.T) []string {
-			return []string{"OPA_OPTIONAL_COMPONENTS__JOBS__OPTS__URL=" + postgresDB(t)}
+			// The queue on a database of its own: the notes' job is
+			// queued after the note commits (see the notes plugin).
+			return []string{"OPA_OPTIONAL_COMPONENTS__JOBS__OPTS__DATABASE=", "OPA_OPTIONAL_COMPONENTS__JOBS__OPTS__URL=" + postgresDB(t)}
 		}},
 	} {
 		t.Run(db.name, func(t *testing.T) {

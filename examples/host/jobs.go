@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"fmt"
 
 	"github.com/opa-stack/opa-go"
 	"github.com/opa-stack/opa-go/river"
@@ -28,8 +30,10 @@ type EnqueueFunc = func(ctx context.Context, kind string, args any) error
 // plugin asks for
 // opa.HookFunc[func(context.Context, any, string, any) error]("enqueue_tx").
 // An error wrapping opa.ErrUnavailable means there is no queue (LOAD=no, or
-// not reachable); any other means the job was not stored, and the caller
-// rolls back.
+// not reachable); one wrapping errors.ErrUnsupported means the queue has a
+// database of its own, and the caller queues with "enqueue" after it
+// commits; any other means the job was not stored, and the caller rolls
+// back.
 type EnqueueTxFunc = func(ctx context.Context, tx any, kind string, args any) error
 
 // enqueuePlugin is compiled into the host (opa.WithPlugin). It defines the
@@ -59,10 +63,18 @@ func enqueue(ctx context.Context, kind string, args any) error {
 }
 
 // enqueueTx queues a job in the caller's transaction (River's InsertTx).
+// A queue with a database of its own (OPTS.url, e.g. Postgres for workers
+// on other machines) cannot join a transaction on the plugins' database:
+// that is an error wrapping errors.ErrUnsupported, and the caller queues
+// the job with "enqueue" once its transaction has committed.
 func enqueueTx(ctx context.Context, tx any, kind string, args any) error {
 	jobs, err := opa.Instance[*river.Jobs](jobsComponent)
 	if err != nil {
 		return err // wraps opa.ErrUnavailable if the queue is not there
+	}
+	if jobs.SharedDatabase() == "" {
+		return fmt.Errorf("component %s has a database of its own (OPTS.url), so a job cannot join the caller's transaction; give it OPTS.database to share the caller's: %w",
+			jobsComponent, errors.ErrUnsupported)
 	}
 	_, err = jobs.EnqueueTx(ctx, tx, kind, args, nil)
 	return err

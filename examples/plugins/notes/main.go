@@ -90,7 +90,9 @@ func create(w http.ResponseWriter, req *http.Request) {
 // save stores a note and queues the count of its words in one transaction:
 // both are stored, or neither is. Without a queue (no "enqueue_tx" hook, or
 // the jobs component unavailable) the note is stored uncounted, and the log
-// says why.
+// says why. A queue on a database of its own cannot join the transaction:
+// the job is queued once the note is stored, and a crash in between leaves
+// the note uncounted.
 func save(ctx context.Context, db *sql.DB, text string) (int64, error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -106,13 +108,23 @@ func save(ctx context.Context, db *sql.DB, text string) (int64, error) {
 		return 0, err
 	}
 	err = queueCount(ctx, tx, id)
+	after := errors.Is(err, errors.ErrUnsupported)
 	switch {
+	case after:
 	case errors.Is(err, opa.ErrNotFound), errors.Is(err, opa.ErrUnavailable):
 		slog.Warn("notes: the note is saved, but counting its words could not be queued", "note", id, "error", err)
 	case err != nil:
 		return 0, fmt.Errorf("queueing the count of its words: %w", err)
 	}
-	return id, tx.Commit()
+	if err := tx.Commit(); err != nil {
+		return 0, err
+	}
+	if after {
+		if err := queueCountAfter(ctx, id); err != nil {
+			slog.Warn("notes: the note is saved, but counting its words could not be queued", "note", id, "error", err)
+		}
+	}
+	return id, nil
 }
 
 func list(w http.ResponseWriter, req *http.Request) {

@@ -37,6 +37,21 @@ func queueCount(ctx context.Context, tx *sql.Tx, id int64) error {
 	return enqueue(ctx, tx, countWordsKind, countArgs{Note: id})
 }
 
+// enqueueFunc is the type of the host's hook "enqueue": a job on its own,
+// outside any transaction.
+type enqueueFunc = func(ctx context.Context, kind string, args any) error
+
+// queueCountAfter queues the count of note id's words after the note was
+// committed, for a queue that cannot join the note's transaction (one with
+// a database of its own).
+func queueCountAfter(ctx context.Context, id int64) error {
+	enqueue, err := opa.HookFunc[enqueueFunc]("enqueue")
+	if err != nil {
+		return err
+	}
+	return enqueue(ctx, countWordsKind, countArgs{Note: id})
+}
+
 // countWords is the task: it counts the words of a note and stores the
 // count. It runs in a worker process, where the plugin is loaded as in the
 // host and finds the same database as the component "db". An error is
