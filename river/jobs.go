@@ -25,6 +25,10 @@ type JobArgs = rq.JobArgs
 // schedule, uniqueness); nil means the component's defaults.
 type InsertOpts = rq.InsertOpts
 
+// UniqueOpts are River's uniqueness options, InsertOpts.UniqueOpts: a
+// caller's non-empty UniqueOpts replace the task's TaskUnique whole.
+type UniqueOpts = rq.UniqueOpts
+
 // JobRow is a job as River stores it: ID, Kind, State, Attempt, Errors, ...
 type JobRow = rivertype.JobRow
 
