@@ -251,7 +251,7 @@ func TestNonDefaultQueuesAreWorked(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "reports", report.Queue)
 		_, err = jobs.Enqueue(ctx, "test.a", testprog.Args{N: 3}, &river.InsertOpts{Queue: "default"})
-		assert.ErrorContains(t, err, `queue "default" is not worked: OPTS.queues lists mail, reports`)
+		assert.ErrorContains(t, err, `queue "default" is not worked: this configuration works mail, reports (OPTS.queues and`)
 
 		w := startWorker(t, dbURL, "TP_PLUGINS=a", "TP_OPTS="+opts)
 		waitState(t, jobs, []int64{mail.ID, report.ID}, "completed", 60*time.Second)
