@@ -67,8 +67,9 @@ func (c *component) BindManager(m *opa.Manager) { c.jobs.m, c.jobs.log = m, m.Lo
 // opens the database, runs River's migrations (OPTS.migrate: auto; with no
 // it checks they have been run) and registers every task of the loaded
 // plugins as a River worker (a task kind River refuses is an error naming
-// it). It logs the queues this component works and accepts. Postgres that cannot be reached is an error wrapping
-// opa.ErrUnavailable; anything else that fails is a plain error.
+// it). It logs the queues this component works and accepts. Postgres that
+// cannot be reached is an error wrapping opa.ErrUnavailable; anything else
+// that fails is a plain error.
 func (c *component) Connect(ctx context.Context) error {
 	j := c.jobs
 	var tasks []opa.Task
