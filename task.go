@@ -13,9 +13,12 @@ import (
 
 // A Task is a background job kind a plugin can run, independent of any queue
 // engine: an engine stores the kind and JSON args, and a worker calls Run.
+// Settings (queue, priority, attempts, timeout, uniqueness, a period) are
+// declared with it through With; their zero value is the queue's defaults.
 type Task struct {
-	Kind string // unique across plugins, e.g. "notes.reindex"
-	Run  func(ctx context.Context, args json.RawMessage) error
+	Kind     string // unique across plugins, e.g. "notes.reindex"
+	Run      func(ctx context.Context, args json.RawMessage) error
+	Settings TaskSettings // how a queue runs its jobs; see With
 }
 
 // NewTask makes a Task whose Run decodes the JSON args into A and calls fn.
@@ -149,7 +152,26 @@ func (m *Manager) TaskCandidates() []string {
 	return out
 }
 
-// checkTasks refuses two loaded plugins declaring one task kind.
+// TaskPlugin returns the name of the loaded plugin that declares the task
+// kind, or "" if none does: a driver names it in an error about the task.
+func (m *Manager) TaskPlugin(kind string) string {
+	plugins := m.loaded.Load()
+	if plugins == nil {
+		return ""
+	}
+	for _, lp := range *plugins {
+		for _, t := range lp.plugin.Tasks {
+			if t.Kind == kind {
+				return lp.name
+			}
+		}
+	}
+	return ""
+}
+
+// checkTasks refuses two loaded plugins declaring one task kind, and a task
+// whose settings are wrong whatever the engine (a negative value, an empty
+// queue name).
 func checkTasks(plugins []*loaded) error {
 	owner := map[string]string{}
 	var errs []error
@@ -167,6 +189,9 @@ func checkTasks(plugins []*loaded) error {
 				perr("task kind %q is already declared by plugin %s", t.Kind, prev)
 			default:
 				owner[t.Kind] = lp.name
+				if err := t.Settings.check(); err != nil {
+					perr("task %q: settings: %w", t.Kind, err)
+				}
 			}
 		}
 	}

@@ -152,3 +152,72 @@ func TestTasksAreKnownWhenComponentsConnect(t *testing.T) {
 	assert.ErrorContains(t, err, `opa: plugin b (`)
 	assert.ErrorContains(t, err, `tasks: task kind "k" is already declared by plugin a`)
 }
+
+// With applies the options to a copy of the task, in order (a later option
+// wins); the task it was called on keeps its settings.
+func TestTaskWithSettings(t *testing.T) {
+	noop := func(context.Context, struct{}) error { return nil }
+	plain := opa.NewTask("notes.count", noop)
+	assert.Zero(t, plain.Settings, "NewTask declares no settings: the queue's defaults")
+
+	task := plain.With(opa.TaskQueue("slow"), opa.TaskPriority(2), opa.TaskMaxAttempts(3), opa.TaskTimeout(time.Minute),
+		opa.TaskUniqueByArgs(time.Hour), opa.TaskEvery(24*time.Hour), opa.TaskMaxAttempts(5))
+	assert.Equal(t, "notes.count", task.Kind)
+	require.NotNil(t, task.Run)
+	assert.Equal(t, opa.TaskSettings{Queue: "slow", Priority: 2, MaxAttempts: 5, Timeout: time.Minute,
+		Unique: &opa.TaskUnique{ByArgs: true, Period: time.Hour}, Every: 24 * time.Hour}, task.Settings)
+	assert.Zero(t, plain.Settings, "With changed a copy")
+
+	// A copy's Unique is its own.
+	other := task.With(opa.TaskPriority(4))
+	other.Settings.Unique.Period = time.Minute
+	assert.Equal(t, time.Hour, task.Settings.Unique.Period)
+	assert.Equal(t, 2, task.Settings.Priority)
+
+	// Settings set as a struct work the same.
+	direct := opa.Task{Kind: "k", Run: plain.Run, Settings: opa.TaskSettings{Unique: &opa.TaskUnique{Period: time.Hour}}}
+	_, err := startMgr(t, opa.Config{}, nil, opa.WithPlugin("p", opa.Plugin{Tasks: []opa.Task{direct, task}}))
+	require.NoError(t, err)
+}
+
+// Settings that are wrong whatever the engine are a registration error at
+// Startup naming the plugin and the task; with PLUGIN_ON_ERROR=skip the
+// plugin is left out and the others load.
+func TestTaskSettingsAreCheckedAtStartup(t *testing.T) {
+	noop := opa.NewTask("p.job", func(context.Context, struct{}) error { return nil })
+	for _, tc := range []struct {
+		name string
+		task opa.Task
+		want string
+	}{
+		{"empty queue", noop.With(opa.TaskQueue("")), "TaskQueue: the queue name is empty"},
+		{"blank queue", noop.With(opa.TaskQueue("  ")), "TaskQueue: the queue name is empty"},
+		{"spaces", opa.Task{Kind: "p.job", Run: noop.Run, Settings: opa.TaskSettings{Queue: " slow"}}, `queue " slow" has spaces around it`},
+		{"priority", noop.With(opa.TaskPriority(-1)), "priority -1 is negative (0 is the default)"},
+		{"attempts", noop.With(opa.TaskMaxAttempts(-2)), "max attempts -2 is negative"},
+		{"timeout", noop.With(opa.TaskTimeout(-time.Second)), "timeout -1s is negative"},
+		{"every", noop.With(opa.TaskEvery(-time.Minute)), "every -1m0s is negative"},
+		{"unique period", noop.With(opa.TaskUniqueByArgs(-time.Hour)), "unique period -1h0m0s is negative"},
+		{"empty unique", opa.Task{Kind: "p.job", Run: noop.Run, Settings: opa.TaskSettings{Unique: &opa.TaskUnique{}}}, "Unique sets neither ByArgs nor a Period"},
+		{"two at once", noop.With(opa.TaskQueue(""), opa.TaskPriority(-1)), "TaskQueue: the queue name is empty (leave the option out for the default queue); priority -1 is negative (0 is the default)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			good := opa.NewTask("q.job", func(context.Context, struct{}) error { return nil }).With(opa.TaskQueue("slow"))
+			_, err := startMgr(t, opa.Config{}, nil,
+				opa.WithPlugin("q", opa.Plugin{Tasks: []opa.Task{good}}), opa.WithPlugin("p", opa.Plugin{Tasks: []opa.Task{tc.task}}))
+			require.Error(t, err)
+			assert.ErrorContains(t, err, `opa: plugin p (`)
+			assert.ErrorContains(t, err, `tasks: task "p.job": settings: `+tc.want)
+			assert.NotContains(t, err.Error(), "plugin q")
+
+			m, err := startMgr(t, opa.Config{OnError: "skip"}, nil,
+				opa.WithPlugin("q", opa.Plugin{Tasks: []opa.Task{good}}), opa.WithPlugin("p", opa.Plugin{Tasks: []opa.Task{tc.task}}))
+			require.NoError(t, err)
+			assert.False(t, reportOf(t, m, "p").Loaded)
+			assert.Contains(t, reportOf(t, m, "p").Reason, tc.want)
+			assert.Equal(t, []string{"q"}, m.TaskCandidates())
+			assert.Equal(t, "q", m.TaskPlugin("q.job"))
+			assert.Empty(t, m.TaskPlugin("p.job"))
+		})
+	}
+}

@@ -68,12 +68,34 @@
 // this cannot be checked). An unavailable component makes the queue
 // unavailable too.
 //
+// # Per-task settings
+//
+// A plugin declares how its task's jobs run with the task, engine-neutral:
+//
+//	opa.NewTask("notes.count_words", count).With(opa.TaskQueue("slow"), opa.TaskMaxAttempts(5),
+//		opa.TaskTimeout(30*time.Second), opa.TaskUniqueByArgs(time.Hour), opa.TaskEvery(24*time.Hour))
+//
+// Enqueue, EnqueueArgs, EnqueueTx and EnqueueArgsTx of a kind whose task is
+// loaded in the process take its queue, priority, max attempts and
+// uniqueness as defaults; field by field the caller's InsertOpts win, then
+// the args' own InsertOpts method, then the task's settings, then
+// OPTS.queue and River's defaults (uniqueness is taken whole). A
+// duplicate returns the job already stored. A task's queue is worked by
+// every worker that has the task, at OPTS.workers concurrency unless
+// OPTS.queues lists it. Its timeout is its River worker's Timeout. Every
+// makes it a periodic job (OPTS.periodic, for the same kind, sets the
+// interval instead). Connect refuses what River cannot do (a priority
+// outside 1 to 4, a queue name River refuses, a unique period or Every
+// under 1s, a timeout not shorter than OPTS.rescue_after), naming the task
+// and its plugin.
+//
 // # OPTS
 //
 //	url            SQLite file path (or sqlite:PATH), or postgres:// URL; this or database
 //	database       the component whose database to share (a *sql.DB on SQLite, a *pgxpool.Pool); this or url
 //	queue          River queue Enqueue uses when a job names none: default
-//	queues         queues Work serves, with their concurrency: {queue: workers}
+//	queues         queues Work serves, with their concurrency: {queue: workers};
+//	               the tasks' own queues are served too
 //	workers        jobs one worker process runs at once, per queue: 10
 //	max_attempts   attempts before a failing job is discarded: 25
 //	job_timeout    a job's context is cancelled after: 1m
@@ -85,6 +107,7 @@
 //	leader_alarm   a worker without a leader this long logs an error: 1m
 //	migrate        run River's migrations at Connect (auto) or only check (no): auto
 //	periodic       task kinds the leader enqueues every interval: {kind: 1h}
+//	               (wins over a task's opa.TaskEvery)
 //
 // # Leader election
 //

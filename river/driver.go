@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"maps"
-	"slices"
 
 	"github.com/opa-stack/opa-go"
 	rq "github.com/riverqueue/river"
@@ -30,20 +28,21 @@ func New(opts opa.Options) (opa.Component, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &component{jobs: &Jobs{set: set, log: slog.Default(), periodic: periodicJobs(set)}}, nil
+	return &component{jobs: &Jobs{set: set, log: slog.Default()}}, nil
 }
 
-// periodicJobs are River periodic jobs for OPTS.periodic: each kind, with
-// args {}, on OPTS.queue, every interval, and once at a new leader's start.
-// Unique by period, so even two leaders at a handover enqueue it once per
-// interval.
-func periodicJobs(set settings) []*rq.PeriodicJob {
+// periodicJobs are River periodic jobs for the planned periodic tasks (see
+// planTasks): each kind, with args {}, every interval, and once at a new
+// leader's start, inserted with the kind's task settings as any Enqueue
+// (its queue, priority, max attempts; see insertOpts). Unique by period,
+// so even two leaders at a handover enqueue it once per interval.
+func (j *Jobs) periodicJobs(plan []periodicTask) []*rq.PeriodicJob {
 	var out []*rq.PeriodicJob
-	for _, kind := range slices.Sorted(maps.Keys(set.periodic)) {
-		every := set.periodic[kind]
-		out = append(out, rq.NewPeriodicJob(rq.PeriodicInterval(every), func() (rq.JobArgs, *rq.InsertOpts) {
-			return taskArgs{kind: kind, raw: []byte("{}")}, &rq.InsertOpts{Queue: set.queue, UniqueOpts: rq.UniqueOpts{ByPeriod: every}}
-		}, &rq.PeriodicJobOpts{ID: "opa:" + kind, RunOnStart: true}))
+	for _, p := range plan {
+		args := taskArgs{kind: p.kind, raw: []byte("{}")}
+		out = append(out, rq.NewPeriodicJob(rq.PeriodicInterval(p.every), func() (rq.JobArgs, *rq.InsertOpts) {
+			return args, j.withDefaults(args, &rq.InsertOpts{UniqueOpts: rq.UniqueOpts{ByPeriod: p.every}})
+		}, &rq.PeriodicJobOpts{ID: "opa:" + p.kind, RunOnStart: true}))
 	}
 	return out
 }
@@ -64,13 +63,16 @@ var (
 // BindManager keeps the Manager, whose loaded plugins' tasks become workers.
 func (c *component) BindManager(m *opa.Manager) { c.jobs.m, c.jobs.log = m, m.Logger() }
 
-// Connect opens the database (OPTS.url), or takes the database of the
-// component OPTS.database names, runs River's migrations (OPTS.migrate:
-// auto; with no it checks they have been run) and registers every task of
-// the loaded plugins as a River worker (a task kind River refuses is an
-// error naming it). Postgres that cannot be reached, or a shared database
-// whose component is unavailable, is an error wrapping opa.ErrUnavailable;
-// anything else that fails is a plain error.
+// Connect checks the loaded plugins' task settings (see planTasks; a
+// setting River cannot honour is an error naming the task and its plugin),
+// opens the database (OPTS.url), or takes the database of the component
+// OPTS.database names, runs River's migrations (OPTS.migrate: auto; with
+// no it checks they have been run) and registers every task of the loaded
+// plugins as a River worker (a task kind River refuses is an error naming
+// it). It logs the queues this component works and accepts. Postgres that
+// cannot be reached, or a shared database whose component is unavailable,
+// is an error wrapping opa.ErrUnavailable; anything else that fails is a
+// plain error.
 func (c *component) Connect(ctx context.Context) error {
 	j := c.jobs
 	var tasks []opa.Task
@@ -81,6 +83,11 @@ func (c *component) Connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	plan, err := planTasks(j.set, tasks, j.taskPlugin)
+	if err != nil {
+		return err
+	}
+	j.tasks, j.queues, j.periodic = plan.settings, plan.queues, j.periodicJobs(plan.periodic)
 	var eng engine
 	if j.set.database != "" {
 		eng, err = sharedEngine(ctx, j.m, j.set.database)
@@ -109,7 +116,16 @@ func (c *component) Connect(ctx context.Context) error {
 		return fmt.Errorf("river: %w", err)
 	}
 	j.eng, j.ins, j.workers, j.kinds = eng, ins, workers, kinds
+	j.log.Info("river: connected", "queues", j.queues, "kinds", kinds, "periodic", len(plan.periodic))
 	return nil
+}
+
+// taskPlugin names the plugin that declares kind, for errors.
+func (j *Jobs) taskPlugin(kind string) string {
+	if j.m == nil {
+		return "?"
+	}
+	return j.m.TaskPlugin(kind)
 }
 
 // Instance is the *Jobs that hosts and workers use.

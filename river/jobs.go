@@ -1,6 +1,7 @@
 package river
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,10 @@ type JobArgs = rq.JobArgs
 // schedule, uniqueness); nil means the component's defaults.
 type InsertOpts = rq.InsertOpts
 
+// UniqueOpts are River's uniqueness options, InsertOpts.UniqueOpts: a
+// caller's non-empty UniqueOpts replace the task's TaskUnique whole.
+type UniqueOpts = rq.UniqueOpts
+
 // JobRow is a job as River stores it: ID, Kind, State, Attempt, Errors, ...
 type JobRow = rivertype.JobRow
 
@@ -36,9 +41,11 @@ type Jobs struct {
 	log     *slog.Logger
 	m       *opa.Manager
 	eng     engine
-	ins     client      // inserts; never started
-	workers *rq.Workers // every task of the loaded plugins
-	kinds   []string    // their kinds, in plugin order
+	ins     client                      // inserts; never started
+	workers *rq.Workers                 // every task of the loaded plugins
+	kinds   []string                    // their kinds, in plugin order
+	tasks   map[string]opa.TaskSettings // their settings, by kind
+	queues  map[string]int              // the queues worked: OPTS.queues and the tasks' queues
 
 	periodic []*rq.PeriodicJob // the periodic tasks' jobs, enqueued by the leader
 
@@ -157,28 +164,47 @@ func (j *Jobs) insert(ctx context.Context, args JobArgs, opts *InsertOpts) (*Job
 	return res.Job, nil
 }
 
-// insertOpts are the options a job is inserted with: opts, with the queue
-// the job names (in opts, or in its args' InsertOpts method) or else
-// OPTS.queue. A queue that OPTS.queues does not list is an error: no worker
-// of this configuration would ever work the job.
+// insertOpts are the options a job is inserted with (see withDefaults). A
+// queue that this component does not work (OPTS.queues, and the queues of
+// the loaded plugins' tasks) is an error: no worker of this configuration
+// would ever work the job.
 func (j *Jobs) insertOpts(args JobArgs, opts *InsertOpts) (*InsertOpts, error) {
-	var o InsertOpts
+	o := j.withDefaults(args, opts)
+	if _, ok := j.queues[o.Queue]; !ok {
+		return nil, fmt.Errorf("river: enqueue %s: queue %q is not worked: this configuration works %s (OPTS.queues and the queues of the loaded plugins' tasks); add it to OPTS.queues (in the workers' settings too)",
+			args.Kind(), o.Queue, strings.Join(slices.Sorted(maps.Keys(j.queues)), ", "))
+	}
+	return o, nil
+}
+
+// withDefaults merges, field by field, the options a job is inserted with.
+// For each of queue, priority, max attempts and uniqueness, the first set
+// of: opts (the caller's), the args' own InsertOpts method (typed args),
+// the settings of the kind's task if a loaded plugin declares it
+// (opa.TaskSettings), and last the OPTS (queue) or River's defaults.
+// Uniqueness is taken whole from the first that sets any of it. opts is
+// not changed.
+func (j *Jobs) withDefaults(args JobArgs, opts *InsertOpts) *InsertOpts {
+	var o, own InsertOpts
 	if opts != nil {
 		o = *opts
 	}
-	if o.Queue == "" {
-		if a, ok := args.(rq.JobArgsWithInsertOpts); ok {
-			o.Queue = a.InsertOpts().Queue
-		}
+	if a, ok := args.(rq.JobArgsWithInsertOpts); ok {
+		own = a.InsertOpts()
 	}
-	if o.Queue == "" {
-		o.Queue = j.set.queue
+	task := j.tasks[args.Kind()]
+	o.Queue = cmp.Or(o.Queue, own.Queue, task.Queue, j.set.queue)
+	o.Priority = cmp.Or(o.Priority, own.Priority, task.Priority)
+	o.MaxAttempts = cmp.Or(o.MaxAttempts, own.MaxAttempts, task.MaxAttempts)
+	if uniqueUnset(o.UniqueOpts) && uniqueUnset(own.UniqueOpts) && task.Unique != nil {
+		o.UniqueOpts = rq.UniqueOpts{ByArgs: task.Unique.ByArgs, ByPeriod: task.Unique.Period}
 	}
-	if _, ok := j.set.queues[o.Queue]; !ok {
-		return nil, fmt.Errorf("river: enqueue %s: queue %q is not worked: OPTS.queues lists %s; add it there (in the workers' settings too)",
-			args.Kind(), o.Queue, strings.Join(slices.Sorted(maps.Keys(j.set.queues)), ", "))
-	}
-	return &o, nil
+	return &o
+}
+
+// uniqueUnset is River's test for UniqueOpts that ask for no uniqueness.
+func uniqueUnset(u rq.UniqueOpts) bool {
+	return !u.ByArgs && u.ByPeriod == 0 && !u.ByQueue && u.ByState == nil && !u.ExcludeKind
 }
 
 // Job returns the stored job with this ID; an unknown ID is an error

@@ -5,6 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"time"
 
 	"github.com/opa-stack/opa-go"
 	rq "github.com/riverqueue/river"
@@ -93,4 +97,73 @@ func buildWorkers(tasks []opa.Task) (workers *rq.Workers, kinds []string, err er
 		kinds = append(kinds, t.Kind)
 	}
 	return workers, kinds, nil
+}
+
+// Timeout is the task's Settings.Timeout: River cancels a run's context
+// after it. 0 is the component's OPTS.job_timeout (River's default, 1m).
+func (w *taskWorker) Timeout(*rq.Job[taskArgs]) time.Duration { return w.task.Settings.Timeout }
+
+// taskPlan is what the loaded tasks' settings make of a component: the
+// settings by kind, the queues worked and the periodic jobs.
+type taskPlan struct {
+	settings map[string]opa.TaskSettings // by kind
+	queues   map[string]int              // OPTS.queues, plus the tasks' queues at OPTS.workers
+	periodic []periodicTask              // sorted by kind
+}
+
+// periodicTask is a kind the leader enqueues every interval.
+type periodicTask struct {
+	kind  string
+	every time.Duration
+}
+
+// queueName is River's rule for a queue name.
+var queueName = regexp.MustCompile(`^(?:[a-z0-9])+(?:[_|\-]?[a-z0-9]+)*$`)
+
+// planTasks checks the tasks' settings against what River can do and the
+// OPTS, and plans the queues and periodic jobs. A task's queue that
+// OPTS.queues does not list is worked too, with OPTS.workers concurrency.
+// A periodic task is enqueued every Settings.Every, or every
+// OPTS.periodic[kind] where OPTS names it (OPTS win); OPTS.periodic kinds
+// without a loaded task are planned as they are. plugin names a kind's
+// plugin in errors.
+func planTasks(set settings, tasks []opa.Task, plugin func(kind string) string) (taskPlan, error) {
+	p := taskPlan{settings: map[string]opa.TaskSettings{}, queues: maps.Clone(set.queues)}
+	every := maps.Clone(set.periodic)
+	if every == nil {
+		every = map[string]time.Duration{}
+	}
+	var errs []error
+	for _, t := range tasks {
+		s := t.Settings
+		bad := func(format string, args ...any) {
+			errs = append(errs, fmt.Errorf("river: task %s (plugin %s): %s", t.Kind, plugin(t.Kind), fmt.Sprintf(format, args...)))
+		}
+		if s.Priority != 0 && (s.Priority < 1 || s.Priority > 4) {
+			bad("priority %d is out of River's range: 1 (runs first) to 4 (runs last)", s.Priority)
+		}
+		if s.Queue != "" && (len(s.Queue) > 64 || !queueName.MatchString(s.Queue)) {
+			bad("queue %q is not a River queue name: up to 64 lower-case letters and digits, words separated by _ or -", s.Queue)
+		}
+		if s.Timeout > 0 && s.Timeout >= set.rescueAfter {
+			bad("timeout %s is not shorter than OPTS.rescue_after (%s): a job still running would be rescued and run twice; raise OPTS.rescue_after", s.Timeout, set.rescueAfter)
+		}
+		if s.Unique != nil && s.Unique.Period > 0 && s.Unique.Period < time.Second {
+			bad("unique period %s is shorter than River's minimum, 1s", s.Unique.Period)
+		}
+		if s.Every > 0 && s.Every < time.Second {
+			bad("every %s is shorter than 1s, the shortest period River can keep unique", s.Every)
+		}
+		p.settings[t.Kind] = s
+		if _, ok := p.queues[s.Queue]; s.Queue != "" && !ok {
+			p.queues[s.Queue] = set.workers
+		}
+		if _, ok := every[t.Kind]; s.Every > 0 && !ok {
+			every[t.Kind] = s.Every
+		}
+	}
+	for _, kind := range slices.Sorted(maps.Keys(every)) {
+		p.periodic = append(p.periodic, periodicTask{kind: kind, every: every[kind]})
+	}
+	return p, errors.Join(errs...)
 }

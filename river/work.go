@@ -117,7 +117,7 @@ func (j *Jobs) startClient(ctx context.Context) (client, error) {
 	cfg := j.baseConfig()
 	cfg.Workers = j.workers
 	cfg.Queues = map[string]rq.QueueConfig{}
-	for q, n := range j.set.queues {
+	for q, n := range j.queues {
 		cfg.Queues[q] = rq.QueueConfig{MaxWorkers: n}
 	}
 	cfg.FetchOnlyKnownKinds = true
@@ -138,10 +138,10 @@ func (j *Jobs) startClient(ctx context.Context) (client, error) {
 	j.live.Add(1)
 	go func() { <-c.Stopped(); j.live.Done() }()
 	if leader {
-		j.log.Info("river: working", "queues", j.set.queues, "kinds", j.kinds, "leader_election", true, "why", why)
+		j.log.Info("river: working", "queues", j.queues, "kinds", j.kinds, "leader_election", true, "why", why)
 	} else {
 		j.log.Warn("river: working, without taking part in leader election: at least one worker that has every task plugin (or OPTS.leader: yes) must run, or retries, scheduled jobs, stuck-job rescue and cleanup wait",
-			"queues", j.set.queues, "kinds", j.kinds, "leader_election", false, "why", why)
+			"queues", j.queues, "kinds", j.kinds, "leader_election", false, "why", why)
 	}
 	return c, nil
 }
@@ -183,7 +183,7 @@ func (j *Jobs) foreignKinds(ctx context.Context, max int) ([]string, error) {
 	}
 	var found []string
 	for len(found) < max {
-		p := rq.NewJobListParams().Queues(slices.Sorted(maps.Keys(j.set.queues))...).States(unfinished...).
+		p := rq.NewJobListParams().Queues(slices.Sorted(maps.Keys(j.queues))...).States(unfinished...).
 			Where("attempt > 0").First(1)
 		for i, k := range append(slices.Clone(j.kinds), found...) {
 			name := fmt.Sprintf("k%d", i)

@@ -42,7 +42,7 @@ func TestLeaderDecisionDoesNotBlockEnqueue(t *testing.T) {
 	set, err := parseOptions(map[string]any{"url": "jobs.db"})
 	require.NoError(t, err)
 	ins := &blockingClient{listing: make(chan struct{}), release: make(chan struct{})}
-	j := &Jobs{set: set, log: slog.Default(), eng: fakeEngine{}, ins: ins, workers: rq.NewWorkers(), kinds: []string{"test.a"}}
+	j := &Jobs{set: set, log: slog.Default(), eng: fakeEngine{}, ins: ins, workers: rq.NewWorkers(), kinds: []string{"test.a"}, queues: set.queues}
 
 	worked := make(chan error, 1)
 	go func() { worked <- j.Work(context.Background()) }()

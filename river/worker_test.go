@@ -251,7 +251,7 @@ func TestNonDefaultQueuesAreWorked(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, "reports", report.Queue)
 		_, err = jobs.Enqueue(ctx, "test.a", testprog.Args{N: 3}, &river.InsertOpts{Queue: "default"})
-		assert.ErrorContains(t, err, `queue "default" is not worked: OPTS.queues lists mail, reports`)
+		assert.ErrorContains(t, err, `queue "default" is not worked: this configuration works mail, reports (OPTS.queues and`)
 
 		w := startWorker(t, dbURL, "TP_PLUGINS=a", "TP_OPTS="+opts)
 		waitState(t, jobs, []int64{mail.ID, report.ID}, "completed", 60*time.Second)
@@ -369,40 +369,47 @@ func metadataField(t *testing.T, metadata []byte, key string) json.RawMessage {
 // whole fleet: two workers, both eligible to lead, run it once per period.
 func TestPeriodicTaskOncePerInterval(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, dbURL string) {
-		_, jobs := startHost(t, dbURL, nil)
-		const opts = `TP_OPTS={"periodic": {"test.a": "2s"}}`
-		w1 := startWorker(t, dbURL, "TP_PLUGINS=a", opts)
-		w2 := startWorker(t, dbURL, "TP_PLUGINS=a", opts)
-		ctx := context.Background()
-		completed := func() []*river.JobRow {
-			res, err := jobs.List(ctx, river.NewJobListParams().Kinds("test.a").States(rivertype.JobStateCompleted).First(1000))
-			require.NoError(t, err)
-			return res.Jobs
-		}
-		deadline := time.Now().Add(90 * time.Second)
-		for len(completed()) < 3 {
-			if time.Now().After(deadline) {
-				t.Fatalf("fewer than 3 periodic test.a jobs completed after 90s: %d", len(completed()))
-			}
-			// Completed jobs have no event outside the workers'
-			// processes: poll, bounded by the deadline above.
-			time.Sleep(200 * time.Millisecond)
-		}
-		w1.stop(30 * time.Second)
-		w2.stop(30 * time.Second)
-
-		all, err := jobs.List(ctx, river.NewJobListParams().Kinds("test.a").First(1000))
-		require.NoError(t, err)
-		// Two enqueuers would insert pairs of jobs milliseconds apart; one
-		// leader inserts them an interval apart (half of it, for jitter).
-		created := make([]time.Time, 0, len(all.Jobs))
-		for _, j := range all.Jobs {
-			created = append(created, j.CreatedAt)
-		}
-		slices.SortFunc(created, time.Time.Compare)
-		for i := 1; i < len(created); i++ {
-			assert.GreaterOrEqual(t, created[i].Sub(created[i-1]), time.Second, "jobs %d and %d enqueued less than half an interval apart", i-1, i)
-		}
-		assert.Len(t, append(w1.runs(), w2.runs()...), len(completed()), "each periodic job ran once")
+		periodicOncePerInterval(t, dbURL, "test.a", "default", "TP_PLUGINS=a", `TP_OPTS={"periodic": {"test.a": "2s"}}`)
 	})
+}
+
+// periodicOncePerInterval starts two workers with env, waits for three
+// periodic jobs of kind to complete, and checks that they were enqueued
+// once per interval (2s), on queue, and each ran once.
+func periodicOncePerInterval(t *testing.T, dbURL, kind, queue string, env ...string) {
+	_, jobs := startHost(t, dbURL, nil)
+	w1 := startWorker(t, dbURL, env...)
+	w2 := startWorker(t, dbURL, env...)
+	ctx := context.Background()
+	completed := func() []*river.JobRow {
+		res, err := jobs.List(ctx, river.NewJobListParams().Kinds(kind).States(rivertype.JobStateCompleted).First(1000))
+		require.NoError(t, err)
+		return res.Jobs
+	}
+	deadline := time.Now().Add(90 * time.Second)
+	for len(completed()) < 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than 3 periodic %s jobs completed after 90s: %d", kind, len(completed()))
+		}
+		// Completed jobs have no event outside the workers'
+		// processes: poll, bounded by the deadline above.
+		time.Sleep(200 * time.Millisecond)
+	}
+	w1.stop(30 * time.Second)
+	w2.stop(30 * time.Second)
+
+	all, err := jobs.List(ctx, river.NewJobListParams().Kinds(kind).First(1000))
+	require.NoError(t, err)
+	// Two enqueuers would insert pairs of jobs milliseconds apart; one
+	// leader inserts them an interval apart (half of it, for jitter).
+	created := make([]time.Time, 0, len(all.Jobs))
+	for _, j := range all.Jobs {
+		created = append(created, j.CreatedAt)
+		assert.Equal(t, queue, j.Queue, "job %d", j.ID)
+	}
+	slices.SortFunc(created, time.Time.Compare)
+	for i := 1; i < len(created); i++ {
+		assert.GreaterOrEqual(t, created[i].Sub(created[i-1]), time.Second, "jobs %d and %d enqueued less than half an interval apart", i-1, i)
+	}
+	assert.Len(t, append(w1.runs(), w2.runs()...), len(completed()), "each periodic job ran once")
 }

@@ -47,7 +47,7 @@ var Plugin = opa.Plugin{
 	// without setups), before the host serves: the host makes the table
 	// before any request, hence before any job, can need it.
 	Setups: []opa.Setup{migrate},
-	Tasks:  []opa.Task{opa.NewTask(countWordsKind, countWords)},
+	Tasks:  []opa.Task{opa.NewTask(countWordsKind, countWords).With(opa.TaskMaxAttempts(5))},
 }
 
 // note is one note, as the routes show it.

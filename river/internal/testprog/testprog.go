@@ -7,7 +7,8 @@
 //
 //	OPA_RIVER_TESTPROG  "worker"
 //	TP_URL              OPTS.url
-//	TP_PLUGINS          comma-separated task plugins to compile in: a, b, flaky, fail, slow, late, cancel, snooze
+//	TP_PLUGINS          comma-separated task plugins to compile in: a, b, flaky, fail, slow, late, cancel, snooze,
+//	                    and queued, unique, timeout, every, whose tasks declare Settings
 //	TP_BLACKLIST        a plugin to compile in but leave out with PLUGIN_BLACKLIST_RE
 //	TP_OUT              file each task run appends "KIND N PID" to
 //	TP_LEADER           OPTS.leader
@@ -43,7 +44,23 @@ type Args struct {
 
 // Kinds of the test plugins' tasks, by plugin name.
 var Kinds = map[string]string{"a": "test.a", "b": "test.b", "flaky": "test.flaky", "fail": "test.fail", "slow": "test.slow", "late": "test.late",
-	"cancel": "test.cancel", "snooze": "test.snooze"}
+	"cancel": "test.cancel", "snooze": "test.snooze", "queued": "test.queued", "unique": "test.unique", "timeout": "test.timeout",
+	"every": "test.every"}
+
+// Settings of the test plugins' tasks that declare some, by plugin name.
+// The timeout task waits for its context to end and returns its error.
+var Settings = map[string][]opa.TaskOption{
+	"queued":  {opa.TaskQueue("slow"), opa.TaskPriority(3), opa.TaskMaxAttempts(3)},
+	"unique":  {opa.TaskUniqueByArgs(time.Hour)},
+	"timeout": {opa.TaskTimeout(300 * time.Millisecond), opa.TaskMaxAttempts(1)},
+	"every":   {opa.TaskEvery(2 * time.Second), opa.TaskQueue("ticks")},
+}
+
+// Declare is plugin's task with its settings and a Run that does nothing:
+// what a host that enqueues, but does not work, loads.
+func Declare(plugin string) opa.Task {
+	return opa.NewTask(Kinds[plugin], func(context.Context, Args) error { return nil }).With(Settings[plugin]...)
+}
 
 // Main runs the worker and returns its exit code.
 func Main() int {
@@ -134,6 +151,13 @@ func (r *recorder) task(plugin string) opa.Task {
 		case "cancel":
 			r.record(kind, a.N, "cancelled")
 			return opa.CancelTask(fmt.Errorf("cancel %d: the note is gone", a.N))
+		case "timeout":
+			r.record(kind, a.N, "started")
+			<-ctx.Done()
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				r.record(kind, a.N, "deadline")
+			}
+			return fmt.Errorf("timeout %d: %w", a.N, ctx.Err())
 		case "fail":
 			r.record(kind, a.N, "failed")
 			return errors.New("this task always fails")
@@ -152,7 +176,7 @@ func (r *recorder) task(plugin string) opa.Task {
 		}
 		r.record(kind, a.N, "ok")
 		return nil
-	})
+	}).With(Settings[plugin]...)
 }
 
 // record appends "KIND N PID WHAT" to the output file.

@@ -1,0 +1,92 @@
+package river
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/opa-stack/opa-go"
+	rq "github.com/riverqueue/river"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func noopTask(kind string, opts ...opa.TaskOption) opa.Task {
+	return opa.NewTask(kind, func(context.Context, struct{}) error { return nil }).With(opts...)
+}
+
+func pluginOf(kind string) string { return "plug-" + kind }
+
+// The tasks' queues join OPTS.queues at OPTS.workers concurrency (a queue
+// OPTS.queues lists keeps its own); Every and OPTS.periodic merge, OPTS
+// winning for one kind.
+func TestPlanTasks(t *testing.T) {
+	set, err := parseOptions(map[string]any{"url": "jobs.db", "workers": 3, "queues": map[string]any{"default": 5, "mail": 2},
+		"periodic": map[string]any{"t.b": "1h", "t.opts": "2h"}})
+	require.NoError(t, err)
+	plan, err := planTasks(set, []opa.Task{
+		noopTask("t.a", opa.TaskQueue("slow"), opa.TaskPriority(2)),
+		noopTask("t.b", opa.TaskQueue("mail"), opa.TaskEvery(time.Minute)),
+		noopTask("t.c", opa.TaskEvery(10*time.Second)),
+		noopTask("t.d"),
+	}, pluginOf)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]int{"default": 5, "mail": 2, "slow": 3}, plan.queues)
+	assert.Equal(t, map[string]int{"default": 5, "mail": 2}, set.queues, "OPTS are not changed")
+	assert.Equal(t, []periodicTask{{"t.b", time.Hour}, {"t.c", 10 * time.Second}, {"t.opts", 2 * time.Hour}}, plan.periodic)
+	assert.Equal(t, 2, plan.settings["t.a"].Priority)
+	assert.Len(t, plan.settings, 4)
+}
+
+// Settings River cannot honour are an error naming the task and its plugin.
+func TestPlanTasksRefusesWhatRiverCannotDo(t *testing.T) {
+	set, err := parseOptions(map[string]any{"url": "jobs.db", "rescue_after": "10m"})
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		opt  opa.TaskOption
+		want string
+	}{
+		{opa.TaskPriority(5), "priority 5 is out of River's range: 1 (runs first) to 4 (runs last)"},
+		{opa.TaskQueue("Slow Jobs"), `queue "Slow Jobs" is not a River queue name`},
+		{opa.TaskTimeout(10 * time.Minute), "timeout 10m0s is not shorter than OPTS.rescue_after (10m0s)"},
+		{opa.TaskUniqueByArgs(time.Millisecond), "unique period 1ms is shorter than River's minimum, 1s"},
+		{opa.TaskEvery(time.Millisecond), "every 1ms is shorter than 1s"},
+	} {
+		_, err := planTasks(set, []opa.Task{noopTask("t.ok", opa.TaskPriority(4)), noopTask("t.bad", tc.opt)}, pluginOf)
+		assert.ErrorContains(t, err, "river: task t.bad (plugin plug-t.bad): "+tc.want)
+	}
+}
+
+// withDefaults: field by field, the caller's opts, then the args' own
+// InsertOpts, then the task's settings, then OPTS.queue.
+func TestInsertOptsMerge(t *testing.T) {
+	set, err := parseOptions(map[string]any{"url": "jobs.db", "queues": "default,slow,own"})
+	require.NoError(t, err)
+	plan, err := planTasks(set, []opa.Task{noopTask("t.a", opa.TaskQueue("slow"), opa.TaskPriority(3), opa.TaskMaxAttempts(4), opa.TaskUniqueByArgs(time.Hour)),
+		noopTask(ownArgs{}.Kind(), opa.TaskQueue("slow"), opa.TaskPriority(3), opa.TaskMaxAttempts(4))}, pluginOf)
+	require.NoError(t, err)
+	j := &Jobs{set: set, tasks: plan.settings, queues: plan.queues}
+	a := taskArgs{kind: "t.a"}
+
+	got := j.withDefaults(a, nil)
+	assert.Equal(t, &rq.InsertOpts{Queue: "slow", Priority: 3, MaxAttempts: 4, UniqueOpts: rq.UniqueOpts{ByArgs: true, ByPeriod: time.Hour}}, got)
+
+	caller := &rq.InsertOpts{Priority: 1, UniqueOpts: rq.UniqueOpts{ByQueue: true}, Tags: []string{"x"}}
+	got = j.withDefaults(a, caller)
+	assert.Equal(t, &rq.InsertOpts{Queue: "slow", Priority: 1, MaxAttempts: 4, UniqueOpts: rq.UniqueOpts{ByQueue: true}, Tags: []string{"x"}}, got)
+	assert.Equal(t, &rq.InsertOpts{Priority: 1, UniqueOpts: rq.UniqueOpts{ByQueue: true}, Tags: []string{"x"}}, caller, "the caller's opts are not changed")
+
+	got = j.withDefaults(ownArgs{}, nil)
+	assert.Equal(t, &rq.InsertOpts{Queue: "own", Priority: 3, MaxAttempts: 2}, got, "the args' own InsertOpts come before the task's settings")
+
+	got = j.withDefaults(taskArgs{kind: "t.unknown"}, nil)
+	assert.Equal(t, &rq.InsertOpts{Queue: "default"}, got, "a kind without a loaded task gets the OPTS")
+
+	_, err = j.insertOpts(a, &rq.InsertOpts{Queue: "mail"})
+	assert.ErrorContains(t, err, `river: enqueue t.a: queue "mail" is not worked: this configuration works default, own, slow`)
+}
+
+type ownArgs struct{}
+
+func (ownArgs) Kind() string              { return "t.own" }
+func (ownArgs) InsertOpts() rq.InsertOpts { return rq.InsertOpts{Queue: "own", MaxAttempts: 2} }
