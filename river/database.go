@@ -116,17 +116,23 @@ func openSQLite(ctx context.Context, path string) (engine, error) {
 // does nothing where another component owns it.
 func sqliteEngine(db *sql.DB, closeDB func()) engine {
 	// A write transaction (BEGIN IMMEDIATE: _txlock) holds SQLite's one write
-	// lock: another process's migrations wait for it (busy_timeout).
+	// lock: another process's migrations wait for it (busy_timeout). A
+	// shared database whose transactions begin DEFERRED (its owner opened it
+	// without _txlock=immediate, which cannot be checked) gives SQLITE_BUSY
+	// instead of waiting when two processes migrate at once: the loser
+	// tries again, and finds the migrations applied.
 	exclusive := func(ctx context.Context, fn func(tx *sql.Tx, inTx bool) error) error {
-		tx, err := db.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		if err := fn(tx, true); err != nil {
-			return err
-		}
-		return tx.Commit()
+		return retryBusy(ctx, func() error {
+			tx, err := db.BeginTx(ctx, nil)
+			if err != nil {
+				return err
+			}
+			defer tx.Rollback()
+			if err := fn(tx, true); err != nil {
+				return err
+			}
+			return tx.Commit()
+		})
 	}
 	query := func(ctx context.Context, q string, row func(scan func(...any) error) error) error {
 		rows, err := db.QueryContext(ctx, q)
@@ -148,8 +154,14 @@ func sqliteEngine(db *sql.DB, closeDB func()) engine {
 // takes a lock that SQLite does not wait for (SQLITE_BUSY despite the busy
 // timeout) while another process opens the file too: try again a few times.
 func pingSQLite(ctx context.Context, db *sql.DB) error {
+	return retryBusy(ctx, func() error { return db.PingContext(ctx) })
+}
+
+// retryBusy runs fn until it returns anything but SQLITE_BUSY, up to 20
+// times, 50ms apart, within ctx.
+func retryBusy(ctx context.Context, fn func() error) error {
 	for try := 1; ; try++ {
-		err := db.PingContext(ctx)
+		err := fn()
 		if err == nil || try == 20 || !strings.Contains(err.Error(), "SQLITE_BUSY") {
 			return err
 		}

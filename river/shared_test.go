@@ -23,7 +23,9 @@ import (
 // database of its own, whose instance a queue may share (OPTS.database).
 // OPTS: url (a SQLite file or a postgres:// URL); instance: db (the
 // default: a *sql.DB or *pgxpool.Pool), dber (a value with a DB method),
-// sqldb (a *sql.DB on the Postgres pool) or string; plain: yes opens SQLite without WAL and busy timeout; connect:
+// sqldb (a *sql.DB on the Postgres pool) or string; plain: yes opens SQLite
+// without WAL and busy timeout; txlock: deferred opens it with both but
+// without _txlock=immediate; connect:
 // unavailable fails as a missing server does. Its Close fails if the
 // database was closed before (by the queue that shares it).
 type dataComponent struct {
@@ -57,6 +59,9 @@ func (d *dataComponent) Connect(ctx context.Context) error {
 	dsn := "file:" + url + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)&_txlock=immediate"
 	if d.opts["plain"] == "yes" {
 		dsn = "file:" + url
+	}
+	if d.opts["txlock"] == "deferred" {
+		dsn = "file:" + url + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(10000)"
 	}
 	db, err := sql.Open("sqlite", dsn)
 	d.db = db
@@ -353,4 +358,25 @@ func TestSharedDatabasePostgresSQLDB(t *testing.T) {
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "river: OPTS.database db: its *sql.DB (database/sql driver *stdlib.Driver) does not answer as SQLite: ")
 	assert.Contains(t, err.Error(), "; a queue on Postgres shares a *pgxpool.Pool")
+}
+
+// Hosts starting at once on a fresh shared SQLite file whose owner opened
+// it without _txlock=immediate (its transactions begin DEFERRED, so the
+// losers of the migration race get SQLITE_BUSY instead of waiting) all
+// start: a busy migration is tried again.
+func TestSharedSQLiteConcurrentMigrations(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "app.db")
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			m, err := sharedHost(t, file, opa.Options{"txlock": "deferred"}, nil)
+			if err == nil {
+				err = m.Shutdown(context.Background())
+			}
+			errs <- err
+		}()
+	}
+	for range 4 {
+		assert.NoError(t, <-errs)
+	}
 }
