@@ -12,6 +12,10 @@ import (
 // jobsComponent is the job queue's name in OPTIONAL_COMPONENTS (DRIVER: river).
 const jobsComponent = "jobs"
 
+// dataComponent is the plugins' database component, whose transactions
+// "enqueue_tx" joins when the queue shares its database (OPTS.database).
+const dataComponent = "db"
+
 // EnqueueFunc is the type of the hook "enqueue": it adds a background job of
 // kind, whose task some plugin declares (opa.NewTask), with JSON-able args.
 // A worker process with that plugin runs it.
@@ -30,9 +34,9 @@ type EnqueueFunc = func(ctx context.Context, kind string, args any) error
 // plugin asks for
 // opa.HookFunc[func(context.Context, any, string, any) error]("enqueue_tx").
 // An error wrapping opa.ErrUnavailable means there is no queue (LOAD=no, or
-// not reachable); one wrapping errors.ErrUnsupported means the queue has a
-// database of its own, and the caller queues with "enqueue" after it
-// commits; any other means the job was not stored, and the caller rolls
+// not reachable); one wrapping errors.ErrUnsupported means the queue does
+// not share the db component's database, and the caller queues with
+// "enqueue" after it commits; any other means the job was not stored, and the caller rolls
 // back.
 type EnqueueTxFunc = func(ctx context.Context, tx any, kind string, args any) error
 
@@ -63,8 +67,8 @@ func enqueue(ctx context.Context, kind string, args any) error {
 }
 
 // enqueueTx queues a job in the caller's transaction (River's InsertTx).
-// A queue with a database of its own (OPTS.url, e.g. Postgres for workers
-// on other machines) cannot join a transaction on the plugins' database:
+// A queue that does not share the db component's database (OPTS.url, e.g.
+// Postgres for workers on other machines) cannot join a transaction on it:
 // that is an error wrapping errors.ErrUnsupported, and the caller queues
 // the job with "enqueue" once its transaction has committed.
 func enqueueTx(ctx context.Context, tx any, kind string, args any) error {
@@ -72,9 +76,9 @@ func enqueueTx(ctx context.Context, tx any, kind string, args any) error {
 	if err != nil {
 		return err // wraps opa.ErrUnavailable if the queue is not there
 	}
-	if jobs.SharedDatabase() == "" {
-		return fmt.Errorf("component %s has a database of its own (OPTS.url), so a job cannot join the caller's transaction; give it OPTS.database to share the caller's: %w",
-			jobsComponent, errors.ErrUnsupported)
+	if shared := jobs.SharedDatabase(); shared != dataComponent {
+		return fmt.Errorf("component %s does not share the database of component %s (its OPTS.database is %q), so a job cannot join a transaction on it; set OPTS.database: %s: %w",
+			jobsComponent, dataComponent, shared, dataComponent, errors.ErrUnsupported)
 	}
 	_, err = jobs.EnqueueTx(ctx, tx, kind, args, nil)
 	return err

@@ -90,9 +90,9 @@ func create(w http.ResponseWriter, req *http.Request) {
 // save stores a note and queues the count of its words in one transaction:
 // both are stored, or neither is. Without a queue (no "enqueue_tx" hook, or
 // the jobs component unavailable) the note is stored uncounted, and the log
-// says why. A queue on a database of its own cannot join the transaction:
-// the job is queued once the note is stored, and a crash in between leaves
-// the note uncounted.
+// says why. A queue on a database of its own cannot join the transaction,
+// and a host may have only the "enqueue" hook: then the job is queued once
+// the note is stored, and a crash in between leaves the note uncounted.
 func save(ctx context.Context, db *sql.DB, text string) (int64, error) {
 	tx, err := db.BeginTx(ctx, nil)
 	if err != nil {
@@ -108,10 +108,12 @@ func save(ctx context.Context, db *sql.DB, text string) (int64, error) {
 		return 0, err
 	}
 	err = queueCount(ctx, tx, id)
-	after := errors.Is(err, errors.ErrUnsupported)
+	// No "enqueue_tx" hook, or a queue that cannot join tx: queue the job
+	// once the note is committed.
+	after := errors.Is(err, errors.ErrUnsupported) || errors.Is(err, opa.ErrNotFound)
 	switch {
 	case after:
-	case errors.Is(err, opa.ErrNotFound), errors.Is(err, opa.ErrUnavailable):
+	case errors.Is(err, opa.ErrUnavailable):
 		slog.Warn("notes: the note is saved, but counting its words could not be queued", "note", id, "error", err)
 	case err != nil:
 		return 0, fmt.Errorf("queueing the count of its words: %w", err)
@@ -120,7 +122,8 @@ func save(ctx context.Context, db *sql.DB, text string) (int64, error) {
 		return 0, err
 	}
 	if after {
-		if err := queueCountAfter(ctx, id); err != nil {
+		// The note is saved: queue the count even if the client has gone.
+		if err := queueCountAfter(context.WithoutCancel(ctx), id); err != nil {
 			slog.Warn("notes: the note is saved, but counting its words could not be queued", "note", id, "error", err)
 		}
 	}
