@@ -34,7 +34,7 @@ type TaskSettings struct {
 	// interval for the whole fleet; 0 means only when something enqueues it.
 	Every time.Duration
 
-	err error // the first option given a value it refuses, reported at Startup
+	emptyQueue bool // TaskQueue was last given a blank name, reported at Startup
 }
 
 // TaskUnique says which jobs of a task are duplicates of each other.
@@ -69,21 +69,11 @@ func (t Task) With(opts ...TaskOption) Task {
 	return t
 }
 
-// refuse records the first option value that is refused.
-func (s *TaskSettings) refuse(format string, args ...any) {
-	if s.err == nil {
-		s.err = fmt.Errorf(format, args...)
-	}
-}
-
 // TaskQueue puts the task's jobs on queue q (Settings.Queue). An empty q is
 // an error at Startup.
 func TaskQueue(q string) TaskOption {
 	return func(s *TaskSettings) {
-		if strings.TrimSpace(q) == "" {
-			s.refuse("TaskQueue: the queue name is empty (leave the option out for the default queue)")
-		}
-		s.Queue = q
+		s.Queue, s.emptyQueue = q, strings.TrimSpace(q) == ""
 	}
 }
 
@@ -112,8 +102,8 @@ func TaskEvery(d time.Duration) TaskOption { return func(s *TaskSettings) { s.Ev
 func (s TaskSettings) check() error {
 	var errs []string
 	bad := func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) }
-	if s.err != nil {
-		errs = append(errs, s.err.Error())
+	if s.emptyQueue {
+		bad("TaskQueue: the queue name is empty (leave the option out for the default queue)")
 	}
 	if s.Queue != strings.TrimSpace(s.Queue) {
 		bad("queue %q has spaces around it", s.Queue)

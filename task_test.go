@@ -221,3 +221,15 @@ func TestTaskSettingsAreCheckedAtStartup(t *testing.T) {
 		})
 	}
 }
+
+// A later option wins over an earlier one, also over one that was refused:
+// TaskQueue("") then TaskQueue("slow") loads, on queue slow.
+func TestTaskOptionLaterWins(t *testing.T) {
+	task := opa.NewTask("p.job", func(context.Context, struct{}) error { return nil }).
+		With(opa.TaskQueue("")).With(opa.TaskQueue("slow"))
+	m, err := startMgr(t, opa.Config{}, nil, opa.WithPlugin("p", opa.Plugin{Tasks: []opa.Task{task}}))
+	require.NoError(t, err)
+	tasks := m.Tasks()
+	require.Len(t, tasks, 1)
+	assert.Equal(t, "slow", tasks[0].Settings.Queue)
+}
