@@ -8,6 +8,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,6 +30,9 @@ type component struct {
 	comp   Component
 	state  string
 	err    error // why it is unavailable
+	// asking is set while a Status call of the report runs (see status):
+	// one at a time, so a Status that ignores its context cannot pile up.
+	asking *atomic.Bool
 }
 
 // label names a component, its driver and, once known, the driver's plugin.
@@ -83,7 +87,7 @@ func (m *Manager) connectComponents(ctx context.Context, drivers map[string]driv
 	for _, name := range componentNames(m.cfg.OptionalComponents) {
 		cc := m.cfg.OptionalComponents[name]
 		load, _ := normalizeLoad(cc.Load) // checked by Config.validate
-		c := &component{name: strings.ToLower(name), cfg: cc, load: load}
+		c := &component{name: strings.ToLower(name), cfg: cc, load: load, asking: new(atomic.Bool)}
 		m.publishConnecting(st, c.name)
 		all[c.name] = c
 		if load == "no" {

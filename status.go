@@ -55,8 +55,12 @@ func (m *Manager) ReportWithStatus(ctx context.Context) Report {
 // status asks one component for its status, turned into plain JSON values
 // and redacted, or returns why it could not.
 func (m *Manager) status(ctx context.Context, timeout time.Duration, limit string, c *component, sr StatusReporter) (any, string) {
+	if !c.asking.CompareAndSwap(false, true) {
+		return nil, fmt.Sprintf("opa: %s: status: the previous call has not returned yet (it ignores its context); not asked again until it does", c.label())
+	}
 	var v any
 	err := guardBy(ctx, timeout, limit, "status", func(ctx context.Context) error {
+		defer c.asking.Store(false)
 		s, err := sr.Status(ctx)
 		if err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +22,22 @@ import (
 type statusComp struct {
 	mode    string
 	release chan struct{} // closed at the end of the test: "hang" returns
+	pair    *statusPair   // "pair1" and "pair2" answer once both are asked
+}
+
+// statusPair lets two Status calls wait for each other.
+type statusPair struct {
+	mu   sync.Mutex
+	n    int
+	both chan struct{} // closed when both have been asked
+}
+
+func (p *statusPair) arrive() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.n++; p.n == 2 {
+		close(p.both)
+	}
 }
 
 func (s *statusComp) Connect(context.Context) error { return nil }
@@ -53,6 +70,14 @@ func (s *statusComp) Status(ctx context.Context) (any, error) {
 		return map[string]any{"c": make(chan int)}, nil
 	case "list":
 		return []int{1, 2, 3}, nil
+	case "pair1", "pair2":
+		s.pair.arrive()
+		select {
+		case <-s.pair.both:
+			return "met", nil
+		case <-ctx.Done():
+			return nil, errors.New("the other component was not asked at the same time")
+		}
 	}
 	return nil, nil
 }
@@ -72,12 +97,13 @@ func statusManager(t *testing.T, timeout time.Duration, modes ...string) *opa.Ma
 	t.Helper()
 	release := make(chan struct{})
 	t.Cleanup(func() { close(release) })
+	pair := &statusPair{both: make(chan struct{})}
 	drv := opa.Driver{Name: "st", New: func(o opa.Options) (opa.Component, error) {
 		mode, _ := o["mode"].(string)
 		if mode == "nostatus" {
 			return statusPlain{}, nil
 		}
-		return &statusComp{mode: mode, release: release}, nil
+		return &statusComp{mode: mode, release: release, pair: pair}, nil
 	}}
 	comps := map[string]opa.ComponentConfig{}
 	for _, mode := range modes {
@@ -210,4 +236,28 @@ func TestStatusTimeoutBoundsStatus(t *testing.T) {
 	m := statusManager(t, 0, "ctx")
 	c := componentByName(t, m.ReportWithStatus(context.Background()), "ctx")
 	assert.Contains(t, c.StatusError, "within "+opa.StatusTimeout.String()+" (opa.StatusTimeout)")
+}
+
+// The components are asked at the same time: two Status calls that each
+// wait for the other both answer.
+func TestStatusAskedAtOnce(t *testing.T) {
+	m := statusManager(t, 0, "pair1", "pair2")
+	rep := m.ReportWithStatus(context.Background())
+	for _, name := range []string{"pair1", "pair2"} {
+		c := componentByName(t, rep, name)
+		assert.Empty(t, c.StatusError, name)
+		assert.Equal(t, "met", c.Status, name)
+	}
+}
+
+// A Status that ignored its context and has not returned is not asked
+// again (reports polled every few seconds would pile up goroutines); one
+// that honours its context is asked each time.
+func TestSlowStatusIsNotAskedAgain(t *testing.T) {
+	m := statusManager(t, 200*time.Millisecond, "hang", "ctx")
+	first := m.ReportWithStatus(context.Background())
+	assert.Contains(t, componentByName(t, first, "hang").StatusError, "did not return within 200ms")
+	second := m.ReportWithStatus(context.Background())
+	assert.Contains(t, componentByName(t, second, "hang").StatusError, "the previous call has not returned yet")
+	assert.Contains(t, componentByName(t, second, "ctx").StatusError, "within 200ms (COMPONENT_TIMEOUT)")
 }
