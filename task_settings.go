@@ -45,7 +45,8 @@ type TaskUnique struct {
 	// Period: only jobs enqueued (or scheduled) within the same period, as
 	// the clock is cut into periods of this length, are duplicates; 0: a job
 	// is a duplicate as long as the earlier one is stored (unfinished, or
-	// finished and not yet cleaned up).
+	// completed and not yet cleaned up), unless that one was cancelled or
+	// given up (River's default unique states).
 	Period time.Duration
 }
 
@@ -89,7 +90,7 @@ func TaskTimeout(d time.Duration) TaskOption { return func(s *TaskSettings) { s.
 
 // TaskUniqueByArgs makes a job with the same args as a stored job of the
 // task a duplicate, which is not stored, within period (0: as long as the
-// earlier job is stored; see TaskUnique).
+// earlier job is stored and was not cancelled or given up; see TaskUnique).
 func TaskUniqueByArgs(period time.Duration) TaskOption {
 	return func(s *TaskSettings) { s.Unique = &TaskUnique{ByArgs: true, Period: period} }
 }

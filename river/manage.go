@@ -88,8 +88,9 @@ func (j *Jobs) Counts(ctx context.Context) (map[string]map[string]int, error) {
 // RiverClient returns River's own client of the queue, for tools built on
 // it such as River UI (riverui.NewEndpoints): a *river.Client[*sql.Tx] on
 // SQLite, a *river.Client[pgx.Tx] on Postgres. It is the client Enqueue
-// inserts with; it is never started, so it works no jobs, and it is closed
-// with the component. Jobs inserted through it skip Enqueue's checks.
+// inserts with; it is never started, so it works no jobs, and it stops
+// working (its database closed) when the component closes. Jobs inserted
+// through it skip Enqueue's checks.
 func (j *Jobs) RiverClient() (any, error) {
 	return j.client()
 }

@@ -5,8 +5,9 @@
 // finish, then opa.Shutdown closes the components. On SIGHUP it reloads as
 // the host does (package serve): a new worker process loads the plugins
 // again and, once its Startup succeeded, starts working; this one then
-// stops fetching jobs, finishes the running ones and exits. No job is lost
-// or run twice: a job is fetched by one worker only.
+// stops fetching jobs, finishes the running ones and exits. No job is lost,
+// and none runs twice in a reload: a job is fetched by one worker only
+// (delivery is at-least-once only when a worker dies mid-job).
 //
 //	worker -settings examples/settings -data examples/build/data -pidfile build/worker.pid
 //
