@@ -33,6 +33,11 @@ type TaskSettings struct {
 	// Every has the queue enqueue the task, with empty args ({}), once per
 	// interval for the whole fleet; 0 means only when something enqueues it.
 	Every time.Duration
+	// Schedule has the queue enqueue the task, with empty args ({}), for
+	// the whole fleet at each time it returns: Schedule(t) is the first run
+	// after t. A cron library's parsed schedule fits, e.g. robfig/cron's
+	// Schedule.Next. Set Every or Schedule, not both; nil means none.
+	Schedule func(after time.Time) time.Time
 
 	emptyQueue bool // TaskQueue was last given a blank name, reported at Startup
 }
@@ -99,6 +104,16 @@ func TaskUniqueByArgs(period time.Duration) TaskOption {
 // (Settings.Every).
 func TaskEvery(d time.Duration) TaskOption { return func(s *TaskSettings) { s.Every = d } }
 
+// TaskSchedule has the queue enqueue the task at each time next returns
+// (Settings.Schedule), for the whole fleet: next(t) is the first run after
+// t. With a cron library, e.g. github.com/robfig/cron/v3:
+//
+//	sched, err := cron.ParseStandard("0 9 * * MON-FRI")
+//	task := opa.NewTask("reports.daily", send).With(opa.TaskSchedule(sched.Next))
+func TaskSchedule(next func(after time.Time) time.Time) TaskOption {
+	return func(s *TaskSettings) { s.Schedule = next }
+}
+
 // check says what is wrong with the settings, if anything.
 func (s TaskSettings) check() error {
 	var errs []string
@@ -120,6 +135,9 @@ func (s TaskSettings) check() error {
 	}
 	if s.Every < 0 {
 		bad("every %s is negative (0 means not periodic)", s.Every)
+	}
+	if s.Every > 0 && s.Schedule != nil {
+		bad("both Every (%s) and a Schedule are set: set one", s.Every)
 	}
 	if u := s.Unique; u != nil {
 		switch {

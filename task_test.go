@@ -199,6 +199,7 @@ func TestTaskSettingsAreCheckedAtStartup(t *testing.T) {
 		{"every", noop.With(opa.TaskEvery(-time.Minute)), "every -1m0s is negative"},
 		{"unique period", noop.With(opa.TaskUniqueByArgs(-time.Hour)), "unique period -1h0m0s is negative"},
 		{"empty unique", opa.Task{Kind: "p.job", Run: noop.Run, Settings: opa.TaskSettings{Unique: &opa.TaskUnique{}}}, "Unique sets neither ByArgs nor a Period"},
+		{"every and schedule", noop.With(opa.TaskEvery(time.Minute), opa.TaskSchedule(func(t time.Time) time.Time { return t.Add(time.Hour) })), "both Every (1m0s) and a Schedule are set: set one"},
 		{"two at once", noop.With(opa.TaskQueue(""), opa.TaskPriority(-1)), "TaskQueue: the queue name is empty (leave the option out for the default queue); priority -1 is negative (0 is the default)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

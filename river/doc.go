@@ -84,7 +84,8 @@
 // every worker that has the task, at OPTS.workers concurrency unless
 // OPTS.queues lists it. Its timeout is its River worker's Timeout. Every
 // makes it a periodic job (OPTS.periodic, for the same kind, sets the
-// interval instead). Connect refuses what River cannot do (a priority
+// interval instead), as does Schedule (a cron library's Next), at each time
+// it returns. Connect refuses what River cannot do (a priority
 // outside 1 to 4, a queue name River refuses, a unique period or Every
 // under 1s, a timeout not shorter than OPTS.rescue_after), naming the task
 // and its plugin.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/opa-stack/opa-go"
 	rq "github.com/riverqueue/river"
@@ -40,6 +41,14 @@ func (j *Jobs) periodicJobs(plan []periodicTask) []*rq.PeriodicJob {
 	var out []*rq.PeriodicJob
 	for _, p := range plan {
 		args := taskArgs{kind: p.kind, raw: []byte("{}")}
+		if p.schedule != nil {
+			// Not run on a new leader's start: a schedule names its times
+			// (a restart at 10:00 must not send the 09:00 report again).
+			out = append(out, rq.NewPeriodicJob(&schedule{kind: p.kind, next: p.schedule, log: j.log}, func() (rq.JobArgs, *rq.InsertOpts) {
+				return args, j.withDefaults(args, nil)
+			}, &rq.PeriodicJobOpts{ID: "opa:" + p.kind}))
+			continue
+		}
 		out = append(out, rq.NewPeriodicJob(rq.PeriodicInterval(p.every), func() (rq.JobArgs, *rq.InsertOpts) {
 			return args, j.withDefaults(args, &rq.InsertOpts{UniqueOpts: rq.UniqueOpts{ByPeriod: p.every}})
 		}, &rq.PeriodicJobOpts{ID: "opa:" + p.kind, RunOnStart: true}))
@@ -148,4 +157,24 @@ func (j *Jobs) baseConfig() *rq.Config {
 		RescueStuckJobsAfter: j.set.rescueAfter,
 		PollOnly:             j.set.pollOnly,
 	}
+}
+
+// schedule is a task's Settings.Schedule as River's PeriodicSchedule.
+type schedule struct {
+	kind string
+	next func(after time.Time) time.Time
+	log  *slog.Logger
+}
+
+// Next is the first run after current. A time that is not after current
+// would have the leader enqueue the task in a loop: it is logged as an
+// error, and the task is not enqueued again until the leader changes
+// (River takes the zero time as "never").
+func (s *schedule) Next(current time.Time) time.Time {
+	t := s.next(current)
+	if !t.IsZero() && !t.After(current) {
+		s.log.Error("river: a periodic task's Schedule returned a time not after the one it was given; the task is not enqueued on it again", "kind", s.kind, "after", current, "got", t)
+		return time.Time{}
+	}
+	return t
 }

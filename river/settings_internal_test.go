@@ -2,6 +2,8 @@ package river
 
 import (
 	"context"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,7 +35,7 @@ func TestPlanTasks(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, map[string]int{"default": 5, "mail": 2, "slow": 3}, plan.queues)
 	assert.Equal(t, map[string]int{"default": 5, "mail": 2}, set.queues, "OPTS are not changed")
-	assert.Equal(t, []periodicTask{{"t.b", time.Hour}, {"t.c", 10 * time.Second}, {"t.opts", 2 * time.Hour}}, plan.periodic)
+	assert.Equal(t, []periodicTask{{kind: "t.b", every: time.Hour}, {kind: "t.c", every: 10 * time.Second}, {kind: "t.opts", every: 2 * time.Hour}}, plan.periodic)
 	assert.Equal(t, 2, plan.settings["t.a"].Priority)
 	assert.Len(t, plan.settings, 4)
 }
@@ -90,3 +92,32 @@ type ownArgs struct{}
 
 func (ownArgs) Kind() string              { return "t.own" }
 func (ownArgs) InsertOpts() rq.InsertOpts { return rq.InsertOpts{Queue: "own", MaxAttempts: 2} }
+
+// A task's Schedule is planned as a scheduled periodic job, unless
+// OPTS.periodic names its kind (an interval, which wins). A Schedule that
+// does not move forward stops instead of enqueueing in a loop.
+func TestPlanTasksSchedule(t *testing.T) {
+	set, err := parseOptions(map[string]any{"url": "jobs.db", "periodic": map[string]any{"t.opts": "1h"}})
+	require.NoError(t, err)
+	hourly := func(t time.Time) time.Time { return t.Truncate(time.Hour).Add(time.Hour) }
+	plan, err := planTasks(set, []opa.Task{
+		noopTask("t.cron", opa.TaskSchedule(hourly)),
+		noopTask("t.opts", opa.TaskSchedule(hourly)),
+	}, pluginOf)
+	require.NoError(t, err)
+	require.Len(t, plan.periodic, 2)
+	assert.Equal(t, "t.cron", plan.periodic[0].kind)
+	assert.Zero(t, plan.periodic[0].every)
+	require.NotNil(t, plan.periodic[0].schedule)
+	at := time.Date(2026, 11, 30, 9, 15, 0, 0, time.UTC)
+	assert.Equal(t, at.Truncate(time.Hour).Add(time.Hour), plan.periodic[0].schedule(at))
+	assert.Equal(t, periodicTask{kind: "t.opts", every: time.Hour}, plan.periodic[1])
+
+	var logged strings.Builder
+	stuck := &schedule{kind: "t.stuck", next: func(t time.Time) time.Time { return t }, log: slog.New(slog.NewTextHandler(&logged, nil))}
+	assert.True(t, stuck.Next(at).IsZero(), "a schedule that does not move forward is never run again")
+	assert.Contains(t, logged.String(), "level=ERROR")
+	assert.Contains(t, logged.String(), "kind=t.stuck")
+	moving := &schedule{kind: "t.cron", next: hourly, log: slog.Default()}
+	assert.Equal(t, at.Truncate(time.Hour).Add(time.Hour), moving.Next(at))
+}

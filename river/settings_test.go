@@ -116,6 +116,14 @@ func TestPeriodicTaskDeclaredWithEvery(t *testing.T) {
 	})
 }
 
+// A periodic task declared with TaskSchedule (a cron library's Next fits)
+// runs once at each time of its schedule across two workers, on its queue.
+func TestPeriodicTaskDeclaredWithSchedule(t *testing.T) {
+	forEachDatabase(t, func(t *testing.T, dbURL string) {
+		periodicOncePerInterval(t, dbURL, "test.scheduled", "ticks", "TP_PLUGINS=scheduled")
+	})
+}
+
 // Settings River cannot honour fail Connect, naming the task and plugin.
 func TestTaskSettingsRiverRefuses(t *testing.T) {
 	noop := func(context.Context, struct{}) error { return nil }

@@ -111,10 +111,12 @@ type taskPlan struct {
 	periodic []periodicTask              // sorted by kind
 }
 
-// periodicTask is a kind the leader enqueues every interval.
+// periodicTask is a kind the leader enqueues every interval, or at each
+// time of its schedule.
 type periodicTask struct {
-	kind  string
-	every time.Duration
+	kind     string
+	every    time.Duration
+	schedule func(after time.Time) time.Time // when every is 0
 }
 
 // queueName is River's rule for a queue name.
@@ -123,9 +125,9 @@ var queueName = regexp.MustCompile(`^(?:[a-z0-9])+(?:[_|\-]?[a-z0-9]+)*$`)
 // planTasks checks the tasks' settings against what River can do and the
 // OPTS, and plans the queues and periodic jobs. A task's queue that
 // OPTS.queues does not list is worked too, with OPTS.workers concurrency.
-// A periodic task is enqueued every Settings.Every, or every
-// OPTS.periodic[kind] where OPTS names it (OPTS win); OPTS.periodic kinds
-// without a loaded task are planned as they are. plugin names a kind's
+// A periodic task is enqueued every Settings.Every, or at each time of its
+// Settings.Schedule, or every OPTS.periodic[kind] where OPTS names it (OPTS
+// win); OPTS.periodic kinds without a loaded task are planned as they are. plugin names a kind's
 // plugin in errors.
 func planTasks(set settings, tasks []opa.Task, plugin func(kind string) string) (taskPlan, error) {
 	p := taskPlan{settings: map[string]opa.TaskSettings{}, queues: maps.Clone(set.queues)}
@@ -161,9 +163,16 @@ func planTasks(set settings, tasks []opa.Task, plugin func(kind string) string) 
 		if _, ok := every[t.Kind]; s.Every > 0 && !ok {
 			every[t.Kind] = s.Every
 		}
+		if _, ok := every[t.Kind]; s.Schedule != nil && !ok {
+			every[t.Kind] = 0 // planned on its schedule
+		}
 	}
 	for _, kind := range slices.Sorted(maps.Keys(every)) {
-		p.periodic = append(p.periodic, periodicTask{kind: kind, every: every[kind]})
+		pt := periodicTask{kind: kind, every: every[kind]}
+		if pt.every == 0 {
+			pt.schedule = p.settings[kind].Schedule
+		}
+		p.periodic = append(p.periodic, pt)
 	}
 	return p, errors.Join(errs...)
 }

@@ -8,7 +8,7 @@
 //	OPA_RIVER_TESTPROG  "worker"
 //	TP_URL              OPTS.url
 //	TP_PLUGINS          comma-separated task plugins to compile in: a, b, flaky, fail, slow, late, cancel, snooze,
-//	                    and queued, unique, timeout, every, whose tasks declare Settings
+//	                    and queued, unique, timeout, every, scheduled, whose tasks declare Settings
 //	TP_BLACKLIST        a plugin to compile in but leave out with PLUGIN_BLACKLIST_RE
 //	TP_OUT              file each task run appends "KIND N PID" to
 //	TP_LEADER           OPTS.leader
@@ -45,7 +45,7 @@ type Args struct {
 // Kinds of the test plugins' tasks, by plugin name.
 var Kinds = map[string]string{"a": "test.a", "b": "test.b", "flaky": "test.flaky", "fail": "test.fail", "slow": "test.slow", "late": "test.late",
 	"cancel": "test.cancel", "snooze": "test.snooze", "queued": "test.queued", "unique": "test.unique", "timeout": "test.timeout",
-	"every": "test.every"}
+	"every": "test.every", "scheduled": "test.scheduled"}
 
 // Settings of the test plugins' tasks that declare some, by plugin name.
 // The timeout task waits for its context to end and returns its error.
@@ -54,6 +54,8 @@ var Settings = map[string][]opa.TaskOption{
 	"unique":  {opa.TaskUniqueByArgs(time.Hour)},
 	"timeout": {opa.TaskTimeout(300 * time.Millisecond), opa.TaskMaxAttempts(1)},
 	"every":   {opa.TaskEvery(2 * time.Second), opa.TaskQueue("ticks")},
+	// At each whole two seconds of the clock, as a cron schedule would.
+	"scheduled": {opa.TaskSchedule(func(t time.Time) time.Time { return t.Truncate(2 * time.Second).Add(2 * time.Second) }), opa.TaskQueue("ticks")},
 }
 
 // Declare is plugin's task with its settings and a Run that does nothing:
