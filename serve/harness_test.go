@@ -53,7 +53,8 @@ var built struct {
 }
 
 // buildDir builds the test host and, in DIR/v1 ... DIR/v6, the hello plugin
-// answering "hello vN", and DIR/needy.so; once per test binary.
+// answering "hello vN", and DIR/needy.so, DIR/crashy.so and DIR/down.so;
+// once per test binary.
 func buildDir(t testing.TB) string {
 	t.Helper()
 	needPlugins(t)
@@ -86,8 +87,10 @@ func build(dir string) error {
 	if err := goBuild("-o", filepath.Join(dir, "testhost"), "./internal/testhost"); err != nil {
 		return err
 	}
-	if err := goBuild("-buildmode=plugin", "-o", filepath.Join(dir, "needy.so"), "./internal/testplugins/needy"); err != nil {
-		return err
+	for _, name := range []string{"needy", "crashy", "down"} {
+		if err := goBuild("-buildmode=plugin", "-o", filepath.Join(dir, name+".so"), "./internal/testplugins/"+name); err != nil {
+			return err
+		}
 	}
 	for v := 1; v <= 6; v++ {
 		out := filepath.Join(dir, fmt.Sprintf("v%d", v), "hello.so")
@@ -123,10 +126,11 @@ func read(t testing.TB, path string) []byte {
 // chain is a test host and every process that replaced it: they share one
 // output pipe and one process group.
 type chain struct {
-	t       testing.TB
-	cmd     *exec.Cmd
-	pidFile string
-	base    string
+	t        testing.TB
+	cmd      *exec.Cmd
+	pidFile  string
+	base     string
+	settings string // OPA_SETTINGS_DIR of the chain and its reloads
 
 	mu    sync.Mutex
 	lines []string
@@ -140,7 +144,7 @@ func startChain(t testing.TB, pluginDir string) *chain {
 	t.Helper()
 	dir := buildDir(t)
 	settings := t.TempDir()
-	c := &chain{t: t, pidFile: filepath.Join(t.TempDir(), "testhost.pid"), more: make(chan struct{})}
+	c := &chain{t: t, pidFile: filepath.Join(t.TempDir(), "testhost.pid"), settings: settings, more: make(chan struct{})}
 	c.cmd = exec.Command(filepath.Join(dir, "testhost"), "-addr", "127.0.0.1:0", "-pidfile", c.pidFile)
 	var env []string
 	for _, kv := range os.Environ() {

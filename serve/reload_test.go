@@ -3,6 +3,7 @@ package serve_test
 import (
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -51,10 +52,11 @@ func TestFiveReloadsLoseNoRequest(t *testing.T) {
 	l.finish(t)
 }
 
-// TestBadReloadKeepsServing: a reload to a truncated .so, then to a plugin
-// whose required hook nobody provides, fails: the trigger says why, the old
-// process serves on with no failed request, and a good reload after them
-// works.
+// TestBadReloadKeepsServing: a reload to a truncated .so, to a plugin whose
+// required hook nobody provides, to a plugin whose init panics, and to
+// settings with a LOAD: yes component that is down, fails: the trigger says
+// why, the old process serves on with no failed request, and a good reload
+// after them works.
 func TestBadReloadKeepsServing(t *testing.T) {
 	dir := buildDir(t)
 	plugins := t.TempDir()
@@ -73,6 +75,18 @@ func TestBadReloadKeepsServing(t *testing.T) {
 			install(t, v1, plugins, "hello.so")
 			install(t, read(t, filepath.Join(dir, "needy.so")), plugins, "needy.so")
 		}, "[auth]"},
+		{"crash in init", func() {
+			removeFile(t, filepath.Join(plugins, "needy.so"))
+			install(t, read(t, filepath.Join(dir, "crashy.so")), plugins, "crashy.so")
+		}, "crashy"},
+		{"LOAD: yes component down", func() {
+			removeFile(t, filepath.Join(plugins, "crashy.so"))
+			install(t, read(t, filepath.Join(dir, "down.so")), plugins, "down.so")
+			settings := "default:\n  OPTIONAL_COMPONENTS:\n    store:\n      LOAD: yes\n      DRIVER: down\n"
+			if err := os.WriteFile(filepath.Join(c.settings, "opa.yaml"), []byte(settings), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "store"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.prepare()
@@ -97,7 +111,8 @@ func TestBadReloadKeepsServing(t *testing.T) {
 	}
 	// A good plugin set again: the old process still reloads.
 	install(t, read(t, filepath.Join(dir, "v2", "hello.so")), plugins, "hello.so")
-	removeFile(t, filepath.Join(plugins, "needy.so"))
+	removeFile(t, filepath.Join(plugins, "down.so"))
+	removeFile(t, filepath.Join(c.settings, "opa.yaml"))
 	from := c.mark()
 	if _, err := c.reload(); err != nil {
 		t.Fatalf("reload after the failed ones: %v", err)
