@@ -46,10 +46,7 @@ func parseURL(raw string) (dbKind, string, error) {
 	case strings.HasPrefix(l, "postgres://"), strings.HasPrefix(l, "postgresql://"):
 		return dbPostgres, u, nil
 	case strings.HasPrefix(l, "sqlite:"):
-		path := u[len("sqlite:"):]
-		if strings.HasPrefix(path, "//") {
-			path = path[2:]
-		}
+		path := strings.TrimPrefix(u[len("sqlite:"):], "//")
 		if path == "" {
 			return 0, "", errors.New("river: OPTS.url sqlite: names no file: write sqlite:PATH or a plain path")
 		}

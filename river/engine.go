@@ -104,7 +104,9 @@ func (e *engineOf[TTx]) migrate(ctx context.Context, log *slog.Logger) error {
 	}
 	err = e.exclusive(ctx, func(tx TTx, inTx bool) error {
 		if inTx {
-			_, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil) //nolint:staticcheck // SQLite: one write transaction serialises the processes
+			// SQLite: one write transaction serialises the processes.
+			//lint:ignore SA1019 the single transaction is the point here
+			_, err := m.MigrateTx(ctx, tx, rivermigrate.DirectionUp, nil)
 			return err
 		}
 		_, err := m.Migrate(ctx, rivermigrate.DirectionUp, nil)

@@ -27,7 +27,6 @@ type chainProc struct {
 	t       *testing.T
 	pidFile string
 	mu      sync.Mutex
-	out     strings.Builder
 	lines   []string
 	more    chan struct{}
 	eof     bool
