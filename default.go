@@ -91,13 +91,18 @@ func SetDefault(m *Manager) { defaultManager.Store(m) }
 // use it); or the one given to SetDefault; nil before.
 func GetManager() *Manager { return defaultManager.Load() }
 
+// defaultOrErr returns the default Manager, or errNoDefault. It is small
+// enough to inline: HookFunc, on a hot path, calls it.
 func defaultOrErr() (*Manager, error) {
-	m := defaultManager.Load()
-	if m == nil {
-		return nil, fmt.Errorf("%w: opa.Startup has not been called", ErrState)
+	if m := defaultManager.Load(); m != nil {
+		return m, nil
 	}
-	return m, nil
+	return nil, errNoDefault
 }
+
+// errNoDefault is the error of a package-level function called before any
+// Startup (or SetDefault).
+var errNoDefault = fmt.Errorf("%w: opa.Startup has not been called", ErrState)
 
 // CallHook calls the winning hook of name on the default Manager; see
 // Manager.CallHook.
