@@ -123,16 +123,21 @@ type recorder struct {
 	seen map[int]bool // flaky, snooze: the numbers that failed or snoozed once
 }
 
+// first says whether this is the first run of number n, and remembers it.
+func (r *recorder) first(n int) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	first := !r.seen[n]
+	r.seen[n] = true
+	return first
+}
+
 func (r *recorder) task(plugin string) opa.Task {
 	kind := Kinds[plugin]
 	return opa.NewTask(kind, func(ctx context.Context, a Args) error {
 		switch plugin {
 		case "flaky":
-			r.mu.Lock()
-			first := !r.seen[a.N]
-			r.seen[a.N] = true
-			r.mu.Unlock()
-			if first {
+			if r.first(a.N) {
 				r.record(kind, a.N, "failed")
 				return fmt.Errorf("flaky %d fails its first run", a.N)
 			}
@@ -142,11 +147,7 @@ func (r *recorder) task(plugin string) opa.Task {
 				return fmt.Errorf("late %d fails until %d, %dms to go", a.N, a.Until, a.Until-now)
 			}
 		case "snooze":
-			r.mu.Lock()
-			first := !r.seen[a.N]
-			r.seen[a.N] = true
-			r.mu.Unlock()
-			if first {
+			if r.first(a.N) {
 				r.record(kind, a.N, "snoozed")
 				return opa.SnoozeTask(300 * time.Millisecond)
 			}
