@@ -264,12 +264,15 @@ func (m *Manager) Component(name string) (Component, error) {
 	if !st.ready && st.components == nil {
 		return nil, fmt.Errorf("%w: components are not connected yet (Startup is connecting them)", ErrState)
 	}
+	lname := strings.ToLower(name)
+	c, ok := st.components[lname]
+	if ok && c.state == StateConnected { // the path of every request: no allocation
+		return c.comp, nil
+	}
 	var defined []string
 	for _, n := range componentNames(m.cfg.OptionalComponents) {
 		defined = append(defined, strings.ToLower(n))
 	}
-	lname := strings.ToLower(name)
-	c, ok := st.components[lname]
 	switch {
 	case !ok && !slices.Contains(defined, lname):
 		return nil, fmt.Errorf("%w: Component %q is not defined (yet?)%s. Defined components are: [%s]",
@@ -281,8 +284,6 @@ func (m *Manager) Component(name string) (Component, error) {
 			"A component that uses another must sort after it: rename one of them", ErrState, lname, st.connecting, lname)
 	}
 	switch c.state {
-	case StateConnected:
-		return c.comp, nil
 	case StateDisabled:
 		return nil, fmt.Errorf("%w: component %s is disabled (LOAD=no). Defined components are: [%s]",
 			ErrUnavailable, c.name, strings.Join(defined, " "))

@@ -408,3 +408,21 @@ func TestComponentAccessors(t *testing.T) {
 	require.NoError(t, err)
 	assert.IsType(t, fullFake{}, got)
 }
+
+// Finding a connected component, as a handler does on every request,
+// allocates nothing (the list of defined names is made for errors only).
+func TestComponentLookupDoesNotAllocate(t *testing.T) {
+	c := newCalls(t)
+	cfg := opa.Config{OptionalComponents: map[string]opa.ComponentConfig{
+		"db":    comp("yes", "fake", "db"),
+		"cache": comp("yes", "fake", "cache"),
+	}}
+	m, err := startMgr(t, cfg, nil, driverPlugin(c))
+	require.NoError(t, err)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := m.Component("db"); err != nil {
+			panic(err)
+		}
+	})
+	assert.Zero(t, allocs, "Component of a connected component allocates")
+}
