@@ -65,7 +65,7 @@ func startDefault(opts []Option, start func(*Manager) error) error {
 // err: its Report holds the error.
 func failedManager(err error) *Manager {
 	m := &Manager{log: slog.Default(), phase: phaseFailed}
-	m.report.Store(&Report{Error: err.Error()})
+	m.report.Store(&Report{State: phaseFailed.String(), Error: err.Error()})
 	return m
 }
 

@@ -310,3 +310,16 @@ func TestLifecycleReport(t *testing.T) {
 	assert.Empty(t, rep.Error)
 	assert.Contains(t, rep.String(), "component kv (driver fake, LOAD=auto): unavailable")
 }
+
+// A package-level Startup whose config is refused (New fails) leaves a
+// failed default Manager whose Report says "failed" and why.
+func TestPackageStartupConfigErrorReport(t *testing.T) {
+	opa.SetDefault(nil)
+	t.Cleanup(func() { opa.SetDefault(nil) })
+	bad := opa.Config{OptionalComponents: map[string]opa.ComponentConfig{"db": {Load: "sometimes", Driver: "x"}}}
+	err := opa.StartupSimple(opa.WithConfig(bad), opa.WithLogger(quietLog()))
+	require.ErrorIs(t, err, opa.ErrConfig)
+	rep := opa.GetManager().Report()
+	assert.Equal(t, "failed", rep.State)
+	assert.Equal(t, err.Error(), rep.Error)
+}

@@ -6,6 +6,8 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+
+	"github.com/opa-stack/opa-go/internal/preflight"
 )
 
 // loaded is a plugin chosen by the filters and opened.
@@ -109,10 +111,10 @@ func (m *Manager) choose(rep *Report, dry bool, host *Host) ([]*loaded, error) {
 			out = append(out, lp)
 		}
 	}
-	if exact, why := run.process.Exact(); !exact && (host != nil || dry) {
-		rep.BuildCheck = why
-	} else if exact {
+	if exact, why := run.process.Exact(); exact {
 		rep.BuildCheck = "package hashes, as plugin.Open decides"
+	} else {
+		rep.BuildCheck = why
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -138,10 +140,7 @@ func (m *Manager) prefetch(cands []*candidate, f *filters, run *checkRun) {
 		if err != nil || f.check(c.match, meta.Tags) != "" {
 			continue
 		}
-		_, pinned := m.cfg.PluginSHA256[c.name]
-		if !pinned {
-			_, pinned = m.cfg.PluginSHA256[strings.ToLower(c.name)]
-		}
+		_, pinned := preflight.Pin(m.cfg.PluginSHA256, c.name)
 		run.process.Fetch.Start(c.file, pinned)
 	}
 }
@@ -172,11 +171,8 @@ func (m *Manager) decide(c *candidate, f *filters, run *checkRun, dry bool) (Plu
 	if c.builtin != nil {
 		meta.Tags = c.builtin.tags
 	} else {
-		if r, ok := run.metas[c]; ok {
-			meta, metaErr = r.meta, r.err
-		} else {
-			meta, metaErr = readMeta(c.metaFile, run.perm)
-		}
+		r := run.metas[c] // read by prefetch
+		meta, metaErr = r.meta, r.err
 	}
 	if meta.Tags != nil {
 		pr.Tags = meta.Tags

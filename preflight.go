@@ -172,8 +172,9 @@ func CheckPlugin(host *Host, files ...string) []error {
 		host = CurrentHost()
 	}
 	run := newCheckRun(host)
+	perm := Config{AllowInsecurePermissions: insecure}.permissionChecker()
 	for i, file := range files {
-		if err := (Config{AllowInsecurePermissions: insecure}).checkPermissions(file); err != nil {
+		if err := perm(file); err != nil {
 			errs[i] = fmt.Errorf("opa: %s: trust: %w", file, err)
 			continue
 		}
@@ -201,18 +202,14 @@ func (c Config) checkTrust(name, file string, check func(string) error, fetch *p
 // a host's code: a settings file must not be able to turn off its own check.
 const envAllowInsecure = "OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS"
 
-// checkPermissions applies the permission rule of package trust to a file
-// that decides which code runs (a .so file, a meta.json, a settings file or
-// directory): symlinks resolved, the file and every directory up to / must
-// be writable by nobody but their owner (sticky directories aside) and be
-// owned by root or this process's user. AllowInsecurePermissions turns it
-// off. A path that does not exist is an error wrapping fs.ErrNotExist.
-func (c Config) checkPermissions(path string) error {
-	return c.permissionChecker()(path)
-}
-
-// permissionChecker returns checkPermissions for one pass over many files:
-// it takes each directory it has found trusted as checked.
+// permissionChecker returns the permission rule of package trust, for one
+// pass over the files that decide which code runs (.so files, meta.json
+// files, settings files and directories): symlinks resolved, the file and
+// every directory up to / must be writable by nobody but their owner
+// (sticky directories aside) and be owned by root or this process's user.
+// AllowInsecurePermissions turns it off. A path that does not exist is an
+// error wrapping fs.ErrNotExist. It takes each directory it has found
+// trusted as checked.
 func (c Config) permissionChecker() func(path string) error {
 	if c.AllowInsecurePermissions {
 		return func(string) error { return nil }

@@ -238,6 +238,19 @@ func redactValue(v any, depth int) any {
 			return v
 		}
 		return redactValue(rv.Elem().Interface(), depth+1)
+	case reflect.Struct: // shown as a map of its exported fields, as collect reads it
+		out := map[string]any{}
+		for i := range rv.NumField() {
+			f := rv.Type().Field(i)
+			switch {
+			case !f.IsExported():
+			case secretKey(f.Name):
+				out[f.Name] = redacted
+			default:
+				out[f.Name] = redactValue(rv.Field(i).Interface(), depth+1)
+			}
+		}
+		return out
 	}
 	return v
 }

@@ -140,3 +140,28 @@ func TestRedactByKeyWords(t *testing.T) {
 		assert.NotContains(t, msg, secret)
 	}
 }
+
+// A struct in OPTS (possible through WithConfig) is logged with the values
+// of its secret-looking fields redacted, as a map is.
+func TestRedactStructOpts(t *testing.T) {
+	type creds struct {
+		User     string
+		Password string
+		private  string
+	}
+	var logs bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	cc := comp("yes", "fake", "svc")
+	cc.Opts["login"] = creds{User: "ada", Password: "struct-field-secret", private: "x"}
+	cc.Opts["ptr"] = &creds{User: "bob", Password: "pointer-field-secret"}
+	m, err := startMgr(t, opa.Config{OptionalComponents: map[string]opa.ComponentConfig{"svc": cc}}, nil, driverPlugin(newCalls(t)), opa.WithLogger(log))
+	require.NoError(t, err)
+	rep, err := json.Marshal(m.Report())
+	require.NoError(t, err)
+	for _, s := range []string{logs.String(), string(rep)} {
+		assert.NotContains(t, s, "struct-field-secret")
+		assert.NotContains(t, s, "pointer-field-secret")
+	}
+	assert.Contains(t, logs.String(), "User:ada")
+	assert.Contains(t, logs.String(), "Password:[REDACTED]")
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"html/template"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -209,6 +210,8 @@ func TestReportStateAndSearchPaths(t *testing.T) {
 	assert.Contains(t, body, `<span class="badge bad" id="state">failed</span>`)
 	assert.Contains(t, body, "Startup failed:")
 	assert.Contains(t, body, "[must]", "the page shows the startup error")
+	require.NotEmpty(t, rep.BuildCheck)
+	assert.Contains(t, body, `id="build-check">Build check: `+template.HTMLEscapeString(rep.BuildCheck)+"<", "the page shows how plugins were checked")
 }
 
 func TestReportPageDecisionBadges(t *testing.T) {

@@ -10,15 +10,22 @@ import (
 	"strings"
 )
 
+// Pin returns the pin of plugin name in pins: looked up as given, then
+// lower-cased.
+func Pin(pins map[string]string, name string) (string, bool) {
+	if want, ok := pins[name]; ok {
+		return want, true
+	}
+	want, ok := pins[strings.ToLower(name)]
+	return want, ok
+}
+
 // CheckPin compares a plugin file with its pin in pins (plugin name → SHA-256
 // in hex, looked up as given, then lower-cased), in constant time. A plugin
 // without a pin passes unless require is set. The file's SHA-256 comes from
 // fetch (nil: read now).
 func CheckPin(name, file string, pins map[string]string, require bool, fetch *Prefetch) error {
-	want, ok := pins[name]
-	if !ok {
-		want, ok = pins[strings.ToLower(name)]
-	}
+	want, ok := Pin(pins, name)
 	if !ok {
 		if require {
 			return fmt.Errorf("no SHA-256 pin, and PLUGIN_REQUIRE_SHA256 is set: add PLUGIN_SHA256.%s (sha256sum %s)", name, file)
