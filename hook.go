@@ -44,9 +44,11 @@ type hookEntry struct {
 // hookDef is a registered definition and the plugin that gave it.
 type hookDef struct {
 	HookDefinition
-	plugin string
-	typ    reflect.Type // nil: any func
-	used   bool
+	plugin     string
+	typ        reflect.Type // nil: any func
+	used       bool
+	candidates []HookCandidate // the hooks registered for it, in order (Winner unset)
+	winner     int             // the index in candidates of the winner
 }
 
 // hookTable is the resolved hooks of a started Manager; it never changes
@@ -146,10 +148,12 @@ func (t *hookTable) add(lp *loaded, h Hook) error {
 		val = val.Convert(def.typ)
 	}
 	def.used = true
+	def.candidates = append(def.candidates, HookCandidate{Plugin: lp.name, Order: h.Order})
 	if w, ok := t.winners[h.Name]; ok && h.Order < w.order {
 		return nil
 	}
 	t.winners[h.Name] = newHookEntry(h.Name, lp.name, h.Order, val)
+	def.winner = len(def.candidates) - 1
 	return nil
 }
 
@@ -267,6 +271,10 @@ func (t *hookTable) report() []HookReport {
 		}
 		if w, ok := t.winners[name]; ok {
 			hr.Plugin, hr.Order = w.plugin, w.order
+		}
+		hr.Candidates = append([]HookCandidate{}, d.candidates...)
+		if len(hr.Candidates) > 0 {
+			hr.Candidates[d.winner].Winner = true
 		}
 		out = append(out, hr)
 	}

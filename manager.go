@@ -195,7 +195,6 @@ func (m *Manager) run(ctx context.Context, r chi.Router, rep *Report) (_ *state,
 	// The hooks are ready: serve them (a component's Connect may call them).
 	m.st.Store(&state{plugins: reg.plugins, hooks: reg.hooks})
 	rep.Hooks = reg.hooks.report()
-	addHookCandidates(rep.Hooks, reg.plugins)
 	defer func() {
 		if err != nil {
 			m.st.Store(nil)

@@ -137,36 +137,6 @@ func (r Report) String() string {
 	return b.String()
 }
 
-// addHookCandidates fills the Candidates of every hook report from the
-// hooks of the loaded plugins, as buildHooks registered them, and marks the
-// winner the same way: the highest Order, the last registered on a tie.
-func addHookCandidates(hooks []HookReport, plugins []*loaded) {
-	at := make(map[string]int, len(hooks))
-	for i := range hooks {
-		hooks[i].Candidates = []HookCandidate{}
-		at[hooks[i].Name] = i
-	}
-	for _, lp := range plugins {
-		for _, h := range lp.plugin.Hooks {
-			if i, ok := at[h.Name]; ok {
-				hooks[i].Candidates = append(hooks[i].Candidates, HookCandidate{Plugin: lp.name, Order: h.Order})
-			}
-		}
-	}
-	for i := range hooks {
-		c := hooks[i].Candidates
-		win := -1
-		for j := range c {
-			if win < 0 || c[j].Order >= c[win].Order {
-				win = j
-			}
-		}
-		if win >= 0 {
-			c[win].Winner = true
-		}
-	}
-}
-
 // publishReport stores rep as the Manager's report, taken in state p.
 func (m *Manager) publishReport(rep *Report, p phase) {
 	rep.State = p.String()
