@@ -1,7 +1,6 @@
 package opa
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -117,9 +116,7 @@ func settingsSource(s options, environ []string) string {
 		return "the host's code (WithConfig)"
 	}
 	env := settings.Environ(environ)
-	dir := cmp.Or(env["OPA_SETTINGS_DIR"], DefaultSettingsDir)
-	section := cmp.Or(strings.ToLower(strings.TrimSpace(env["ENV"])), "development")
-	src := fmt.Sprintf("settings files in %s (sections default, %s, global), then OPA_ variables", dir, section)
+	src := fmt.Sprintf("settings files in %s (sections default, %s, global), then OPA_ variables", settings.Dir(env), settings.Section(env))
 	if s.viper != nil {
 		src = "the host's viper, then " + src
 	}

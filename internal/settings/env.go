@@ -39,9 +39,9 @@ func Environ(environ []string) map[string]string {
 	return m
 }
 
-// environment is the section of the settings files that ENV selects,
+// Section is the section of the settings files that ENV of env selects,
 // lower-case; "development" when ENV is unset or blank.
-func environment(env map[string]string) string {
+func Section(env map[string]string) string {
 	e := strings.ToLower(strings.TrimSpace(env[envEnvironment]))
 	if e == "" {
 		return defaultEnvironment

@@ -68,7 +68,7 @@ func TestParseEnvValue(t *testing.T) {
 }
 
 func TestSettingsDir(t *testing.T) {
-	assert.Equal(t, DefaultDir, settingsDir(Environ(nil)))
-	assert.Equal(t, DefaultDir, settingsDir(Environ([]string{"OPA_SETTINGS_DIR="})))
-	assert.Equal(t, "/x", settingsDir(Environ([]string{"OPA_SETTINGS_DIR=/x"})))
+	assert.Equal(t, DefaultDir, Dir(Environ(nil)))
+	assert.Equal(t, DefaultDir, Dir(Environ([]string{"OPA_SETTINGS_DIR="})))
+	assert.Equal(t, "/x", Dir(Environ([]string{"OPA_SETTINGS_DIR=/x"})))
 }

@@ -16,9 +16,9 @@ import (
 // settingsExts are the settings file types LoadConfig reads.
 var settingsExts = []string{".yaml", ".yml", ".json", ".toml"}
 
-// settingsDir is OPA_SETTINGS_DIR, or DefaultDir when it is unset
-// or empty.
-func settingsDir(env map[string]string) string {
+// Dir is the settings directory: OPA_SETTINGS_DIR of env, or DefaultDir
+// when it is unset or empty.
+func Dir(env map[string]string) string {
 	if d := env[envSettingsDir]; d != "" {
 		return d
 	}

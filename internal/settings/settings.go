@@ -53,11 +53,11 @@ func Load(base map[string]any, env map[string]string, check func(path string) er
 	if m, ok := nb.(map[string]any); ok {
 		l.mergeValue(l.root, m, &l.src, "viper", true)
 	}
-	files, err := settingsFiles(settingsDir(env), check)
+	files, err := settingsFiles(Dir(env), check)
 	if err != nil {
 		return nil, err
 	}
-	environ := environment(env)
+	environ := Section(env)
 	for _, f := range files {
 		if check != nil {
 			if err := check(f); err != nil {
