@@ -102,6 +102,17 @@ var buildValueFlags = []struct{ key, none string }{
 // opening fails and explainOpenError translates the runtime's message. A
 // nil host (no build information, rare) skips the comparison.
 func CompareBuild(plugin *debug.BuildInfo, host *debug.BuildInfo) error {
+	return compareBuild(plugin, host, "host")
+}
+
+// compareBuild is CompareBuild against the build information of other,
+// which the messages call who: "host", or "plugin NAME" for a plugin loaded
+// before.
+func compareBuild(plugin, host *debug.BuildInfo, who string) error {
+	whose := who + "'s"
+	if who == "host" {
+		whose = "the host's"
+	}
 	if plugin == nil {
 		return noBuildInfoError("none found")
 	}
@@ -114,8 +125,8 @@ func CompareBuild(plugin *debug.BuildInfo, host *debug.BuildInfo) error {
 		diffs = append(diffs, "built with -buildmode="+mode+": build it with -buildmode=plugin")
 	}
 	if plugin.GoVersion != host.GoVersion && plugin.GoVersion != "" && host.GoVersion != "" {
-		diffs = append(diffs, fmt.Sprintf("built with %s, host built with %s: rebuild the plugin with %s",
-			plugin.GoVersion, host.GoVersion, host.GoVersion))
+		diffs = append(diffs, fmt.Sprintf("built with %s, %s built with %s: rebuild the plugin with %s",
+			plugin.GoVersion, who, host.GoVersion, host.GoVersion))
 	}
 	for _, s := range buildValueFlags {
 		p, pok := ps[s.key]
@@ -145,18 +156,18 @@ func CompareBuild(plugin *debug.BuildInfo, host *debug.BuildInfo) error {
 		case s.key == "CGO_ENABLED" && h == "0":
 			fix = "the host cannot load .so plugins at all: rebuild the host with CGO_ENABLED=1"
 		}
-		diffs = append(diffs, fmt.Sprintf("built with %s, host built with %s: %s", show(p), show(h), fix))
+		diffs = append(diffs, fmt.Sprintf("built with %s, %s built with %s: %s", show(p), who, show(h), fix))
 	}
 	for _, k := range buildBoolFlags {
 		p, h := ps[k] == "true", hs[k] == "true"
 		switch {
 		case p && !h:
-			diffs = append(diffs, fmt.Sprintf("built with %s, host built without %s: rebuild the plugin without %s", k, k, k))
+			diffs = append(diffs, fmt.Sprintf("built with %s, %s built without %s: rebuild the plugin without %s", k, who, k, k))
 		case !p && h:
-			diffs = append(diffs, fmt.Sprintf("built without %s, host built with %s: rebuild the plugin with %s", k, k, k))
+			diffs = append(diffs, fmt.Sprintf("built without %s, %s built with %s: rebuild the plugin with %s", k, who, k, k))
 		}
 	}
-	diffs = append(diffs, moduleMismatches(plugin, host)...)
+	diffs = append(diffs, moduleMismatches(plugin, host, who, whose)...)
 	if len(diffs) == 0 {
 		return nil
 	}
@@ -214,7 +225,7 @@ func builtModules(info *debug.BuildInfo) map[string]builtModule {
 // or content, sorted by path. A "(devel)" or empty version, a "+dirty" one,
 // or a main module without a sum (its version comes from a VCS checkout)
 // is a local build: not compared.
-func moduleMismatches(plugin, host *debug.BuildInfo) []string {
+func moduleMismatches(plugin, host *debug.BuildInfo, who, whose string) []string {
 	pm, hm := builtModules(plugin), builtModules(host)
 	local := func(u builtModule) bool {
 		return u.version == "" || u.version == "(devel)" || strings.HasSuffix(u.version, "+dirty") || (u.isMain && u.sum == "")
@@ -228,15 +239,15 @@ func moduleMismatches(plugin, host *debug.BuildInfo) []string {
 		}
 		fix := "go get " + path + "@" + h.version
 		if strings.HasPrefix(h.shown, "=>") {
-			fix = "the host's `replace " + path + " " + h.shown + "`"
+			fix = whose + " `replace " + path + " " + h.shown + "`"
 		}
 		switch {
 		case p.version != h.version || (p.shown != h.shown && (p.sum == "" || h.sum == "")):
-			diffs = append(diffs, fmt.Sprintf("module %s: plugin built with %s, host with %s: rebuild the plugin with %s",
-				path, p.shown, h.shown, fix))
+			diffs = append(diffs, fmt.Sprintf("module %s: plugin built with %s, %s with %s: rebuild the plugin with %s",
+				path, p.shown, who, h.shown, fix))
 		case p.sum != "" && h.sum != "" && p.sum != h.sum:
-			diffs = append(diffs, fmt.Sprintf("module %s %s: plugin and host were built with different contents (sum %s, host %s): rebuild the plugin with the host's copy (the same go.sum line for %s)",
-				path, p.shown, p.sum, h.sum, path))
+			diffs = append(diffs, fmt.Sprintf("module %s %s: plugin and %s were built with different contents (sum %s, %s %s): rebuild the plugin with %s copy (the same go.sum line for %s)",
+				path, p.shown, who, p.sum, who, h.sum, whose, path))
 		}
 	}
 	return diffs

@@ -244,3 +244,18 @@ func TestPluginIdentity(t *testing.T) {
 		assert.Empty(t, ELFPluginPath(writePreflightFile(t, "p.so", []byte("hello\n"))))
 	})
 }
+
+// Against a plugin loaded before, the differences name that plugin, and a
+// module path that contains "host" is left as it is.
+func TestCompareBuildWithAPlugin(t *testing.T) {
+	p, other := preflightPluginInfo(), preflightPluginInfo()
+	p.Deps = append(p.Deps, &debug.Module{Path: "example.com/opahost", Version: "v1.1.0", Sum: "h1:a="})
+	other.Deps = append(other.Deps, &debug.Module{Path: "example.com/opahost", Version: "v1.0.0", Sum: "h1:b="})
+	preflightSet(other, "-race", "true")
+	var bm *BuildMismatchError
+	require.True(t, errors.As(compareBuild(p, other, "plugin first"), &bm))
+	assert.Equal(t, []string{
+		"built without -race, plugin first built with -race: rebuild the plugin with -race",
+		"module example.com/opahost: plugin built with v1.1.0, plugin first with v1.0.0: rebuild the plugin with go get example.com/opahost@v1.0.0",
+	}, bm.Differences)
+}

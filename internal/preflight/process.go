@@ -101,8 +101,12 @@ func (p *Process) Check(name, file string, info *debug.BuildInfo) error {
 	c := pickConflict(conflicts, info, p.infos)
 	e := &BuildMismatchError{Package: c.Package, With: c.Holder.Name}
 	holderInfo := p.infos[c.Holder]
-	if mm, ok := errors.AsType[*BuildMismatchError](CompareBuild(info, holderInfo)); ok {
-		e.Differences = append(e.Differences, reword(mm.Differences, c.Holder.Name)...)
+	who := "host"
+	if c.Holder != p.host {
+		who = c.Holder.Name
+	}
+	if mm, ok := errors.AsType[*BuildMismatchError](compareBuild(info, holderInfo, who)); ok {
+		e.Differences = append(e.Differences, mm.Differences...)
 	}
 	e.Differences = append(e.Differences, sourceDifferences(c, file, info, holderInfo)...)
 	if c.Holder == p.host && slices.ContainsFunc(e.Differences, func(d string) bool { return strings.HasPrefix(d, "module ") }) {
@@ -171,19 +175,6 @@ func (p *Process) add(name, file string, pkgs *Packages, info *debug.BuildInfo) 
 	l := &Loaded{Name: "plugin " + name, File: file, Packages: pkgs}
 	p.loaded = append(p.loaded, l)
 	p.infos[l] = info
-}
-
-// reword makes the build differences, which speak of "the host", speak of
-// the plugin loaded before when that is who holds the other copy.
-func reword(diffs []string, holder string) []string {
-	if holder == "the host" {
-		return diffs
-	}
-	out := make([]string, len(diffs))
-	for i, d := range diffs {
-		out[i] = strings.ReplaceAll(strings.ReplaceAll(d, "host's", holder+"'s"), "host ", holder+" ")
-	}
-	return out
 }
 
 // sourceDifferences explains a conflict from where each binary compiled
