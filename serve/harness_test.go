@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,32 +17,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opa-stack/opa-go/internal/testenv"
 	"github.com/opa-stack/opa-go/serve"
 )
 
 // deadline bounds every wait of these tests: for a line, a reload, a
 // drain. It is slack for a loaded machine and the race detector.
 const deadline = 90 * time.Second
-
-// needPlugins skips the test where .so plugins cannot work (another OS,
-// no cgo), and fails it there under CI=true.
-func needPlugins(t testing.TB) {
-	t.Helper()
-	var why string
-	switch {
-	case runtime.GOOS != "linux" && runtime.GOOS != "darwin" && runtime.GOOS != "freebsd":
-		why = "Go plugins do not work on " + runtime.GOOS
-	case !cgoEnabled:
-		why = "Go plugins need cgo (CGO_ENABLED=1 and a C compiler)"
-	}
-	if why == "" {
-		return
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("%s; CI=true needs them", why)
-	}
-	t.Skip(why)
-}
 
 // built holds the test host and plugins, built once.
 var built struct {
@@ -57,7 +37,7 @@ var built struct {
 // once per test binary.
 func buildDir(t testing.TB) string {
 	t.Helper()
-	needPlugins(t)
+	testenv.Plugins(t, cgoEnabled)
 	built.once.Do(func() {
 		built.dir, built.err = os.MkdirTemp("", "serve-test-")
 		if built.err != nil {
@@ -189,6 +169,9 @@ func (c *chain) scan(r io.Reader) {
 	c.eof = true
 	close(c.more)
 	c.mu.Unlock()
+	// A line too long for the scanner stops it: keep reading, so that the
+	// processes never block writing to a full pipe.
+	_, _ = io.Copy(io.Discard, r)
 }
 
 func (c *chain) output() string {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/signal"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -71,17 +70,16 @@ type Process struct {
 // New returns the Process, once per program (tableflip allows one). It
 // fails where graceful restarts are not supported (Windows).
 func New(cfg Config) (*Process, error) {
+	if cfg.ReadyTimeout <= 0 {
+		cfg.ReadyTimeout = time.Minute
+	}
 	p := &Process{cfg: cfg, log: cfg.Logger}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
-	timeout := cfg.ReadyTimeout
-	if timeout <= 0 {
-		timeout = time.Minute
-	}
 	p.reasonFile = os.Getenv(reasonEnv)
 	_ = os.Unsetenv(reasonEnv) // our own children get their own
-	upg, err := tableflip.New(tableflip.Options{UpgradeTimeout: timeout, PIDFile: cfg.PIDFile})
+	upg, err := tableflip.New(tableflip.Options{UpgradeTimeout: cfg.ReadyTimeout, PIDFile: cfg.PIDFile})
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
@@ -154,7 +152,7 @@ func (p *Process) Stop() {
 		}
 		p.upg.Stop()
 		if p.cfg.PIDFile != "" {
-			if b, err := os.ReadFile(p.cfg.PIDFile); err == nil && strings.TrimSpace(string(b)) == strconv.Itoa(os.Getpid()) {
+			if pid, err := ReadPID(p.cfg.PIDFile); err == nil && pid == os.Getpid() {
 				_ = os.Remove(p.cfg.PIDFile)
 			}
 		}
@@ -264,11 +262,7 @@ func (p *Process) handleSIGHUP() {
 // reloadOnSignal is the reload a SIGHUP asks for.
 func (p *Process) reloadOnSignal() {
 	p.log.Info("serve: SIGHUP: reloading", "pid", os.Getpid())
-	timeout := p.cfg.ReadyTimeout
-	if timeout <= 0 {
-		timeout = time.Minute
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*timeout)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*p.cfg.ReadyTimeout)
 	defer cancel()
 	if err := p.Reload(ctx); errors.Is(err, ErrReloading) || errors.Is(err, ErrNotReady) {
 		p.log.Warn("serve: SIGHUP ignored", "error", err)
