@@ -8,7 +8,6 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
-	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -125,10 +124,7 @@ func main() {
 		res.StartupError = err.Error()
 	}
 	if err != nil && *pkg {
-		for _, c := range calls {
-			_, cerr := opa.CallHook(c)
-			res.Calls = append(res.Calls, call{Name: c, Error: fmt.Sprint(cerr)})
-		}
+		res.Calls = callHooks(calls) // what the package-level functions say after a failed Startup
 	}
 	if err == nil {
 		for _, p := range gets {
@@ -136,19 +132,7 @@ func main() {
 			r.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, p, nil))
 			res.Gets = append(res.Gets, get{Path: p, Status: rec.Code, Body: rec.Body.String(), Host: rec.Header().Get("X-Host")})
 		}
-		for _, c := range calls {
-			name, args, _ := strings.Cut(c, ":")
-			var in []any
-			for _, a := range splitNonEmpty(args) {
-				in = append(in, a)
-			}
-			out, cerr := opa.CallHook(name, in...)
-			cr := call{Name: name, Result: out}
-			if cerr != nil {
-				cr.Error = cerr.Error()
-			}
-			res.Calls = append(res.Calls, cr)
-		}
+		res.Calls = callHooks(calls)
 		if serr := opa.Shutdown(context.Background()); serr != nil {
 			res.ShutdownError = serr.Error()
 		}
@@ -156,6 +140,26 @@ func main() {
 	enc := json.NewEncoder(os.Stdout)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(res)
+}
+
+// callHooks calls each hook, given as NAME or NAME:ARG,ARG, through the
+// package-level CallHook.
+func callHooks(calls []string) []call {
+	var out []call
+	for _, c := range calls {
+		name, args, _ := strings.Cut(c, ":")
+		var in []any
+		for _, a := range splitNonEmpty(args) {
+			in = append(in, a)
+		}
+		res, err := opa.CallHook(name, in...)
+		cr := call{Name: name, Result: res}
+		if err != nil {
+			cr.Error = err.Error()
+		}
+		out = append(out, cr)
+	}
+	return out
 }
 
 // openBare opens each file with plugin.Open, in order, with no check of
