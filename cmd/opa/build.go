@@ -190,10 +190,7 @@ func runBuild(c *cli, hostFile, dir string, pkgs []string) int {
 	for i, err := range opa.CheckPlugin(h, temps...) {
 		if reasons := checkReasons(temps[i], err); len(reasons) > 0 {
 			ok = false
-			fmt.Fprintf(c.stdout, "%s: REFUSED (not written)\n", files[i])
-			for _, r := range reasons {
-				fmt.Fprintf(c.stdout, "    %s\n", r)
-			}
+			printRefused(c.stdout, files[i]+": REFUSED (not written)", reasons)
 		}
 	}
 	if !ok {

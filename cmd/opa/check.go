@@ -81,12 +81,17 @@ func checkFiles(w io.Writer, host *opa.Host, files []string) bool {
 			continue
 		}
 		ok = false
-		fmt.Fprintf(w, "%s: REFUSED\n", f)
-		for _, r := range reasons {
-			fmt.Fprintf(w, "    %s\n", r)
-		}
+		printRefused(w, f+": REFUSED", reasons)
 	}
 	return ok
+}
+
+// printRefused prints a refused file's line and its reasons, indented.
+func printRefused(w io.Writer, line string, reasons []string) {
+	fmt.Fprintln(w, line)
+	for _, r := range reasons {
+		fmt.Fprintf(w, "    %s\n", r)
+	}
 }
 
 // checkReasons returns why the host would refuse file, one reason per
@@ -100,8 +105,7 @@ func checkReasons(file string, err error) []string {
 		if mismatch.Package == "" {
 			return mismatch.Differences
 		}
-		head := fmt.Sprintf("package %s differs from %s's copy, so plugin.Open would refuse it:", mismatch.Package, mismatch.With)
-		return append([]string{head}, mismatch.Differences...)
+		return append([]string{mismatch.Head()}, mismatch.Differences...)
 	}
 	msg := strings.TrimPrefix(err.Error(), "opa: "+file)
 	return []string{strings.TrimLeft(msg, ": ")}

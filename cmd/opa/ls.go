@@ -37,7 +37,7 @@ seen, nor plugins compiled into it (opa.Register).
 
 The build comparison needs the binary that will load the plugins: without
 --host it is skipped (this opa binary is not your host), and each plugin
-that passes the other checks says "build not compared".
+that passes the other checks says "not compared with a host (no --host)".
 
 Exit status: 0 the list was printed, even when plugins would be refused;
 1 the settings are invalid or a plugin path cannot be read; 2 a usage error.`,
@@ -176,7 +176,7 @@ func checkDir(flagName, dir string) error {
 
 // explain runs the library's Explain on cfg and turns its report into
 // decisions. A nil host skips the build comparison; plugins that pass every
-// other check then say "build not compared".
+// other check then say notCompared.
 func explain(cfg opa.Config, host *opa.Host) (lsResult, error) {
 	res := lsResult{
 		SettingsDir:       cmp.Or(os.Getenv("OPA_SETTINGS_DIR"), opa.DefaultSettingsDir),

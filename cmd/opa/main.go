@@ -213,10 +213,8 @@ func readHost(file string) (*debug.BuildInfo, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--host %s: has no Go build information (%v): give the host binary itself, built by go build", file, cause(err))
 	}
-	for _, s := range info.Settings {
-		if s.Key == "-buildmode" && s.Value == "plugin" {
-			return nil, fmt.Errorf("--host %s: is a plugin (-buildmode=plugin), not a host: give the binary that loads the plugins", file)
-		}
+	if settingsOf(info)["-buildmode"] == "plugin" {
+		return nil, fmt.Errorf("--host %s: is a plugin (-buildmode=plugin), not a host: give the binary that loads the plugins", file)
 	}
 	return info, nil
 }

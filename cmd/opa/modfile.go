@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
-	"slices"
 	"strings"
 
 	"github.com/opa-stack/opa-go/internal/preflight"
@@ -20,7 +19,7 @@ import (
 // go build with -modfile) that pins those modules as the host's build
 // information says; the plugin's own go.mod is never changed.
 
-// hostModules pins, in a copy of the plugin's go.mod in tmp, every module of
+// matchHost pins, in a copy of the plugin's go.mod in tmp, every module of
 // the plugin's build list that the host has to the host's version and
 // source, and returns the -modfile argument. hostFile is the host binary;
 // env the go command's environment.
@@ -119,7 +118,7 @@ func pinEdits(hostFile string, host *debug.BuildInfo, d *debug.Module) ([]string
 
 // trimpath says whether a binary was built with -trimpath.
 func trimpath(info *debug.BuildInfo) bool {
-	return slices.ContainsFunc(info.Settings, func(s debug.BuildSetting) bool { return s.Key == "-trimpath" && s.Value == "true" })
+	return settingsOf(info)["-trimpath"] == "true"
 }
 
 // copyIfExists copies src to dst; a missing src is no error.

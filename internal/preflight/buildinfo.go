@@ -41,7 +41,16 @@ func (e *BuildMismatchError) Error() string {
 	if e.Package == "" {
 		return why
 	}
-	return fmt.Sprintf("package %s differs from %s's copy, so plugin.Open would refuse it: %s", e.Package, e.With, why)
+	return e.Head() + " " + why
+}
+
+// Head is what Error says before the differences of a package mismatch:
+// which package differs from whose copy; "" when Package is empty.
+func (e *BuildMismatchError) Head() string {
+	if e.Package == "" {
+		return ""
+	}
+	return fmt.Sprintf("package %s differs from %s's copy, so plugin.Open would refuse it:", e.Package, e.With)
 }
 
 // hostBuildInfo reads this binary's build information once.

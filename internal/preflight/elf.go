@@ -76,7 +76,7 @@ func CheckELF(file string) (err error) {
 	return checkELFFile(f, uint64(st.Size()))
 }
 
-// checkELFFile does checkELF's work on an open file of the given size.
+// checkELFFile does CheckELF's work on an open file of the given size.
 func checkELFFile(r io.ReaderAt, size uint64) error {
 	var ident [elf.EI_NIDENT]byte
 	n, _ := r.ReadAt(ident[:], 0)

@@ -67,7 +67,7 @@ func ldflagsPluginPath(ldflags string) string {
 // ELFPluginPath reads the runtime's exact key for the plugin in file from
 // its ELF symbol go:link.thispluginpath. It returns "" when the file has no
 // symbol table (built with -ldflags=-s) or is not such an ELF file; call it
-// after checkELF.
+// after CheckELF.
 func ELFPluginPath(file string) string {
 	f, err := elf.Open(file)
 	if err != nil {
