@@ -49,19 +49,21 @@ func Load(settingsDir, dataDir string) (opa.Config, error) {
 	return cfg, nil
 }
 
-// sqliteInDir puts a relative SQLite file of a river OPTS.url inside dir;
-// any other url (postgres://, an absolute path, empty) is kept as it is.
+// sqliteInDir puts a relative SQLite file of a river OPTS.url (a plain
+// path, or sqlite:PATH) inside dir; any other url (postgres://, another
+// scheme, a libpq key=value string, an absolute path, empty) is kept as it
+// is, for the driver to take or refuse: never made into a file name.
 func sqliteInDir(url, dir string) string {
 	lower := strings.ToLower(url)
-	if strings.HasPrefix(lower, "postgres://") || strings.HasPrefix(lower, "postgresql://") {
-		return url
-	}
 	prefix := ""
 	for _, p := range []string{"sqlite://", "sqlite:"} {
 		if strings.HasPrefix(lower, p) {
 			prefix = url[:len(p)]
 			break
 		}
+	}
+	if scheme, _, ok := strings.Cut(url, ":"); prefix == "" && (ok && !strings.Contains(scheme, "/") || strings.Contains(url, "=")) {
+		return url
 	}
 	path := url[len(prefix):]
 	if path == "" || filepath.IsAbs(path) {

@@ -16,6 +16,8 @@ func TestSqliteInDir(t *testing.T) {
 		"sqlite:/srv/jobs.db":              "sqlite:/srv/jobs.db",
 		"postgres://u:p@db:5432/app":       "postgres://u:p@db:5432/app",
 		"POSTGRESQL://u:p@db:5432/app?x=y": "POSTGRESQL://u:p@db:5432/app?x=y",
+		"pgsql://u:pw@db/app":              "pgsql://u:pw@db/app",
+		"host=db password=pw":              "host=db password=pw",
 		"":                                 "",
 	} {
 		if got := sqliteInDir(url, "/data"); got != want {
