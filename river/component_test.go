@@ -372,3 +372,15 @@ func TestWorkWithDoneContext(t *testing.T) {
 	cancel()
 	assert.NoError(t, jobs.Work(ctx))
 }
+
+// A misspelt OPTS key fails Startup before the driver's New, as a config
+// error that names the setting and the key it likely meant.
+func TestUnknownOptsKeyIsAConfigError(t *testing.T) {
+	m, err := newHost(filepath.Join(t.TempDir(), "jobs.db"), opa.Options{"max_attempt": 3})
+	require.NoError(t, err)
+	err = m.StartupSimple(context.Background())
+	require.ErrorIs(t, err, opa.ErrConfig)
+	assert.ErrorContains(t, err, "unknown setting OPTIONAL_COMPONENTS.JOBS.OPTS.MAX_ATTEMPT")
+	assert.ErrorContains(t, err, "did you mean MAX_ATTEMPTS?")
+	_ = m.Shutdown(context.Background())
+}

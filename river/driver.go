@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/opa-stack/opa-go"
@@ -14,8 +16,9 @@ import (
 const DriverName = "river"
 
 // Driver builds River job queues for OPTIONAL_COMPONENTS (see the package
-// doc for OPTS).
-var Driver = opa.Driver{Name: DriverName, New: New}
+// doc for OPTS). It lists its OPTS keys, so that opa refuses an unknown one
+// before New, naming the setting and the key it likely meant.
+var Driver = opa.Driver{Name: DriverName, New: New, Opts: slices.Sorted(maps.Keys(optionKeys))}
 
 // Plugin provides Driver and nothing else. Compile it into a host with
 // opa.Register("river", river.Plugin), opa.WithPlugin, or a blank import of

@@ -210,18 +210,7 @@ func uniqueUnset(u rq.UniqueOpts) bool {
 // Job returns the stored job with this ID; an unknown ID is an error
 // wrapping opa.ErrNotFound.
 func (j *Jobs) Job(ctx context.Context, id int64) (*JobRow, error) {
-	ins, err := j.client()
-	if err != nil {
-		return nil, err
-	}
-	row, err := ins.JobGet(ctx, id)
-	if errors.Is(err, rivertype.ErrNotFound) {
-		return nil, fmt.Errorf("%w: river: job %d", opa.ErrNotFound, id)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("river: job %d: %w", id, err)
-	}
-	return row, nil
+	return j.act(ctx, id, "get", client.JobGet)
 }
 
 // Kinds returns the task kinds this process can run: those of its loaded

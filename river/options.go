@@ -51,8 +51,9 @@ var optionKeys = map[string]func(*settings, any) error{
 	"poll_interval": func(s *settings, v any) (err error) { s.pollInterval, err = durationOpt(v); return },
 }
 
-// parseOptions checks OPTS. Errors name the key but never its value, which
-// may hold a password.
+// parseOptions checks OPTS (opa has refused unknown keys already, Driver.Opts;
+// the check here is for a direct New). Errors name the key; the url is shown
+// only with its password replaced.
 func parseOptions(opts opa.Options) (settings, error) {
 	s := settings{queue: "default", workers: 10, leader: "auto", migrate: "auto", stopTimeout: 10 * time.Second,
 		rescueAfter: time.Hour, leaderAlarm: time.Minute}
@@ -178,8 +179,8 @@ func leaderOpt(v any) (string, error) {
 }
 
 // queuesOpt reads QUEUES: a map of queue name to concurrency ({default: 10,
-// mail: 2}; 0 means OPTS.workers), a list of names, or, from the
-// environment, "default=10,mail" (a name without =N gets OPTS.workers).
+// mail: 2}; at least 1), a list of names, or, from the environment,
+// "default=10,mail" (a name without a number gets OPTS.workers).
 func queuesOpt(v any) (map[string]int, error) {
 	out := map[string]int{}
 	add := func(name string, n any) error {

@@ -16,7 +16,6 @@ import (
 
 // running is one Work in progress.
 type running struct {
-	client  client               // set once started; read after done closes
 	stopReq chan context.Context // Close asks Work to stop, with its own deadline
 	done    chan struct{}        // closed when Work has returned
 	err     error                // the stop's error, set before done closes
@@ -63,7 +62,6 @@ func (j *Jobs) Work(ctx context.Context) error {
 		r.err = err
 		return err
 	}
-	r.client = c
 	watchCtx, stopWatch := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWatch()
 	go j.watchLeader(watchCtx)
