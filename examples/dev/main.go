@@ -15,6 +15,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -33,7 +34,7 @@ import (
 )
 
 func main() {
-	build := flag.String("build", envOr("BUILD_DIR", "build"), "directory of host, worker, opa and the PID files (env BUILD_DIR)")
+	build := flag.String("build", cmp.Or(os.Getenv("BUILD_DIR"), "build"), "directory of host, worker, opa and the PID files (env BUILD_DIR)")
 	src := flag.String("src", "plugins", "plugin sources to watch: one directory per plugin, inside this module")
 	out := flag.String("plugins", os.Getenv("OPA_PLUGIN_PATHS"), "where the plugins are built to (env OPA_PLUGIN_PATHS; default BUILD/plugins)")
 	flag.Parse()
@@ -205,10 +206,3 @@ func install(b []byte, dir, name string) error {
 func round(d time.Duration) time.Duration { return d.Round(10 * time.Millisecond) }
 
 func since(t time.Time) time.Duration { return round(time.Since(t)) }
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
-}

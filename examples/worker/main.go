@@ -20,6 +20,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -38,7 +39,7 @@ import (
 
 func main() {
 	settings := flag.String("settings", os.Getenv("OPA_SETTINGS_DIR"), "settings directory (env OPA_SETTINGS_DIR; default "+opa.DefaultSettingsDir+")")
-	data := flag.String("data", envOr("DATA_DIR", "data"), "data directory: relative component files (OPTS.path, a river OPTS.url) are inside it (env DATA_DIR)")
+	data := flag.String("data", cmp.Or(os.Getenv("DATA_DIR"), "data"), "data directory: relative component files (OPTS.path, a river OPTS.url) are inside it (env DATA_DIR)")
 	pidFile := flag.String("pidfile", os.Getenv("WORKER_PID_FILE"), "write the PID of the working process to this file, for kill -HUP and systemctl reload (env WORKER_PID_FILE)")
 	flag.Parse()
 	// Its log says "worker:", to tell it from the host's beside it (make run).
@@ -95,11 +96,4 @@ func run(proc *serve.Process, settingsDir, dataDir string) error {
 	err = jobs.Work(workCtx)
 	slog.Info("worker stopped working: closing components")
 	return errors.Join(err, opa.Shutdown(context.Background()))
-}
-
-func envOr(key, def string) string {
-	if v := os.Getenv(key); v != "" {
-		return v
-	}
-	return def
 }
