@@ -101,12 +101,16 @@ func SourceDirs(a, b, pkg string) (string, string) {
 // ModuleDir says from which local directory a binary built the module
 // modPath, read from where it compiled the module's packages: "" when the
 // binary was built with -trimpath (the directory is not recorded), or links
-// no function of the module.
+// no function of the module. A function of the module may start in another
+// package's file (a closure inlined from maps.Keys, say, is named after the
+// function it is in), so the directory most of its functions agree on wins.
 func ModuleDir(file, modPath string) string {
 	t := readLineTable(file)
 	if t.tab == nil {
 		return ""
 	}
+	votes := map[string]int{}
+	best := ""
 	for i := range t.tab.Funcs {
 		fn := &t.tab.Funcs[i]
 		pkg := fn.PackageName()
@@ -119,8 +123,11 @@ func ModuleDir(file, modPath string) string {
 			continue
 		}
 		if dir, ok := strings.CutSuffix(path.Dir(f), sub); ok && dir != "" {
-			return dir
+			votes[dir]++
+			if votes[dir] > votes[best] {
+				best = dir
+			}
 		}
 	}
-	return ""
+	return best
 }
