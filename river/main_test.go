@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -217,6 +218,20 @@ func (w *worker) runs() []run {
 	}
 	require.NoError(w.t, sc.Err())
 	return out
+}
+
+// waitRun waits until the worker's task recorded what for job number n, or
+// fails after d. River marks a job running before its task starts: a test
+// that must catch the task itself mid-run waits for this.
+func (w *worker) waitRun(d time.Duration, n int, what string) {
+	w.t.Helper()
+	deadline := time.Now().Add(d)
+	for !slices.ContainsFunc(w.runs(), func(r run) bool { return r.n == n && r.what == what }) {
+		if time.Now().After(deadline) {
+			w.t.Fatalf("worker %d: no %q run of job %d after %s", w.cmd.Process.Pid, what, n, d)
+		}
+		time.Sleep(50 * time.Millisecond) // a file, no event: poll, bounded above
+	}
 }
 
 // waitState waits until every job of ids is in state, or fails after d. It

@@ -272,6 +272,7 @@ func TestKilledWorkersJobIsRescued(t *testing.T) {
 
 		w1 := startWorker(t, dbURL, "TP_PLUGINS=slow")
 		waitState(t, jobs, []int64{row.ID}, "running", 60*time.Second)
+		w1.waitRun(60*time.Second, 1, "started")
 		w1.kill()
 
 		w2 := startWorker(t, dbURL, "TP_PLUGINS=slow", "TP_SLOW_FAST=1", `TP_OPTS={"job_timeout": "1s", "rescue_after": "2s"}`)
