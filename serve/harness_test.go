@@ -1,7 +1,6 @@
 package serve_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -103,19 +101,14 @@ func read(t testing.TB, path string) []byte {
 	return b
 }
 
-// chain is a test host and every process that replaced it: they share one
-// output pipe and one process group.
+// chain is a test host and every process that replaced it on a reload
+// (see testenv.Group).
 type chain struct {
+	*testenv.Group
 	t        testing.TB
-	cmd      *exec.Cmd
 	pidFile  string
 	base     string
 	settings string // OPA_SETTINGS_DIR of the chain and its reloads
-
-	mu    sync.Mutex
-	lines []string
-	more  chan struct{} // closed and replaced at each new line
-	eof   bool
 }
 
 // startChain starts the test host on loopback with the plugins of
@@ -123,96 +116,30 @@ type chain struct {
 func startChain(t testing.TB, pluginDir string) *chain {
 	t.Helper()
 	dir := buildDir(t)
-	settings := t.TempDir()
-	c := &chain{t: t, pidFile: filepath.Join(t.TempDir(), "testhost.pid"), settings: settings, more: make(chan struct{})}
-	c.cmd = exec.Command(filepath.Join(dir, "testhost"), "-addr", "127.0.0.1:0", "-pidfile", c.pidFile)
+	c := &chain{t: t, pidFile: filepath.Join(t.TempDir(), "testhost.pid"), settings: t.TempDir()}
+	cmd := exec.Command(filepath.Join(dir, "testhost"), "-addr", "127.0.0.1:0", "-pidfile", c.pidFile)
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "OPA_") && !strings.HasPrefix(kv, "ENV=") {
 			env = append(env, kv)
 		}
 	}
-	c.cmd.Env = append(env, "OPA_SETTINGS_DIR="+settings, "OPA_PLUGIN_PATHS="+pluginDir, "OPA_PLUGIN_DEFAULT_PATH="+t.TempDir())
-	c.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	c.cmd.Stdout, c.cmd.Stderr = w, w
-	if err := c.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	go c.scan(r)
-	go func() { _ = c.cmd.Wait() }()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
-		if t.Failed() {
-			t.Logf("output of the test host and its reloads:\n%s", c.output())
-		}
-	})
+	cmd.Env = append(env, "OPA_SETTINGS_DIR="+c.settings, "OPA_PLUGIN_PATHS="+pluginDir, "OPA_PLUGIN_DEFAULT_PATH="+t.TempDir())
+	c.Group = testenv.StartGroup(t, "the test host", cmd)
 	line := c.waitLine(0, "the test host to serve", func(l string) bool { return strings.HasPrefix(l, "ready ") })
 	c.base = strings.Fields(line)[1]
 	return c
 }
 
-func (c *chain) scan(r io.Reader) {
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		c.mu.Lock()
-		c.lines = append(c.lines, sc.Text())
-		close(c.more)
-		c.more = make(chan struct{})
-		c.mu.Unlock()
-	}
-	c.mu.Lock()
-	c.eof = true
-	close(c.more)
-	c.mu.Unlock()
-	// A line too long for the scanner stops it: keep reading, so that the
-	// processes never block writing to a full pipe.
-	_, _ = io.Copy(io.Discard, r)
-}
-
-func (c *chain) output() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return strings.Join(c.lines, "\n")
-}
-
-// mark is where the next line will be: waitLine(c.mark(), ...) waits for a
-// line printed from now on.
-func (c *chain) mark() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.lines)
-}
-
-// waitLine waits for a line at index from or later that match accepts,
-// bounded by deadline, and returns it.
+// waitLine waits, bounded by deadline, for a line at index from or later
+// (see Mark) that match accepts, and returns it.
 func (c *chain) waitLine(from int, what string, match func(string) bool) string {
 	c.t.Helper()
-	timeout := time.After(deadline)
-	for {
-		c.mu.Lock()
-		for ; from < len(c.lines); from++ {
-			if match(c.lines[from]) {
-				l := c.lines[from]
-				c.mu.Unlock()
-				return l
-			}
-		}
-		more, eof := c.more, c.eof
-		c.mu.Unlock()
-		if eof {
-			c.t.Fatalf("waiting for %s: every process of the chain has exited", what)
-		}
-		select {
-		case <-more:
-		case <-timeout:
-			c.t.Fatalf("waited %s for %s", deadline, what)
-		}
+	line, err := c.Wait(from, deadline, match)
+	if err != nil {
+		c.t.Fatalf("waiting for %s: %v", what, err)
 	}
+	return line
 }
 
 // reload triggers a reload through the PID file and returns the new PID,

@@ -16,7 +16,7 @@ func BenchmarkColdStart(b *testing.B) {
 	for b.Loop() {
 		c := startChain(b, plugins)
 		b.StopTimer()
-		_ = syscall.Kill(-c.cmd.Process.Pid, syscall.SIGKILL)
+		_ = syscall.Kill(-c.Cmd.Process.Pid, syscall.SIGKILL)
 		b.StartTimer()
 	}
 }
@@ -32,7 +32,7 @@ func BenchmarkReload(b *testing.B) {
 	ready := func(l string) bool { return strings.HasPrefix(l, "ready ") }
 	for b.Loop() {
 		pid := c.pid()
-		from := c.mark()
+		from := c.Mark()
 		if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 			b.Fatal(err)
 		}

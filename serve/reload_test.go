@@ -31,7 +31,7 @@ func TestFiveReloadsLoseNoRequest(t *testing.T) {
 	for v := 2; v <= 6; v++ {
 		old := c.pid()
 		install(t, read(t, filepath.Join(dir, fmt.Sprintf("v%d", v), "hello.so")), plugins, "hello.so")
-		from := c.mark()
+		from := c.Mark()
 		pid, err := c.reload()
 		if err != nil {
 			l.finish(t)
@@ -113,7 +113,7 @@ func TestBadReloadKeepsServing(t *testing.T) {
 	install(t, read(t, filepath.Join(dir, "v2", "hello.so")), plugins, "hello.so")
 	removeFile(t, filepath.Join(plugins, "down.so"))
 	removeFile(t, filepath.Join(c.settings, "opa.yaml"))
-	from := c.mark()
+	from := c.Mark()
 	if _, err := c.reload(); err != nil {
 		t.Fatalf("reload after the failed ones: %v", err)
 	}
@@ -122,7 +122,7 @@ func TestBadReloadKeepsServing(t *testing.T) {
 		t.Errorf("GET /hello: %d %q, want 200 \"hello v2\"", code, body)
 	}
 	l.finish(t)
-	if out := c.output(); !strings.Contains(out, "this new process failed to start") || !strings.Contains(out, "reload failed; this process keeps serving") {
+	if out := c.Output(); !strings.Contains(out, "this new process failed to start") || !strings.Contains(out, "reload failed; this process keeps serving") {
 		t.Errorf("the log does not show the failure in both processes:\n%s", out)
 	}
 }

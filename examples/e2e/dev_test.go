@@ -1,8 +1,6 @@
 package e2e
 
 import (
-	"bufio"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -11,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/opa-stack/opa-go/internal/testenv"
 )
 
 // TestDevReloadsAChangedPlugin is make dev: a saved change to the hello
@@ -53,34 +53,9 @@ func TestDevReloadsAChangedPlugin(t *testing.T) {
 	cmd := exec.Command(filepath.Join(buildDir, "dev"), "-build", buildDir, "-src", filepath.Join("e2e", src), "-plugins", plugins)
 	cmd.Dir = ".."
 	cmd.Env = hostEnv(t, "OPA_OPTIONAL_COMPONENTS__DB__LOAD=no", ownQueue[0], ownQueue[1], "OPA_OPTIONAL_COMPONENTS__REDIS__LOAD=no", "DATA_DIR="+t.TempDir(), "ADDR=127.0.0.1:0")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out := &lockedBuffer{}
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	exited := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			out.WriteString(sc.Text() + "\n")
-		}
-		_, _ = io.Copy(io.Discard, r)
-		exited <- cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		if t.Failed() {
-			t.Logf("make dev's output:\n%s", out)
-		}
-	})
-	waitFor(t, out, func(s string) bool { return strings.Contains(s, hostReady) && strings.Contains(s, "dev: watching") }, "the host and the watcher")
-	base := lineRest(t, out.String(), hostReady)
+	dev := &chainProc{Group: testenv.StartGroup(t, "make dev", cmd), t: t}
+	base := dev.waitLine(0, hostReady)
+	dev.waitContains(0, "dev: watching")
 	if code, body := getOnce(t, base+"/hello"); code != http.StatusOK || body != "Hello from a plugin\n" {
 		t.Fatalf("GET /hello: %d %q", code, body)
 	}
@@ -94,25 +69,24 @@ func TestDevReloadsAChangedPlugin(t *testing.T) {
 	}
 	stop := requestLoop(base, "/hello", 5000)
 	changed := strings.Replace(string(code), "Hello from a plugin", "Hello from a saved plugin", 1)
+	from := dev.Mark()
 	if err := os.WriteFile(hello, []byte(changed), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, out, func(s string) bool { return strings.Contains(s, "dev: hello (main.go)") }, "the reload line")
-	line := lineRest(t, out.String(), "dev: hello (main.go)")
-	t.Logf("dev: hello (main.go)%s", line)
+	line := dev.waitContains(from, "dev: hello (main.go)")
+	t.Log(line)
 	if !strings.Contains(line, ": ok, host pid") {
 		t.Fatalf("the reload failed: %s", line)
 	}
-	waitFor(t, out, func(s string) bool {
-		return strings.Contains(s, "serve: reloaded; this process drains and exits pid="+strings.TrimSpace(string(old))) && !processAlive(oldPID)
-	}, "the old host to drain and exit")
+	dev.waitContains(from, "serve: reloaded; this process drains and exits pid="+strings.TrimSpace(string(old)))
+	waitUntil(t, func() bool { return !processAlive(oldPID) }, "the old host to exit")
 	stop(t)
 	if code, body := getOnce(t, base+"/hello"); code != http.StatusOK || body != "Hello from a saved plugin\n" {
 		t.Errorf("GET /hello after the save: %d %q, want the new text", code, body)
 	}
 	_ = syscall.Kill(cmd.Process.Pid, syscall.SIGINT)
 	select {
-	case <-exited:
+	case <-dev.Exited():
 	case <-timeAfter():
 		t.Fatalf("make dev did not stop on SIGINT")
 	}

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
@@ -17,104 +16,49 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opa-stack/opa-go/internal/testenv"
 	"github.com/opa-stack/opa-go/serve"
 )
 
-// chainProc is an example program and every process that replaced it on a
-// reload: they share one output pipe (a reload's process is not the test's
-// child, so exec's own pipes would close when the first exits).
+// chainProc is an example program and every process that replaced it on
+// a reload (see testenv.Group).
 type chainProc struct {
+	*testenv.Group
 	t       *testing.T
 	pidFile string
-	mu      sync.Mutex
-	lines   []string
-	more    chan struct{}
-	eof     bool
 }
 
-// startChain starts the built program name with args and env, its output
-// on a pipe of its own, in a process group of its own.
+// startChain starts the built program name with args and env.
 func startChain(t *testing.T, name string, env []string, args ...string) *chainProc {
 	t.Helper()
 	examplesBuilt(t)
-	c := &chainProc{t: t, pidFile: filepath.Join(t.TempDir(), name+".pid"), more: make(chan struct{})}
+	c := &chainProc{t: t, pidFile: filepath.Join(t.TempDir(), name+".pid")}
 	cmd := exec.Command(filepath.Join(buildDir, name), append(args, "-pidfile", c.pidFile)...)
 	cmd.Env = env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	r, w, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = w, w
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	go func() { _ = cmd.Wait() }()
-	go func() {
-		sc := bufio.NewScanner(r)
-		for sc.Scan() {
-			c.mu.Lock()
-			c.lines = append(c.lines, sc.Text())
-			close(c.more)
-			c.more = make(chan struct{})
-			c.mu.Unlock()
-		}
-		_, _ = io.Copy(io.Discard, r)
-		c.mu.Lock()
-		c.eof = true
-		close(c.more)
-		c.mu.Unlock()
-	}()
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		if t.Failed() {
-			t.Logf("output of %s and its reloads:\n%s", name, c.output())
-		}
-	})
+	c.Group = testenv.StartGroup(t, name, cmd)
 	return c
 }
 
-func (c *chainProc) output() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return strings.Join(c.lines, "\n")
-}
-
-func (c *chainProc) mark() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.lines)
-}
-
 // waitLine waits, bounded by countDeadline, for a line from index from on
-// that starts with prefix, and returns its rest. With prefix "" it waits
-// for the end of the output: every process of the chain exited.
+// (see Mark) that starts with prefix, and returns its rest.
 func (c *chainProc) waitLine(from int, prefix string) string {
 	c.t.Helper()
-	timeout := time.After(countDeadline)
-	for {
-		c.mu.Lock()
-		for ; prefix != "" && from < len(c.lines); from++ {
-			if rest, ok := strings.CutPrefix(c.lines[from], prefix); ok {
-				c.mu.Unlock()
-				return rest
-			}
-		}
-		more, eof := c.more, c.eof
-		c.mu.Unlock()
-		if eof {
-			if prefix != "" {
-				c.t.Fatalf("waiting for %q: every process exited", prefix)
-			}
-			return ""
-		}
-		select {
-		case <-more:
-		case <-timeout:
-			c.t.Fatalf("waited %s for %q", countDeadline, prefix)
-		}
+	line, err := c.Wait(from, countDeadline, func(l string) bool { return strings.HasPrefix(l, prefix) })
+	if err != nil {
+		c.t.Fatalf("waiting for %q: %v", prefix, err)
 	}
+	return strings.TrimPrefix(line, prefix)
+}
+
+// waitContains waits, bounded by countDeadline, for a line from index from
+// on that contains part, and returns it.
+func (c *chainProc) waitContains(from int, part string) string {
+	c.t.Helper()
+	line, err := c.Wait(from, countDeadline, func(l string) bool { return strings.Contains(l, part) })
+	if err != nil {
+		c.t.Fatalf("waiting for a line with %q: %v", part, err)
+	}
+	return line
 }
 
 // reload triggers a reload through the PID file, as a deploy script does.
@@ -135,7 +79,9 @@ func (c *chainProc) stop() {
 	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
 		c.t.Fatal(err)
 	}
-	c.waitLine(0, "")
+	if _, err := c.Wait(0, countDeadline, nil); err != nil {
+		c.t.Fatalf("waiting for every process to exit: %v", err)
+	}
 }
 
 // requestLoop is a bounded request loop: 20 clients send GET path until
@@ -209,7 +155,7 @@ func TestWorkerReloadRunsEveryJobOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	from := w.mark()
+	from := w.Mark()
 	pid, err := w.reload()
 	if err != nil {
 		t.Fatalf("worker reload: %v", err)
@@ -313,13 +259,30 @@ func lineRest(t *testing.T, s, prefix string) string {
 // waitFor polls out until ok, bounded by countDeadline.
 func waitFor(t *testing.T, out *lockedBuffer, ok func(string) bool, what string) {
 	t.Helper()
+	if !poll(func() bool { return ok(out.String()) }) {
+		t.Fatalf("waited %s for %s:\n%s", countDeadline, what, out)
+	}
+}
+
+// waitUntil polls cond until it holds, bounded by countDeadline.
+func waitUntil(t *testing.T, cond func() bool, what string) {
+	t.Helper()
+	if !poll(cond) {
+		t.Fatalf("waited %s for %s", countDeadline, what)
+	}
+}
+
+// poll reports whether cond held within countDeadline: for what has no
+// event to wait on, such as a process's end that is not the test's child.
+func poll(cond func() bool) bool {
 	deadline := time.Now().Add(countDeadline)
-	for !ok(out.String()) {
+	for !cond() {
 		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s:\n%s", countDeadline, what, out)
+			return false
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	return true
 }
 
 func getOnce(t *testing.T, url string) (int, string) {

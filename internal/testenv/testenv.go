@@ -3,7 +3,9 @@
 // resolver that answers, cgo and Go plugins, or root. Outside CI a test that
 // lacks one skips, and the skip says how to get it; under CI=true (set by
 // .ci/run) it fails instead, since CI must run everything. After Go's own
-// internal/testenv (MustHaveExec and friends).
+// internal/testenv (MustHaveExec and friends). It also holds Group, the
+// output of a process a test starts and of those that replace it on a
+// graceful reload.
 //
 // Every module of the repository imports it (examples, river and bench too:
 // their import paths are under this module's).
