@@ -137,12 +137,7 @@ func sqliteEngine(db *sql.DB, closeDB func()) engine {
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			if err := row(rows.Scan); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
+		return eachRow(rows, row)
 	}
 	return &engineOf[*sql.Tx]{driver: riversqlite.New(db), closeDB: closeDB, exclusive: exclusive, query: query}
 }
@@ -203,14 +198,24 @@ func postgresEngine(pool *pgxpool.Pool, closeDB func()) engine {
 			return err
 		}
 		defer rows.Close()
-		for rows.Next() {
-			if err := row(rows.Scan); err != nil {
-				return err
-			}
-		}
-		return rows.Err()
+		return eachRow(rows, row)
 	}
 	return &engineOf[pgx.Tx]{driver: riverpgxv5.New(pool), closeDB: closeDB, exclusive: advisoryLocked(pool), query: query}
+}
+
+// eachRow calls row for each of rows, which database/sql's and pgx's rows
+// both are; the caller closes them.
+func eachRow(rows interface {
+	Next() bool
+	Scan(...any) error
+	Err() error
+}, row func(scan func(...any) error) error) error {
+	for rows.Next() {
+		if err := row(rows.Scan); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
 }
 
 // migrateLockKey is the Postgres advisory lock that serialises migrations:

@@ -158,24 +158,9 @@ func durationOpt(v any) (time.Duration, error) {
 // leaderOpt reads LEADER: auto, yes or no, in any case; YAML's true and
 // false mean yes and no.
 func leaderOpt(v any) (string, error) {
-	switch x := v.(type) {
-	case bool:
-		if x {
-			return "yes", nil
-		}
-		return "no", nil
-	case string:
-		switch s := strings.ToLower(strings.TrimSpace(x)); s {
-		case "auto", "yes", "no":
-			return s, nil
-		case "true":
-			return "yes", nil
-		case "false":
-			return "no", nil
-		}
-		return "", fmt.Errorf("want auto, yes or no, got %q", x)
-	}
-	return "", fmt.Errorf("want auto, yes or no, got a %T", v)
+	return wordOpt(v, "auto, yes or no", map[string]string{
+		"auto": "auto", "yes": "yes", "true": "yes", "no": "no", "false": "no",
+	})
 }
 
 // queuesOpt reads QUEUES: a map of queue name to concurrency ({default: 10,
@@ -244,22 +229,9 @@ func queuesOpt(v any) (map[string]int, error) {
 // migrateOpt reads MIGRATE: auto or no; YAML's true and false mean auto and
 // no.
 func migrateOpt(v any) (string, error) {
-	switch x := v.(type) {
-	case bool:
-		if x {
-			return "auto", nil
-		}
-		return "no", nil
-	case string:
-		switch s := strings.ToLower(strings.TrimSpace(x)); s {
-		case "auto", "true", "yes":
-			return "auto", nil
-		case "no", "false":
-			return "no", nil
-		}
-		return "", fmt.Errorf("want auto or no, got %q", x)
-	}
-	return "", fmt.Errorf("want auto or no, got a %T", v)
+	return wordOpt(v, "auto or no", map[string]string{
+		"auto": "auto", "yes": "auto", "true": "auto", "no": "no", "false": "no",
+	})
 }
 
 // periodicOpt reads PERIODIC: a map of task kind to interval
@@ -329,17 +301,28 @@ func periodicOpt(v any) (map[string]time.Duration, error) {
 
 // boolOpt reads a YAML bool, or true/false/yes/no from the environment.
 func boolOpt(v any) (bool, error) {
+	return wordOpt(v, "true or false", map[string]bool{
+		"true": true, "yes": true, "false": false, "no": false,
+	})
+}
+
+// wordOpt reads a setting that is one of a few words: a YAML bool, or a
+// string in any case that words maps to its value (words holds "true" and
+// "false" for the bools). want lists the words for the error.
+func wordOpt[T any](v any, want string, words map[string]T) (T, error) {
+	var key string
 	switch x := v.(type) {
 	case bool:
-		return x, nil
+		key = strconv.FormatBool(x)
 	case string:
-		switch strings.ToLower(strings.TrimSpace(x)) {
-		case "true", "yes":
-			return true, nil
-		case "false", "no":
-			return false, nil
-		}
-		return false, fmt.Errorf("want true or false, got %q", x)
+		key = strings.ToLower(strings.TrimSpace(x))
+	default:
+		var zero T
+		return zero, fmt.Errorf("want %s, got a %T", want, v)
 	}
-	return false, fmt.Errorf("want true or false, got a %T", v)
+	val, ok := words[key]
+	if !ok {
+		return val, fmt.Errorf("want %s, got %q", want, v)
+	}
+	return val, nil
 }
