@@ -71,7 +71,7 @@ func (e *ConfigError) Is(target error) bool { return target == ErrConfig }
 type PluginError struct {
 	Plugin string // the plugin's name
 	Path   string // its match string, "<search path>/<name>"
-	Step   string // "meta", "open", "lookup", "hooks", "drivers", "routes", "setup", ...
+	Step   string // "meta", "name", "trust", "preflight", "identity", "build", "open", "hooks", "drivers", "tasks", "routes", "setup N" (the Nth setup)
 	Err    error
 }
 
