@@ -125,6 +125,39 @@ func (f *filters) check(match string, tags []string) string {
 	return strings.Join(no, "; ")
 }
 
+// misnamed explains a LIST or RE filter that takes the plugin by its bare
+// name but not by its match string: one written with names
+// (PLUGIN_BLACKLIST_LIST: [hello]) that, as in opa-stack, applies to match
+// strings only. It returns one sentence for each whitelist filter that
+// dropped the plugin so, and one for each blacklist filter that did not
+// apply so. The filters decide as before; this only says why they did what
+// the operator did not expect.
+func (f *filters) misnamed(match, name string) (white, black []string) {
+	if name == match {
+		return nil, nil
+	}
+	list := func(setting string) string {
+		return fmt.Sprintf("%s lists the plugin's name %q, not its match string %q", setting, name, match)
+	}
+	re := func(setting string) string {
+		return fmt.Sprintf("%s matches the plugin's name %q, not its match string %q (from its start)", setting, name, match)
+	}
+	const notApplied = ", so it did not apply"
+	if f.whitelistList.isSet() && !f.whitelistList.contains(match) && f.whitelistList.contains(name) {
+		white = append(white, list("PLUGIN_WHITELIST_LIST"))
+	}
+	if f.whitelistRE != nil && !f.whitelistRE.MatchString(match) && f.whitelistRE.MatchString(name) {
+		white = append(white, re("PLUGIN_WHITELIST_RE"))
+	}
+	if f.blacklistList.isSet() && !f.blacklistList.contains(match) && f.blacklistList.contains(name) {
+		black = append(black, list("PLUGIN_BLACKLIST_LIST")+notApplied)
+	}
+	if f.blacklistRE != nil && !f.blacklistRE.MatchString(match) && f.blacklistRE.MatchString(name) {
+		black = append(black, re("PLUGIN_BLACKLIST_RE")+notApplied)
+	}
+	return white, black
+}
+
 func shareTag(a, b []string) bool {
 	for _, t := range b {
 		if slices.Contains(a, t) {

@@ -4,8 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"html"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -180,4 +184,64 @@ func loadedByName(rep Report) map[string]bool {
 		out[key] = p.Loaded
 	}
 	return out
+}
+
+// TestFilterNamingAPluginByName: a LIST or RE filter written with a bare
+// plugin name still decides on the match string (as opa-stack), and the
+// report says why it did not do what it seems to say: in the reason of a
+// plugin a whitelist dropped, in the note and a WARN line of one a
+// blacklist did not drop. A filter that names the match string, or names
+// neither, gets no note.
+func TestFilterNamingAPluginByName(t *testing.T) {
+	const match = "/d/hello"
+	for _, tc := range []struct {
+		name   string
+		cfg    Config
+		reason string // "" means the plugin loads
+		note   string
+		detail string // the report page's "by ..." under the badge, if not ""
+	}{
+		{name: "whitelist list by name", cfg: Config{WhitelistList: []string{"hello"}},
+			reason: `not in PLUGIN_WHITELIST_LIST. PLUGIN_WHITELIST_LIST lists the plugin's name "hello", not its match string "/d/hello"`},
+		{name: "whitelist re by name", cfg: Config{WhitelistRE: "hel"},
+			reason: `does not match PLUGIN_WHITELIST_RE. PLUGIN_WHITELIST_RE matches the plugin's name "hello", not its match string "/d/hello" (from its start)`},
+		{name: "both whitelists by name, each explained", cfg: Config{WhitelistList: []string{"hello"}, WhitelistRE: "hello"},
+			reason: `not in PLUGIN_WHITELIST_LIST; does not match PLUGIN_WHITELIST_RE. PLUGIN_WHITELIST_LIST lists the plugin's name "hello", not its match string "/d/hello". PLUGIN_WHITELIST_RE matches the plugin's name "hello", not its match string "/d/hello" (from its start)`,
+			detail: "by PLUGIN_WHITELIST_LIST, PLUGIN_WHITELIST_RE"},
+		{name: "whitelist list of other names", cfg: Config{WhitelistList: []string{"other"}}, reason: "not in PLUGIN_WHITELIST_LIST"},
+		{name: "blacklist list by name", cfg: Config{BlacklistList: []string{"hello"}},
+			note: `PLUGIN_BLACKLIST_LIST lists the plugin's name "hello", not its match string "/d/hello", so it did not apply`},
+		{name: "blacklist re by name", cfg: Config{BlacklistRE: "h.*o$"},
+			note: `PLUGIN_BLACKLIST_RE matches the plugin's name "hello", not its match string "/d/hello" (from its start), so it did not apply`},
+		{name: "blacklist by match string", cfg: Config{BlacklistList: []string{match, "hello"}}, reason: "in PLUGIN_BLACKLIST_LIST"},
+		{name: "blacklist of other names", cfg: Config{BlacklistList: []string{"other"}, BlacklistRE: "other"}},
+		{name: "whitelist by match string", cfg: Config{WhitelistList: []string{match}, WhitelistRE: "/d/"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var log strings.Builder
+			cfg := tc.cfg
+			cfg.DefaultPluginPath = "/d"
+			m, err := New(WithConfig(cfg), WithLogger(slog.New(slog.NewTextHandler(&log, nil))), WithPlugin("hello", Plugin{}))
+			require.NoError(t, err)
+			require.NoError(t, m.StartupSimple(t.Context()))
+			rep := m.Report()
+			require.Len(t, rep.Plugins, 1)
+			p := rep.Plugins[0]
+			assert.Equal(t, tc.reason, p.Reason)
+			assert.Equal(t, tc.reason == "", p.Loaded)
+			assert.Equal(t, tc.note, p.Note)
+			warned := strings.Contains(log.String(), "opa: a filter names the plugin, not its match string")
+			assert.Equal(t, tc.note != "", warned, "a WARN line exactly when there is a note:\n%s", log.String())
+
+			rec := httptest.NewRecorder()
+			m.ReportHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/?format=html", nil))
+			page := html.UnescapeString(rec.Body.String())
+			if tc.note != "" {
+				assert.Contains(t, page, `<div class="reason note">`+tc.note+`</div>`)
+			}
+			if tc.detail != "" {
+				assert.Contains(t, page, `<div class="detail">`+tc.detail+`</div>`, "each filter named once")
+			}
+		})
+	}
 }

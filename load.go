@@ -184,8 +184,13 @@ func (m *Manager) decide(c *candidate, f *filters, run *checkRun, dry bool) (Plu
 	if metaErr != nil {
 		return fail("meta", metaErr)
 	}
+	white, black := f.misnamed(c.match, c.name)
 	if no := f.check(c.match, meta.Tags); no != "" {
-		return skip(no)
+		return skip(strings.Join(append([]string{no}, white...), ". "))
+	}
+	if len(black) > 0 {
+		pr.Note = strings.Join(black, ". ")
+		m.log.Warn("opa: a filter names the plugin, not its match string", "plugin", c.name, "path", c.match, "note", pr.Note)
 	}
 	if c.badName != nil {
 		return fail("name", fmt.Errorf("%s: %w: rename it", c.file, c.badName))

@@ -44,6 +44,9 @@ type PluginReport struct {
 	Step    string                     `json:"step,omitempty"`   // the step that failed: "meta", "trust", "preflight", "build", "identity", "open", "hooks", ...
 	Tasks   []string                   `json:"tasks,omitempty"`  // the kinds of its tasks
 	Error   string                     `json:"error,omitempty"`  // a failure after loading that PLUGIN_ON_ERROR=skip let pass (a setup)
+	// Note says that a blacklist filter names the plugin by its name, not
+	// by its match string, and so did not apply to it.
+	Note string `json:"note,omitempty"`
 }
 
 // HookReport is one hook definition, the hook that won it and every hook

@@ -204,8 +204,14 @@ func newReportView(rep Report) reportView {
 		default:
 			v.Skipped++
 			row.Badge, row.BadgeClass = "skipped", "warn"
-			if names := filterName.FindAllString(p.Reason, -1); len(names) > 0 {
-				row.Detail = "by " + strings.Join(slices.Compact(names), ", ")
+			var by []string // each filter once: a note names its filter again
+			for _, name := range filterName.FindAllString(p.Reason, -1) {
+				if !slices.Contains(by, name) {
+					by = append(by, name)
+				}
+			}
+			if len(by) > 0 {
+				row.Detail = "by " + strings.Join(by, ", ")
 			}
 		}
 		for _, k := range slices.Sorted(maps.Keys(p.Meta)) {
