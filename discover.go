@@ -55,15 +55,18 @@ func matchString(dir, name string) string {
 // take their place among its plugins by name (after a file of the same name,
 // which wins), wherever the default path comes in the search order. The
 // first candidate of a name wins; later ones are returned too, marked as
-// shadowed. A path that does not exist is skipped; one that cannot be read
-// is an error.
-func discover(paths []string, defaultPath string, builtins []namedRegistration) ([]*candidate, error) {
+// shadowed. A path that does not exist is skipped, as in opa-stack, and
+// returned in missing; one that cannot be read is an error.
+func discover(paths []string, defaultPath string, builtins []namedRegistration) (cands []*candidate, missing []string, err error) {
 	found := make([][]*candidate, len(paths))
 	total := len(builtins)
 	for i, dir := range paths {
-		var err error
-		if found[i], err = scanDir(dir); err != nil {
-			return nil, err
+		var exists bool
+		if found[i], exists, err = scanDir(dir); err != nil {
+			return nil, nil, err
+		}
+		if !exists {
+			missing = append(missing, dir)
 		}
 		total += len(found[i])
 	}
@@ -91,7 +94,7 @@ func discover(paths []string, defaultPath string, builtins []namedRegistration) 
 			add(c)
 		}
 	}
-	return out, nil
+	return out, missing, nil
 }
 
 // withBuiltins merges the compiled-in plugins (sorted by name) into the
@@ -110,14 +113,15 @@ func withBuiltins(files []*candidate, defaultPath string, builtins []namedRegist
 	return append(out, files[i:]...)
 }
 
-// scanDir lists the candidates of one search path, sorted by entry name.
-func scanDir(dir string) ([]*candidate, error) {
+// scanDir lists the candidates of one search path, sorted by entry name,
+// and says whether the path exists.
+func scanDir(dir string) ([]*candidate, bool, error) {
 	entries, err := os.ReadDir(dir)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, false, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("opa: plugin path %s: %w (fix the path in PLUGIN_PATHS, or its permissions)", dir, err)
+		return nil, true, fmt.Errorf("opa: plugin path %s: %w (fix the path in PLUGIN_PATHS, or its permissions)", dir, err)
 	}
 	out := make([]*candidate, 0, len(entries))
 	for _, e := range entries {
@@ -125,7 +129,7 @@ func scanDir(dir string) ([]*candidate, error) {
 			out = append(out, c)
 		}
 	}
-	return out, nil
+	return out, true, nil
 }
 
 // candidateOf says whether a directory entry is a plugin: NAME.so (a

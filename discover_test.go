@@ -2,8 +2,11 @@ package opa
 
 import (
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -56,8 +59,9 @@ func TestDiscover(t *testing.T) {
 	)
 	builtins := []namedRegistration{{name: "gamma"}, {name: "omega"}}
 
-	cands, err := discover([]string{a, root + "/missing", b, def}, def, builtins)
+	cands, missing, err := discover([]string{a, root + "/missing", b, def}, def, builtins)
 	require.NoError(t, err)
+	assert.Equal(t, []string{root + "/missing"}, missing, "the path that does not exist is skipped and returned")
 	assert.Equal(t, []string{
 		a + "/alpha",
 		a + "/both",
@@ -112,7 +116,7 @@ func TestMatchStringKeepsThePathAsConfigured(t *testing.T) {
 	root := t.TempDir()
 	layout(t, root, "p/x.so")
 	t.Chdir(root)
-	cands, err := discover([]string{"./p/"}, "/nonexistent", nil)
+	cands, _, err := discover([]string{"./p/"}, "/nonexistent", nil)
 	require.NoError(t, err)
 	assert.Equal(t, []string{"./p/x"}, found(cands))
 }
@@ -120,7 +124,7 @@ func TestMatchStringKeepsThePathAsConfigured(t *testing.T) {
 func TestDiscoverUnreadablePathIsAnError(t *testing.T) {
 	root := t.TempDir()
 	layout(t, root, "file")
-	_, err := discover([]string{root + "/file"}, "/nonexistent", nil)
+	_, _, err := discover([]string{root + "/file"}, "/nonexistent", nil)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "opa: plugin path "+root+"/file")
 }
@@ -129,7 +133,7 @@ func TestDiscoverFollowsSymlinkedDirectories(t *testing.T) {
 	root := t.TempDir()
 	layout(t, root, "real/plugin.so", "p/")
 	require.NoError(t, os.Symlink(root+"/real", root+"/p/linked"))
-	cands, err := discover([]string{root + "/p"}, "/nonexistent", nil)
+	cands, _, err := discover([]string{root + "/p"}, "/nonexistent", nil)
 	require.NoError(t, err)
 	assert.Equal(t, []string{root + "/p/linked"}, found(cands))
 }
@@ -142,7 +146,7 @@ func TestDiscoverPlacesBuiltinsAmongTheDefaultPath(t *testing.T) {
 	layout(t, root, "p/x.so", "default/hello.so", "default/mmm.so")
 	builtins := []namedRegistration{{name: "aaa"}, {name: "hello"}, {name: "zzz"}}
 
-	cands, err := discover([]string{p, def}, def, builtins)
+	cands, _, err := discover([]string{p, def}, def, builtins)
 	require.NoError(t, err)
 	assert.Equal(t, []string{
 		p + "/x",
@@ -154,7 +158,7 @@ func TestDiscoverPlacesBuiltinsAmongTheDefaultPath(t *testing.T) {
 	}, found(cands))
 
 	// The default path given among PLUGIN_PATHS is searched there, builtins with it.
-	cands, err = discover([]string{def, p}, def, builtins)
+	cands, _, err = discover([]string{def, p}, def, builtins)
 	require.NoError(t, err)
 	assert.Equal(t, []string{
 		def + "/aaa [builtin]",
@@ -193,4 +197,26 @@ func TestDiscoverReportsAHyphenName(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestMissingSearchPathsAreReported: a search path that does not exist is
+// skipped silently, as in opa-stack (no log line says so), and the report
+// says which: in MissingPaths, its text and its page.
+func TestMissingSearchPathsAreReported(t *testing.T) {
+	root := t.TempDir()
+	layout(t, root, "p/")
+	var log strings.Builder
+	m, err := New(WithConfig(Config{PluginPaths: []string{root + "/p", root + "/typo"}, DefaultPluginPath: root + "/default"}),
+		WithLogger(slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelWarn}))))
+	require.NoError(t, err)
+	require.NoError(t, m.StartupSimple(t.Context()))
+	rep := m.Report()
+	assert.Equal(t, []string{root + "/p", root + "/typo", root + "/default"}, rep.SearchPaths)
+	assert.Equal(t, []string{root + "/typo", root + "/default"}, rep.MissingPaths)
+	assert.Empty(t, log.String(), "skipped silently: no warning")
+	assert.Contains(t, rep.String(), "search path "+root+"/typo: does not exist\n")
+
+	rec := httptest.NewRecorder()
+	m.ReportHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/?format=html", nil))
+	assert.Equal(t, 2, strings.Count(rec.Body.String(), "(does not exist)"), "the page marks both missing paths")
 }

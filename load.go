@@ -91,10 +91,12 @@ func (m *Manager) choose(rep *Report, dry bool, host *Host) ([]*loaded, error) {
 	m.log.Info("opa: plugin loading settings", "paths", paths,
 		"whitelist_list", m.cfg.WhitelistList, "whitelist_re", m.cfg.WhitelistRE, "whitelist_tags", m.cfg.WhitelistTags,
 		"blacklist_list", m.cfg.BlacklistList, "blacklist_re", m.cfg.BlacklistRE, "blacklist_tags", m.cfg.BlacklistTags)
-	cands, err := discover(paths, m.cfg.defaultPath(), m.allBuiltins())
+	cands, missing, err := discover(paths, m.cfg.defaultPath(), m.allBuiltins())
 	if err != nil {
 		return nil, err
 	}
+	// Skipped silently (behaviour.md), but not unseen: the report lists them.
+	rep.MissingPaths = missing
 	rep.Plugins = slices.Grow(rep.Plugins, len(cands))
 	var out []*loaded
 	var errs []error

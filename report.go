@@ -16,6 +16,9 @@ type Report struct {
 	// "failed" (Error says why) or "stopped"; empty before Startup.
 	State       string   `json:"state"`
 	SearchPaths []string `json:"search_paths"` // the paths searched, in order (Config.SearchPaths)
+	// MissingPaths are the search paths that do not exist: skipped
+	// silently, as in opa-stack, and listed here (a typo in PLUGIN_PATHS).
+	MissingPaths []string `json:"missing_paths,omitempty"`
 	// Settings says where the settings came from: the host's code
 	// (WithConfig), or the settings directory, the ENV section and the OPA_
 	// variables LoadConfig read (with the host's viper first, WithViper).
@@ -99,6 +102,9 @@ type RouteReport struct {
 // String renders the report as plain text, one line per item.
 func (r Report) String() string {
 	var b strings.Builder
+	for _, dir := range r.MissingPaths {
+		fmt.Fprintf(&b, "search path %s: does not exist\n", dir)
+	}
 	if len(r.Plugins) == 0 {
 		b.WriteString("plugins: none found\n")
 	}
@@ -106,6 +112,8 @@ func (r Report) String() string {
 		state := "loaded"
 		if !p.Loaded {
 			state = "not loaded: " + p.Reason
+		} else if p.Note != "" {
+			state = "loaded; note: " + p.Note
 		}
 		fmt.Fprintf(&b, "plugin %s (%s) tags=%v: %s\n", p.Name, p.Path, p.Tags, state)
 	}

@@ -128,6 +128,9 @@ type reportView struct {
 	JS                     template.JS
 }
 
+// Missing reports whether the search path dir does not exist.
+func (v reportView) Missing(dir string) bool { return slices.Contains(v.MissingPaths, dir) }
+
 // pluginRow is one plugin with its decision as a badge.
 type pluginRow struct {
 	PluginReport
