@@ -91,10 +91,11 @@ test-serve: $(TESTSUM)
 test-bench: $(TESTSUM)
 	cd bench && $(GO) test $(TESTFLAGS) -json ./... 2>&1 | $(CURDIR)/$(TESTSUM) -module bench -dir $(CURDIR)/$(SUMMARY)
 
-## fuzz: run each fuzz target briefly (FUZZTIME each). A count (Nx), not a
-## duration: Go 1.26's fuzz coordinator can fail a target with a bare "context
-## deadline exceeded" as a duration ends, with no failing input
-## (golang/go#75804, fixed in Go 1.27). A count has no deadline to race.
+## fuzz: run each fuzz target briefly (FUZZTIME executions each)
+# FUZZTIME is a count (Nx), not a duration: Go 1.26's fuzz coordinator can
+# fail a target with a bare "context deadline exceeded" as a duration ends,
+# with no failing input (golang/go#75804, fixed in Go 1.27). A count has no
+# deadline to race.
 FUZZTIME ?= 10000x
 fuzz:
 	for f in .:FuzzParseMeta .:FuzzLoadConfigEnv .:FuzzLoadConfigFile ./internal/preflight:FuzzCheckELF; do \

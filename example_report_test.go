@@ -12,9 +12,10 @@ import (
 
 // The report says of every plugin found whether it loaded and, if not,
 // why. LIST and RE filters match the match string (the search path, a
-// slash, the name; a compiled-in plugin is in the default path): a filter
-// that names a plugin by its bare name does not apply, and the report says
-// so. ReportHandler serves the same report.
+// slash, the name; a compiled-in plugin is in the default path): a
+// blacklist that names a plugin by its bare name does not apply, and the
+// report says so (a whitelist that does drops the plugin, and its reason
+// says why). ReportHandler serves the same report.
 func ExampleManager_Report() {
 	cfg := exampleConfig
 	cfg.BlacklistList = []string{cfg.DefaultPluginPath + "/loud", "extra"}
@@ -56,9 +57,12 @@ func ExampleManager_Report() {
 }
 
 // CheckPlugin gives, without opening anything, the verdict Startup would:
-// one error per file, nil for a file that would load. A plugin built
-// against another host's packages is refused as plugin.Open would refuse
-// it, as a *opa.BuildMismatchError that names the package and why.
+// one error per file, nil for a file that would load. Here two files that
+// are no plugins; a real plugin built against other copies of the host's
+// packages is refused as plugin.Open would refuse it, with a
+// *opa.BuildMismatchError that names the package and why (see the README's
+// "Plugins in their own module"). The files are in the temporary
+// directory, which must pass the permission rule, as /tmp does.
 func ExampleCheckPlugin() {
 	dir, err := os.MkdirTemp("", "opa-example-")
 	if err != nil {

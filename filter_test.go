@@ -238,6 +238,7 @@ func TestFilterNamingAPluginByName(t *testing.T) {
 			page := html.UnescapeString(rec.Body.String())
 			if tc.note != "" {
 				assert.Contains(t, page, `<div class="reason note">`+tc.note+`</div>`)
+				assert.Contains(t, rep.String(), "loaded; note: "+tc.note)
 			}
 			if tc.detail != "" {
 				assert.Contains(t, page, `<div class="detail">`+tc.detail+`</div>`, "each filter named once")

@@ -95,8 +95,9 @@ func (m *Manager) choose(rep *Report, dry bool, host *Host) ([]*loaded, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Skipped silently (behaviour.md), but not unseen: the report lists them.
-	rep.MissingPaths = missing
+	// Skipped silently (behaviour.md), but not unseen: the report lists
+	// them, except the default path, which is often absent on purpose.
+	rep.MissingPaths = slices.DeleteFunc(missing, func(dir string) bool { return dir == m.cfg.defaultPath() })
 	rep.Plugins = slices.Grow(rep.Plugins, len(cands))
 	var out []*loaded
 	var errs []error

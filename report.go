@@ -16,8 +16,9 @@ type Report struct {
 	// "failed" (Error says why) or "stopped"; empty before Startup.
 	State       string   `json:"state"`
 	SearchPaths []string `json:"search_paths"` // the paths searched, in order (Config.SearchPaths)
-	// MissingPaths are the search paths that do not exist: skipped
-	// silently, as in opa-stack, and listed here (a typo in PLUGIN_PATHS).
+	// MissingPaths are the paths of PLUGIN_PATHS that do not exist (a
+	// typo?): skipped silently, as in opa-stack, and listed here. The
+	// default path, searched always and often absent on purpose, is not.
 	MissingPaths []string `json:"missing_paths,omitempty"`
 	// Settings says where the settings came from: the host's code
 	// (WithConfig), or the settings directory, the ENV section and the OPA_
@@ -44,7 +45,7 @@ type PluginReport struct {
 	Meta    map[string]json.RawMessage `json:"meta,omitempty"` // meta.json fields other than tags
 	Loaded  bool                       `json:"loaded"`
 	Reason  string                     `json:"reason,omitempty"` // why not loaded: which filter, "shadowed by ...", the error
-	Step    string                     `json:"step,omitempty"`   // the step that failed: "meta", "trust", "preflight", "build", "identity", "open", "hooks", ...
+	Step    string                     `json:"step,omitempty"`   // the step that failed (PluginError.Step): "meta", "trust", "preflight", "build", "open", "hooks", ...
 	Tasks   []string                   `json:"tasks,omitempty"`  // the kinds of its tasks
 	Error   string                     `json:"error,omitempty"`  // a failure after loading that PLUGIN_ON_ERROR=skip let pass (a setup)
 	// Note says that a blacklist filter names the plugin by its name, not
@@ -112,8 +113,9 @@ func (r Report) String() string {
 		state := "loaded"
 		if !p.Loaded {
 			state = "not loaded: " + p.Reason
-		} else if p.Note != "" {
-			state = "loaded; note: " + p.Note
+		}
+		if p.Note != "" {
+			state += "; note: " + p.Note
 		}
 		fmt.Fprintf(&b, "plugin %s (%s) tags=%v: %s\n", p.Name, p.Path, p.Tags, state)
 	}

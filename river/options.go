@@ -226,8 +226,8 @@ func queuesOpt(v any) (map[string]int, error) {
 	return out, nil
 }
 
-// migrateOpt reads MIGRATE: auto or no; YAML's true and false mean auto and
-// no.
+// migrateOpt reads MIGRATE: auto or no, in any case; yes, and YAML's true
+// and false, mean auto, auto and no.
 func migrateOpt(v any) (string, error) {
 	return wordOpt(v, "auto or no", map[string]string{
 		"auto": "auto", "yes": "auto", "true": "auto", "no": "no", "false": "no",

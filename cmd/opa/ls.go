@@ -84,8 +84,9 @@ type lsPlugin struct {
 	Tags     []string                   `json:"tags"`
 	Meta     map[string]json.RawMessage `json:"meta,omitempty"`
 	Decision string                     `json:"decision"`       // "load", "skip" or "refuse"
-	Step     string                     `json:"step,omitempty"` // refuse: the check that failed ("meta", "trust", "preflight", "build", "identity")
+	Step     string                     `json:"step,omitempty"` // refuse: the check that failed ("meta", "name", "trust", "preflight", "identity", "build", "open")
 	Reason   string                     `json:"reason,omitempty"`
+	Note     string                     `json:"note,omitempty"` // a blacklist filter that names the plugin, not its match string, so did not apply
 }
 
 // Decisions.
@@ -196,7 +197,7 @@ func explain(cfg opa.Config, host *opa.Host) (lsResult, error) {
 		return res, err // bad filters, an unreadable plugin path
 	}
 	for _, p := range rep.Plugins {
-		lp := lsPlugin{Name: p.Name, Path: p.Path, File: p.File, Tags: p.Tags, Meta: p.Meta, Decision: decisionSkip, Reason: p.Reason}
+		lp := lsPlugin{Name: p.Name, Path: p.Path, File: p.File, Tags: p.Tags, Meta: p.Meta, Decision: decisionSkip, Reason: p.Reason, Note: p.Note}
 		switch {
 		case p.Loaded:
 			lp.Decision = decisionLoad
@@ -252,6 +253,9 @@ func printTable(w io.Writer, res lsResult, host *debug.BuildInfo) {
 				reason = strings.TrimLeft(rest, ": ")
 			}
 			reason = p.Step + ": " + reason
+		}
+		if p.Note != "" {
+			reason = strings.TrimPrefix(reason+"; note: "+p.Note, "; ")
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", p.Name, p.Path, tags, p.Decision, reason)
 	}

@@ -80,6 +80,13 @@ func TestLsTable(t *testing.T) {
 	}, tableRows(t, res.stdout))
 	assert.Contains(t, res.stdout, "\n1 would load, 2 skipped, 2 refused: the host's Startup fails (PLUGIN_ON_ERROR=fail)\n")
 
+	// A blacklist that names hello by its bare name does not apply (filters
+	// see match strings), and the row says so.
+	res = runOpa(t, root, append(env, "OPA_PLUGIN_BLACKLIST_LIST=hello"), "ls", "--settings", root+"/settings", "--env", "production", "--host", f.host)
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Contains(t, tableRows(t, res.stdout), []string{"hello", root + "/p1/hello", "-", "load",
+		`note: PLUGIN_BLACKLIST_LIST lists the plugin's name "hello", not its match string "` + root + `/p1/hello", so it did not apply`})
+
 	// PLUGIN_ON_ERROR=skip: the same decisions, and the host starts.
 	res = runOpa(t, root, append(env, "OPA_PLUGIN_ON_ERROR=skip"), "ls", "--settings", root+"/settings", "--env", "production", "--host", f.host)
 	require.Equal(t, 0, res.code, res.stderr)

@@ -196,16 +196,9 @@ func TestWorkerReloadRunsEveryJobOnce(t *testing.T) {
 // countDeadline.
 func waitFile(t *testing.T, path string, ok func(string) bool) {
 	t.Helper()
-	deadline := time.Now().Add(countDeadline)
-	for {
-		b, _ := os.ReadFile(path)
-		if ok(string(b)) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %s for %s, it holds:\n%s", countDeadline, path, b)
-		}
-		time.Sleep(50 * time.Millisecond)
+	var b []byte
+	if !poll(func() bool { b, _ = os.ReadFile(path); return ok(string(b)) }) {
+		t.Fatalf("waited %s for %s, it holds:\n%s", countDeadline, path, b)
 	}
 }
 
@@ -213,56 +206,40 @@ func waitFile(t *testing.T, path string, ok func(string) bool) {
 // on kill -HUP with no failed request, and run.sh keeps running, then
 // stops the new host and the worker on SIGTERM.
 func TestRunScriptHostReloadsOnSIGHUP(t *testing.T) {
-	cmd, out, exited := runScript(t, "127.0.0.1:0")
-	base := lineRest(t, out.String(), hostReady)
+	c := runScript(t, "127.0.0.1:0")
+	base := c.waitLine(0, hostReady)
 	stop := requestLoop(base, "/hello", 5000)
 	old, err := serve.ReadPID(filepath.Join(buildDir, "host.pid"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	from := c.Mark()
 	if err := syscall.Kill(old, syscall.SIGHUP); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, out, func(s string) bool { return strings.Count(s, hostReady) == 2 }, "a second host to listen")
-	waitFor(t, out, func(s string) bool {
-		return strings.Contains(s, "serve: reloaded; this process drains and exits") && strings.Contains(s, "pid="+fmt.Sprint(old)) && !processAlive(old)
-	}, "the old host to exit")
+	c.waitLine(from, hostReady) // a second host listens
+	if _, err := c.Wait(from, countDeadline, func(l string) bool {
+		return strings.Contains(l, "serve: reloaded; this process drains and exits") && strings.Contains(l, "pid="+fmt.Sprint(old))
+	}); err != nil {
+		t.Fatalf("waiting for the old host to say it drains: %v", err)
+	}
+	waitUntil(t, func() bool { return !processAlive(old) }, "the old host to exit")
 	stop(t)
 	if code, body := getOnce(t, base+"/hello"); code != http.StatusOK || body != "Hello from a plugin\n" {
 		t.Errorf("GET /hello after the reload: %d %q", code, body)
 	}
-	if err := syscall.Kill(cmd.Process.Pid, syscall.SIGTERM); err != nil {
+	if err := syscall.Kill(c.Cmd.Process.Pid, syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	_ = waitExit(t, exited, out)
-	waitFor(t, out, func(string) bool {
+	_ = waitExit(t, c)
+	waitUntil(t, func() bool {
 		pid, err := serve.ReadPID(filepath.Join(buildDir, "host.pid"))
 		return err != nil || !processAlive(pid)
 	}, "the new host to exit")
-	groupGone(t, cmd, out)
+	groupGone(t, c)
 }
 
 func processAlive(pid int) bool { return syscall.Kill(pid, 0) == nil }
-
-// lineRest returns the rest of the first line of s that starts with prefix.
-func lineRest(t *testing.T, s, prefix string) string {
-	t.Helper()
-	for _, l := range strings.Split(s, "\n") {
-		if rest, ok := strings.CutPrefix(l, prefix); ok {
-			return rest
-		}
-	}
-	t.Fatalf("no line starts with %q:\n%s", prefix, s)
-	return ""
-}
-
-// waitFor polls out until ok, bounded by countDeadline.
-func waitFor(t *testing.T, out *lockedBuffer, ok func(string) bool, what string) {
-	t.Helper()
-	if !poll(func() bool { return ok(out.String()) }) {
-		t.Fatalf("waited %s for %s:\n%s", countDeadline, what, out)
-	}
-}
 
 // waitUntil polls cond until it holds, bounded by countDeadline.
 func waitUntil(t *testing.T, cond func() bool, what string) {
@@ -299,5 +276,3 @@ func getOnce(t *testing.T, url string) (int, string) {
 	}
 	return resp.StatusCode, string(b)
 }
-
-func timeAfter() <-chan time.Time { return time.After(countDeadline) }

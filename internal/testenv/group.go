@@ -26,7 +26,8 @@ var ErrExited = errors.New("every process of the group has exited")
 // since those close when the first process exits, while the process that
 // replaced it still writes.
 type Group struct {
-	// Cmd is the first process, started.
+	// Cmd is the first process, started. Group waits for it: never call
+	// Cmd.Wait, and read Cmd.ProcessState only once Exited is closed.
 	Cmd *exec.Cmd
 
 	exited  chan struct{} // closed once Cmd has exited; then exitErr is set
@@ -75,17 +76,22 @@ func StartGroup(t testing.TB, name string, cmd *exec.Cmd) *Group {
 
 func (g *Group) read(r io.ReadCloser) {
 	defer r.Close()
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		g.mu.Lock()
-		g.lines = append(g.lines, sc.Text())
-		close(g.more)
-		g.more = make(chan struct{})
-		g.mu.Unlock()
+	// A bufio.Reader, not a Scanner: a Scanner stops at a line longer than
+	// its buffer, and every later line would be lost.
+	br := bufio.NewReader(r)
+	for {
+		line, err := br.ReadString('\n')
+		if line != "" {
+			g.mu.Lock()
+			g.lines = append(g.lines, strings.TrimSuffix(line, "\n"))
+			close(g.more)
+			g.more = make(chan struct{})
+			g.mu.Unlock()
+		}
+		if err != nil {
+			break
+		}
 	}
-	// A line too long for the scanner stops it: keep reading, so that no
-	// process of the group blocks writing to a full pipe.
-	_, _ = io.Copy(io.Discard, r)
 	g.mu.Lock()
 	g.eof = true
 	close(g.more)
@@ -96,8 +102,12 @@ func (g *Group) read(r io.ReadCloser) {
 // that replaced it may still run.
 func (g *Group) Exited() <-chan struct{} { return g.exited }
 
-// ExitErr is what Cmd.Wait returned; call it once Exited is closed.
-func (g *Group) ExitErr() error { return g.exitErr }
+// ExitErr waits until the first process (Cmd) has exited and returns what
+// Cmd.Wait returned.
+func (g *Group) ExitErr() error {
+	<-g.exited
+	return g.exitErr
+}
 
 // Output is every line so far, joined by newlines.
 func (g *Group) Output() string {
@@ -107,7 +117,8 @@ func (g *Group) Output() string {
 }
 
 // Mark is the index of the next line: Wait(g.Mark(), ...) waits for a line
-// written from now on.
+// read from now on (a line written just before may still be in the pipe,
+// and be read after Mark).
 func (g *Group) Mark() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -122,14 +133,16 @@ func (g *Group) Wait(from int, timeout time.Duration, match func(string) bool) (
 	expired := time.After(timeout)
 	for {
 		g.mu.Lock()
-		for ; match != nil && from < len(g.lines); from++ {
-			if l := g.lines[from]; match(l) {
-				g.mu.Unlock()
+		lines, more, eof := g.lines[min(from, len(g.lines)):], g.more, g.eof
+		g.mu.Unlock()
+		// match runs without the lock: it may call Output or Mark. lines
+		// stays valid, since read only appends.
+		for _, l := range lines {
+			if match != nil && match(l) {
 				return l, nil
 			}
 		}
-		more, eof := g.more, g.eof
-		g.mu.Unlock()
+		from += len(lines)
 		if eof {
 			if match == nil {
 				return "", nil

@@ -77,3 +77,31 @@ func touch(t *testing.T, path string) {
 		t.Fatal(err)
 	}
 }
+
+// TestGroupReadsPastALongLine: a line longer than a bufio.Scanner's limit
+// (64 KiB) neither ends the output nor hides the lines after it.
+func TestGroupReadsPastALongLine(t *testing.T) {
+	sh := Command(t, "sh", "apt-get install -y dash")
+	long := strings.Repeat("x", 100<<10)
+	g := StartGroup(t, "sh", exec.Command(sh, "-c", `printf '%s\n' "$1"; echo after`, "sh", long))
+	if l, err := g.Wait(0, waitTimeout, func(l string) bool { return l == "after" }); err != nil || l != "after" {
+		t.Fatalf("Wait for the line after the long one: %q, %v", l, err)
+	}
+	if _, err := g.Wait(0, waitTimeout, nil); err != nil {
+		t.Fatalf("Wait for the end: %v", err)
+	}
+	if got := g.Output(); got != long+"\nafter" {
+		t.Fatalf("Output has %d bytes, want the long line and \"after\"", len(got))
+	}
+}
+
+// TestGroupMatchMayReadTheGroup: match runs without the Group's lock, so
+// it may call Mark or Output.
+func TestGroupMatchMayReadTheGroup(t *testing.T) {
+	sh := Command(t, "sh", "apt-get install -y dash")
+	g := StartGroup(t, "sh", exec.Command(sh, "-c", `echo one; echo two`))
+	l, err := g.Wait(0, waitTimeout, func(l string) bool { return l == "two" && g.Mark() >= 2 && strings.Contains(g.Output(), "one") })
+	if err != nil || l != "two" {
+		t.Fatalf("Wait: %q, %v", l, err)
+	}
+}
