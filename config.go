@@ -126,8 +126,9 @@ func (c Config) componentTimeout() time.Duration {
 // validate checks a Config however it was made: by LoadConfig, or by a host
 // that passes it WithConfig. Both filter regexes must compile, every
 // component needs a name (unique regardless of case), a LOAD of yes, no,
-// auto or empty (any case), and a DRIVER unless LOAD is no, and
-// ComponentTimeout must not be negative. The error is a *ConfigError naming
+// auto or empty (any case), and a DRIVER unless LOAD is no,
+// ComponentTimeout must not be negative, and every PLUGIN_SHA256 value
+// must be a SHA-256 in hex. The error is a *ConfigError naming
 // the key (its Source is empty: a Config does not know where it came from).
 func (c Config) validate() error {
 	if _, err := compileFilterRE("PLUGIN_WHITELIST_RE", c.WhitelistRE); err != nil {
@@ -141,6 +142,9 @@ func (c Config) validate() error {
 	}
 	if _, err := normalizeOnError(c.OnError); err != nil {
 		return &ConfigError{Key: "PLUGIN_ON_ERROR", Err: err}
+	}
+	if err := checkPinValues(c.PluginSHA256); err != nil {
+		return err
 	}
 	seen := map[string]string{}
 	for _, name := range slices.Sorted(maps.Keys(c.OptionalComponents)) {

@@ -1,6 +1,7 @@
 package opa
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -20,6 +21,7 @@ func TestConfigValidate(t *testing.T) {
 			"a": {Driver: "d"}, "b": {Load: "YES", Driver: "d"}, "c": {Load: " auto ", Driver: "d"}, "d": {Load: "No"},
 		})},
 		{"a timeout", Config{ComponentTimeout: time.Second}},
+		{"pins", Config{PluginSHA256: map[string]string{"a": strings.Repeat("Ab", 32), "b": " " + strings.Repeat("09", 32) + "\n"}}},
 	}
 	for _, tc := range valid {
 		t.Run(tc.name, func(t *testing.T) {
@@ -43,6 +45,8 @@ func TestConfigValidate(t *testing.T) {
 		{"blank DRIVER", comps(map[string]ComponentConfig{"redis": {Driver: "  "}}), "OPTIONAL_COMPONENTS.REDIS.DRIVER", "DRIVER is required"},
 		{"names differing in case", comps(map[string]ComponentConfig{"Redis": {Driver: "d"}, "redis": {Driver: "d"}}), "OPTIONAL_COMPONENTS.REDIS", "differ only in case"},
 		{"an empty name", comps(map[string]ComponentConfig{"": {Driver: "d"}}), "OPTIONAL_COMPONENTS.", "needs a name"},
+		{"a pin too short", Config{PluginSHA256: map[string]string{"hello": "abc"}}, "PLUGIN_SHA256.hello", `"abc" is not a SHA-256 in hex`},
+		{"a pin not in hex", Config{PluginSHA256: map[string]string{"a": strings.Repeat("ab", 32), "b": strings.Repeat("zz", 32)}}, "PLUGIN_SHA256.b", "not a SHA-256 in hex"},
 	}
 	for _, tc := range invalid {
 		t.Run(tc.name, func(t *testing.T) {

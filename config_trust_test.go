@@ -15,14 +15,21 @@ import (
 )
 
 func TestLoadConfigSafeLoadingSettings(t *testing.T) {
+	abc, def := strings.Repeat("ab", 32), strings.Repeat("de", 32)
 	c, err := loadWith(t, map[string]string{"a.yaml": "development:\n" + indent(
-		"PLUGIN_ON_ERROR: Skip\nPLUGIN_REQUIRE_SHA256: 'yes'\nPLUGIN_SHA256: {Hello: abc}\n")})
+		"PLUGIN_ON_ERROR: Skip\nPLUGIN_REQUIRE_SHA256: 'yes'\nPLUGIN_SHA256: {Hello: "+abc+"}\n")})
 	require.NoError(t, err)
-	assert.Equal(t, Config{OnError: "skip", RequireSHA256: true, PluginSHA256: map[string]string{"hello": "abc"}}, c)
+	assert.Equal(t, Config{OnError: "skip", RequireSHA256: true, PluginSHA256: map[string]string{"hello": abc}}, c)
 
-	c, err = loadConfig(nil, []string{envSettingsDir + "=" + t.TempDir(), "OPA_PLUGIN_ON_ERROR=fail", "OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS=false", "OPA_PLUGIN_SHA256__X=def"})
+	c, err = loadConfig(nil, []string{envSettingsDir + "=" + t.TempDir(), "OPA_PLUGIN_ON_ERROR=fail", "OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS=false", "OPA_PLUGIN_SHA256__X=" + def})
 	require.NoError(t, err)
-	assert.Equal(t, Config{OnError: "fail", PluginSHA256: map[string]string{"x": "def"}}, c)
+	assert.Equal(t, Config{OnError: "fail", PluginSHA256: map[string]string{"x": def}}, c)
+
+	// A pin that is no SHA-256 is a config error naming it, whether or not
+	// a plugin of its name is found.
+	_, err = loadConfig(nil, []string{envSettingsDir + "=" + t.TempDir(), "OPA_PLUGIN_SHA256__X=def"})
+	require.ErrorIs(t, err, ErrConfig)
+	assert.Contains(t, err.Error(), `PLUGIN_SHA256.x: "def" is not a SHA-256 in hex (64 characters, as sha256sum prints it)`)
 
 	c, err = loadConfig(nil, []string{envSettingsDir + "=" + t.TempDir(), "OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS=true"})
 	require.NoError(t, err)

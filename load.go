@@ -104,8 +104,12 @@ func (m *Manager) choose(rep *Report, dry bool, host *Host) ([]*loaded, error) {
 	run := newCheckRun(host)
 	run.perm = m.cfg.permissionChecker()
 	m.prefetch(cands, f, run)
+	pinNotes := m.strayPins(cands)
 	for _, c := range cands {
 		pr, lp, err := m.decide(c, f, run, dry)
+		if note := pinNotes[c.name]; note != "" && c.builtin == nil && c.shadowed == "" {
+			pr.Note = strings.TrimPrefix(pr.Note+". "+note, ". ")
+		}
 		rep.Plugins = append(rep.Plugins, pr)
 		if err != nil && (dry || !m.skipping()) {
 			errs = append(errs, err)

@@ -48,8 +48,10 @@ type PluginReport struct {
 	Step    string                     `json:"step,omitempty"`   // the step that failed (PluginError.Step): "meta", "trust", "preflight", "build", "open", "hooks", ...
 	Tasks   []string                   `json:"tasks,omitempty"`  // the kinds of its tasks
 	Error   string                     `json:"error,omitempty"`  // a failure after loading that PLUGIN_ON_ERROR=skip let pass (a setup)
-	// Note says that a blacklist filter names the plugin by its name, not
-	// by its match string, and so did not apply to it.
+	// Note says what in the settings may not do what it seems to: a
+	// blacklist filter that names the plugin by its name, not by its match
+	// string, and so did not apply to it; a PLUGIN_SHA256 pin under a near
+	// name, so that the plugin is not pinned.
 	Note string `json:"note,omitempty"`
 }
 
