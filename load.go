@@ -193,7 +193,10 @@ func (m *Manager) decide(c *candidate, f *filters, run *checkRun, dry bool) (Plu
 	}
 	white, black := f.misnamed(c.match, c.name)
 	if no := f.check(c.match, meta.Tags); no != "" {
-		return skip(strings.Join(append([]string{no}, white...), ". "))
+		if len(white) > 0 {
+			no += ". " + strings.Join(white, ". ")
+		}
+		return skip(no)
 	}
 	if len(black) > 0 {
 		pr.Note = strings.Join(black, ". ")
