@@ -6,6 +6,8 @@ import (
 	"regexp/syntax"
 	"slices"
 	"strings"
+
+	"github.com/opa-stack/opa-go/internal/suggest"
 )
 
 // filters are the six allow/deny checks of a Config, compiled once.
@@ -156,6 +158,33 @@ func (f *filters) misnamed(match, name string) (white, black []string) {
 		black = append(black, re("PLUGIN_BLACKLIST_RE")+notApplied)
 	}
 	return white, black
+}
+
+// tagTypo is a tag a TAGS filter names that no plugin found has, and the
+// tag of a plugin found that is near it.
+type tagTypo struct{ setting, tag, near string }
+
+// tagTypos finds the tags of the TAGS filters that no plugin found has
+// while a plugin found has a near one (stroage and storage, Beta and
+// beta): likely typos, since tags compare exactly. A tag with none near
+// may be meant for another host's plugins, and is left alone. found holds
+// every tag of the plugins found.
+func (f *filters) tagTypos(found []string) []tagTypo {
+	var out []tagTypo
+	for _, filter := range []struct {
+		setting string
+		tags    []string
+	}{{"PLUGIN_WHITELIST_TAGS", f.whitelistTags}, {"PLUGIN_BLACKLIST_TAGS", f.blacklistTags}} {
+		for _, tag := range filter.tags {
+			if slices.Contains(found, tag) {
+				continue
+			}
+			if near, ok := suggest.Closest(tag, found); ok {
+				out = append(out, tagTypo{filter.setting, tag, near})
+			}
+		}
+	}
+	return out
 }
 
 func shareTag(a, b []string) bool {

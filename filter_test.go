@@ -246,3 +246,41 @@ func TestFilterNamingAPluginByName(t *testing.T) {
 		})
 	}
 }
+
+// TestTagFilterTypos: a TAGS filter that names a tag no plugin found has,
+// near one that a plugin found has, is a WARN line naming both (tags
+// compare exactly: the filter decides as written). A tag with none near,
+// or one a plugin has, says nothing. The .so placeholders are blacklisted
+// by RE, so nothing is opened; their tags are still read.
+func TestTagFilterTypos(t *testing.T) {
+	root := t.TempDir()
+	layout(t, root, "p/notes.so", "p/notes-meta.json")
+	writeFile(t, root+"/p/notes-meta.json", `{"tags": ["storage", "web"]}`)
+	for _, tc := range []struct {
+		name  string
+		cfg   Config
+		warns []string
+	}{
+		{"tags that plugins have", Config{WhitelistTags: []string{"web"}, BlacklistTags: []string{"beta"}}, nil},
+		{"a typo in a whitelist", Config{WhitelistTags: []string{"web", "stroage"}},
+			[]string{`msg="opa: a tag filter names a tag no plugin found has" setting=PLUGIN_WHITELIST_TAGS tag=stroage did_you_mean=storage`}},
+		{"a case in a blacklist", Config{BlacklistTags: []string{"Beta", "faraway"}},
+			[]string{`msg="opa: a tag filter names a tag no plugin found has" setting=PLUGIN_BLACKLIST_TAGS tag=Beta did_you_mean=beta`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var log strings.Builder
+			cfg := tc.cfg
+			cfg.PluginPaths, cfg.DefaultPluginPath, cfg.BlacklistRE = []string{root + "/p"}, root+"/default", root+"/p/"
+			m, err := New(WithConfig(cfg), WithLogger(slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelWarn}))),
+				WithPlugin("kept", Plugin{}, "beta"))
+			require.NoError(t, err)
+			require.NoError(t, m.StartupSimple(t.Context()))
+			var warns []string
+			for line := range strings.Lines(log.String()) {
+				_, rest, _ := strings.Cut(strings.TrimSpace(line), " level=WARN ")
+				warns = append(warns, rest)
+			}
+			assert.Equal(t, tc.warns, warns)
+		})
+	}
+}

@@ -118,6 +118,7 @@ func (m *Manager) choose(rep *Report, dry bool, host *Host) ([]*loaded, error) {
 			out = append(out, lp)
 		}
 	}
+	m.warnTagTypos(f, rep.Plugins)
 	if exact, why := run.process.Exact(); exact {
 		rep.BuildCheck = "package hashes, as plugin.Open decides"
 	} else {
@@ -130,6 +131,25 @@ func (m *Manager) choose(rep *Report, dry bool, host *Host) ([]*loaded, error) {
 		m.log.Info("opa: no plugins found", "paths", paths)
 	}
 	return out, nil
+}
+
+// warnTagTypos logs a WARN line for each tag a TAGS filter names that no
+// plugin found has, when one found has a near tag (see filters.tagTypos).
+func (m *Manager) warnTagTypos(f *filters, plugins []PluginReport) {
+	if len(f.whitelistTags) == 0 && len(f.blacklistTags) == 0 {
+		return
+	}
+	var found []string
+	for _, p := range plugins {
+		for _, tag := range p.Tags {
+			if !slices.Contains(found, tag) {
+				found = append(found, tag)
+			}
+		}
+	}
+	for _, t := range f.tagTypos(found) {
+		m.log.Warn("opa: a tag filter names a tag no plugin found has", "setting", t.setting, "tag", t.tag, "did_you_mean", t.near)
+	}
 }
 
 // prefetch reads every .so candidate's meta.json (kept in run for decide)
