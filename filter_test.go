@@ -248,7 +248,8 @@ func TestFilterNamingAPluginByName(t *testing.T) {
 }
 
 // TestTagFilterTypos: a TAGS filter that names a tag no plugin found has,
-// near one that a plugin found has, is a WARN line naming both (tags
+// near one that a plugin found has, is a warning in the report (its JSON,
+// text and page) and a WARN line, naming both (tags
 // compare exactly: the filter decides as written). A tag with none near,
 // or one a plugin has, says nothing. The .so placeholders are blacklisted
 // by RE, so nothing is opened; their tags are still read.
@@ -263,9 +264,9 @@ func TestTagFilterTypos(t *testing.T) {
 	}{
 		{"tags that plugins have", Config{WhitelistTags: []string{"web"}, BlacklistTags: []string{"beta"}}, nil},
 		{"a typo in a whitelist", Config{WhitelistTags: []string{"web", "stroage"}},
-			[]string{`msg="opa: a tag filter names a tag no plugin found has" setting=PLUGIN_WHITELIST_TAGS tag=stroage did_you_mean=storage`}},
+			[]string{`PLUGIN_WHITELIST_TAGS names the tag "stroage", which no plugin found has (did you mean "storage"? tags compare exactly)`}},
 		{"a case in a blacklist", Config{BlacklistTags: []string{"Beta", "faraway"}},
-			[]string{`msg="opa: a tag filter names a tag no plugin found has" setting=PLUGIN_BLACKLIST_TAGS tag=Beta did_you_mean=beta`}},
+			[]string{`PLUGIN_BLACKLIST_TAGS names the tag "Beta", which no plugin found has (did you mean "beta"? tags compare exactly)`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var log strings.Builder
@@ -275,12 +276,15 @@ func TestTagFilterTypos(t *testing.T) {
 				WithPlugin("kept", Plugin{}, "beta"))
 			require.NoError(t, err)
 			require.NoError(t, m.StartupSimple(t.Context()))
-			var warns []string
-			for line := range strings.Lines(log.String()) {
-				_, rest, _ := strings.Cut(strings.TrimSpace(line), " level=WARN ")
-				warns = append(warns, rest)
+			rep := m.Report()
+			assert.Equal(t, tc.warns, rep.Warnings)
+			assertWarned(t, log.String(), tc.warns)
+			for _, w := range tc.warns {
+				assert.Contains(t, rep.String(), "warning: "+w+"\n")
+				rec := httptest.NewRecorder()
+				m.ReportHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/?format=html", nil))
+				assert.Contains(t, html.UnescapeString(rec.Body.String()), "<li>warning: "+w+"</li>")
 			}
-			assert.Equal(t, tc.warns, warns)
 		})
 	}
 }

@@ -104,7 +104,7 @@ func (m *Manager) choose(rep *Report, dry bool, host *Host) ([]*loaded, error) {
 	run := newCheckRun(host)
 	run.perm = m.cfg.permissionChecker()
 	m.prefetch(cands, f, run)
-	pinNotes := m.strayPins(cands)
+	pinNotes := m.strayPins(cands, rep)
 	for _, c := range cands {
 		pr, lp, err := m.decide(c, f, run, dry)
 		if note := pinNotes[c.name]; note != "" && c.builtin == nil && c.shadowed == "" {
@@ -118,7 +118,7 @@ func (m *Manager) choose(rep *Report, dry bool, host *Host) ([]*loaded, error) {
 			out = append(out, lp)
 		}
 	}
-	m.warnTagTypos(f, rep.Plugins)
+	m.warnTagTypos(f, rep)
 	if exact, why := run.process.Exact(); exact {
 		rep.BuildCheck = "package hashes, as plugin.Open decides"
 	} else {
@@ -133,14 +133,14 @@ func (m *Manager) choose(rep *Report, dry bool, host *Host) ([]*loaded, error) {
 	return out, nil
 }
 
-// warnTagTypos logs a WARN line for each tag a TAGS filter names that no
-// plugin found has, when one found has a near tag (see filters.tagTypos).
-func (m *Manager) warnTagTypos(f *filters, plugins []PluginReport) {
+// warnTagTypos warns of each tag a TAGS filter names that no plugin found
+// has, when one found has a near tag (see filters.tagTypos).
+func (m *Manager) warnTagTypos(f *filters, rep *Report) {
 	if len(f.whitelistTags) == 0 && len(f.blacklistTags) == 0 {
 		return
 	}
 	var found []string
-	for _, p := range plugins {
+	for _, p := range rep.Plugins {
 		for _, tag := range p.Tags {
 			if !slices.Contains(found, tag) {
 				found = append(found, tag)
@@ -148,8 +148,15 @@ func (m *Manager) warnTagTypos(f *filters, plugins []PluginReport) {
 		}
 	}
 	for _, t := range f.tagTypos(found) {
-		m.log.Warn("opa: a tag filter names a tag no plugin found has", "setting", t.setting, "tag", t.tag, "did_you_mean", t.near)
+		m.warn(rep, fmt.Sprintf("%s names the tag %q, which no plugin found has (did you mean %q? tags compare exactly)", t.setting, t.tag, t.near))
 	}
+}
+
+// warn records a warning about the settings in rep.Warnings and logs it as
+// a WARN line.
+func (m *Manager) warn(rep *Report, warning string) {
+	rep.Warnings = append(rep.Warnings, warning)
+	m.log.Warn("opa: " + warning)
 }
 
 // prefetch reads every .so candidate's meta.json (kept in run for decide)

@@ -25,12 +25,12 @@ func checkPinValues(pins map[string]string) error {
 
 // strayPins finds the PLUGIN_SHA256 names that pin no .so plugin found
 // here. A settings file may pin plugins another host has, so a stray pin
-// is a WARN line, not an error; but when a plugin found has a name near
-// it and no pin of its own, the pin was likely meant for it, and that
-// plugin loads unpinned: the returned notes, by candidate name, say so.
-// A pin on a compiled-in plugin does not apply either: it is part of the
-// host binary.
-func (m *Manager) strayPins(cands []*candidate) map[string]string {
+// is a warning (rep.Warnings and a WARN line), not an error; but when a
+// plugin found has a name near it and no pin of its own, the pin was
+// likely meant for it, and that plugin loads unpinned: the returned notes,
+// by candidate name, say so. A pin on a compiled-in plugin does not apply
+// either: it is part of the host binary.
+func (m *Manager) strayPins(cands []*candidate, rep *Report) map[string]string {
 	pins := m.cfg.PluginSHA256
 	if len(pins) == 0 {
 		return nil
@@ -57,14 +57,14 @@ func (m *Manager) strayPins(cands []*candidate) map[string]string {
 		switch {
 		case used[pin]:
 		case builtin[pin]:
-			m.log.Warn("opa: PLUGIN_SHA256 pins a compiled-in plugin; it is part of the host binary, so the pin does not apply", "plugin", pin)
+			m.warn(rep, fmt.Sprintf("PLUGIN_SHA256 pins %q, a compiled-in plugin: it is part of the host binary, so the pin does not apply", pin))
 		default:
 			near, ok := suggest.Closest(pin, files)
 			if _, pinned := preflight.Pin(pins, near); !ok || pinned {
-				m.log.Warn("opa: PLUGIN_SHA256 pins a plugin that was not found", "plugin", pin)
+				m.warn(rep, fmt.Sprintf("PLUGIN_SHA256 pins %q, which is no .so plugin found here", pin))
 				continue
 			}
-			m.log.Warn("opa: PLUGIN_SHA256 pins a plugin that was not found; a plugin of a near name has no pin", "plugin", pin, "did_you_mean", near)
+			m.warn(rep, fmt.Sprintf("PLUGIN_SHA256 pins %q, which is no .so plugin found here (did you mean %q? it has no pin)", pin, near))
 			if notes == nil {
 				notes = map[string]string{}
 			}

@@ -2,6 +2,7 @@ package opa
 
 import (
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -10,7 +11,8 @@ import (
 )
 
 // TestStrayPins: a PLUGIN_SHA256 name that pins no .so plugin found is a
-// WARN line (a settings file may pin another host's plugins); one near the
+// warning in the report and a WARN line (a settings file may pin another
+// host's plugins); one near the
 // name of an unpinned plugin also leaves a note on that plugin, which loads
 // unpinned; a pin on a compiled-in plugin does not apply and says so. The
 // .so placeholders are blacklisted, so nothing is opened: a filtered plugin
@@ -22,19 +24,19 @@ func TestStrayPins(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		pins  map[string]string
-		warns []string // the WARN lines, each as msg and attributes
+		warns []string // Report.Warnings
 		note  string   // hello's note
 	}{
 		{name: "every pin names a plugin found", pins: map[string]string{"hello": sum, "world": sum}},
 		{name: "a typo of an unpinned plugin's name", pins: map[string]string{"helo": sum, "world": sum},
-			warns: []string{`msg="opa: PLUGIN_SHA256 pins a plugin that was not found; a plugin of a near name has no pin" plugin=helo did_you_mean=hello`},
+			warns: []string{`PLUGIN_SHA256 pins "helo", which is no .so plugin found here (did you mean "hello"? it has no pin)`},
 			note:  `not pinned: PLUGIN_SHA256 pins "helo", which is no plugin found here (did you mean "hello"?)`},
 		{name: "a near name that has its own pin", pins: map[string]string{"helo": sum, "hello": sum},
-			warns: []string{`msg="opa: PLUGIN_SHA256 pins a plugin that was not found" plugin=helo`}},
+			warns: []string{`PLUGIN_SHA256 pins "helo", which is no .so plugin found here`}},
 		{name: "no name near", pins: map[string]string{"faraway": sum},
-			warns: []string{`msg="opa: PLUGIN_SHA256 pins a plugin that was not found" plugin=faraway`}},
+			warns: []string{`PLUGIN_SHA256 pins "faraway", which is no .so plugin found here`}},
 		{name: "a compiled-in plugin", pins: map[string]string{"greeter": sum},
-			warns: []string{`msg="opa: PLUGIN_SHA256 pins a compiled-in plugin; it is part of the host binary, so the pin does not apply" plugin=greeter`}},
+			warns: []string{`PLUGIN_SHA256 pins "greeter", a compiled-in plugin: it is part of the host binary, so the pin does not apply`}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var log strings.Builder
@@ -44,13 +46,9 @@ func TestStrayPins(t *testing.T) {
 				WithPlugin("greeter", Plugin{}))
 			require.NoError(t, err)
 			require.NoError(t, m.StartupSimple(t.Context()))
-			var warns []string
-			for line := range strings.Lines(log.String()) {
-				_, rest, _ := strings.Cut(strings.TrimSpace(line), " level=WARN ")
-				warns = append(warns, rest)
-			}
-			assert.Equal(t, tc.warns, warns)
 			rep := m.Report()
+			assert.Equal(t, tc.warns, rep.Warnings)
+			assertWarned(t, log.String(), tc.warns)
 			require.Len(t, rep.Plugins, 3)
 			for _, p := range rep.Plugins {
 				want := ""
@@ -60,5 +58,15 @@ func TestStrayPins(t *testing.T) {
 				assert.Equal(t, want, p.Note, p.Name)
 			}
 		})
+	}
+}
+
+// assertWarned checks that log holds exactly one WARN line per warning,
+// each with its text.
+func assertWarned(t *testing.T, log string, warnings []string) {
+	t.Helper()
+	assert.Equal(t, len(warnings), strings.Count(log, "level=WARN"), log)
+	for _, w := range warnings {
+		assert.Contains(t, log, strconv.Quote("opa: "+w), "logged as the WARN line's msg")
 	}
 }

@@ -16,6 +16,10 @@ type Report struct {
 	// "failed" (Error says why) or "stopped"; empty before Startup.
 	State       string   `json:"state"`
 	SearchPaths []string `json:"search_paths"` // the paths searched, in order (Config.SearchPaths)
+	// Warnings are settings that may not do what they seem to, each also a
+	// WARN line: a PLUGIN_SHA256 pin that names no .so plugin found, a tag
+	// in a TAGS filter that no plugin has while one has a near tag.
+	Warnings []string `json:"warnings,omitempty"`
 	// MissingPaths are the paths of PLUGIN_PATHS that do not exist (a
 	// typo?): skipped silently, as in opa-stack, and listed here. The
 	// default path, searched always and often absent on purpose, is not.
@@ -107,6 +111,9 @@ func (r Report) String() string {
 	var b strings.Builder
 	for _, dir := range r.MissingPaths {
 		fmt.Fprintf(&b, "search path %s: does not exist\n", dir)
+	}
+	for _, w := range r.Warnings {
+		fmt.Fprintf(&b, "warning: %s\n", w)
 	}
 	if len(r.Plugins) == 0 {
 		b.WriteString("plugins: none found\n")

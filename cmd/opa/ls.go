@@ -70,7 +70,7 @@ type lsResult struct {
 	PluginPaths       []string   `json:"plugin_paths"`
 	DefaultPluginPath string     `json:"default_plugin_path"`
 	Host              string     `json:"host"`                           // the binary builds were compared with; "": not compared
-	Warnings          []string   `json:"warnings,omitempty"`             // about the host: it cannot load .so plugins, another GOARCH
+	Warnings          []string   `json:"warnings,omitempty"`             // about the host (it cannot load .so plugins, another GOARCH), then the settings' (Report.Warnings)
 	OnError           string     `json:"on_error"`                       // PLUGIN_ON_ERROR: what a refused plugin does to Startup
 	Insecure          bool       `json:"insecure_permissions,omitempty"` // OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS: no permission checks
 	Plugins           []lsPlugin `json:"plugins"`                        // in discovery order
@@ -147,7 +147,7 @@ func runLs(c *cli, o lsOptions, args []string) int {
 		return exitFailed
 	}
 	if host != nil {
-		res.Host, res.Warnings = o.host, hostWarnings(host)
+		res.Host, res.Warnings = o.host, append(hostWarnings(host), res.Warnings...)
 	}
 	if o.json {
 		enc := json.NewEncoder(c.stdout)
@@ -196,6 +196,7 @@ func explain(cfg opa.Config, host *opa.Host) (lsResult, error) {
 	if err != nil && len(rep.Plugins) == 0 {
 		return res, err // bad filters, an unreadable plugin path
 	}
+	res.Warnings = rep.Warnings
 	for _, p := range rep.Plugins {
 		lp := lsPlugin{Name: p.Name, Path: p.Path, File: p.File, Tags: p.Tags, Meta: p.Meta, Decision: decisionSkip, Reason: p.Reason, Note: p.Note}
 		switch {
@@ -224,11 +225,11 @@ func printTable(w io.Writer, res lsResult, host *debug.BuildInfo) {
 	fmt.Fprintf(w, "search:   %s\n", strings.Join(search, ", "))
 	if host != nil {
 		fmt.Fprintf(w, "build:    compared with %s (%s)\n", res.Host, buildPlan(host).describe())
-		for _, warning := range res.Warnings {
-			fmt.Fprintf(w, "warning:  %s\n", warning)
-		}
 	} else {
 		fmt.Fprintln(w, "build:    NOT compared with a host: no --host given, and this opa binary is not your host; plugins are checked against each other")
+	}
+	for _, warning := range res.Warnings {
+		fmt.Fprintf(w, "warning:  %s\n", warning)
 	}
 	if res.Insecure {
 		fmt.Fprintln(w, "trust:    permissions NOT checked: OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS=true (development only)")

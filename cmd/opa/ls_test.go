@@ -87,6 +87,11 @@ func TestLsTable(t *testing.T) {
 	assert.Contains(t, tableRows(t, res.stdout), []string{"hello", root + "/p1/hello", "-", "load",
 		`note: PLUGIN_BLACKLIST_LIST lists the plugin's name "hello", not its match string "` + root + `/p1/hello", so it did not apply`})
 
+	// A tag filter's typo is a warning, with or without --host.
+	res = runOpa(t, root, append(env, "OPA_SETTINGS_DIR="+root+"/settings", "OPA_PLUGIN_WHITELIST_TAGS=Beta"), "ls")
+	require.Equal(t, 0, res.code, res.stderr)
+	assert.Contains(t, res.stdout, "\nwarning:  PLUGIN_WHITELIST_TAGS names the tag \"Beta\", which no plugin found has (did you mean \"beta\"? tags compare exactly)\n")
+
 	// PLUGIN_ON_ERROR=skip: the same decisions, and the host starts.
 	res = runOpa(t, root, append(env, "OPA_PLUGIN_ON_ERROR=skip"), "ls", "--settings", root+"/settings", "--env", "production", "--host", f.host)
 	require.Equal(t, 0, res.code, res.stderr)
