@@ -45,8 +45,8 @@ func TestConfigValidate(t *testing.T) {
 		{"blank DRIVER", comps(map[string]ComponentConfig{"redis": {Driver: "  "}}), "OPTIONAL_COMPONENTS.REDIS.DRIVER", "DRIVER is required"},
 		{"names differing in case", comps(map[string]ComponentConfig{"Redis": {Driver: "d"}, "redis": {Driver: "d"}}), "OPTIONAL_COMPONENTS.REDIS", "differ only in case"},
 		{"an empty name", comps(map[string]ComponentConfig{"": {Driver: "d"}}), "OPTIONAL_COMPONENTS.", "needs a name"},
-		{"a pin too short", Config{PluginSHA256: map[string]string{"hello": "abc"}}, "PLUGIN_SHA256.hello", `"abc" is not a SHA-256 in hex`},
-		{"a pin not in hex", Config{PluginSHA256: map[string]string{"a": strings.Repeat("ab", 32), "b": strings.Repeat("zz", 32)}}, "PLUGIN_SHA256.b", "not a SHA-256 in hex"},
+		{"a pin too short", Config{PluginSHA256: map[string]string{"hello": "abc"}}, "PLUGIN_SHA256.HELLO", `"abc" is not a SHA-256 in hex`},
+		{"a pin not in hex", Config{PluginSHA256: map[string]string{"a": strings.Repeat("ab", 32), "b": strings.Repeat("zz", 32)}}, "PLUGIN_SHA256.B", "not a SHA-256 in hex"},
 	}
 	for _, tc := range invalid {
 		t.Run(tc.name, func(t *testing.T) {

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opa-stack/opa-go/internal/preflight"
 	"github.com/opa-stack/opa-go/internal/settings"
 )
 
@@ -91,6 +92,11 @@ func decodeConfig(l *settings.Settings) (Config, error) {
 	}
 	if c.PluginSHA256, err = d.stringMap("plugin_sha256"); err != nil {
 		return Config{}, err
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.PluginSHA256)) {
+		if _, err := preflight.ParsePin(c.PluginSHA256[name]); err != nil {
+			return Config{}, d.fail([]string{"plugin_sha256", name}, err)
+		}
 	}
 	if c.OptionalComponents, err = d.components(); err != nil {
 		return Config{}, err

@@ -29,7 +29,11 @@ func TestLoadConfigSafeLoadingSettings(t *testing.T) {
 	// a plugin of its name is found.
 	_, err = loadConfig(nil, []string{envSettingsDir + "=" + t.TempDir(), "OPA_PLUGIN_SHA256__X=def"})
 	require.ErrorIs(t, err, ErrConfig)
-	assert.Contains(t, err.Error(), `PLUGIN_SHA256.x: "def" is not a SHA-256 in hex (64 characters, as sha256sum prints it)`)
+	var ce *ConfigError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "env OPA_PLUGIN_SHA256__X", ce.Source, "the error names where the pin came from")
+	assert.Equal(t, "PLUGIN_SHA256.X", ce.Key)
+	assert.Contains(t, err.Error(), `"def" is not a SHA-256 in hex (64 characters, as sha256sum prints it)`)
 
 	c, err = loadConfig(nil, []string{envSettingsDir + "=" + t.TempDir(), "OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS=true"})
 	require.NoError(t, err)

@@ -175,11 +175,12 @@ func (f *filters) tagTypos(found []string) []tagTypo {
 		setting string
 		tags    []string
 	}{{"PLUGIN_WHITELIST_TAGS", f.whitelistTags}, {"PLUGIN_BLACKLIST_TAGS", f.blacklistTags}} {
-		for _, tag := range filter.tags {
-			if slices.Contains(found, tag) {
-				continue
+		for i, tag := range filter.tags {
+			if slices.Contains(found, tag) || slices.Contains(filter.tags[:i], tag) {
+				continue // a plugin has it, or it was looked at already
 			}
-			if near, ok := suggest.Closest(tag, found); ok {
+			// A near tag the filter lists too is no sign of a typo.
+			if near, ok := suggest.Closest(tag, found); ok && !slices.Contains(filter.tags, near) {
 				out = append(out, tagTypo{filter.setting, tag, near})
 			}
 		}

@@ -263,8 +263,9 @@ func TestTagFilterTypos(t *testing.T) {
 		warns []string
 	}{
 		{"tags that plugins have", Config{WhitelistTags: []string{"web"}, BlacklistTags: []string{"beta"}}, nil},
-		{"a typo in a whitelist", Config{WhitelistTags: []string{"web", "stroage"}},
+		{"a typo in a whitelist, listed twice", Config{WhitelistTags: []string{"web", "stroage", "stroage"}},
 			[]string{`PLUGIN_WHITELIST_TAGS names the tag "stroage", which no plugin found has (did you mean "storage"? tags compare exactly)`}},
+		{"a near tag the filter lists too", Config{WhitelistTags: []string{"storages", "storage"}}, nil},
 		{"a case in a blacklist", Config{BlacklistTags: []string{"Beta", "faraway"}},
 			[]string{`PLUGIN_BLACKLIST_TAGS names the tag "Beta", which no plugin found has (did you mean "beta"? tags compare exactly)`}},
 	} {

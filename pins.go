@@ -1,23 +1,24 @@
 package opa
 
 import (
-	"encoding/hex"
 	"fmt"
 	"maps"
 	"slices"
 	"strings"
 
 	"github.com/opa-stack/opa-go/internal/preflight"
+	"github.com/opa-stack/opa-go/internal/settings"
 	"github.com/opa-stack/opa-go/internal/suggest"
 )
 
 // checkPinValues refuses a PLUGIN_SHA256 value that is not a SHA-256 in
 // hex, whether or not a plugin of that name is found: a pin that cannot
-// match anything is a mistake wherever it is.
+// match anything is a mistake wherever it is. LoadConfig checks the same
+// as it decodes, naming where the value came from.
 func checkPinValues(pins map[string]string) error {
 	for _, name := range slices.Sorted(maps.Keys(pins)) {
-		if sum, err := hex.DecodeString(strings.TrimSpace(pins[name])); err != nil || len(sum) != 32 {
-			return &ConfigError{Key: "PLUGIN_SHA256." + name, Err: fmt.Errorf("%q is not a SHA-256 in hex (64 characters, as sha256sum prints it)", pins[name])}
+		if _, err := preflight.ParsePin(pins[name]); err != nil {
+			return &ConfigError{Key: settings.KeyName([]string{"plugin_sha256", name}), Err: err}
 		}
 	}
 	return nil
@@ -35,21 +36,21 @@ func (m *Manager) strayPins(cands []*candidate, rep *Report) map[string]string {
 	if len(pins) == 0 {
 		return nil
 	}
+	// Only the winning candidates count: a shadowed one never loads, so a
+	// pin of its name pins nothing (unless the winner is a file too).
 	used := map[string]bool{}
 	builtin := map[string]bool{}
-	var files []string // the names of the .so candidates, each once
+	var files []string // the names of the winning .so candidates
 	for _, c := range cands {
-		if c.builtin != nil {
-			builtin[c.name] = true
-			continue
-		}
-		if !slices.Contains(files, c.name) {
+		switch {
+		case c.shadowed != "":
+		case c.builtin != nil:
+			builtin[c.name], builtin[strings.ToLower(c.name)] = true, true
+		default:
 			files = append(files, c.name)
-		}
-		if _, ok := pins[c.name]; ok {
-			used[c.name] = true
-		} else if _, ok := pins[strings.ToLower(c.name)]; ok {
-			used[strings.ToLower(c.name)] = true
+			if key, ok := preflight.PinKey(pins, c.name); ok {
+				used[key] = true
+			}
 		}
 	}
 	var notes map[string]string
@@ -68,7 +69,8 @@ func (m *Manager) strayPins(cands []*candidate, rep *Report) map[string]string {
 			if notes == nil {
 				notes = map[string]string{}
 			}
-			notes[near] = fmt.Sprintf("not pinned: PLUGIN_SHA256 pins %q, which is no plugin found here (did you mean %q?)", pin, near)
+			note := fmt.Sprintf("not pinned: PLUGIN_SHA256 pins %q, which is no .so plugin found here (did you mean %q?)", pin, near)
+			notes[near] = strings.TrimPrefix(notes[near]+". "+note, ". ")
 		}
 	}
 	return notes

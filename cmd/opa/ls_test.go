@@ -91,6 +91,11 @@ func TestLsTable(t *testing.T) {
 	res = runOpa(t, root, append(env, "OPA_SETTINGS_DIR="+root+"/settings", "OPA_PLUGIN_WHITELIST_TAGS=Beta"), "ls")
 	require.Equal(t, 0, res.code, res.stderr)
 	assert.Contains(t, res.stdout, "\nwarning:  PLUGIN_WHITELIST_TAGS names the tag \"Beta\", which no plugin found has (did you mean \"beta\"? tags compare exactly)\n")
+	res = runOpa(t, root, append(env, "OPA_SETTINGS_DIR="+root+"/settings", "OPA_PLUGIN_WHITELIST_TAGS=Beta"), "ls", "--json", "--host", f.host)
+	require.Equal(t, 0, res.code, res.stderr)
+	var got lsResult
+	require.NoError(t, json.Unmarshal([]byte(res.stdout), &got), res.stdout)
+	assert.Equal(t, []string{`PLUGIN_WHITELIST_TAGS names the tag "Beta", which no plugin found has (did you mean "beta"? tags compare exactly)`}, got.Warnings)
 
 	// PLUGIN_ON_ERROR=skip: the same decisions, and the host starts.
 	res = runOpa(t, root, append(env, "OPA_PLUGIN_ON_ERROR=skip"), "ls", "--settings", root+"/settings", "--env", "production", "--host", f.host)

@@ -10,20 +10,36 @@ import (
 	"strings"
 )
 
-// Pin returns the pin of plugin name in pins: looked up as given, then
-// lower-cased.
-func Pin(pins map[string]string, name string) (string, bool) {
-	if want, ok := pins[name]; ok {
-		return want, true
+// PinKey returns the key of plugin name's pin in pins: name as given, else
+// lower-cased (viper lower-cases the keys of a settings map).
+func PinKey(pins map[string]string, name string) (string, bool) {
+	if _, ok := pins[name]; ok {
+		return name, true
 	}
-	want, ok := pins[strings.ToLower(name)]
-	return want, ok
+	lower := strings.ToLower(name)
+	_, ok := pins[lower]
+	return lower, ok
 }
 
-// CheckPin compares a plugin file with its pin in pins (plugin name → SHA-256
-// in hex, looked up as given, then lower-cased), in constant time. A plugin
-// without a pin passes unless require is set. The file's SHA-256 comes from
-// fetch (nil: read now).
+// Pin returns the pin of plugin name in pins (see PinKey).
+func Pin(pins map[string]string, name string) (string, bool) {
+	key, ok := PinKey(pins, name)
+	return pins[key], ok
+}
+
+// ParsePin decodes a pin: a SHA-256 in hex, as sha256sum prints it
+// (spaces around it are ignored).
+func ParsePin(pin string) ([]byte, error) {
+	sum, err := hex.DecodeString(strings.TrimSpace(pin))
+	if err != nil || len(sum) != sha256.Size {
+		return nil, fmt.Errorf("%q is not a SHA-256 in hex (64 characters, as sha256sum prints it)", pin)
+	}
+	return sum, nil
+}
+
+// CheckPin compares a plugin file with its pin in pins (see PinKey), in
+// constant time. A plugin without a pin passes unless require is set. The
+// file's SHA-256 comes from fetch (nil: read now).
 func CheckPin(name, file string, pins map[string]string, require bool, fetch *Prefetch) error {
 	want, ok := Pin(pins, name)
 	if !ok {
@@ -32,9 +48,9 @@ func CheckPin(name, file string, pins map[string]string, require bool, fetch *Pr
 		}
 		return nil
 	}
-	wantSum, err := hex.DecodeString(strings.TrimSpace(want))
-	if err != nil || len(wantSum) != sha256.Size {
-		return fmt.Errorf("PLUGIN_SHA256.%s is not a SHA-256 in hex (64 characters): fix the pin", name)
+	wantSum, err := ParsePin(want)
+	if err != nil {
+		return fmt.Errorf("PLUGIN_SHA256.%s: %w: fix the pin", name, err)
 	}
 	got, err := fetch.SHA256(file)
 	if err != nil {

@@ -36,7 +36,7 @@ func TestPins(t *testing.T) {
 		{"matching pin, upper-case hex and spaces", map[string]string{"x": " " + strings.ToUpper(good) + "\n"}, false, ""},
 		{"pin of another plugin", map[string]string{"y": bad}, false, ""},
 		{"wrong pin", map[string]string{"x": bad}, false, "SHA-256 mismatch: the file is " + good + ", PLUGIN_SHA256.x pins " + bad},
-		{"malformed pin", map[string]string{"x": "abc"}, false, "PLUGIN_SHA256.x is not a SHA-256 in hex"},
+		{"malformed pin", map[string]string{"x": "abc"}, false, `PLUGIN_SHA256.x: "abc" is not a SHA-256 in hex`},
 		{"required and missing", nil, true, "no SHA-256 pin, and PLUGIN_REQUIRE_SHA256 is set: add PLUGIN_SHA256.x"},
 		{"required and present", map[string]string{"x": good}, true, ""},
 	} {
