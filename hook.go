@@ -45,9 +45,8 @@ type hookEntry struct {
 type hookDef struct {
 	HookDefinition
 	plugin     string
-	typ        reflect.Type // nil: any func
-	used       bool
-	candidates []HookCandidate // the hooks registered for it, in order (Winner unset)
+	typ        reflect.Type    // nil: any func
+	candidates []HookCandidate // the hooks registered for it, in order (Winner unset); none: unused
 	winner     int             // the index in candidates of the winner
 }
 
@@ -147,7 +146,6 @@ func (t *hookTable) add(lp *loaded, h Hook) error {
 		}
 		val = val.Convert(def.typ)
 	}
-	def.used = true
 	def.candidates = append(def.candidates, HookCandidate{Plugin: lp.name, Order: h.Order})
 	if w, ok := t.winners[h.Name]; ok && h.Order < w.order {
 		return nil
@@ -170,7 +168,7 @@ func newHookEntry(name, plugin string, order int, val reflect.Value) *hookEntry 
 func (t *hookTable) checkRequired() error {
 	var missing, by []string
 	for _, name := range slices.Sorted(maps.Keys(t.defs)) {
-		if d := t.defs[name]; d.Required && !d.used {
+		if d := t.defs[name]; d.Required && len(d.candidates) == 0 {
 			missing = append(missing, name)
 			by = append(by, fmt.Sprintf("%s (defined by plugin %s)", name, d.plugin))
 		}

@@ -107,8 +107,8 @@ func (m *Manager) choose(rep *Report, dry bool, host *Host) ([]*loaded, error) {
 	pinNotes := m.strayPins(cands, rep)
 	for _, c := range cands {
 		pr, lp, err := m.decide(c, f, run, dry)
-		if note := pinNotes[c.name]; note != "" && c.builtin == nil && c.shadowed == "" {
-			pr.Note = strings.TrimPrefix(pr.Note+". "+note, ". ")
+		if note := pinNotes[c.name]; note != "" && c.shadowed == "" { // notes name winning .so files only
+			pr.Note = addNote(pr.Note, note)
 		}
 		rep.Plugins = append(rep.Plugins, pr)
 		if err != nil && (dry || !m.skipping()) {
@@ -218,14 +218,13 @@ func (m *Manager) decide(c *candidate, f *filters, run *checkRun, dry bool) (Plu
 	if metaErr != nil {
 		return fail("meta", metaErr)
 	}
-	white, black := f.misnamed(c.match, c.name)
 	if no := f.check(c.match, meta.Tags); no != "" {
-		if len(white) > 0 {
+		if white, _ := f.misnamed(c.match, c.name); len(white) > 0 {
 			no += ". " + strings.Join(white, ". ")
 		}
 		return skip(no)
 	}
-	if len(black) > 0 {
+	if _, black := f.misnamed(c.match, c.name); len(black) > 0 {
 		pr.Note = strings.Join(black, ". ")
 		m.log.Warn("opa: a filter names the plugin, not its match string", "plugin", c.name, "path", c.match, "note", pr.Note)
 	}

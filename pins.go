@@ -28,7 +28,7 @@ func checkPinValues(pins map[string]string) error {
 // here. A settings file may pin plugins another host has, so a stray pin
 // is a warning (rep.Warnings and a WARN line), not an error; but when a
 // plugin found has a name near it and no pin of its own, the pin was
-// likely meant for it, and that plugin loads unpinned: the returned notes,
+// likely meant for it, and that plugin is not pinned: the returned notes,
 // by candidate name, say so. A pin on a compiled-in plugin does not apply
 // either: it is part of the host binary.
 func (m *Manager) strayPins(cands []*candidate, rep *Report) map[string]string {
@@ -70,7 +70,7 @@ func (m *Manager) strayPins(cands []*candidate, rep *Report) map[string]string {
 				notes = map[string]string{}
 			}
 			note := fmt.Sprintf("not pinned: PLUGIN_SHA256 pins %q, which is no .so plugin found here (did you mean %q?)", pin, near)
-			notes[near] = strings.TrimPrefix(notes[near]+". "+note, ". ")
+			notes[near] = addNote(notes[near], note)
 		}
 	}
 	return notes

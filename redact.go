@@ -239,6 +239,9 @@ func redactValue(v any, depth int) any {
 		}
 		return redactValue(rv.Elem().Interface(), depth+1)
 	case reflect.Struct: // shown as a map of its exported fields, as collect reads it
+		if !slices.ContainsFunc(reflect.VisibleFields(rv.Type()), func(f reflect.StructField) bool { return f.IsExported() }) {
+			return v // nothing to redact, nor to show as a map: a time.Time stays itself
+		}
 		out := map[string]any{}
 		for i := range rv.NumField() {
 			f := rv.Type().Field(i)

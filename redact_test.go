@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -154,6 +155,7 @@ func TestRedactStructOpts(t *testing.T) {
 	cc := comp("yes", "fake", "svc")
 	cc.Opts["login"] = creds{User: "ada", Password: "struct-field-secret", private: "x"}
 	cc.Opts["ptr"] = &creds{User: "bob", Password: "pointer-field-secret"}
+	cc.Opts["since"] = time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC) // no exported fields: shown as itself, not {}
 	m, err := startMgr(t, opa.Config{OptionalComponents: map[string]opa.ComponentConfig{"svc": cc}}, nil, driverPlugin(newCalls(t)), opa.WithLogger(log))
 	require.NoError(t, err)
 	rep, err := json.Marshal(m.Report())
@@ -164,4 +166,5 @@ func TestRedactStructOpts(t *testing.T) {
 	}
 	assert.Contains(t, logs.String(), "User:ada")
 	assert.Contains(t, logs.String(), "Password:[REDACTED]")
+	assert.Contains(t, logs.String(), "since:2026-11-30 12:00:00 +0000 UTC")
 }

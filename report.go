@@ -59,6 +59,14 @@ type PluginReport struct {
 	Note string `json:"note,omitempty"`
 }
 
+// addNote adds the sentence more to a plugin's note.
+func addNote(note, more string) string {
+	if note == "" {
+		return more
+	}
+	return note + ". " + more
+}
+
 // HookReport is one hook definition, the hook that won it and every hook
 // that competed for it.
 type HookReport struct {

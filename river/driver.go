@@ -36,10 +36,13 @@ func New(opts opa.Options) (opa.Component, error) {
 }
 
 // periodicJobs are River periodic jobs for the planned periodic tasks (see
-// planTasks): each kind, with args {}, every interval, and once at a new
-// leader's start, inserted with the kind's task settings as any Enqueue
-// (its queue, priority, max attempts; see insertOpts). Unique by period,
-// so even two leaders at a handover enqueue it once per interval.
+// planTasks), each kind with args {}, inserted with the kind's task
+// settings as any Enqueue (its queue, priority, max attempts; see
+// insertOpts). A task with an interval (Every) runs every interval and
+// once at a new leader's start, unique by period, so even two leaders at a
+// handover enqueue it once per interval. A task with a Schedule runs at
+// its times only, with no uniqueness: two leaders at a handover could
+// each enqueue the same scheduled run.
 func (j *Jobs) periodicJobs(plan []periodicTask) []*rq.PeriodicJob {
 	var out []*rq.PeriodicJob
 	for _, p := range plan {

@@ -116,7 +116,7 @@ type taskPlan struct {
 type periodicTask struct {
 	kind     string
 	every    time.Duration
-	schedule func(after time.Time) time.Time // when every is 0
+	schedule func(after time.Time) time.Time // when every is 0 (opa refuses both set)
 }
 
 // queueName is River's rule for a queue name.
@@ -131,9 +131,9 @@ var queueName = regexp.MustCompile(`^(?:[a-z0-9])+(?:[_|\-]?[a-z0-9]+)*$`)
 // plugin in errors.
 func planTasks(set settings, tasks []opa.Task, plugin func(kind string) string) (taskPlan, error) {
 	p := taskPlan{settings: map[string]opa.TaskSettings{}, queues: maps.Clone(set.queues)}
-	every := maps.Clone(set.periodic)
-	if every == nil {
-		every = map[string]time.Duration{}
+	periodic := map[string]periodicTask{} // by kind; OPTS.periodic first, so it wins
+	for kind, every := range set.periodic {
+		periodic[kind] = periodicTask{kind: kind, every: every}
 	}
 	var errs []error
 	for _, t := range tasks {
@@ -141,7 +141,7 @@ func planTasks(set settings, tasks []opa.Task, plugin func(kind string) string) 
 		bad := func(format string, args ...any) {
 			errs = append(errs, fmt.Errorf("river: task %s (plugin %s): %s", t.Kind, plugin(t.Kind), fmt.Sprintf(format, args...)))
 		}
-		if s.Priority != 0 && (s.Priority < 1 || s.Priority > 4) {
+		if s.Priority > 4 { // opa refuses negative ones at Startup; 0 is unset
 			bad("priority %d is out of River's range: 1 (runs first) to 4 (runs last)", s.Priority)
 		}
 		if s.Queue != "" && (len(s.Queue) > 64 || !queueName.MatchString(s.Queue)) {
@@ -160,19 +160,12 @@ func planTasks(set settings, tasks []opa.Task, plugin func(kind string) string) 
 		if _, ok := p.queues[s.Queue]; s.Queue != "" && !ok {
 			p.queues[s.Queue] = set.workers
 		}
-		if _, ok := every[t.Kind]; s.Every > 0 && !ok {
-			every[t.Kind] = s.Every
-		}
-		if _, ok := every[t.Kind]; s.Schedule != nil && !ok {
-			every[t.Kind] = 0 // planned on its schedule
+		if _, ok := periodic[t.Kind]; (s.Every > 0 || s.Schedule != nil) && !ok {
+			periodic[t.Kind] = periodicTask{kind: t.Kind, every: s.Every, schedule: s.Schedule}
 		}
 	}
-	for _, kind := range slices.Sorted(maps.Keys(every)) {
-		pt := periodicTask{kind: kind, every: every[kind]}
-		if pt.every == 0 {
-			pt.schedule = p.settings[kind].Schedule
-		}
-		p.periodic = append(p.periodic, pt)
+	for _, kind := range slices.Sorted(maps.Keys(periodic)) {
+		p.periodic = append(p.periodic, periodic[kind])
 	}
 	return p, errors.Join(errs...)
 }

@@ -135,11 +135,7 @@ func startChain(t testing.TB, pluginDir string) *chain {
 // (see Mark) that match accepts, and returns it.
 func (c *chain) waitLine(from int, what string, match func(string) bool) string {
 	c.t.Helper()
-	line, err := c.Wait(from, deadline, match)
-	if err != nil {
-		c.t.Fatalf("waiting for %s: %v", what, err)
-	}
-	return line
+	return c.MustWait(c.t, from, deadline, what, match)
 }
 
 // reload triggers a reload through the PID file and returns the new PID,

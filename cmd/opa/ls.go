@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/opa-stack/opa-go"
+	"github.com/opa-stack/opa-go/internal/settings"
 )
 
 var lsCommand = &command{
@@ -179,9 +180,10 @@ func checkDir(flagName, dir string) error {
 // decisions. A nil host skips the build comparison; plugins that pass every
 // other check then say notCompared.
 func explain(cfg opa.Config, host *opa.Host) (lsResult, error) {
+	env := settings.Environ(os.Environ())
 	res := lsResult{
-		SettingsDir:       cmp.Or(os.Getenv("OPA_SETTINGS_DIR"), opa.DefaultSettingsDir),
-		Env:               cmp.Or(os.Getenv("ENV"), "development"),
+		SettingsDir:       settings.Dir(env), // as LoadConfig reads them
+		Env:               settings.Section(env),
 		PluginPaths:       append([]string{}, cfg.PluginPaths...),
 		DefaultPluginPath: cmp.Or(cfg.DefaultPluginPath, opa.DefaultPluginPath),
 		OnError:           cmp.Or(cfg.OnError, opa.OnErrorFail),

@@ -50,7 +50,7 @@ func main() {
 func run(build, src, out string) error {
 	build, err := filepath.Abs(build)
 	if err != nil {
-		return err
+		return fmt.Errorf("dev: %w", err)
 	}
 	out, err = filepath.Abs(out)
 	if err != nil {

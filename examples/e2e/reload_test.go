@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,10 +44,7 @@ func startChain(t *testing.T, name string, env []string, args ...string) *chainP
 // (see Mark) that starts with prefix, and returns its rest.
 func (c *chainProc) waitLine(from int, prefix string) string {
 	c.t.Helper()
-	line, err := c.Wait(from, countDeadline, func(l string) bool { return strings.HasPrefix(l, prefix) })
-	if err != nil {
-		c.t.Fatalf("waiting for %q: %v", prefix, err)
-	}
+	line := c.MustWait(c.t, from, countDeadline, strconv.Quote(prefix), func(l string) bool { return strings.HasPrefix(l, prefix) })
 	return strings.TrimPrefix(line, prefix)
 }
 
@@ -54,11 +52,7 @@ func (c *chainProc) waitLine(from int, prefix string) string {
 // on that contains part, and returns it.
 func (c *chainProc) waitContains(from int, part string) string {
 	c.t.Helper()
-	line, err := c.Wait(from, countDeadline, func(l string) bool { return strings.Contains(l, part) })
-	if err != nil {
-		c.t.Fatalf("waiting for a line with %q: %v", part, err)
-	}
-	return line
+	return c.MustWait(c.t, from, countDeadline, fmt.Sprintf("a line with %q", part), func(l string) bool { return strings.Contains(l, part) })
 }
 
 // reload triggers a reload through the PID file, as a deploy script does.
@@ -218,11 +212,9 @@ func TestRunScriptHostReloadsOnSIGHUP(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.waitLine(from, hostReady) // a second host listens
-	if _, err := c.Wait(from, countDeadline, func(l string) bool {
+	c.MustWait(t, from, countDeadline, "the old host to say it drains", func(l string) bool {
 		return strings.Contains(l, "serve: reloaded; this process drains and exits") && strings.Contains(l, "pid="+fmt.Sprint(old))
-	}); err != nil {
-		t.Fatalf("waiting for the old host to say it drains: %v", err)
-	}
+	})
 	waitUntil(t, func() bool { return !processAlive(old) }, "the old host to exit")
 	stop(t)
 	if code, body := getOnce(t, base+"/hello"); code != http.StatusOK || body != "Hello from a plugin\n" {

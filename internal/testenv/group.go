@@ -125,6 +125,17 @@ func (g *Group) Mark() int {
 	return len(g.lines)
 }
 
+// MustWait is Wait that fails the test, naming what it waited for, when no
+// line matches.
+func (g *Group) MustWait(t testing.TB, from int, timeout time.Duration, what string, match func(string) bool) string {
+	t.Helper()
+	line, err := g.Wait(from, timeout, match)
+	if err != nil {
+		t.Fatalf("waiting for %s: %v", what, err)
+	}
+	return line
+}
+
 // Wait waits up to timeout for a line at index from or later that match
 // accepts, and returns it. It returns ErrExited if the output ends first,
 // and an error naming the timeout if it passes. A nil match waits for the

@@ -114,7 +114,7 @@ func save(ctx context.Context, db *sql.DB, text string) (int64, error) {
 	switch {
 	case after:
 	case errors.Is(err, opa.ErrUnavailable):
-		slog.Warn("notes: the note is saved, but counting its words could not be queued", "note", id, "error", err)
+		notQueued(id, err)
 	case err != nil:
 		return 0, fmt.Errorf("queueing the count of its words: %w", err)
 	}
@@ -124,10 +124,15 @@ func save(ctx context.Context, db *sql.DB, text string) (int64, error) {
 	if after {
 		// The note is saved: queue the count even if the client has gone.
 		if err := queueCountAfter(context.WithoutCancel(ctx), id); err != nil {
-			slog.Warn("notes: the note is saved, but counting its words could not be queued", "note", id, "error", err)
+			notQueued(id, err)
 		}
 	}
 	return id, nil
+}
+
+// notQueued logs that note id is saved without a queued count of its words.
+func notQueued(id int64, err error) {
+	slog.Warn("notes: the note is saved, but counting its words could not be queued", "note", id, "error", err)
 }
 
 func list(w http.ResponseWriter, req *http.Request) {

@@ -27,8 +27,10 @@ type enqueueTxFunc = func(ctx context.Context, tx any, kind string, args any) er
 
 // queueCount queues the count of note id's words in tx, the transaction
 // that stores the note. An error wrapping opa.ErrNotFound (no such hook) or
-// opa.ErrUnavailable (no queue) means the words cannot be counted here; any
-// other means the job could not be stored, and tx must not commit.
+// errors.ErrUnsupported (the queue cannot join tx) means: queue it once tx
+// has committed; opa.ErrUnavailable (no queue) means the words cannot be
+// counted here; any other means the job could not be stored, and tx must
+// not commit.
 func queueCount(ctx context.Context, tx *sql.Tx, id int64) error {
 	enqueue, err := opa.HookFunc[enqueueTxFunc]("enqueue_tx")
 	if err != nil {
