@@ -63,13 +63,18 @@ func sharedSQLite(ctx context.Context, name string, db *sql.DB) (engine, error) 
 	}
 	var version, mode string
 	var timeout int
-	if err := db.QueryRowContext(ctx, "SELECT sqlite_version()").Scan(&version); err != nil {
+	// A query may open the pool's first connection to a fresh file, whose
+	// switch to WAL SQLite does not wait for (see pingSQLite): try again.
+	read := func(query string, dst any) error {
+		return retryBusy(ctx, func() error { return db.QueryRowContext(ctx, query).Scan(dst) })
+	}
+	if err := read("SELECT sqlite_version()", &version); err != nil {
 		return nil, fmt.Errorf("river: OPTS.database %s: its *sql.DB (database/sql driver %T) does not answer as SQLite: %w; a queue on Postgres shares a *pgxpool.Pool", name, db.Driver(), err)
 	}
-	if err := db.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+	if err := read("PRAGMA journal_mode", &mode); err != nil {
 		return nil, fmt.Errorf("river: OPTS.database %s: reading its journal_mode: %w", name, err)
 	}
-	if err := db.QueryRowContext(ctx, "PRAGMA busy_timeout").Scan(&timeout); err != nil {
+	if err := read("PRAGMA busy_timeout", &timeout); err != nil {
 		return nil, fmt.Errorf("river: OPTS.database %s: reading its busy_timeout: %w", name, err)
 	}
 	var missing []string
