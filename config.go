@@ -90,6 +90,22 @@ type Config struct {
 	// RequireSHA256 refuses every .so plugin without a pin in PluginSHA256.
 	// Compiled-in plugins need none. Setting: PLUGIN_REQUIRE_SHA256.
 	RequireSHA256 bool
+
+	// CopyDir is where Startup makes its private directory for the copies
+	// of the .so files it loads (see OpenInPlace). Empty means the first of
+	// /var/tmp and os.TempDir() whose filesystem allows mapping code (not
+	// mounted noexec). The directory exists only while Startup loads
+	// plugins. Setting: PLUGIN_COPY_DIR.
+	CopyDir string
+
+	// OpenInPlace turns private copies off. By default Startup copies each
+	// .so file it chose into a directory that only the host can write, runs
+	// every check on the copy and opens the copy, so that the bytes checked
+	// are the bytes loaded, and writing into the file later (cp over it)
+	// cannot crash the running host. A file on a read-only filesystem is
+	// opened in place either way. Set, the files are opened where they are
+	// found, and New logs a warning. Setting: PLUGIN_OPEN_IN_PLACE.
+	OpenInPlace bool
 }
 
 // OnError values.

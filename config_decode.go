@@ -58,6 +58,7 @@ func decodeConfig(l *settings.Settings) (Config, error) {
 		{"plugin_whitelist_re", &c.WhitelistRE},
 		{"plugin_blacklist_re", &c.BlacklistRE},
 		{"plugin_on_error", &c.OnError},
+		{"plugin_copy_dir", &c.CopyDir},
 	}
 	for _, s := range strs {
 		if *s.dst, err = d.str(s.key); err != nil {
@@ -84,6 +85,7 @@ func decodeConfig(l *settings.Settings) (Config, error) {
 	}{
 		{"plugin_allow_insecure_permissions", &c.AllowInsecurePermissions},
 		{"plugin_require_sha256", &c.RequireSHA256},
+		{"plugin_open_in_place", &c.OpenInPlace},
 	}
 	for _, s := range bools {
 		if *s.dst, err = d.boolean(s.key); err != nil {

@@ -30,6 +30,8 @@ var settingNames = []string{
 	"PLUGIN_ALLOW_INSECURE_PERMISSIONS",
 	"PLUGIN_SHA256",
 	"PLUGIN_REQUIRE_SHA256",
+	"PLUGIN_COPY_DIR",
+	"PLUGIN_OPEN_IN_PLACE",
 }
 
 // componentKeys are the keys of one entry of OPTIONAL_COMPONENTS.

@@ -6,8 +6,10 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/opa-stack/opa-go/internal/preflight"
+	"github.com/opa-stack/opa-go/internal/stage"
 )
 
 // loaded is a plugin chosen by the filters and opened.
@@ -17,17 +19,21 @@ type loaded struct {
 	plugin *Plugin
 }
 
-// lookupPlugin opens a candidate's .so file and returns its Plugin variable,
-// turning a missing symbol, a symbol of the wrong type and a panic in the
-// plugin's init into errors.
-func lookupPlugin(file string) (p *Plugin, err error) {
+// lookupPlugin opens a candidate's .so file, path (its private copy, or
+// source itself), and returns its Plugin variable, turning a missing
+// symbol, a symbol of the wrong type and a panic in the plugin's init into
+// errors. The runtime's messages name source, not the copy.
+func lookupPlugin(path, source string) (p *Plugin, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			err = fmt.Errorf("its init %w", &PanicError{Value: v})
 		}
 	}()
-	sym, err := openSO(file)
+	sym, err := openSO(path)
 	if err != nil {
+		if path != source {
+			err = errors.New(strings.ReplaceAll(err.Error(), path, source))
+		}
 		return nil, explainOpenError(err)
 	}
 	switch v := sym.(type) {
@@ -44,6 +50,30 @@ func lookupPlugin(file string) (p *Plugin, err error) {
 	default:
 		return nil, fmt.Errorf("exported Plugin is %s, want a variable of type opa.Plugin: declare `var Plugin = opa.Plugin{...}` in package main", symbolType(sym))
 	}
+}
+
+// openedFiles remembers, for the life of the process, the Plugin that each
+// .so file gave, by its stage.Key. Go opens a plugin once and never closes
+// it: a Manager started after another in the same process (Shutdown, then
+// a new Startup) gets the Plugin already opened for the same, unchanged
+// file, as plugin.Open of a path opened before does, and not a fresh copy
+// that the runtime would refuse as already loaded.
+var openedFiles sync.Map // stage.Key → *Plugin
+
+// openStaged opens a staged .so file (see lookupPlugin), or returns the
+// Plugin the same file gave before in this process.
+func openStaged(file *stage.File, source string) (*Plugin, error) {
+	key, ok := file.Key()
+	if ok {
+		if p, found := openedFiles.Load(key); found {
+			return p.(*Plugin), nil
+		}
+	}
+	p, err := lookupPlugin(file.Path, source)
+	if err == nil && ok {
+		openedFiles.Store(key, p)
+	}
+	return p, err
 }
 
 // explainOpenError turns the plugin package's messages into plain words
@@ -102,8 +132,19 @@ func (m *Manager) choose(rep *Report, dry bool, host *Host) ([]*loaded, error) {
 	var out []*loaded
 	var errs []error
 	run := newCheckRun(host)
-	run.perm = m.cfg.permissionChecker()
-	m.prefetch(cands, f, run)
+	run.perm, run.permOpened = m.cfg.permissionCheckers()
+	run.stage = newStaging(!dry && !m.cfg.OpenInPlace, m.cfg.OpenInPlace, m.cfg.copyBases())
+	if !dry && m.cfg.OpenInPlace {
+		m.warn(rep, inPlaceWarning)
+	}
+	defer func() {
+		if err := run.stage.finish(); err != nil {
+			m.log.Warn("opa: removing the private copies of plugins", "error", err)
+		}
+	}()
+	if err := m.prefetch(cands, f, run); err != nil {
+		return nil, err
+	}
 	pinNotes := m.strayPins(cands, rep)
 	for _, c := range cands {
 		pr, lp, err := m.decide(c, f, run, dry)
@@ -160,23 +201,33 @@ func (m *Manager) warn(rep *Report, warning string) {
 }
 
 // prefetch reads every .so candidate's meta.json (kept in run for decide)
-// and starts reading, in the background, the package hashes (and the
-// SHA-256, if pinned) of every one the filters will choose, so that the
-// checks of later plugins overlap with opening earlier ones. It only reads
-// files; every decision is still decide's.
-func (m *Manager) prefetch(cands []*candidate, f *filters, run *checkRun) {
+// and starts staging, in the background, every one the filters will
+// choose: its private copy, its SHA-256 if pinned, and its package hashes,
+// so that the checks of later plugins overlap with opening earlier ones. It
+// only reads and copies files; every decision is still decide's. Its error
+// is a private directory that cannot be made.
+func (m *Manager) prefetch(cands []*candidate, f *filters, run *checkRun) error {
 	for _, c := range cands {
 		if c.builtin != nil || c.shadowed != "" {
 			continue
 		}
 		meta, err := readMeta(c.metaFile, run.perm)
 		run.metas[c] = metaResult{meta, err}
-		if err != nil || f.check(c.match, meta.Tags) != "" {
+		if err != nil || f.check(c.match, meta.Tags) != "" || c.badName != nil || !soSupported {
 			continue
 		}
-		_, pinned := preflight.Pin(m.cfg.PluginSHA256, c.name)
-		run.process.Fetch.Start(c.file, pinned)
+		if err := run.stage.start(c, m.pinned(c.name), run.process.Fetch, run.perm); err != nil {
+			return err
+		}
 	}
+	return nil
+}
+
+// pinned says whether plugin name has a PLUGIN_SHA256 pin, or must have
+// one: its SHA-256 is then computed as its file is staged.
+func (m *Manager) pinned(name string) bool {
+	_, ok := preflight.Pin(m.cfg.PluginSHA256, name)
+	return ok || m.cfg.RequireSHA256
 }
 
 // decide reads a candidate's meta, runs the filters and, if chosen, opens it.
@@ -234,10 +285,16 @@ func (m *Manager) decide(c *candidate, f *filters, run *checkRun, dry bool) (Plu
 	if c.builtin == nil && !dry && !soSupported {
 		return fail("open", fmt.Errorf("%s: %w: %s", c.file, ErrUnsupported, soUnsupportedReason))
 	}
+	var file *stage.File
 	if c.builtin == nil {
-		if step, err := m.preflight(c, run); err != nil {
+		var err error
+		if file, err = run.stage.wait(c, m.pinned(c.name)); err != nil {
+			return fail(stageStep(err))
+		}
+		if step, err := m.preflight(c, run, file); err != nil {
 			return fail(step, err)
 		}
+		pr.SHA256 = sumHex(file.SHA256)
 	}
 	if dry {
 		pr.Loaded = true
@@ -248,9 +305,10 @@ func (m *Manager) decide(c *candidate, f *filters, run *checkRun, dry bool) (Plu
 		*p = c.builtin.plugin
 	} else {
 		var err error
-		if p, err = lookupPlugin(c.file); err != nil {
+		if p, err = openStaged(file, c.file); err != nil {
 			return fail("open", fmt.Errorf("%s: %w", c.file, err))
 		}
+		pr.Opened = run.stage.opened(file)
 	}
 	pr.Loaded = true
 	for _, t := range p.Tasks {

@@ -4,12 +4,14 @@ import (
 	"debug/buildinfo"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
 
 	"github.com/opa-stack/opa-go/internal/preflight"
 	"github.com/opa-stack/opa-go/internal/settings"
+	"github.com/opa-stack/opa-go/internal/stage"
 	"github.com/opa-stack/opa-go/internal/trust"
 )
 
@@ -57,11 +59,17 @@ func CurrentHost() *Host {
 // identities of the plugins chosen so far, to catch copies, and what the
 // process has loaded, for the package check.
 type checkRun struct {
-	identities map[string]string // plugin identity → file
+	identities map[string]chosenFile // plugin identity → the file chosen with it
 	process    *preflight.Process
-	perm       func(string) error // the pass's permission rule (see permissionChecker)
+	perm       func(string) error              // the pass's permission rule (see permissionCheckers)
+	permOpened func(string, fs.FileInfo) error // the same, for a file open for loading
+	stage      *staging                        // the chosen files, opened and copied
 	metas      map[*candidate]metaResult
 }
+
+// chosenFile is a .so file that passed the checks: file names it, path is
+// what was read (its private copy, or file).
+type chosenFile struct{ file, path string }
 
 // metaResult is a candidate's meta.json as read once per pass.
 type metaResult struct {
@@ -70,7 +78,7 @@ type metaResult struct {
 }
 
 func newCheckRun(host *Host) *checkRun {
-	r := &checkRun{identities: map[string]string{}, metas: map[*candidate]metaResult{}}
+	r := &checkRun{identities: map[string]chosenFile{}, metas: map[*candidate]metaResult{}}
 	if host == nil {
 		r.process = preflight.NewProcess("", nil)
 	} else {
@@ -81,39 +89,43 @@ func newCheckRun(host *Host) *checkRun {
 }
 
 // preflight runs the checks that come before plugin.Open on a chosen .so
-// file, cheapest first, and says which step failed: "trust" (permissions,
-// SHA-256 pin), "preflight" (a complete ELF shared object for this machine),
-// "identity" (not a copy of a plugin already chosen), "build" (its
-// packages can load next to the host's and those of the plugins chosen
-// before it, as plugin.Open decides). A file that passes is recorded in run.
-func (m *Manager) preflight(c *candidate, run *checkRun) (string, error) {
-	if err := m.cfg.checkTrust(c.name, c.file, run.perm, run.process.Fetch); err != nil {
+// file, staged as file (opened, and copied unless it is opened in place),
+// cheapest first, and says which step failed: "trust" (permissions of the
+// file as opened and of its directories, SHA-256 pin), "preflight" (a
+// complete ELF shared object for this machine), "identity" (not a copy of
+// a plugin already chosen), "build" (its packages can load next to the
+// host's and those of the plugins chosen before it, as plugin.Open
+// decides). The checks after trust read file.Path, the bytes that
+// plugin.Open gets. A file that passes is recorded in run.
+func (m *Manager) preflight(c *candidate, run *checkRun, file *stage.File) (string, error) {
+	if err := m.cfg.checkTrust(c.name, c.file, file, run.permOpened); err != nil {
 		return "trust", err
 	}
-	return run.checkFile(c.name, c.file)
+	return run.checkFile(c.name, c.file, file.Path)
 }
 
 // checkFile runs the checks of a .so file that come after trust, for
 // Startup and CheckPlugin alike: a complete ELF shared object, not a copy
 // of a plugin chosen before ("identity"), and packages that can load next
-// to what the process holds ("build"). A file that passes is recorded.
-func (run *checkRun) checkFile(name, file string) (string, error) {
-	if err := preflight.CheckELF(file); err != nil {
+// to what the process holds ("build"). It reads path (the file, or its
+// private copy) and names file. A file that passes is recorded.
+func (run *checkRun) checkFile(name, file, path string) (string, error) {
+	if err := preflight.CheckELF(path); err != nil {
 		return "preflight", fmt.Errorf("%s %w", file, err)
 	}
-	info, infoErr := preflight.ReadBuild(file)
+	info, infoErr := preflight.ReadBuild(path)
 	id := preflight.Identity(info)
-	if prev, dup := run.identities[id]; dup && id != "" && sameIdentity(prev, file) {
-		return "identity", fmt.Errorf("%s is the same plugin as %s (both built from %s, and Go loads a plugin once): remove one of them, or build them from different main packages", file, prev, id)
+	if prev, dup := run.identities[id]; dup && id != "" && sameIdentity(prev.path, path) {
+		return "identity", fmt.Errorf("%s is the same plugin as %s (both built from %s, and Go loads a plugin once): remove one of them, or build them from different main packages", file, prev.file, id)
 	}
 	if infoErr != nil {
 		return "build", fmt.Errorf("%s: %w", file, infoErr)
 	}
-	if err := run.process.Check(name, file, info); err != nil {
+	if err := run.process.Check(name, path, info); err != nil {
 		return "build", fmt.Errorf("%s: %w", file, err)
 	}
 	if id != "" {
-		run.identities[id] = file
+		run.identities[id] = chosenFile{file, path}
 	}
 	return "", nil
 }
@@ -178,21 +190,22 @@ func CheckPlugin(host *Host, files ...string) []error {
 			errs[i] = fmt.Errorf("opa: %s: trust: %w", file, err)
 			continue
 		}
-		if _, err := run.checkFile(filepath.Base(file), file); err != nil {
+		if _, err := run.checkFile(filepath.Base(file), file, file); err != nil {
 			errs[i] = fmt.Errorf("opa: %w", err)
 		}
 	}
 	return errs
 }
 
-// checkTrust runs the trust checks a Config asks for on a chosen .so file:
-// the permission rule (check, made by permissionChecker), and its SHA-256
-// pin.
-func (c Config) checkTrust(name, file string, check func(string) error, fetch *preflight.Prefetch) error {
-	if err := check(file); err != nil {
+// checkTrust runs the trust checks a Config asks for on a chosen .so file,
+// staged as staged: the permission rule on the file as it was opened and on
+// its directories (check, made by permissionCheckers), and its SHA-256 pin,
+// against the SHA-256 of the bytes staged.
+func (c Config) checkTrust(name, file string, staged *stage.File, check func(string, fs.FileInfo) error) error {
+	if err := check(file, staged.Info); err != nil {
 		return err
 	}
-	if err := preflight.CheckPin(name, file, c.PluginSHA256, c.RequireSHA256, fetch); err != nil {
+	if err := preflight.CheckPin(name, file, c.PluginSHA256, c.RequireSHA256, staged.SHA256); err != nil {
 		return fmt.Errorf("%s: %w", file, err)
 	}
 	return nil
@@ -211,11 +224,22 @@ const envAllowInsecure = "OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS"
 // error wrapping fs.ErrNotExist. It takes each directory it has found
 // trusted as checked.
 func (c Config) permissionChecker() func(path string) error {
+	path, _ := c.permissionCheckers()
+	return path
+}
+
+// permissionCheckers returns permissionChecker's rule, and the same rule
+// for a file that is open, sharing what they found trusted: the second
+// also applies the rule to the open descriptor's FileInfo (see
+// trust.Checker.CheckOpened), so a file swapped in after it was opened is
+// judged by what was opened.
+func (c Config) permissionCheckers() (func(path string) error, func(path string, opened fs.FileInfo) error) {
 	if c.AllowInsecurePermissions {
-		return func(string) error { return nil }
+		return func(string) error { return nil }, func(string, fs.FileInfo) error { return nil }
 	}
 	tc := new(trust.Checker)
-	return func(path string) error { return permissionError(path, tc.Check(path)) }
+	return func(path string) error { return permissionError(path, tc.Check(path)) },
+		func(path string, fi fs.FileInfo) error { return permissionError(path, tc.CheckOpened(path, fi)) }
 }
 
 // permissionError words an error of trust.Check: a broken rule with its fix

@@ -57,6 +57,13 @@ type PluginReport struct {
 	// string, and so did not apply to it; a PLUGIN_SHA256 pin under a near
 	// name, so that the plugin is not pinned.
 	Note string `json:"note,omitempty"`
+	// Opened says how the .so file was opened: OpenedCopy (a private copy,
+	// made before any check, that plugin.Open mapped), OpenedReadOnly or
+	// OpenedInPlace. Empty for a plugin not opened.
+	Opened string `json:"opened,omitempty"`
+	// SHA256 is the SHA-256 of the bytes loaded, in hex, when it was
+	// computed: for a plugin pinned with PLUGIN_SHA256.
+	SHA256 string `json:"sha256,omitempty"`
 }
 
 // addNote adds the sentence more to a plugin's note.

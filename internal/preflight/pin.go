@@ -5,8 +5,6 @@ import (
 	"crypto/subtle"
 	"encoding/hex"
 	"fmt"
-	"io"
-	"os"
 	"strings"
 )
 
@@ -37,10 +35,11 @@ func ParsePin(pin string) ([]byte, error) {
 	return sum, nil
 }
 
-// CheckPin compares a plugin file with its pin in pins (see PinKey), in
-// constant time. A plugin without a pin passes unless require is set. The
-// file's SHA-256 comes from fetch (nil: read now).
-func CheckPin(name, file string, pins map[string]string, require bool, fetch *Prefetch) error {
+// CheckPin compares a plugin file's SHA-256, sum, with its pin in pins
+// (see PinKey), in constant time. A plugin without a pin passes unless
+// require is set. sum is read from the bytes that will be loaded, by the
+// caller; nil when the plugin is pinned is an error.
+func CheckPin(name, file string, pins map[string]string, require bool, sum []byte) error {
 	want, ok := Pin(pins, name)
 	if !ok {
 		if require {
@@ -52,25 +51,11 @@ func CheckPin(name, file string, pins map[string]string, require bool, fetch *Pr
 	if err != nil {
 		return fmt.Errorf("PLUGIN_SHA256.%s: %w: fix the pin", name, err)
 	}
-	got, err := fetch.SHA256(file)
-	if err != nil {
-		return err
+	if sum == nil {
+		return fmt.Errorf("PLUGIN_SHA256.%s: the file's SHA-256 was not computed", name)
 	}
-	if subtle.ConstantTimeCompare(got, wantSum) != 1 {
-		return fmt.Errorf("SHA-256 mismatch: the file is %x, PLUGIN_SHA256.%s pins %x: this is not the file that was pinned; deploy the right one or update the pin", got, name, wantSum)
+	if subtle.ConstantTimeCompare(sum, wantSum) != 1 {
+		return fmt.Errorf("SHA-256 mismatch: the file is %x, PLUGIN_SHA256.%s pins %x: this is not the file that was pinned; deploy the right one or update the pin", sum, name, wantSum)
 	}
 	return nil
-}
-
-func fileSHA256(file string) ([]byte, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return nil, fmt.Errorf("reading %s for its SHA-256: %w", file, err)
-	}
-	return h.Sum(nil), nil
 }

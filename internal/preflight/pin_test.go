@@ -19,9 +19,7 @@ func writeFile(t *testing.T, file, content string) {
 }
 
 func TestPins(t *testing.T) {
-	dir := t.TempDir()
-	file := filepath.Join(dir, "x.so")
-	writeFile(t, file, "plugin bytes")
+	file := "/p/x.so"
 	sum := sha256.Sum256([]byte("plugin bytes"))
 	good := hex.EncodeToString(sum[:])
 	bad := hex.EncodeToString(make([]byte, 32))
@@ -41,7 +39,7 @@ func TestPins(t *testing.T) {
 		{"required and present", map[string]string{"x": good}, true, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := CheckPin("x", file, tc.pins, tc.require, nil)
+			err := CheckPin("x", file, tc.pins, tc.require, sum[:])
 			if tc.want == "" {
 				assert.NoError(t, err)
 				return
@@ -50,4 +48,8 @@ func TestPins(t *testing.T) {
 			assert.Contains(t, err.Error(), tc.want)
 		})
 	}
+	t.Run("pinned, no sum computed", func(t *testing.T) {
+		err := CheckPin("x", file, map[string]string{"x": good}, false, nil)
+		assert.ErrorContains(t, err, "PLUGIN_SHA256.x: the file's SHA-256 was not computed")
+	})
 }

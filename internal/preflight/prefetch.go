@@ -6,8 +6,7 @@ import (
 )
 
 // Prefetch reads in the background what the checks of a .so file need that
-// costs milliseconds: its package hashes and, when it is pinned, its
-// SHA-256. A loader starts it for every plugin it chose, then checks and
+// costs milliseconds: its package hashes. A loader starts it for every plugin it chose, then checks and
 // opens them one by one; the reads of later plugins run on the other cores
 // while earlier ones are opened. A nil *Prefetch reads when asked.
 type Prefetch struct {
@@ -20,8 +19,6 @@ type fetched struct {
 	done   chan struct{}
 	pkgs   *Packages
 	pkgErr error
-	sum    []byte
-	sumErr error
 }
 
 // NewPrefetch returns a Prefetch that reads at most GOMAXPROCS-1 files at
@@ -30,9 +27,9 @@ func NewPrefetch() *Prefetch {
 	return &Prefetch{items: map[string]*fetched{}, sem: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))}
 }
 
-// Start begins reading file: its package hashes, and its SHA-256 if sum.
-// Starting a file twice reads it once.
-func (p *Prefetch) Start(file string, sum bool) {
+// Start begins reading file's package hashes. Starting a file twice reads
+// it once.
+func (p *Prefetch) Start(file string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if _, ok := p.items[file]; ok {
@@ -45,9 +42,6 @@ func (p *Prefetch) Start(file string, sum bool) {
 		p.sem <- struct{}{}
 		defer func() { <-p.sem }()
 		it.pkgs, it.pkgErr = ReadPackages(file)
-		if sum {
-			it.sum, it.sumErr = fileSHA256(file)
-		}
 	}()
 }
 
@@ -71,12 +65,4 @@ func (p *Prefetch) Packages(file string) (*Packages, error) {
 		return it.pkgs, it.pkgErr
 	}
 	return ReadPackages(file)
-}
-
-// SHA256 returns the SHA-256 of file.
-func (p *Prefetch) SHA256(file string) ([]byte, error) {
-	if it := p.item(file); it != nil && (it.sum != nil || it.sumErr != nil) {
-		return it.sum, it.sumErr
-	}
-	return fileSHA256(file)
 }

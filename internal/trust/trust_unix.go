@@ -45,6 +45,27 @@ func (c *Checker) Check(path string) error {
 	return w.walk(abs)
 }
 
+// CheckOpened is Check for a file that the caller has open, with fi the
+// open descriptor's FileInfo: the rule for the file at the end of path is
+// applied to fi as well. Whatever was at path when Check looked, the bytes
+// the caller reads are those of the file it opened, so that is the file
+// whose owner and mode count: one swapped in by someone who can rename
+// entries in its directory is refused.
+func (c *Checker) CheckOpened(path string, fi fs.FileInfo) error {
+	if err := c.Check(path); err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return err
+	}
+	w := walker{uid: uint32(os.Geteuid()), checked: abs, trusted: c.trusted}
+	if err := w.owner(abs, fi); err != nil {
+		return err
+	}
+	return w.writable(abs, fi, false)
+}
+
 // walker resolves one path and checks what it passes.
 type walker struct {
 	uid     uint32          // the user this process runs as

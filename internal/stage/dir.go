@@ -1,0 +1,323 @@
+package stage
+
+import (
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Prefix starts the name of every directory NewDir makes.
+const Prefix = "opa-copies-"
+
+// lockName is the file in a Dir that its process holds locked.
+const lockName = ".lock"
+
+// Dir is a private directory of copies: made by this process with mode
+// 0700, on a filesystem that allows mapping code, and locked (flock) for
+// as long as it exists, so that Clean can tell the directory of a running
+// process from one that a dead process left behind. Its methods are safe
+// for concurrent use. A nil *Dir copies nothing: Stage then gives the file
+// itself.
+type Dir struct {
+	path string
+	lock *os.File
+
+	mu     sync.Mutex
+	byFile map[fileID]*File // the same file staged twice is one copy
+	names  map[string]bool  // copy names in use
+}
+
+// NewDir makes a private directory for copies in the first of bases that
+// exists and whose filesystem lets a process map code from it (no noexec
+// mount), after removing what dead processes left in that base (Clean).
+// The error names every base tried and why it was passed over.
+func NewDir(bases []string) (*Dir, error) {
+	var why []string
+	for _, base := range bases {
+		d, err := newDirIn(base)
+		if err == nil {
+			return d, nil
+		}
+		why = append(why, err.Error())
+	}
+	if len(why) == 0 {
+		return nil, errors.New("no directory for private copies was given")
+	}
+	return nil, fmt.Errorf("no directory for private copies of plugins: %s", strings.Join(why, "; "))
+}
+
+func newDirIn(base string) (*Dir, error) {
+	fi, err := os.Stat(base)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("%s is not a directory", base)
+	}
+	if noexec, err := noExec(base); err == nil && noexec {
+		return nil, fmt.Errorf("%s is on a filesystem mounted noexec, from which plugins cannot be mapped", base)
+	}
+	Clean(base)
+	path, err := os.MkdirTemp(base, Prefix+strconv.Itoa(os.Getpid())+"-")
+	if err != nil {
+		return nil, err
+	}
+	d := &Dir{path: path, byFile: map[fileID]*File{}, names: map[string]bool{}}
+	if d.lock, err = os.OpenFile(filepath.Join(path, lockName), os.O_CREATE|os.O_RDWR|os.O_EXCL, 0o600); err == nil {
+		err = lockFile(d.lock, true)
+	}
+	if err != nil {
+		d.Remove()
+		return nil, fmt.Errorf("%s: locking it: %w", path, err)
+	}
+	return d, nil
+}
+
+// Path is the directory.
+func (d *Dir) Path() string { return d.path }
+
+// Remove removes the directory and every copy in it. A copy that the
+// process has mapped stays readable by the process (as an unlinked file
+// does) until the process exits; its name is gone at once.
+func (d *Dir) Remove() error {
+	if d == nil {
+		return nil
+	}
+	err := os.RemoveAll(d.path)
+	if d.lock != nil {
+		d.lock.Close() // releases the lock
+	}
+	return err
+}
+
+// staleAge is how old a directory without a lock file must be before
+// Clean takes it for a leftover: a running process creates its lock file
+// right after the directory.
+const staleAge = time.Minute
+
+// Clean removes, in base, the directories of copies that dead processes of
+// this user left behind (a process killed while it loaded plugins): those
+// whose lock no process holds. It returns how many it removed, and ignores
+// what it cannot remove.
+func Clean(base string) int {
+	entries, err := os.ReadDir(base)
+	if err != nil {
+		return 0
+	}
+	removed := 0
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), Prefix) || !e.IsDir() {
+			continue
+		}
+		dir := filepath.Join(base, e.Name())
+		if fi, err := os.Lstat(dir); err != nil || !ownedByMe(fi) {
+			continue
+		}
+		if stale(dir) && os.RemoveAll(dir) == nil {
+			removed++
+		}
+	}
+	return removed
+}
+
+// stale says whether no running process uses a directory of copies.
+func stale(dir string) bool {
+	f, err := os.OpenFile(filepath.Join(dir, lockName), os.O_RDWR, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		fi, err := os.Lstat(dir)
+		return err == nil && time.Since(fi.ModTime()) > staleAge
+	}
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return lockFile(f, false) == nil // got it: its holder has died
+}
+
+// File is a plugin file ready to be checked and opened.
+type File struct {
+	// Source is the path the file was found at.
+	Source string
+	// Path is the file to check and to give plugin.Open: the private copy,
+	// or Source when the file was not copied.
+	Path string
+	// Copied says whether Path is a private copy.
+	Copied bool
+	// ReadOnly says that the file is on a read-only filesystem, where it
+	// cannot change, and so was not copied.
+	ReadOnly bool
+	// Info is what the open descriptor of Source said: its owner, mode and
+	// size are those of the bytes in Path.
+	Info fs.FileInfo
+	// SHA256 is the SHA-256 of the bytes in Path, when it was asked for.
+	SHA256 []byte
+}
+
+// Stage opens src (see Open) and gives the file to check and to open: a
+// copy of it in d named after name, made from the open descriptor, or src
+// itself when d is nil or src is on a read-only filesystem. With sum set it
+// also computes the SHA-256 of those bytes, in the same pass as the copy.
+// A source that changes while it is copied is refused (ErrChanged). The
+// same file (device and inode) staged twice gives the same copy, as the
+// runtime gives the same plugin for the same file.
+func (d *Dir) Stage(src, name string, sum bool) (*File, error) {
+	f, fi, err := Open(src)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	id, idOK := idOf(fi)
+	if d != nil && idOK {
+		d.mu.Lock()
+		prev := d.byFile[id]
+		d.mu.Unlock()
+		if prev != nil {
+			return prev.again(src, sum)
+		}
+	}
+	out := &File{Source: src, Path: src, Info: fi}
+	if ro, err := readOnly(f); err == nil && ro {
+		out.ReadOnly = true
+		if real, err := realPath(f); err == nil {
+			out.Path = real
+		}
+	}
+	if d == nil || out.ReadOnly {
+		if sum {
+			if out.SHA256, err = sumOf(f); err != nil {
+				return nil, fmt.Errorf("reading %s for its SHA-256: %w", src, err)
+			}
+		}
+		return out, nil
+	}
+	if out.Path, out.SHA256, err = d.copy(f, fi, name, sum); err != nil {
+		return nil, fmt.Errorf("copying %s: %w", src, err)
+	}
+	out.Copied = true
+	if idOK {
+		d.mu.Lock()
+		d.byFile[id] = out
+		d.mu.Unlock()
+	}
+	return out, nil
+}
+
+// Key identifies the bytes of a file staged: its device, inode, size and
+// modification time when it was opened.
+type Key struct {
+	id          fileID
+	size, mtime int64
+}
+
+// Key returns the file's Key; ok is false where the system has no inodes.
+func (f *File) Key() (k Key, ok bool) {
+	id, ok := idOf(f.Info)
+	return Key{id, f.Info.Size(), f.Info.ModTime().UnixNano()}, ok
+}
+
+// again is a file staged before, staged again by another name (src): the
+// same copy, whose SHA-256 is computed from the copy if it was not yet.
+func (f *File) again(src string, sum bool) (*File, error) {
+	out := *f
+	out.Source = src
+	if sum && out.SHA256 == nil {
+		c, err := os.Open(f.Path)
+		if err != nil {
+			return nil, err
+		}
+		defer c.Close()
+		if out.SHA256, err = sumOf(c); err != nil {
+			return nil, fmt.Errorf("reading %s for its SHA-256: %w", f.Path, err)
+		}
+	}
+	return &out, nil
+}
+
+// copy writes the bytes of f into a new file in d and returns its path, and
+// their SHA-256 when sum is set. Without sum the kernel copies
+// (copy_file_range, which shares the blocks where the filesystem can).
+func (d *Dir) copy(f *os.File, fi fs.FileInfo, name string, sum bool) (string, []byte, error) {
+	dst, err := d.create(name)
+	if err != nil {
+		return "", nil, err
+	}
+	var h hash.Hash
+	var n int64
+	if sum {
+		h = sha256.New()
+		n, err = io.CopyBuffer(onlyWriter{dst}, io.TeeReader(f, h), make([]byte, 1<<20))
+	} else {
+		n, err = io.Copy(dst, f)
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = unchanged(f, fi, n)
+	}
+	if err != nil {
+		os.Remove(dst.Name())
+		return "", nil, err
+	}
+	if h != nil {
+		return dst.Name(), h.Sum(nil), nil
+	}
+	return dst.Name(), nil, nil
+}
+
+// onlyWriter hides a file's ReadFrom, so that io.CopyBuffer uses its
+// buffer (the source is a TeeReader, which copy_file_range cannot serve).
+type onlyWriter struct{ w io.Writer }
+
+func (o onlyWriter) Write(p []byte) (int, error) { return o.w.Write(p) }
+
+// unchanged checks that the n bytes read from f are the whole file as it
+// was opened: the same size, and not written to since (the same
+// modification time). The change time is not compared: a rename changes
+// it, and leaves the bytes alone.
+func unchanged(f *os.File, before fs.FileInfo, n int64) error {
+	after, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if n != before.Size() || after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
+		return fmt.Errorf("%w (%d bytes when opened, %d read, %d now): a deploy that writes into the file? Install plugins by renaming a finished file into place", ErrChanged, before.Size(), n, after.Size())
+	}
+	return nil
+}
+
+// create makes a new file for a copy, named after the plugin.
+func (d *Dir) create(name string) (*os.File, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	base := strings.Map(func(r rune) rune {
+		if r == '/' || r == 0 {
+			return '_'
+		}
+		return r
+	}, name)
+	file := base + ".so"
+	for i := 2; d.names[file]; i++ {
+		file = base + "-" + strconv.Itoa(i) + ".so"
+	}
+	d.names[file] = true
+	return os.OpenFile(filepath.Join(d.path, file), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+}
+
+// sumOf is the SHA-256 of what f holds, read from its start.
+func sumOf(f *os.File) ([]byte, error) {
+	h := sha256.New()
+	if _, err := io.CopyBuffer(h, io.NewSectionReader(f, 0, 1<<62), make([]byte, 1<<20)); err != nil {
+		return nil, err
+	}
+	return h.Sum(nil), nil
+}

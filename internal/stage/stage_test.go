@@ -1,0 +1,170 @@
+package stage
+
+import (
+	"crypto/sha256"
+	"errors"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func write(t *testing.T, path, content string) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(path, []byte(content), 0o644))
+}
+
+func TestOpenRefusesWhatIsNotARegularFile(t *testing.T) {
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, "fifo.so")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o644))
+	sub := filepath.Join(dir, "dir.so")
+	require.NoError(t, os.Mkdir(sub, 0o755))
+	sock := filepath.Join(dir, "sock.so")
+	ln, err := net.Listen("unix", sock)
+	require.NoError(t, err)
+	defer ln.Close()
+
+	for path, kind := range map[string]string{
+		fifo:        "a FIFO (named pipe)",
+		sub:         "a directory",
+		sock:        "a socket",
+		"/dev/null": "a character device",
+	} {
+		_, _, err := Open(path) // a FIFO with no writer must not block
+		require.ErrorIs(t, err, ErrNotRegular, path)
+		assert.Contains(t, err.Error(), path+" is "+kind+", not a plugin file (not a regular file): remove it, or rename it")
+	}
+	_, _, err = Open(filepath.Join(dir, "missing.so"))
+	assert.ErrorIs(t, err, fs.ErrNotExist)
+}
+
+func TestStageCopiesAndHashes(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "hello.so")
+	write(t, src, "plugin bytes")
+	d, err := NewDir([]string{t.TempDir()})
+	require.NoError(t, err)
+	defer d.Remove()
+	fi, err := os.Stat(d.Path())
+	require.NoError(t, err)
+	assert.Equal(t, fs.FileMode(0o700), fi.Mode().Perm(), "the private directory is the process's alone")
+
+	for _, sum := range []bool{false, true} {
+		f, err := d.Stage(src, "hello", sum)
+		require.NoError(t, err)
+		assert.True(t, f.Copied)
+		assert.Equal(t, src, f.Source)
+		assert.Equal(t, d.Path(), filepath.Dir(f.Path))
+		got, err := os.ReadFile(f.Path)
+		require.NoError(t, err)
+		assert.Equal(t, "plugin bytes", string(got))
+		if sum {
+			want := sha256.Sum256([]byte("plugin bytes"))
+			assert.Equal(t, want[:], f.SHA256)
+		} else {
+			assert.Nil(t, f.SHA256)
+		}
+	}
+
+	// Writing into the source afterwards (cp over it) leaves the copy alone.
+	f, err := d.Stage(src, "hello", false)
+	require.NoError(t, err)
+	write(t, src, "other bytes!")
+	got, err := os.ReadFile(f.Path)
+	require.NoError(t, err)
+	assert.Equal(t, "plugin bytes", string(got))
+}
+
+func TestStageSameFileTwiceIsOneCopy(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "a.so")
+	write(t, src, "plugin bytes")
+	link := filepath.Join(dir, "b.so")
+	require.NoError(t, os.Symlink(src, link))
+	other := filepath.Join(dir, "c.so")
+	write(t, other, "plugin bytes")
+	d, err := NewDir([]string{t.TempDir()})
+	require.NoError(t, err)
+	defer d.Remove()
+
+	a, err := d.Stage(src, "a", false)
+	require.NoError(t, err)
+	b, err := d.Stage(link, "b", true)
+	require.NoError(t, err)
+	c, err := d.Stage(other, "c", false)
+	require.NoError(t, err)
+	assert.Equal(t, a.Path, b.Path, "the same file by another name is the same copy")
+	assert.Equal(t, link, b.Source)
+	assert.NotNil(t, b.SHA256, "a sum asked for the second time is computed")
+	assert.NotEqual(t, a.Path, c.Path, "a byte copy is another file")
+}
+
+func TestStageInPlace(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "hello.so")
+	write(t, src, "plugin bytes")
+	var d *Dir
+	f, err := d.Stage(src, "hello", true)
+	require.NoError(t, err)
+	assert.False(t, f.Copied)
+	assert.Equal(t, src, f.Path)
+	want := sha256.Sum256([]byte("plugin bytes"))
+	assert.Equal(t, want[:], f.SHA256)
+	assert.NoError(t, d.Remove())
+}
+
+func TestUnchangedSeesAWriteDuringTheCopy(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "hello.so")
+	write(t, src, "plugin bytes")
+	f, fi, err := Open(src)
+	require.NoError(t, err)
+	defer f.Close()
+	require.NoError(t, unchanged(f, fi, fi.Size()))
+	assert.ErrorIs(t, unchanged(f, fi, fi.Size()-1), ErrChanged, "a short read")
+	require.NoError(t, os.Truncate(src, 3))
+	err = unchanged(f, fi, fi.Size())
+	require.ErrorIs(t, err, ErrChanged, "truncated since it was opened")
+	assert.Contains(t, err.Error(), "12 bytes when opened, 12 read, 3 now")
+}
+
+func TestRemoveAndClean(t *testing.T) {
+	base := t.TempDir()
+	src := filepath.Join(t.TempDir(), "hello.so")
+	write(t, src, "plugin bytes")
+	d, err := NewDir([]string{base})
+	require.NoError(t, err)
+	_, err = d.Stage(src, "hello", false)
+	require.NoError(t, err)
+
+	// A live directory is not stale; one whose lock nobody holds is.
+	assert.Equal(t, 0, Clean(base))
+	dead := filepath.Join(base, Prefix+"1-dead")
+	require.NoError(t, os.Mkdir(dead, 0o700))
+	write(t, filepath.Join(dead, lockName), "")
+	write(t, filepath.Join(dead, "x.so"), "left behind")
+	notOurs := filepath.Join(base, "other-dir")
+	require.NoError(t, os.Mkdir(notOurs, 0o700))
+	assert.Equal(t, 1, Clean(base))
+	assert.NoDirExists(t, dead)
+	assert.DirExists(t, notOurs)
+	assert.DirExists(t, d.Path())
+
+	require.NoError(t, d.Remove())
+	assert.NoDirExists(t, d.Path())
+}
+
+func TestNewDirNamesEveryBaseTried(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	write(t, file, "")
+	_, err := NewDir([]string{"/nonexistent/opa", file})
+	require.Error(t, err)
+	assert.True(t, strings.Contains(err.Error(), "/nonexistent/opa") && strings.Contains(err.Error(), file+" is not a directory"), err.Error())
+	_, err = NewDir(nil)
+	assert.Error(t, err)
+	assert.False(t, errors.Is(err, ErrNotRegular))
+}

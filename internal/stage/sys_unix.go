@@ -1,0 +1,50 @@
+//go:build unix
+
+package stage
+
+import (
+	"io/fs"
+	"os"
+	"syscall"
+)
+
+// openNonblock opens path for reading with O_NONBLOCK, so that the open of
+// a FIFO returns at once instead of waiting for a writer.
+func openNonblock(path string) (*os.File, error) {
+	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+}
+
+// lockFile takes an exclusive flock on f; with wait false it fails at once
+// when another process holds it.
+func lockFile(f *os.File, wait bool) error {
+	how := syscall.LOCK_EX
+	if !wait {
+		how |= syscall.LOCK_NB
+	}
+	conn, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var lerr error
+	if err := conn.Control(func(fd uintptr) { lerr = syscall.Flock(int(fd), how) }); err != nil {
+		return err
+	}
+	return lerr
+}
+
+// ownedByMe says whether this process's user owns an entry.
+func ownedByMe(fi fs.FileInfo) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == os.Geteuid()
+}
+
+// fileID is a file's device and inode: the same file by any name.
+type fileID struct{ dev, ino uint64 }
+
+func idOf(fi fs.FileInfo) (fileID, bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{}, false
+	}
+	return fileID{uint64(st.Dev), uint64(st.Ino)}, true //nolint:unconvert // the field types differ between systems
+}

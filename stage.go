@@ -1,0 +1,146 @@
+package opa
+
+import (
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+
+	"github.com/opa-stack/opa-go/internal/preflight"
+	"github.com/opa-stack/opa-go/internal/stage"
+)
+
+// How a plugin's file was opened (PluginReport.Opened).
+const (
+	// OpenedCopy: the bytes of the file were copied into a private
+	// directory before any check; the checks read the copy and
+	// plugin.Open mapped it.
+	OpenedCopy = "private copy"
+	// OpenedReadOnly: the file is on a read-only filesystem, where it
+	// cannot change, so it was checked and opened in place.
+	OpenedReadOnly = "in place (read-only filesystem)"
+	// OpenedInPlace: PLUGIN_OPEN_IN_PLACE is set.
+	OpenedInPlace = "in place (PLUGIN_OPEN_IN_PLACE)"
+)
+
+// inPlaceWarning is the warning of a Startup with private copies off.
+const inPlaceWarning = "PLUGIN_OPEN_IN_PLACE is true: .so files are checked and opened where they are found, so a file written while the host runs (cp over a loaded plugin) can crash it, and one swapped after its check can load"
+
+// staging is the background work of one load pass on the .so files the
+// filters chose: each is opened once without blocking, copied into the
+// pass's private directory (hashed in the same read when pinned), and its
+// package hashes are read from the copy, while earlier plugins are checked
+// and opened. Every decision is still decide's.
+type staging struct {
+	copy    bool     // make private copies (not a dry run, copies on)
+	inPlace bool     // PLUGIN_OPEN_IN_PLACE
+	bases []string   // where the private directory may go
+	dir   *stage.Dir // made at the first file to copy
+	items map[*candidate]*staged
+	sem   chan struct{}
+}
+
+// staged is one candidate's file, once done is closed.
+type staged struct {
+	done chan struct{}
+	file *stage.File
+	err  error
+}
+
+func newStaging(copy, inPlace bool, bases []string) *staging {
+	return &staging{copy: copy, inPlace: inPlace, bases: bases, items: map[*candidate]*staged{}, sem: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))}
+}
+
+// copyBases are the directories a private directory may be made in, in
+// order of preference (see Config.CopyDir). The default prefers a disk to
+// a tmpfs: an unlinked copy on tmpfs holds its whole file in memory for as
+// long as the process maps it, while one on disk is page cache that the
+// kernel can evict (BENCHMARKS.md has the figures).
+func (c Config) copyBases() []string {
+	if c.CopyDir != "" {
+		return []string{c.CopyDir}
+	}
+	return slices.Compact([]string{"/var/tmp", os.TempDir()})
+}
+
+// start begins staging c's file, reading its SHA-256 too when sum is set.
+// The first file to copy makes the private directory; a directory that
+// cannot be made is an error of the whole pass, naming the setting.
+func (s *staging) start(c *candidate, sum bool, fetch *preflight.Prefetch, perm func(string) error) error {
+	if s.copy && s.dir == nil {
+		dir, err := stage.NewDir(s.bases)
+		if err == nil {
+			if err = perm(dir.Path()); err != nil {
+				dir.Remove()
+			}
+		}
+		if err != nil {
+			return &ConfigError{Key: "PLUGIN_COPY_DIR", Err: fmt.Errorf("%w: set PLUGIN_COPY_DIR to a directory that allows exec, or PLUGIN_OPEN_IN_PLACE=true", err)}
+		}
+		s.dir = dir
+	}
+	it := &staged{done: make(chan struct{})}
+	s.items[c] = it
+	go func() {
+		defer close(it.done)
+		s.sem <- struct{}{}
+		defer func() { <-s.sem }()
+		it.file, it.err = s.dir.Stage(c.file, c.name, sum)
+		if it.err == nil {
+			fetch.Start(it.file.Path)
+		}
+	}()
+	return nil
+}
+
+// wait returns c's staged file, staging it now if start was not called
+// (a candidate the filters were not expected to choose).
+func (s *staging) wait(c *candidate, sum bool) (*stage.File, error) {
+	it := s.items[c]
+	if it == nil {
+		return s.dir.Stage(c.file, c.name, sum)
+	}
+	<-it.done
+	return it.file, it.err
+}
+
+// finish waits for every staged file, then removes the private directory
+// and the copies in it: the plugins opened from them stay mapped.
+func (s *staging) finish() error {
+	for _, it := range s.items {
+		<-it.done
+	}
+	return s.dir.Remove()
+}
+
+// opened says how a staged file is opened (PluginReport.Opened).
+func (s *staging) opened(f *stage.File) string {
+	switch {
+	case f.Copied:
+		return OpenedCopy
+	case f.ReadOnly:
+		return OpenedReadOnly
+	case s.inPlace:
+		return OpenedInPlace
+	}
+	return "" // a dry run
+}
+
+// stageStep words a file that could not be staged as a plugin error's
+// step and cause.
+func stageStep(err error) (string, error) {
+	if errors.Is(err, stage.ErrNotRegular) || errors.Is(err, stage.ErrChanged) {
+		return "preflight", err
+	}
+	return "open", err
+}
+
+// sumHex is a SHA-256 in hex, or "" for none.
+func sumHex(sum []byte) string {
+	if sum == nil {
+		return ""
+	}
+	return hex.EncodeToString(sum)
+}
