@@ -67,7 +67,7 @@ func TestCopyOverALoadedPlugin(t *testing.T) {
 	}
 
 	want := map[string]string{
-		"/get-fullname/Ada/Lovelace":           "Hello Ada Lovelace",
+		"/get-fullname/Ada/Lovelace":          "Hello Ada Lovelace",
 		"/call/fullname?arg=Ada&arg=Lovelace": `["Ada Lovelace"]`,
 	}
 	var failed atomic.Int64

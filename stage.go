@@ -34,12 +34,12 @@ const inPlaceWarning = "PLUGIN_OPEN_IN_PLACE is true: .so files are checked and 
 // package hashes are read from the copy, while earlier plugins are checked
 // and opened. Every decision is still decide's.
 type staging struct {
-	copy    bool     // make private copies (not a dry run, copies on)
-	inPlace bool     // PLUGIN_OPEN_IN_PLACE
-	bases []string   // where the private directory may go
-	dir   *stage.Dir // made at the first file to copy
-	items map[*candidate]*staged
-	sem   chan struct{}
+	copy    bool       // make private copies (not a dry run, copies on)
+	inPlace bool       // PLUGIN_OPEN_IN_PLACE
+	bases   []string   // where the private directory may go
+	dir     *stage.Dir // made at the first file to copy
+	items   map[*candidate]*staged
+	sem     chan struct{}
 }
 
 // staged is one candidate's file, once done is closed.
