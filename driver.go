@@ -22,6 +22,28 @@ type Driver struct {
 type Options map[string]any
 
 // Component is a connection to an optional service, built by a Driver.
+//
+// A component's life, for each entry of OPTIONAL_COMPONENTS whose LOAD is
+// not no, in sorted name order, during Startup (after the plugins' hooks
+// and drivers are registered, before routes are mounted):
+//
+//  1. Driver.Opts is checked against the entry's OPTS: an unknown key
+//     fails Startup, and New is not called.
+//  2. Driver.New builds the component from its OPTS, unconnected.
+//  3. BindManager, if it is a ManagerBinder, gives it the Manager.
+//  4. Connect connects it, under COMPONENT_TIMEOUT. An error wrapping
+//     ErrUnavailable with LOAD=auto leaves it unavailable, and Startup goes
+//     on; any other error fails Startup.
+//  5. Validate, if it is a Validator, checks the connection, under the same
+//     timeout; an error fails Startup.
+//  6. From then on Component, GetUtil (Util, if it is a Utiler) and the
+//     report (Status, if it is a StatusReporter) reach it.
+//  7. Close, if it is a Closer, at Shutdown, or when a later step of
+//     Startup fails: in reverse connect order, each under COMPONENT_TIMEOUT.
+//
+// A component whose Connect fails is not closed: Connect must leave
+// nothing open when it returns an error. One whose Validate fails is
+// closed, with those connected before it.
 type Component interface {
 	// Connect connects to the service. An error wrapping ErrUnavailable
 	// means "the service is not there": with LOAD=auto the component is then

@@ -56,7 +56,8 @@ func TestCopyOverALoadedPlugin(t *testing.T) {
 	s := newSandbox(t)
 	greeter := s.placeCopy("greeter", "plugins/greeter.so")
 	fullname := s.placeCopy("fullname", "plugins/fullname.so")
-	s.setenv("OPA_PLUGIN_PATHS=" + s.path("plugins"))
+	sum := sha256File(t, greeter)
+	s.setenv("OPA_PLUGIN_PATHS="+s.path("plugins"), "OPA_PLUGIN_SHA256__GREETER="+sum)
 	h := s.serve()
 
 	var rep opa.Report
@@ -65,6 +66,9 @@ func TestCopyOverALoadedPlugin(t *testing.T) {
 	for _, p := range rep.Plugins {
 		assert.Equal(t, opa.OpenedCopy, p.Opened, "plugin %s", p.Name)
 	}
+	_, page := h.get("/opa/report?format=html")
+	assert.Contains(t, page, "</code>, opened as private copy</div>", "the page says how each plugin was opened")
+	assert.Contains(t, page, `<code title="`+sum+`">`+sum[:12]+`</code>`, "and shows a pinned plugin's hash, short")
 
 	want := map[string]string{
 		"/get-fullname/Ada/Lovelace":          "Hello Ada Lovelace",

@@ -141,6 +141,9 @@ func (r Report) String() string {
 		if p.Note != "" {
 			state += "; note: " + p.Note
 		}
+		if p.Opened != "" {
+			state += "; opened as " + p.Opened
+		}
 		fmt.Fprintf(&b, "plugin %s (%s) tags=%v: %s\n", p.Name, p.Path, p.Tags, state)
 	}
 	for _, h := range r.Hooks {
@@ -218,6 +221,7 @@ func serveReport(w http.ResponseWriter, r *http.Request, rep Report) {
 
 func writeReport(w http.ResponseWriter, r Report) {
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	_ = enc.Encode(r)

@@ -29,6 +29,7 @@ var (
 
 	reportPage = template.Must(template.New("report").Funcs(template.FuncMap{
 		"splitPath": splitPath,
+		"shortHash": shortHash,
 	}).Parse(reportPageHTML))
 
 	// reportPageCSP lets the page run its own style and script and nothing
@@ -312,6 +313,15 @@ func jsonText(v any) string {
 // break there (<wbr>) and not inside a name.
 func splitPath(p string) []string {
 	return strings.SplitAfter(p, "/")
+}
+
+// shortHash is the first 12 digits of a hash, as git shows one; the page
+// shows it whole on hover.
+func shortHash(h string) string {
+	if len(h) > 12 {
+		return h[:12]
+	}
+	return h
 }
 
 // metaText renders a meta.json value as text.

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -60,31 +61,51 @@ func startupRounds(c config, res *results) error {
 	if err != nil {
 		return err
 	}
+	// tmpfs is where the tmpfs side puts its copies: a private copy on a
+	// tmpfs holds its whole file in memory while the process maps it, so
+	// that side's memory is its RSS plus the size of the plugins.
+	tmpfs := "/dev/shm"
+	soBytes, err := pluginBytes(c.pluginDir())
+	if err != nil {
+		return err
+	}
 	sides := []struct {
-		name string
-		cmd  func() *exec.Cmd
+		name  string
+		cmd   func() *exec.Cmd
+		extra int64 // bytes held outside the process's RSS, for its memory
 	}{
 		{"Startup/opa", func() *exec.Cmd {
 			cmd := exec.Command(c.starthost())
 			cmd.Env = startupEnv(c)
 			return cmd
-		}},
+		}, 0},
+		{"Startup/opa-inplace", func() *exec.Cmd {
+			cmd := exec.Command(c.starthost())
+			cmd.Env = append(startupEnv(c), "OPA_PLUGIN_OPEN_IN_PLACE=true")
+			return cmd
+		}, 0},
+		{"Startup/opa-tmpfs", func() *exec.Cmd {
+			cmd := exec.Command(c.starthost())
+			cmd.Env = append(startupEnv(c), "OPA_PLUGIN_COPY_DIR="+tmpfs)
+			return cmd
+		}, soBytes},
 		{"Startup/opa-pinned", func() *exec.Cmd {
 			cmd := exec.Command(c.starthost())
 			cmd.Env = append(startupEnv(c), pins)
 			return cmd
-		}},
+		}, 0},
 		{"Startup/bare", func() *exec.Cmd {
 			cmd := exec.Command(c.startbare(), c.pluginDir())
 			cmd.Env = startupEnv(c)
 			return cmd
-		}},
+		}, 0},
 		{"Startup/bare-linked", func() *exec.Cmd {
 			cmd := exec.Command(c.startlinked(), c.pluginDir())
 			cmd.Env = startupEnv(c)
 			return cmd
-		}},
+		}, 0},
 	}
+	memFile := filepath.Join(c.results, "rss.txt")
 	var raw strings.Builder
 	for round := -1; round < c.startupRounds; round++ {
 		order := make([]int, len(sides))
@@ -96,15 +117,22 @@ func startupRounds(c config, res *results) error {
 		}
 		for _, k := range order {
 			side := sides[k]
-			wall, cpu, err := timeProcess(c, side.cmd())
+			cmd := side.cmd()
+			cmd.Env = append(cmd.Env, "BENCH_MEMFILE="+memFile)
+			wall, cpu, err := timeProcess(c, cmd)
 			if err != nil {
 				return fmt.Errorf("%s: %w", side.name, err)
+			}
+			rssKB, err := readKB(memFile)
+			if err != nil {
+				return fmt.Errorf("%s: its memory: %w", side.name, err)
 			}
 			if round < 0 {
 				continue // warm-up
 			}
 			res.add(side.name, round, "wall-ms", float64(wall)/1e6)
 			res.add(side.name, round, "cpu-ms", float64(cpu)/1e6)
+			res.add(side.name, round, "mem-mb", (float64(rssKB)*1024+float64(side.extra))/(1<<20))
 			fmt.Fprintf(&raw, "Benchmark%s 1 %d ns/op %d cpu-ns/op\n", side.name, wall.Nanoseconds(), cpu.Nanoseconds())
 		}
 	}
@@ -158,4 +186,35 @@ func pinsEnv(dir string) (string, error) {
 		return "", err
 	}
 	return "OPA_PLUGIN_SHA256=" + string(j), nil
+}
+
+// pluginBytes is the size of the .so files in dir, added up.
+func pluginBytes(dir string) (int64, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".so") {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil {
+			return 0, err
+		}
+		n += fi.Size()
+	}
+	return n, nil
+}
+
+// readKB reads the number of kB a program wrote with memstat.Record, and
+// removes the file.
+func readKB(file string) (int64, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(file)
+	return strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
 }

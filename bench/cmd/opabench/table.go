@@ -61,10 +61,12 @@ func rows(c config) []row {
 			baseline: cpuOnly("Discover/n=10000", "bare-cpu-ns/run"), baseWhat: "bare `ReadDir` + meta.json reads", limit: 2.0},
 		{what: "discovery + filters, 10,000 candidates", subject: cpuOnly("Discover/n=10000", "opa-cpu-ns/run"),
 			baseline: cpuOnly("Discover/n=1000", "opa-cpu-ns/run"), baseWhat: "the same, 1,000 candidates", limit: 11},
-		{what: fmt.Sprintf("`Startup` of %d real .so plugins, fresh process", c.startupPlugins), subject: cpuOnly("Startup/opa", "wall-ms"),
-			baseline: cpuOnly("Startup/bare", "wall-ms"), baseWhat: "bare `plugin.Open` + `Lookup`", limit: 1.10},
-		{what: fmt.Sprintf("`Startup` of %d plugins, every check on (package hashes, build information, a SHA-256 pin each)", c.startupPlugins), subject: cpuOnly("Startup/opa-pinned", "wall-ms"),
-			baseline: cpuOnly("Startup/bare", "wall-ms"), baseWhat: "bare `plugin.Open` + `Lookup`", limit: 1.25},
+		{what: fmt.Sprintf("`Startup` of %d real .so plugins, private copies, fresh process", c.startupPlugins), subject: cpuOnly("Startup/opa", "wall-ms"),
+			baseline: cpuOnly("Startup/bare", "wall-ms"), baseWhat: "bare `plugin.Open` + `Lookup`", limit: 1.20},
+		{what: fmt.Sprintf("`Startup` of %d plugins, private copies and every check on (package hashes, build information, a SHA-256 pin each)", c.startupPlugins), subject: cpuOnly("Startup/opa-pinned", "wall-ms"),
+			baseline: cpuOnly("Startup/bare", "wall-ms"), baseWhat: "bare `plugin.Open` + `Lookup`", limit: 1.30},
+		{what: fmt.Sprintf("memory after `Startup` of %d plugins: RSS, private copies on disk (the default)", c.startupPlugins), subject: cpuOnly("Startup/opa", "mem-mb"),
+			baseline: cpuOnly("Startup/bare", "mem-mb"), baseWhat: "RSS after bare `plugin.Open` + `Lookup`", limit: 1.10},
 		{what: "request to a plugin's route via the host router", subject: cpuOnly("Route/routes=1", "plugin-cpu-ns/req"),
 			baseline: cpuOnly("Route/routes=1", "direct-cpu-ns/req"), baseWhat: "handler on a chi router", kind: throughputRatio, limit: 0.97},
 		{what: "the same, 100 plugins × 10 routes mounted", subject: cpuOnly("Route/routes=1000", "plugin-cpu-ns/req"),
@@ -80,6 +82,14 @@ func rows(c config) []row {
 			baseline: cpuOnly("Discover/n=1000", "bare-cpu-ns/run"), baseWhat: "bare `ReadDir` + meta.json reads"},
 		{what: "bare `ReadDir` + meta.json reads, 10,000 candidates", subject: cpuOnly("Discover/n=10000", "bare-cpu-ns/run"),
 			baseline: cpuOnly("Discover/n=1000", "bare-cpu-ns/run"), baseWhat: "the same, 1,000 candidates"},
+		{what: "`Startup` with files opened in place (`PLUGIN_OPEN_IN_PLACE`)", subject: cpuOnly("Startup/opa-inplace", "wall-ms"),
+			baseline: cpuOnly("Startup/bare", "wall-ms"), baseWhat: "bare `plugin.Open` + `Lookup`"},
+		{what: "`Startup` with private copies on a tmpfs (`PLUGIN_COPY_DIR=/dev/shm`)", subject: cpuOnly("Startup/opa-tmpfs", "wall-ms"),
+			baseline: cpuOnly("Startup/bare", "wall-ms"), baseWhat: "bare `plugin.Open` + `Lookup`"},
+		{what: "memory: RSS plus the tmpfs the copies hold (`PLUGIN_COPY_DIR=/dev/shm`)", subject: cpuOnly("Startup/opa-tmpfs", "mem-mb"),
+			baseline: cpuOnly("Startup/bare", "mem-mb"), baseWhat: "RSS after bare `plugin.Open` + `Lookup`"},
+		{what: "memory: RSS, files opened in place", subject: cpuOnly("Startup/opa-inplace", "mem-mb"),
+			baseline: cpuOnly("Startup/bare", "mem-mb"), baseWhat: "RSS after bare `plugin.Open` + `Lookup`"},
 		{what: "`Startup`, CPU time of the process", subject: cpuOnly("Startup/opa", "cpu-ms"),
 			baseline: cpuOnly("Startup/bare", "cpu-ms"), baseWhat: "bare `plugin.Open` + `Lookup`"},
 		{what: "`Startup`: what it does at run time", subject: cpuOnly("Startup/opa", "wall-ms"),
@@ -200,6 +210,9 @@ func median(vs []float64) float64 {
 func fmtValue(v float64, unit string) string {
 	if math.IsNaN(v) {
 		return "n/a"
+	}
+	if unit == "mem-mb" {
+		return fmt.Sprintf("%.1f MiB", v)
 	}
 	ns := v
 	switch unit {

@@ -64,3 +64,12 @@ func TestMedian(t *testing.T) {
 		t.Error("median of nothing is not NaN")
 	}
 }
+
+func TestFmtValueMemory(t *testing.T) {
+	if got := fmtValue(123.456, "mem-mb"); got != "123.5 MiB" {
+		t.Errorf("fmtValue(123.456, mem-mb) = %q", got)
+	}
+	if got := fmtValue(451.4, "wall-ms"); got != "451.4 ms wall" {
+		t.Errorf("fmtValue(451.4, wall-ms) = %q", got)
+	}
+}

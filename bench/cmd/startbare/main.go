@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/opa-stack/opa-go"
+	"github.com/opa-stack/opa-go/bench/internal/memstat"
 )
 
 func main() {
@@ -44,5 +45,9 @@ func main() {
 			fmt.Fprintf(os.Stderr, "startbare: %s: Plugin is %T\n", e.Name(), sym)
 			os.Exit(1)
 		}
+	}
+	if err := memstat.Record(); err != nil {
+		fmt.Fprintln(os.Stderr, "startbare:", err)
+		os.Exit(1)
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/opa-stack/opa-go"
+	"github.com/opa-stack/opa-go/bench/internal/memstat"
 )
 
 func main() {
@@ -35,6 +36,10 @@ func main() {
 			fmt.Fprintln(os.Stderr, "starthost:", err)
 			os.Exit(1)
 		}
+	}
+	if err := memstat.Record(); err != nil {
+		fmt.Fprintln(os.Stderr, "starthost:", err)
+		os.Exit(1)
 	}
 	if err := opa.Shutdown(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "starthost:", err)
