@@ -306,3 +306,35 @@ func sha256File(t *testing.T, file string) string {
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
 }
+
+// TestReadOnlyFilesystemOpensInPlace: a plugin on a read-only filesystem
+// (as in a container image) cannot change, so it is checked and opened in
+// place, with no copy. The host runs in a mount namespace of its own, on a
+// tmpfs remounted read-only.
+func TestReadOnlyFilesystemOpensInPlace(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root, to mount a read-only filesystem in a mount namespace")
+	}
+	s := newSandbox(t)
+	ro := s.mkdir("ro")
+	host := filepath.Join(s.fixtures, "host")
+	script := `set -e
+mount -t tmpfs -o mode=0755 opa-ro "$RO"
+mkdir "$RO/plugins"
+cp "$FIXTURE" "$RO/plugins/hello.so"
+mount -o remount,ro "$RO"
+exec "$HOST" -get /hello`
+	cmd := exec.Command("unshare", "--mount", "sh", "-c", script)
+	cmd.Env = append(cleanEnv(), s.env...)
+	cmd.Env = append(cmd.Env, "RO="+ro, "FIXTURE="+filepath.Join(s.fixtures, "hello.so"), "HOST="+host,
+		"OPA_PLUGIN_PATHS="+filepath.Join(ro, "plugins"))
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	require.NoError(t, cmd.Run(), "stderr:\n%s", stderr.String())
+	var res hostResult
+	require.NoError(t, json.Unmarshal(stdout.Bytes(), &res), stdout.String())
+	require.Empty(t, res.StartupError, stderr.String())
+	require.Len(t, res.Gets, 1)
+	assert.Equal(t, "hello from a plugin", res.Gets[0].Body)
+	assert.Equal(t, opa.OpenedReadOnly, res.plugin(t, "hello").Opened)
+}
