@@ -75,6 +75,8 @@ type Process struct {
 	envMu      sync.Mutex // guards the reason variable while a child starts
 	sigs       chan os.Signal
 	stopOnce   sync.Once
+	exit       chan struct{} // Exit: closed once handed over (after the result is written) or stopped
+	exitOnce   sync.Once
 
 	mu        sync.Mutex
 	stage     stage
@@ -88,7 +90,7 @@ func New(cfg Config) (*Process, error) {
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = time.Minute
 	}
-	p := &Process{cfg: cfg, log: cfg.Logger}
+	p := &Process{cfg: cfg, log: cfg.Logger, exit: make(chan struct{})}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -168,8 +170,12 @@ func (p *Process) Fail(err error) {
 // Exit is closed when this process should stop serving: a new process took
 // over (or Stop was called). An HTTP host then drains (Serve does it), a
 // worker stops fetching jobs and finishes the running ones; both then call
-// opa.Shutdown and exit.
-func (p *Process) Exit() <-chan struct{} { return p.upg.Exit() }
+// opa.Shutdown and exit. After a handover it is closed once the reload's
+// result is written (PIDFile+".reload"), so that a process which drains
+// at once cannot exit before Trigger learns the outcome.
+func (p *Process) Exit() <-chan struct{} { return p.exit }
+
+func (p *Process) closeExit() { p.exitOnce.Do(func() { close(p.exit) }) }
 
 // Stop ends reloads for good, for a process that is shutting down (SIGTERM):
 // a running reload is cancelled and its new process killed, Exit is
@@ -184,6 +190,7 @@ func (p *Process) Stop() {
 		}
 		p.mu.Unlock()
 		p.upg.Stop()
+		p.closeExit()
 		if p.cfg.PIDFile != "" {
 			if pid, err := ReadPID(p.cfg.PIDFile); err == nil && pid == os.Getpid() {
 				_ = os.Remove(p.cfg.PIDFile)
@@ -218,6 +225,9 @@ func (p *Process) Reload(ctx context.Context) error {
 	}
 	p.mu.Unlock()
 	p.writeResult(start, err)
+	if err == nil {
+		p.closeExit()
+	}
 	switch {
 	case err == nil:
 		p.log.Info("serve: reloaded; this process drains and exits", "pid", os.Getpid(), "new_pid", succ, "took", time.Since(start).Round(time.Millisecond))
