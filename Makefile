@@ -102,9 +102,11 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$${f#*:}\$$" -fuzztime $(FUZZTIME) "$${f%%:*}" || exit 1; \
 	done
 
-## bench: every benchmark, side by side with its baseline, as one table (see BENCHMARKS.md)
+## bench: every benchmark, side by side with its baseline, as one table (see BENCHMARKS.md),
+## then serve's reload soak (50 reloads under 20 clients, 0 failed requests)
 bench:
 	bash bench/run.sh
+	cd serve && $(GO) test -run '^$$' -bench 'BenchmarkReloadSoak' -benchtime 1x .
 
 clean:
 	rm -rf $(BUILD)

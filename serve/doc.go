@@ -16,6 +16,18 @@
 // reload runs at a time. A PID file names the process that serves, for
 // systemctl reload.
 //
+// # Signals and the drain
+//
+// SIGHUP stays caught for the life of the process. A process that drains,
+// after a handover or on SIGTERM, logs a SIGHUP and ignores it ("already
+// handed over to PID N", "this process is shutting down"), and leaves
+// PIDFile+".reload" as it was: a systemctl reload or a logrotate HUP never
+// kills a draining process. The drain loses no request: the old process
+// stops accepting (the new one accepts from the same socket), answers every
+// request from then on with "Connection: close", and closes a keep-alive
+// connection only once it has been idle for a second, so that a client in
+// a request loop is never closed on as it sends ([Process.Serve]).
+//
 // # Usage
 //
 // An HTTP host:

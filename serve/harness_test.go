@@ -1,10 +1,12 @@
 package serve_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -31,8 +33,8 @@ var built struct {
 }
 
 // buildDir builds the test host and, in DIR/v1 ... DIR/v6, the hello plugin
-// answering "hello vN", and DIR/needy.so, DIR/crashy.so and DIR/down.so;
-// once per test binary.
+// answering "hello vN", and DIR/needy.so, DIR/crashy.so, DIR/down.so and
+// DIR/stuck.so; once per test binary.
 func buildDir(t testing.TB) string {
 	t.Helper()
 	testenv.Plugins(t, cgoEnabled)
@@ -65,7 +67,7 @@ func build(dir string) error {
 	if err := goBuild("-o", filepath.Join(dir, "testhost"), "./internal/testhost"); err != nil {
 		return err
 	}
-	for _, name := range []string{"needy", "crashy", "down"} {
+	for _, name := range []string{"needy", "crashy", "down", "stuck"} {
 		if err := goBuild("-buildmode=plugin", "-o", filepath.Join(dir, name+".so"), "./internal/testplugins/"+name); err != nil {
 			return err
 		}
@@ -112,12 +114,12 @@ type chain struct {
 }
 
 // startChain starts the test host on loopback with the plugins of
-// pluginDir and waits until it serves.
-func startChain(t testing.TB, pluginDir string) *chain {
+// pluginDir and the flags args, and waits until it serves.
+func startChain(t testing.TB, pluginDir string, args ...string) *chain {
 	t.Helper()
 	dir := buildDir(t)
 	c := &chain{t: t, pidFile: filepath.Join(t.TempDir(), "testhost.pid"), settings: t.TempDir()}
-	cmd := exec.Command(filepath.Join(dir, "testhost"), "-addr", "127.0.0.1:0", "-pidfile", c.pidFile)
+	cmd := exec.Command(filepath.Join(dir, "testhost"), append([]string{"-addr", "127.0.0.1:0", "-pidfile", c.pidFile}, args...)...)
 	var env []string
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "OPA_") && !strings.HasPrefix(kv, "ENV=") {
@@ -174,7 +176,12 @@ func (c *chain) get(path string) (int, string) {
 
 // load is a bounded request loop: clients concurrent clients, each sending
 // GET path on keep-alive connections until stop is called or it has sent
-// max requests.
+// max requests. Its client never retries: net/http's Transport resends a
+// GET that failed on a reused connection, which would hide a request the
+// server lost at a handover (one lost as a keep-alive connection closes
+// while the client sends on it). Each client speaks HTTP/1.1 itself, keeps
+// its connection while the server lets it (no "Connection: close"), and
+// counts any error as a failed request.
 type load struct {
 	stop     chan struct{}
 	done     sync.WaitGroup
@@ -186,12 +193,13 @@ type load struct {
 
 func startLoad(base, path string, clients, max int) *load {
 	l := &load{stop: make(chan struct{})}
-	tr := &http.Transport{MaxIdleConnsPerHost: clients}
-	client := &http.Client{Transport: tr, Timeout: deadline}
+	addr := strings.TrimPrefix(base, "http://")
 	for range clients {
 		l.done.Add(1)
 		go func() {
 			defer l.done.Done()
+			var cl rawClient
+			defer cl.close()
 			for range max {
 				select {
 				case <-l.stop:
@@ -199,15 +207,7 @@ func startLoad(base, path string, clients, max int) *load {
 				default:
 				}
 				l.sent.Add(1)
-				resp, err := client.Get(base + path)
-				if err == nil {
-					_, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if err == nil && resp.StatusCode >= 500 {
-						err = errors.New(resp.Status)
-					}
-				}
-				if err != nil {
+				if err := cl.get(addr, path); err != nil {
 					l.failures.Add(1)
 					l.mu.Lock()
 					if len(l.errs) < 10 {
@@ -219,6 +219,64 @@ func startLoad(base, path string, clients, max int) *load {
 		}()
 	}
 	return l
+}
+
+// rawClient is one HTTP/1.1 keep-alive connection that is never retried.
+type rawClient struct {
+	conn   net.Conn
+	br     *bufio.Reader
+	reused bool
+}
+
+// get sends GET path on the connection (a new one if there is none) and
+// reads the answer; a 5xx is an error. The connection is kept unless the
+// server said "Connection: close" or an error ended it.
+func (c *rawClient) get(addr, path string) error {
+	if c.conn == nil {
+		conn, err := net.DialTimeout("tcp", addr, deadline)
+		if err != nil {
+			return err
+		}
+		c.conn, c.br, c.reused = conn, bufio.NewReader(conn), false
+	}
+	err := c.roundTrip(addr, path)
+	if err != nil {
+		err = fmt.Errorf("GET %s (reused connection: %t): %w", path, c.reused, err)
+		c.close()
+		return err
+	}
+	c.reused = true
+	return nil
+}
+
+func (c *rawClient) roundTrip(addr, path string) error {
+	_ = c.conn.SetDeadline(time.Now().Add(deadline))
+	if _, err := fmt.Fprintf(c.conn, "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n", path, addr); err != nil {
+		return err
+	}
+	resp, err := http.ReadResponse(c.br, nil)
+	if err != nil {
+		return err
+	}
+	_, err = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		return err
+	}
+	if resp.Close {
+		c.close()
+	}
+	if resp.StatusCode >= 500 {
+		return errors.New(resp.Status)
+	}
+	return nil
+}
+
+func (c *rawClient) close() {
+	if c.conn != nil {
+		c.conn.Close()
+		c.conn = nil
+	}
 }
 
 // finish stops the loop, waits for it, and fails the test on any failed

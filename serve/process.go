@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -29,6 +31,14 @@ var ErrReloading = errors.New("serve: a reload is already running")
 // that does not serve yet has nothing to hand over.
 var ErrNotReady = errors.New("serve: this process is not ready yet (Ready was not called)")
 
+// ErrHandedOver is wrapped by the error of Reload in a process that has
+// already handed over to a new one: that one serves and reloads, this one
+// only drains. The error names the new process's PID when it is known.
+var ErrHandedOver = errors.New("serve: already handed over")
+
+// ErrStopping is returned by Reload once Stop was called.
+var ErrStopping = errors.New("serve: this process is shutting down")
+
 // Config says how a Process reloads. Its zero value works: no PID file, a
 // minute for a new process to become ready, slog.Default, and SIGHUP
 // triggers a reload.
@@ -40,14 +50,16 @@ type Config struct {
 	// Trigger.
 	PIDFile string
 	// ReadyTimeout bounds how long a new process may take to call Ready;
-	// after it, the new process is killed and the reload fails. Default
-	// one minute.
+	// after it, the new process is killed and the reload fails with an
+	// error that says so. Default one minute.
 	ReadyTimeout time.Duration
 	// Logger logs reloads. Default slog.Default().
 	Logger *slog.Logger
 	// NoSIGHUP turns off the SIGHUP handler, for hosts that trigger
 	// reloads otherwise (Reload). By default SIGHUP reloads, and a SIGHUP
 	// before Ready reloads once Ready is called (never fatal, never lost).
+	// SIGHUP stays caught until the process exits: one that comes while
+	// the process drains or shuts down is logged and ignored, never fatal.
 	NoSIGHUP bool
 }
 
@@ -59,12 +71,17 @@ type Process struct {
 	log        *slog.Logger
 	upg        *tableflip.Upgrader
 	reasonFile string // where Fail writes why this process failed (set by the parent)
-	ready      atomic.Bool
-	reloading  atomic.Bool
-	pending    atomic.Bool // a SIGHUP came before Ready
-	envMu      sync.Mutex  // guards the reason variable while a child starts
+	failed     atomic.Bool
+	envMu      sync.Mutex // guards the reason variable while a child starts
 	sigs       chan os.Signal
 	stopOnce   sync.Once
+	exit       chan struct{} // Exit: closed once handed over (after the result is written) or stopped
+	exitOnce   sync.Once
+
+	mu        sync.Mutex
+	stage     stage
+	pending   bool // a SIGHUP came before Ready
+	successor int  // the PID of the process this one handed over to, once known
 }
 
 // New returns the Process, once per program (tableflip allows one). It
@@ -73,7 +90,7 @@ func New(cfg Config) (*Process, error) {
 	if cfg.ReadyTimeout <= 0 {
 		cfg.ReadyTimeout = time.Minute
 	}
-	p := &Process{cfg: cfg, log: cfg.Logger}
+	p := &Process{cfg: cfg, log: cfg.Logger, exit: make(chan struct{})}
 	if p.log == nil {
 		p.log = slog.Default()
 	}
@@ -113,12 +130,23 @@ func (p *Process) Listen(network, addr string) (net.Listener, error) {
 // drains and exits. A reload can start once Ready was called; a SIGHUP that
 // came before starts its reload now.
 func (p *Process) Ready() error {
+	if p.reasonFile != "" {
+		// The parent learns which process it handed over to (its log,
+		// and its answer to a later SIGHUP).
+		_ = os.WriteFile(p.reasonFile+".pid", []byte(strconv.Itoa(os.Getpid())), 0o600)
+	}
 	if err := p.upg.Ready(); err != nil {
 		return fmt.Errorf("serve: ready: %w", err)
 	}
-	p.ready.Store(true)
+	p.mu.Lock()
+	if p.stage == stageStarting {
+		p.stage = stageServing
+	}
+	pending := p.pending && p.stage == stageServing
+	p.pending = false
 	p.reasonFile = ""
-	if p.pending.CompareAndSwap(true, false) {
+	p.mu.Unlock()
+	if pending {
 		go p.reloadOnSignal() // a SIGHUP came while this process started
 	}
 	return nil
@@ -129,28 +157,40 @@ func (p *Process) Ready() error {
 // error that stops the program, before exiting. It does nothing in a
 // process that is ready or that no reload started.
 func (p *Process) Fail(err error) {
-	if err == nil || p.reasonFile == "" || p.ready.Load() {
+	p.mu.Lock()
+	file := p.reasonFile
+	p.mu.Unlock()
+	if err == nil || file == "" || !p.failed.CompareAndSwap(false, true) {
 		return
 	}
 	p.log.Error("serve: this new process failed to start; the old one keeps serving", "error", err)
-	_ = os.WriteFile(p.reasonFile, []byte(err.Error()), 0o600)
+	_ = os.WriteFile(file, []byte(err.Error()), 0o600)
 }
 
 // Exit is closed when this process should stop serving: a new process took
 // over (or Stop was called). An HTTP host then drains (Serve does it), a
 // worker stops fetching jobs and finishes the running ones; both then call
-// opa.Shutdown and exit.
-func (p *Process) Exit() <-chan struct{} { return p.upg.Exit() }
+// opa.Shutdown and exit. After a handover it is closed once the reload's
+// result is written (PIDFile+".reload"), so that a process which drains
+// at once cannot exit before Trigger learns the outcome.
+func (p *Process) Exit() <-chan struct{} { return p.exit }
+
+func (p *Process) closeExit() { p.exitOnce.Do(func() { close(p.exit) }) }
 
 // Stop ends reloads for good, for a process that is shutting down (SIGTERM):
 // a running reload is cancelled and its new process killed, Exit is
-// closed, and the PID file is removed if it names this process.
+// closed, and the PID file is removed if it names this process. SIGHUP
+// stays caught (see Config.NoSIGHUP): a reload asked for from now on is
+// logged and ignored.
 func (p *Process) Stop() {
 	p.stopOnce.Do(func() {
-		if p.sigs != nil {
-			signal.Stop(p.sigs)
+		p.mu.Lock()
+		if p.stage != stageHandedOver {
+			p.stage = stageStopping
 		}
+		p.mu.Unlock()
 		p.upg.Stop()
+		p.closeExit()
 		if p.cfg.PIDFile != "" {
 			if pid, err := ReadPID(p.cfg.PIDFile); err == nil && pid == os.Getpid() {
 				_ = os.Remove(p.cfg.PIDFile)
@@ -164,48 +204,110 @@ func (p *Process) Stop() {
 // now drains, Exit is closed) or has failed (an error that says why; this
 // process serves on). A process started by a reload first waits, bounded by
 // ctx, for its parent to exit. Only one reload runs at a time: another
-// call returns ErrReloading at once.
+// call returns ErrReloading at once. A process that has handed over
+// returns an error wrapping ErrHandedOver, one that stops ErrStopping; both
+// leave PIDFile+".reload" as it was.
 func (p *Process) Reload(ctx context.Context) error {
-	if !p.ready.Load() {
-		return ErrNotReady
-	}
-	if !p.reloading.CompareAndSwap(false, true) {
-		return ErrReloading
-	}
-	defer p.reloading.Store(false)
-	start := time.Now()
-	err := p.reload(ctx)
-	p.writeResult(start, err)
-	if err != nil {
-		p.log.Error("serve: reload failed; this process keeps serving", "pid", os.Getpid(), "error", err)
+	if err := p.begin(); err != nil {
 		return err
 	}
-	p.log.Info("serve: reloaded; this process drains and exits", "pid", os.Getpid(), "took", time.Since(start).Round(time.Millisecond))
-	return nil
+	start := time.Now()
+	succ, err := p.reload(ctx)
+	p.mu.Lock()
+	stopping := p.stage == stageStopping
+	switch {
+	case err == nil:
+		p.stage, p.successor = stageHandedOver, succ
+	case stopping:
+		err = fmt.Errorf("serve: reload cancelled: this process is shutting down (Stop): %w", err)
+	default:
+		p.stage = stageServing
+	}
+	p.mu.Unlock()
+	p.writeResult(start, err)
+	if err == nil {
+		p.closeExit()
+	}
+	switch {
+	case err == nil:
+		p.log.Info("serve: reloaded; this process drains and exits", "pid", os.Getpid(), "new_pid", succ, "took", time.Since(start).Round(time.Millisecond))
+	case stopping:
+		p.log.Warn("serve: reload cancelled: this process is shutting down", "pid", os.Getpid(), "error", err)
+	default:
+		p.log.Error("serve: reload failed; this process keeps serving", "pid", os.Getpid(), "error", err)
+	}
+	return err
 }
 
-func (p *Process) reload(ctx context.Context) error {
+// begin moves a serving process to stageReloading, or says why it cannot
+// reload.
+func (p *Process) begin() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch p.stage {
+	case stageServing:
+		p.stage = stageReloading
+		return nil
+	case stageStarting:
+		return ErrNotReady
+	case stageReloading:
+		return ErrReloading
+	case stageHandedOver:
+		return p.handedOverError()
+	case stageStopping:
+		return ErrStopping
+	}
+	return fmt.Errorf("serve: cannot reload in stage %s", p.stage)
+}
+
+// handedOverError names the process this one handed over to. Call it with
+// p.mu held.
+func (p *Process) handedOverError() error {
+	if p.successor > 0 {
+		return fmt.Errorf("%w to PID %d, which serves; this process (PID %d) drains and exits", ErrHandedOver, p.successor, os.Getpid())
+	}
+	return fmt.Errorf("%w to a new process, which serves; this process (PID %d) drains and exits", ErrHandedOver, os.Getpid())
+}
+
+// reload runs one reload and returns the new process's PID (0 if it did
+// not say) once that process is ready.
+func (p *Process) reload(ctx context.Context) (int, error) {
 	if err := p.upg.WaitForParent(ctx); err != nil && ctx.Err() != nil {
-		return fmt.Errorf("serve: reload: the process this one replaced has not exited yet: %w", err)
+		return 0, fmt.Errorf("serve: reload: the process this one replaced has not exited yet: %w", err)
 	}
 	f, err := os.CreateTemp("", "opa-serve-reason-")
 	if err != nil {
-		return fmt.Errorf("serve: reload: %w", err)
+		return 0, fmt.Errorf("serve: reload: %w", err)
 	}
 	_ = f.Close()
 	defer os.Remove(f.Name())
+	defer os.Remove(f.Name() + ".pid")
 	p.envMu.Lock()
 	_ = os.Setenv(reasonEnv, f.Name())
 	err = p.upgrade(ctx)
 	_ = os.Unsetenv(reasonEnv)
 	p.envMu.Unlock()
 	if err == nil {
-		return nil
+		b, _ := os.ReadFile(f.Name() + ".pid")
+		pid, _ := strconv.Atoi(string(b))
+		return pid, nil
 	}
+	// tableflip's startChild leaves the parent's copies of the two pipes
+	// it gives the new process (its end of "ready" and of the names) to
+	// the garbage collector: 2 fds a failed reload until the next GC,
+	// which an idle process may not run for minutes. Collect now, so that
+	// their finalizers close them.
+	runtime.GC()
 	if reason, _ := os.ReadFile(f.Name()); len(reason) > 0 {
-		return &ReloadError{Reason: string(reason), Err: err}
+		return 0, &ReloadError{Reason: string(reason), Err: err}
 	}
-	return &ReloadError{Reason: "the new process stopped before it was ready (its log says why)", Err: err}
+	if strings.Contains(err.Error(), "timed out") {
+		return 0, &ReloadError{Reason: fmt.Sprintf("the new process was not ready within %s (ReadyTimeout) and was killed", p.cfg.ReadyTimeout), Err: err}
+	}
+	if strings.Contains(err.Error(), "terminating") {
+		return 0, &ReloadError{Reason: "the reload was cancelled (Stop) and the new process killed", Err: err}
+	}
+	return 0, &ReloadError{Reason: "the new process stopped before it was ready (its log says why)", Err: err}
 }
 
 // upgrade asks tableflip for the new process. Right after this process's
@@ -243,19 +345,34 @@ func (e *ReloadError) Unwrap() error { return e.Err }
 // handleSIGHUP reloads on each SIGHUP, each in its own goroutine, so that
 // a SIGHUP during a reload is refused at once (ErrReloading) and logged. A
 // SIGHUP before Ready is kept, and its reload starts once Ready is called:
-// a reload asked for while the process starts is not lost.
+// a reload asked for while the process starts is not lost. Once the
+// process has handed over or stops, a SIGHUP is logged and ignored: it
+// stays caught until the process exits, since its default action would
+// kill a process that still drains requests.
 func (p *Process) handleSIGHUP() {
 	for range p.sigs {
-		if !p.ready.Load() {
-			p.pending.Store(true)
-			if p.ready.Load() && p.pending.CompareAndSwap(true, false) {
-				go p.reloadOnSignal() // Ready came in between
-				continue
-			}
-			p.log.Info("serve: SIGHUP before this process is ready: reloading once it is", "pid", os.Getpid())
-			continue
+		p.mu.Lock()
+		st := p.stage
+		var err error
+		switch st {
+		case stageStarting:
+			p.pending = true
+		case stageReloading:
+			err = ErrReloading
+		case stageHandedOver:
+			err = p.handedOverError()
+		case stageStopping:
+			err = ErrStopping
 		}
-		go p.reloadOnSignal()
+		p.mu.Unlock()
+		switch {
+		case st == stageStarting:
+			p.log.Info("serve: SIGHUP before this process is ready: reloading once it is", "pid", os.Getpid())
+		case err != nil:
+			p.log.Warn("serve: SIGHUP ignored", "pid", os.Getpid(), "error", err)
+		default:
+			go p.reloadOnSignal()
+		}
 	}
 }
 
@@ -264,7 +381,7 @@ func (p *Process) reloadOnSignal() {
 	p.log.Info("serve: SIGHUP: reloading", "pid", os.Getpid())
 	ctx, cancel := context.WithTimeout(context.Background(), 2*p.cfg.ReadyTimeout)
 	defer cancel()
-	if err := p.Reload(ctx); errors.Is(err, ErrReloading) || errors.Is(err, ErrNotReady) {
-		p.log.Warn("serve: SIGHUP ignored", "error", err)
+	if err := p.Reload(ctx); errors.Is(err, ErrReloading) || errors.Is(err, ErrNotReady) || errors.Is(err, ErrHandedOver) || errors.Is(err, ErrStopping) {
+		p.log.Warn("serve: SIGHUP ignored", "pid", os.Getpid(), "error", err)
 	}
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/go-chi/chi/v5/middleware"
 	"github.com/opa-stack/opa-go"
 	"github.com/opa-stack/opa-go/examples/internal/config"
+	"github.com/opa-stack/opa-go/examples/internal/startup"
 	"github.com/opa-stack/opa-go/river"
 	"github.com/opa-stack/opa-go/serve"
 )
@@ -64,8 +65,8 @@ func run(proc *serve.Process, addr, settingsDir, dataDir string, withUI bool) er
 		return err
 	}
 	// Catch SIGINT and SIGTERM from the start: one that comes while the
-	// host starts, or just after it says it listens, still stops it
-	// gracefully.
+	// host starts stops Startup (rolling back what it started), one just
+	// after it says it listens still stops it gracefully.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -80,9 +81,10 @@ func run(proc *serve.Process, addr, settingsDir, dataDir string, withUI bool) er
 		ui.mount(r)
 	}
 	// Compiled-in plugins: the River driver (the "jobs" component of the
-	// settings) and the "enqueue" hook over it (see jobs.go).
-	if err := opa.Startup(r, opa.WithConfig(cfg),
-		opa.WithPlugin("river", river.Plugin), opa.WithPlugin("enqueue", enqueuePlugin)); err != nil {
+	// settings) and the "enqueue" hook over it (see jobs.go). A signal
+	// during Startup stops it (see startup.Run).
+	opts := []opa.Option{opa.WithConfig(cfg), opa.WithPlugin("river", river.Plugin), opa.WithPlugin("enqueue", enqueuePlugin)}
+	if err := startup.Run(ctx, stop, opts, func(ctx context.Context, m *opa.Manager) error { return m.Startup(ctx, r) }); err != nil {
 		return err
 	}
 	fmt.Print(opa.GetManager().Report())

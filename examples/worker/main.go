@@ -33,6 +33,7 @@ import (
 
 	"github.com/opa-stack/opa-go"
 	"github.com/opa-stack/opa-go/examples/internal/config"
+	"github.com/opa-stack/opa-go/examples/internal/startup"
 	"github.com/opa-stack/opa-go/river"
 	"github.com/opa-stack/opa-go/serve"
 )
@@ -62,13 +63,15 @@ func run(proc *serve.Process, settingsDir, dataDir string) error {
 	if err != nil {
 		return err
 	}
-	// The signal context comes first: a SIGTERM while starting still stops
-	// the worker cleanly once Work begins.
+	// The signal context comes first: a SIGTERM while starting stops
+	// Startup (rolling back what it started).
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// The River driver is compiled in, as in the host; the task plugins are
 	// the host's .so files.
-	if err := opa.StartupSimple(opa.WithConfig(cfg), opa.WithPlugin("river", river.Plugin)); err != nil {
+	// A signal during Startup stops it (see startup.Run).
+	opts := []opa.Option{opa.WithConfig(cfg), opa.WithPlugin("river", river.Plugin)}
+	if err := startup.Run(ctx, stop, opts, func(ctx context.Context, m *opa.Manager) error { return m.StartupSimple(ctx) }); err != nil {
 		return err
 	}
 	jobs, err := opa.Instance[*river.Jobs]("jobs")

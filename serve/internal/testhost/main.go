@@ -4,9 +4,17 @@
 //
 //	ready http://ADDR pid=PID
 //
-// once it serves. Its children (reloads) print to the same stdout.
+// once it serves, and
 //
-//	testhost -addr 127.0.0.1:0 -pidfile /tmp/testhost.pid
+//	opa shutdown pid=PID err=ERR
+//	exited pid=PID
+//
+// once it has drained and shut down. GET /slow?release=FILE prints
+// "slow started pid=PID" and answers "slow done" once FILE exists: a
+// request in flight for as long as a test needs. Its children (reloads)
+// print to the same stdout.
+//
+//	testhost -addr 127.0.0.1:0 -pidfile /tmp/testhost.pid -ready-timeout 1m
 package main
 
 import (
@@ -30,8 +38,9 @@ import (
 func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
 	pidFile := flag.String("pidfile", "", "PID file")
+	readyTimeout := flag.Duration("ready-timeout", 0, "serve.Config.ReadyTimeout (0: its default)")
 	flag.Parse()
-	proc, err := serve.New(serve.Config{PIDFile: *pidFile})
+	proc, err := serve.New(serve.Config{PIDFile: *pidFile, ReadyTimeout: *readyTimeout})
 	if err != nil {
 		slog.Error("testhost", "error", err)
 		os.Exit(1)
@@ -54,6 +63,7 @@ func run(proc *serve.Process, addr string) error {
 	r.Get("/pid", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte(strconv.Itoa(os.Getpid())))
 	})
+	r.Get("/slow", slow)
 	if err := opa.Startup(r, opa.WithConfig(cfg)); err != nil {
 		return err
 	}
@@ -67,7 +77,26 @@ func run(proc *serve.Process, addr string) error {
 	fmt.Printf("ready http://%s pid=%d\n", ln.Addr(), os.Getpid())
 	srv := &http.Server{Handler: r, ReadHeaderTimeout: 5 * time.Second}
 	err = proc.Serve(ctx, srv, ln, 10*time.Second)
-	err = errors.Join(err, opa.Shutdown(context.Background()))
+	serr := opa.Shutdown(context.Background())
+	fmt.Printf("opa shutdown pid=%d err=%v\n", os.Getpid(), serr)
 	fmt.Printf("exited pid=%d\n", os.Getpid())
-	return err
+	return errors.Join(err, serr)
+}
+
+// slow answers once the file its release parameter names exists.
+func slow(w http.ResponseWriter, r *http.Request) {
+	fmt.Printf("slow started pid=%d\n", os.Getpid())
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		if _, err := os.Stat(r.URL.Query().Get("release")); err == nil {
+			_, _ = w.Write([]byte("slow done"))
+			return
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
