@@ -126,3 +126,44 @@ func TestBadReloadKeepsServing(t *testing.T) {
 		t.Errorf("the log does not show the failure in both processes:\n%s", out)
 	}
 }
+
+// TestCopyOverALoadedPluginThenReload is the deploy by hand that used to
+// kill the host: `cp` of a new build over the loaded hello.so (written into
+// the same file, not renamed into place) while 20 clients call it. The
+// host loaded a private copy, so it serves the code it loaded with no
+// failed request; a reload then serves the new code.
+func TestCopyOverALoadedPluginThenReload(t *testing.T) {
+	dir := buildDir(t)
+	plugins := t.TempDir()
+	install(t, read(t, filepath.Join(dir, "v1", "hello.so")), plugins, "hello.so")
+	c := startChain(t, plugins)
+	l := startLoad(c.base, "/hello", 20, 50000)
+	file := filepath.Join(plugins, "hello.so")
+	before, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As cp does: open the existing file, truncate it, write.
+	if err := os.WriteFile(file, read(t, filepath.Join(dir, "v2", "hello.so")), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if after, err := os.Stat(file); err != nil || !os.SameFile(before, after) {
+		t.Fatalf("the file was replaced, not written into (%v)", err)
+	}
+	for range 50 {
+		if code, body := c.get("/hello"); code != http.StatusOK || body != "hello v1" {
+			t.Fatalf("after cp: GET /hello: %d %q, want the loaded code's 200 \"hello v1\"", code, body)
+		}
+	}
+	old := c.pid()
+	from := c.Mark()
+	if _, err := c.reload(); err != nil {
+		l.finish(t)
+		t.Fatalf("reload: %v", err)
+	}
+	c.waitLine(from, fmt.Sprintf("process %d to drain and exit", old), exitedLine(old))
+	if code, body := c.get("/hello"); code != http.StatusOK || body != "hello v2" {
+		t.Errorf("after the reload: GET /hello: %d %q, want 200 \"hello v2\"", code, body)
+	}
+	l.finish(t)
+}
