@@ -61,7 +61,7 @@ type command struct {
 }
 
 // commands are in the order the overview lists them.
-var commands = []*command{lsCommand, checkCommand, buildCommand}
+var commands = []*command{lsCommand, checkCommand, buildCommand, addCommand, removeCommand, initCommand}
 
 // cli is where a command writes.
 type cli struct {
