@@ -19,7 +19,7 @@ import (
 var buildCommand = &command{
 	name:    "build",
 	summary: "build plugins the way the host binary was built",
-	usage:   "build --host BINARY [-o DIR] PACKAGE...",
+	usage:   "build --host BINARY [-o DIR] [--no-downgrade] PACKAGE... | MODULE@VERSION...",
 	help: `Builds each PACKAGE (a package main) with go build -buildmode=plugin and
 every setting that must match the host binary, read from its build
 information: -race, -trimpath, -tags, -gcflags, -asan, -msan and -cover as
@@ -40,9 +40,22 @@ fetches). Each plugin is built to a hidden file beside its place, checked
 exactly as the host will check it, and only then renamed into place: a
 refused or half-written .so never appears in the plugin directory.
 
+A module the plugin requires that the host built from a local directory
+(opa-go itself, unpublished; a module the host's go.mod replaces) is taken
+from that directory when it exists here, with no go.mod edit. Every
+version or replace the build changes is printed before the go command,
+one line each ("golang.org/x/sys v0.50.0 -> v0.49.0 (the host's)");
+--no-downgrade refuses a build that gives the plugin an older version than
+it asks for, and a failed build after a downgrade names it.
+
+A MODULE@VERSION (not checked out) is built in a temporary main module
+that requires it, fetched by the go command through GOPROXY (file:// too),
+with the same pinning, check and rename.
+
 Exit status: 0 built and accepted, 1 refused or failed, 2 a usage error.`,
 	examples: `  opa build --host /usr/local/bin/myhost -o /data/opa/plugins ./plugins/hello
-  opa build --host ./build/host -o ./build/plugins ./plugins/...`,
+  opa build --host ./build/host -o ./build/plugins ./plugins/...
+  opa build --host ./build/host -o ./build/plugins example.com/myplugin@v1.2.0`,
 	flags: func(fs *flag.FlagSet) func(*cli, []string) int {
 		host := fs.String("host", "", "the host `BINARY` the plugins are built for (required)")
 		out := fs.String("o", ".", "write each plugin to `DIR`/NAME.so (created if missing)")

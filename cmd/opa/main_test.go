@@ -160,7 +160,7 @@ func TestHelp(t *testing.T) {
 		args  []string
 		flags []string
 	}{
-		{[]string{"help"}, []string{"opa ls", "opa check --host BINARY FILE.so...", "opa build --host BINARY [-o DIR] PACKAGE...", "Examples:"}},
+		{[]string{"help"}, []string{"opa ls", "opa check --host BINARY FILE.so...", "opa build --host BINARY [-o DIR] [--no-downgrade] PACKAGE... | MODULE@VERSION...", "opa add --host BINARY", "opa remove", "opa init", "Examples:"}},
 		{[]string{"--help"}, []string{"opa ls", "opa check", "opa build"}},
 		{[]string{"ls", "--help"}, []string{"--settings DIR", "--env NAME", "--path DIR", "--default-path DIR", "--host BINARY", "--json", "Examples:\n  opa ls"}},
 		{[]string{"help", "ls"}, []string{"--settings DIR", "--json"}},
