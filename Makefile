@@ -4,7 +4,11 @@ BUILD     := examples/build
 PLUGINS   := $(BUILD)/plugins
 ADDR      ?= 127.0.0.1:8080
 
-.PHONY: run dev examples test test-core test-examples test-river test-serve test-bench vet fuzz bench clean
+.PHONY: install run dev examples test test-core test-examples test-river test-serve test-bench vet fuzz bench clean
+
+## install: install the opa command from this checkout (go install ./cmd/opa)
+install:
+	$(GO) install ./cmd/opa
 
 ## run: build the example plugins, host and worker with one toolchain and flags, then start a worker and the host
 run: examples

@@ -295,6 +295,11 @@ func (m *Manager) decide(c *candidate, f *filters, run *checkRun, dry bool) (Plu
 			return fail(step, err)
 		}
 		pr.SHA256 = sumHex(file.SHA256)
+		if info, err := preflight.ReadBuild(file.Path); err == nil {
+			if mod := preflight.MainModule(info); mod != nil {
+				pr.Module, pr.Version = mod.Path, mod.Version
+			}
+		}
 	}
 	if dry {
 		pr.Loaded = true

@@ -61,6 +61,11 @@ type PluginReport struct {
 	// made before any check, that plugin.Open mapped), OpenedReadOnly or
 	// OpenedInPlace. Empty for a plugin not opened.
 	Opened string `json:"opened,omitempty"`
+	// Module and Version are the module of a .so plugin's main package and
+	// its version ("(devel)" for a build in its own checkout), from the
+	// file's build information.
+	Module  string `json:"module,omitempty"`
+	Version string `json:"version,omitempty"`
 	// SHA256 is the SHA-256 of the bytes loaded, in hex, when it was
 	// computed: for a plugin pinned with PLUGIN_SHA256.
 	SHA256 string `json:"sha256,omitempty"`

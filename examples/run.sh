@@ -21,6 +21,9 @@ export OPA_PLUGIN_PATHS="${OPA_PLUGIN_PATHS:-$build/plugins}"
 hostpid=$build/host.pid
 workerpid=$build/worker.pid
 rm -f "$hostpid" "$workerpid"
+echo "plugins: $OPA_PLUGIN_PATHS"
+echo "host pid file: $hostpid (opa add --pidfile; kill -HUP reloads)"
+echo "worker pid file: $workerpid"
 
 "$build/worker" -settings "$PWD/settings" -data "$data" -pidfile "$workerpid" &
 worker=$!

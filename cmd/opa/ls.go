@@ -87,7 +87,9 @@ type lsPlugin struct {
 	Decision string                     `json:"decision"`       // "load", "skip" or "refuse"
 	Step     string                     `json:"step,omitempty"` // refuse: the check that failed ("meta", "name", "trust", "preflight", "identity", "build", "open")
 	Reason   string                     `json:"reason,omitempty"`
-	Note     string                     `json:"note,omitempty"` // a blacklist filter that names the plugin, not its match string, so did not apply
+	Note     string                     `json:"note,omitempty"`    // a blacklist filter that names the plugin, not its match string, so did not apply
+	Module   string                     `json:"module,omitempty"`  // the module of a .so plugin's main package, from its build information
+	Version  string                     `json:"version,omitempty"` // its version; "(devel)": built in its own checkout
 }
 
 // Decisions.
@@ -200,7 +202,7 @@ func explain(cfg opa.Config, host *opa.Host) (lsResult, error) {
 	}
 	res.Warnings = rep.Warnings
 	for _, p := range rep.Plugins {
-		lp := lsPlugin{Name: p.Name, Path: p.Path, File: p.File, Tags: p.Tags, Meta: p.Meta, Decision: decisionSkip, Reason: p.Reason, Note: p.Note}
+		lp := lsPlugin{Name: p.Name, Path: p.Path, File: p.File, Tags: p.Tags, Meta: p.Meta, Decision: decisionSkip, Reason: p.Reason, Note: p.Note, Module: p.Module, Version: p.Version}
 		switch {
 		case p.Loaded:
 			lp.Decision = decisionLoad

@@ -1,18 +1,21 @@
 // Command opa answers the two questions operators of an opa-go host ask:
 // "why didn't my plugin load?" and "what must I build this plugin with so
-// that the host accepts it?". It runs the library's own code, so its
-// answers are the host's.
+// that the host accepts it?", and deploys plugins into a running host. It
+// runs the library's own code, so its answers are the host's.
 //
-// Install it with
-//
-//	go install github.com/opa-stack/opa-go/cmd/opa@latest
+// Install it from a clone with go install ./cmd/opa (or make install);
+// go install github.com/opa-stack/opa-go/cmd/opa@latest works once the
+// module is published.
 //
 // Usage:
 //
-//	opa ls    [--settings DIR] [--env NAME] [--path DIR]... [--host BINARY] [--json]
-//	opa check --host BINARY FILE.so...
-//	opa build --host BINARY [-o DIR] PACKAGE...
-//	opa help  [COMMAND]
+//	opa ls     [--settings DIR] [--env NAME] [--path DIR]... [--host BINARY] [--json]
+//	opa check  --host BINARY FILE.so...
+//	opa build  --host BINARY [-o DIR] [--no-downgrade] PACKAGE... | MODULE@VERSION...
+//	opa add    --host BINARY [--path DIR] [--pidfile FILE] [--no-downgrade] TARGET...
+//	opa remove [--path DIR] [--pidfile FILE] [--report URL] NAME...
+//	opa init   [--host BINARY] MODULE [DIR]
+//	opa help   [COMMAND]
 //
 // ls lists every plugin the host would find, with the library's discovery,
 // filters and preflight checks and its configuration sources, and says
@@ -21,6 +24,9 @@
 // the host binary). build runs go build -buildmode=plugin with every setting
 // that must match the host binary, then checks what it built; each package
 // becomes DIR/NAME.so, NAME being the last element of its import path.
+// add builds, checks against the host and the plugins installed, installs
+// by rename and reloads the host; remove takes plugins out the same way;
+// init writes a new plugin module.
 //
 // Exit status: 0 done (ls: even when some plugins would be refused), 1 a
 // plugin would be refused, a build failed or the settings are bad, 2 a usage
@@ -61,7 +67,7 @@ type command struct {
 }
 
 // commands are in the order the overview lists them.
-var commands = []*command{lsCommand, checkCommand, buildCommand}
+var commands = []*command{lsCommand, checkCommand, buildCommand, addCommand, removeCommand, initCommand}
 
 // cli is where a command writes.
 type cli struct {

@@ -23,9 +23,6 @@ import (
 // the repository root with the same flags, plus hello built with the
 // opposite -race: a plugin the host refuses.
 
-// module is the import path of the repository root.
-const module = "github.com/opa-stack/opa-go"
-
 // shared is the directory the binaries are built into, removed by TestMain.
 var shared struct {
 	once sync.Once
@@ -163,7 +160,7 @@ func TestHelp(t *testing.T) {
 		args  []string
 		flags []string
 	}{
-		{[]string{"help"}, []string{"opa ls", "opa check --host BINARY FILE.so...", "opa build --host BINARY [-o DIR] PACKAGE...", "Examples:"}},
+		{[]string{"help"}, []string{"opa ls", "opa check --host BINARY FILE.so...", "opa build --host BINARY [-o DIR] [--no-downgrade] PACKAGE... | MODULE@VERSION...", "opa add --host BINARY", "opa remove", "opa init", "Examples:"}},
 		{[]string{"--help"}, []string{"opa ls", "opa check", "opa build"}},
 		{[]string{"ls", "--help"}, []string{"--settings DIR", "--env NAME", "--path DIR", "--default-path DIR", "--host BINARY", "--json", "Examples:\n  opa ls"}},
 		{[]string{"help", "ls"}, []string{"--settings DIR", "--json"}},
@@ -190,7 +187,7 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{nil, "Usage:"},
-		{[]string{"frob"}, `opa: unknown command "frob" (commands: ls, check, build)`},
+		{[]string{"frob"}, `opa: unknown command "frob" (commands: ls, check, build, add, remove, init)`},
 		{[]string{"help", "frob"}, `unknown command "frob"`},
 		{[]string{"ls", "--bogus"}, "opa ls: flag provided but not defined: -bogus"},
 		{[]string{"ls", "extra"}, `opa ls: unexpected argument "extra"`},

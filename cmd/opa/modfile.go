@@ -1,12 +1,15 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 
 	"github.com/opa-stack/opa-go/internal/preflight"
@@ -19,29 +22,100 @@ import (
 // go build with -modfile) that pins those modules as the host's build
 // information says; the plugin's own go.mod is never changed.
 
+// pinned is what matchHost made: the go.mod to build with and every way
+// the graph it gives differs from the plugin's own.
+type pinned struct {
+	modfile string   // the -modfile argument
+	changes []change // one per module whose version or source changed
+}
+
+// downgrades are the lines of the changes that give the plugin an older
+// version than it asks for.
+func (p pinned) downgrades() []string {
+	var out []string
+	for _, c := range p.changes {
+		if c.downgrade {
+			out = append(out, c.line)
+		}
+	}
+	return out
+}
+
 // matchHost pins, in a copy of the plugin's go.mod in tmp, every module of
 // the plugin's build list that the host has to the host's version and
-// source, and returns the -modfile argument. hostFile is the host binary;
-// env the go command's environment.
-func matchHost(env []string, hostFile string, host *debug.BuildInfo, tmp string) (string, error) {
-	gomod, err := goOutput(env, "env", "GOMOD")
+// source. A module the plugin requires but its go.mod cannot resolve,
+// which the host built from a local directory (the unpublished opa-go, a
+// module the host's go.mod replaces), is taken from that directory when it
+// exists here. hostFile is the host binary; g runs the go command in the
+// plugin's module.
+// every is resolveFromHost's: the plugin's module is a dependency of a
+// temporary main module.
+func matchHost(g goRunner, hostFile string, host *debug.BuildInfo, tmp string, every bool) (pinned, error) {
+	gomod, err := g.output("env", "GOMOD")
 	if err != nil {
-		return "", err
+		return pinned{}, err
 	}
 	if gomod == "" || gomod == os.DevNull {
-		return "", errors.New("not in a module: run opa build in the plugin's module (the directory of its go.mod)")
+		return pinned{}, errors.New("not in a module: run opa build in the plugin's module (the directory of its go.mod)")
 	}
 	modfile := filepath.Join(tmp, "go.mod")
 	if err := copyIfExists(gomod, modfile); err != nil {
-		return "", err
+		return pinned{}, err
 	}
 	if err := copyIfExists(strings.TrimSuffix(gomod, ".mod")+".sum", filepath.Join(tmp, "go.sum")); err != nil {
-		return "", err
+		return pinned{}, err
 	}
-	own, err := goOutput(env, "list", "-m")
+	own, err := g.output("list", "-m", "-modfile="+modfile)
 	if err != nil {
-		return "", err
+		return pinned{}, err
 	}
+	deps := hostModules(host, own)
+	resolved, hints, err := resolveFromHost(g, hostFile, host, deps, modfile, every)
+	if err != nil {
+		return pinned{}, err
+	}
+	ownGraph, err := listGraph(g, modfile)
+	if err != nil {
+		if len(hints) > 0 {
+			return pinned{}, fmt.Errorf("%v\n%s", err, strings.Join(hints, "\n"))
+		}
+		return pinned{}, err
+	}
+	pins := map[string]bool{}
+	gr := ownGraph
+	// Pinning a version can bring new modules into the build list: repeat
+	// until nothing new appears.
+	for range 5 {
+		var edits []string
+		for _, path := range sortedKeys(gr) {
+			d, shared := deps[path]
+			if !shared || pins[path] {
+				continue
+			}
+			pins[path] = true
+			e, err := pinEdits(hostFile, host, d)
+			if err != nil {
+				return pinned{}, err
+			}
+			edits = append(edits, e...)
+		}
+		if len(edits) == 0 {
+			break
+		}
+		if _, err := g.output(append([]string{"mod", "edit", "-modfile=" + modfile}, edits...)...); err != nil {
+			return pinned{}, err
+		}
+		if gr, err = listGraph(g, modfile); err != nil {
+			return pinned{}, err
+		}
+	}
+	return pinned{modfile: modfile, changes: diffGraphs(ownGraph, gr, host, resolved)}, nil
+}
+
+// hostModules are the modules the host was built with, by path: its
+// dependencies and its own module, unless that is own (the module being
+// built).
+func hostModules(host *debug.BuildInfo, own string) map[string]*debug.Module {
 	deps := map[string]*debug.Module{}
 	for _, d := range host.Deps {
 		deps[d.Path] = d
@@ -49,36 +123,94 @@ func matchHost(env []string, hostFile string, host *debug.BuildInfo, tmp string)
 	if host.Main.Path != "" && host.Main.Path != own {
 		deps[host.Main.Path] = &host.Main
 	}
-	pinned := map[string]bool{}
-	// Pinning a version can bring new modules into the build list: repeat
-	// until nothing new appears.
-	for range 5 {
-		list, err := goOutput(env, "list", "-m", "-modfile="+modfile, "-mod=mod", "all")
-		if err != nil {
-			return "", err
-		}
-		var edits []string
-		for line := range strings.Lines(list) {
-			path, _, _ := strings.Cut(strings.TrimSpace(line), " ")
-			d, shared := deps[path]
-			if !shared || pinned[path] || path == own {
-				continue
-			}
-			pinned[path] = true
-			e, err := pinEdits(hostFile, host, d)
-			if err != nil {
-				return "", err
-			}
-			edits = append(edits, e...)
-		}
-		if len(edits) == 0 {
-			return modfile, nil
-		}
-		if _, err := goOutput(env, append([]string{"mod", "edit", "-modfile=" + modfile}, edits...)...); err != nil {
-			return "", err
+	return deps
+}
+
+// goModJSON is what go mod edit -json prints, as far as matchHost reads it.
+type goModJSON struct {
+	Require []struct{ Path, Version string }
+	Replace []struct {
+		Old, New struct{ Path, Version string }
+	}
+}
+
+// resolveFromHost gives the plugin's go.mod (modfile) a replace to the
+// host's source directory for each module it requires, without a replace
+// of its own, that the host built from a local directory: such a module is
+// often not published (opa-go itself), so the plugin's graph cannot
+// resolve it. It returns the modules so resolved, with their directory,
+// and, for those whose directory is not here, the replace line that would
+// work, to show if the graph then cannot be resolved.
+//
+// With every set (a temporary main module for MODULE@VERSION, whose go.mod
+// requires only the plugin), every such module of the host is replaced,
+// whether required or not: a replace of a module outside the graph does
+// nothing.
+func resolveFromHost(g goRunner, hostFile string, host *debug.BuildInfo, deps map[string]*debug.Module, modfile string, every bool) (map[string]string, []string, error) {
+	out, err := g.output("mod", "edit", "-json", modfile)
+	if err != nil {
+		return nil, nil, err
+	}
+	var mod goModJSON
+	if err := json.Unmarshal([]byte(out), &mod); err != nil {
+		return nil, nil, fmt.Errorf("go mod edit -json %s: %v", modfile, err)
+	}
+	replaced := map[string]bool{}
+	for _, r := range mod.Replace {
+		replaced[r.Old.Path] = true
+	}
+	resolved := map[string]string{}
+	var hints, edits []string
+	if every {
+		mod.Require = mod.Require[:0]
+		for _, path := range slices.Sorted(maps.Keys(deps)) {
+			mod.Require = append(mod.Require, struct{ Path, Version string }{path, deps[path].Version})
 		}
 	}
-	return modfile, nil
+	for _, req := range mod.Require {
+		d, shared := deps[req.Path]
+		if !shared || replaced[req.Path] || !fromDirectory(host, d) {
+			continue
+		}
+		dir := preflight.ModuleDir(hostFile, d.Path)
+		if st, err := os.Stat(dir); dir != "" && err == nil && st.IsDir() {
+			resolved[d.Path] = dir
+			edits = append(edits, "-replace="+d.Path+"="+dir)
+			continue
+		}
+		if dir != "" {
+			// Without -trimpath the directory is part of the package
+			// hashes: only that one works.
+			hints = append(hints, fmt.Sprintf("the host built %s from the directory %s, which is not on this machine; put the host's source there and add to the plugin's go.mod:\n    replace %s => %s",
+				d.Path, dir, d.Path, dir))
+			continue
+		}
+		hints = append(hints, fmt.Sprintf("the host built %s from a local directory (its binary, built with -trimpath, does not say which); add to the plugin's go.mod, ../%s being a checkout of the source the host was built from:\n    replace %s => ../%s",
+			d.Path, pathBase(d.Path), d.Path, pathBase(d.Path)))
+	}
+	if len(edits) > 0 {
+		if _, err := g.output(append([]string{"mod", "edit", "-modfile=" + modfile}, edits...)...); err != nil {
+			return nil, nil, err
+		}
+	}
+	return resolved, hints, nil
+}
+
+// fromDirectory says whether the host built module d from a local
+// directory: its own module, or one its go.mod replaces by a directory.
+func fromDirectory(host *debug.BuildInfo, d *debug.Module) bool {
+	if d == &host.Main {
+		return true
+	}
+	return d.Replace != nil && (d.Replace.Version == "" || d.Replace.Version == "(devel)")
+}
+
+// pathBase is the last element of a module path.
+func pathBase(p string) string {
+	if i := strings.LastIndexByte(p, '/'); i >= 0 {
+		return p[i+1:]
+	}
+	return p
 }
 
 // pinEdits are the go mod edit flags that give the plugin the host's copy of

@@ -82,6 +82,28 @@ func ReadBuild(file string) (*debug.BuildInfo, error) {
 	return info, nil
 }
 
+// MainModule is the module a binary's main package belongs to: the one,
+// among its main module and dependencies, whose path is the longest prefix
+// of the package's path. A plugin built in its own module has it as its
+// main module, at "(devel)" (or a VCS version); one built as a dependency
+// of a temporary main module (opa build MODULE@VERSION) as a dependency, at
+// the version fetched. nil when info is nil or names no such module.
+func MainModule(info *debug.BuildInfo) *debug.Module {
+	if info == nil {
+		return nil
+	}
+	var best *debug.Module
+	for _, m := range append([]*debug.Module{&info.Main}, info.Deps...) {
+		if m.Path == "" || (info.Path != m.Path && !strings.HasPrefix(info.Path, m.Path+"/")) {
+			continue
+		}
+		if best == nil || len(m.Path) > len(best.Path) {
+			best = m
+		}
+	}
+	return best
+}
+
 func noBuildInfoError(why string) error {
 	return errors.New("has no Go build information (" + why + "; not a Go plugin, or stripped of it?): build it with go build -buildmode=plugin")
 }

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Installing never writes into a file a host may have open: each file is
+// written under a hidden name in its directory (discovery skips hidden
+// names), synced, and renamed into place; the directory is synced after.
+// With a PID file, the host is then reloaded (SIGHUP) and the outcome it
+// writes to PIDFILE.reload is awaited, as serve.Trigger does. When the
+// reload fails, the plugin directory is put back as it was, so that it
+// holds the set the running process loaded.
+
+// installedPlugin is a plugin in a plugin directory.
+type installedPlugin struct {
+	name string
+	file string // its .so
+}
+
+// installFile moves temp, a file in file's directory, to file atomically:
+// temp is synced first, and the directory after.
+func installFile(temp, file string) error {
+	f, err := os.Open(temp)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("sync %s: %w", temp, err)
+	}
+	if err := os.Rename(temp, file); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(file))
+}
+
+// syncDir makes a rename in dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil && !errors.Is(err, syscall.EINVAL) {
+		return fmt.Errorf("sync %s: %w", dir, err)
+	}
+	return nil
+}
+
+// copyTemp copies src to a hidden file in dir named after name, for
+// installFile, and returns its path.
+func copyTemp(src, dir, name string, mode fs.FileMode) (string, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return "", err
+	}
+	defer in.Close()
+	temp := filepath.Join(dir, "."+name+".tmp")
+	out, err := os.OpenFile(temp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, mode)
+	if err != nil {
+		return "", err
+	}
+	_, err = io.Copy(out, in)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(temp)
+		return "", fmt.Errorf("copy %s to %s: %w", src, temp, err)
+	}
+	return temp, nil
+}
+
+// change of a plugin directory, undone when the host does not take the
+// new set.
+type undo struct {
+	file   string // the file installed or removed
+	backup string // a hard link to what it was, "" when it did not exist
+}
+
+// keep makes a hidden hard link to file, if it exists, so that installing
+// or removing it can be undone.
+func keep(file string) (undo, error) {
+	u := undo{file: file}
+	if _, err := os.Lstat(file); errors.Is(err, fs.ErrNotExist) {
+		return u, nil
+	}
+	u.backup = filepath.Join(filepath.Dir(file), "."+filepath.Base(file)+".prev")
+	os.Remove(u.backup)
+	if err := os.Link(file, u.backup); err != nil {
+		return u, fmt.Errorf("keep a copy of %s for undoing: %w", file, err)
+	}
+	return u, nil
+}
+
+// restore undoes the changes, last first, and returns what failed.
+func restore(undos []undo) error {
+	var errs []error
+	for i := len(undos) - 1; i >= 0; i-- {
+		u := undos[i]
+		var err error
+		if u.backup == "" {
+			err = os.Remove(u.file)
+			if errors.Is(err, fs.ErrNotExist) {
+				err = nil
+			}
+		} else {
+			err = os.Rename(u.backup, u.file)
+		}
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// forget drops the backups of changes the host took.
+func forget(undos []undo) {
+	for _, u := range undos {
+		if u.backup != "" {
+			os.Remove(u.backup)
+		}
+	}
+}
+
+// reloadResult is what a serve process writes to PIDFILE.reload.
+type reloadResult struct {
+	PID   int    `json:"pid"`
+	OK    bool   `json:"ok"`
+	Error string `json:"error,omitempty"`
+}
+
+// reload sends SIGHUP to the process pidFile names and waits, up to
+// timeout, for the outcome it writes to pidFile+".reload". It returns the
+// PID that serves now, or an error saying why the old one serves on.
+func reload(pidFile string, timeout time.Duration) (int, error) {
+	pid, err := readPID(pidFile)
+	if err != nil {
+		return 0, err
+	}
+	before, _ := os.ReadFile(pidFile + ".reload")
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		return 0, fmt.Errorf("--pidfile %s: cannot signal process %d: %w (is the host running?)", pidFile, pid, err)
+	}
+	deadline := time.Now().Add(timeout)
+	for {
+		b, err := os.ReadFile(pidFile + ".reload")
+		var r reloadResult
+		if err == nil && string(b) != string(before) && json.Unmarshal(b, &r) == nil && r.PID == pid {
+			if !r.OK {
+				return 0, fmt.Errorf("process %d serves on: %s", pid, strings.TrimPrefix(r.Error, "serve: "))
+			}
+			return readPID(pidFile)
+		}
+		if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
+			return 0, fmt.Errorf("process %d exited without writing the outcome of its reload to %s.reload (is it a host built with package serve?)", pid, pidFile)
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("no outcome of the reload of process %d in %s.reload after %s (is it a host built with package serve? --timeout waits longer)", pid, pidFile, timeout)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// readPID returns the PID a PID file holds.
+func readPID(pidFile string) (int, error) {
+	b, err := os.ReadFile(pidFile)
+	if err != nil {
+		return 0, fmt.Errorf("--pidfile %s: %w", pidFile, cause(err))
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("--pidfile %s: holds %q, not a PID", pidFile, b)
+	}
+	return pid, nil
+}
