@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 )
 
@@ -63,7 +62,7 @@ func CheckPin(name, file string, pins map[string]string, require bool, fetch *Pr
 }
 
 func fileSHA256(file string) ([]byte, error) {
-	f, err := os.Open(file)
+	f, _, err := OpenFile(file)
 	if err != nil {
 		return nil, err
 	}

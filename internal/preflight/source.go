@@ -3,7 +3,9 @@ package preflight
 import (
 	"debug/elf"
 	"debug/gosym"
+	"encoding/binary"
 	"maps"
+	"math"
 	"path"
 	"slices"
 	"strings"
@@ -20,18 +22,32 @@ type lineTable struct {
 	tab *gosym.Table
 }
 
-func readLineTable(file string) lineTable {
-	f, err := elf.Open(file)
+// readLineTable reads file's line table. It gives no table, never a
+// crash or an allocation beyond a few times the file's size, for a damaged
+// file: debug/gosym takes the function count from the file as an
+// allocation size, so pclnSane bounds it first, and a panic of debug/elf
+// or debug/gosym is recovered.
+func readLineTable(file string) (t lineTable) {
+	f, st, err := OpenFile(file)
 	if err != nil {
 		return lineTable{}
 	}
 	defer f.Close()
-	pcln, text := f.Section(".gopclntab"), f.Section(".text")
-	if pcln == nil || text == nil {
+	defer func() {
+		if recover() != nil {
+			t = lineTable{}
+		}
+	}()
+	ef, err := elf.NewFile(f)
+	if err != nil {
 		return lineTable{}
 	}
-	data, err := pcln.Data()
-	if err != nil {
+	pcln, text := ef.Section(".gopclntab"), ef.Section(".text")
+	if pcln == nil || text == nil || !inFile(pcln, st.Size()) || pcln.Size > math.MaxInt {
+		return lineTable{}
+	}
+	data := make([]byte, pcln.Size) // inFile: at most the file's size
+	if readFull(f, data, pcln.Offset, pcln.Name) != nil || !pclnSane(data) {
 		return lineTable{}
 	}
 	tab, err := gosym.NewTable(nil, gosym.NewLineTable(data, text.Addr))
@@ -39,6 +55,38 @@ func readLineTable(file string) lineTable {
 		return lineTable{}
 	}
 	return lineTable{tab}
+}
+
+// Every function takes at least minFuncBytes of a line table: its entry in
+// the function table (two 4-byte fields since Go 1.18, two pointers
+// before) and its _func record (over 40 bytes in every Go release).
+const minFuncBytes = 8 + 32
+
+// pclnSane checks the counts in a Go line table's header against its size
+// before debug/gosym allocates by them: the function count (at offset 8
+// in every format since Go 1.2) and, since Go 1.16, the file count that
+// follows it. Each is a pointer-sized word.
+func pclnSane(data []byte) bool {
+	if len(data) < 16 {
+		return false
+	}
+	ptr := int(data[7])
+	if ptr != 4 && ptr != 8 || len(data) < 8+2*ptr {
+		return false
+	}
+	var bo binary.ByteOrder = binary.LittleEndian
+	if binary.BigEndian.Uint32(data)&0xfffffff0 == 0xfffffff0 {
+		bo = binary.BigEndian // every magic number since Go 1.2 is 0xfffffffX
+	}
+	const go12Magic = 0xfffffffb // before Go 1.16: no file count, the function table follows
+	word := func(off int) uint64 {
+		if ptr == 4 {
+			return uint64(bo.Uint32(data[off:]))
+		}
+		return bo.Uint64(data[off:])
+	}
+	size := uint64(len(data))
+	return word(8) <= size/minFuncBytes && (bo.Uint32(data) == go12Magic || word(8+ptr) <= size)
 }
 
 // files returns the Go files that the functions of pkg come from.
@@ -87,7 +135,12 @@ func (t lineTable) dir(pkg string, names []string) string {
 
 // SourceDirs says where each of two binaries compiled pkg from (see
 // lineTable.dir); "" where unknown.
-func SourceDirs(a, b, pkg string) (string, string) {
+func SourceDirs(a, b, pkg string) (da, db string) {
+	defer func() { // a damaged line table explains nothing, and crashes nothing
+		if recover() != nil {
+			da, db = "", ""
+		}
+	}()
 	ta, tb := readLineTable(a), readLineTable(b)
 	var names []string
 	for _, f := range append(ta.files(pkg), tb.files(pkg)...) {
@@ -104,7 +157,12 @@ func SourceDirs(a, b, pkg string) (string, string) {
 // no function of the module. A function of the module may start in another
 // package's file (a closure inlined from maps.Keys, say, is named after the
 // function it is in), so the directory most of its functions agree on wins.
-func ModuleDir(file, modPath string) string {
+func ModuleDir(file, modPath string) (dir string) {
+	defer func() { // a damaged line table tells nothing, and crashes nothing
+		if recover() != nil {
+			dir = ""
+		}
+	}()
 	t := readLineTable(file)
 	if t.tab == nil {
 		return ""
