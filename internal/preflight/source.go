@@ -4,6 +4,7 @@ import (
 	"debug/elf"
 	"debug/gosym"
 	"encoding/binary"
+	"io"
 	"maps"
 	"math"
 	"path"
@@ -27,27 +28,32 @@ type lineTable struct {
 // file: debug/gosym takes the function count from the file as an
 // allocation size, so pclnSane bounds it first, and a panic of debug/elf
 // or debug/gosym is recovered.
-func readLineTable(file string) (t lineTable) {
+func readLineTable(file string) lineTable {
 	f, st, err := OpenFile(file)
 	if err != nil {
 		return lineTable{}
 	}
 	defer f.Close()
+	return lineTableOf(f, st.Size())
+}
+
+// lineTableOf does readLineTable's work on r, of size bytes.
+func lineTableOf(r io.ReaderAt, size int64) (t lineTable) {
 	defer func() {
 		if recover() != nil {
 			t = lineTable{}
 		}
 	}()
-	ef, err := elf.NewFile(f)
+	ef, err := elf.NewFile(r)
 	if err != nil {
 		return lineTable{}
 	}
 	pcln, text := ef.Section(".gopclntab"), ef.Section(".text")
-	if pcln == nil || text == nil || !inFile(pcln, st.Size()) || pcln.Size > math.MaxInt {
+	if pcln == nil || text == nil || !inFile(pcln, size) || pcln.Size > math.MaxInt {
 		return lineTable{}
 	}
 	data := make([]byte, pcln.Size) // inFile: at most the file's size
-	if readFull(f, data, pcln.Offset, pcln.Name) != nil || !pclnSane(data) {
+	if readFull(r, data, pcln.Offset, pcln.Name) != nil || !pclnSane(data) {
 		return lineTable{}
 	}
 	tab, err := gosym.NewTable(nil, gosym.NewLineTable(data, text.Addr))
@@ -135,13 +141,17 @@ func (t lineTable) dir(pkg string, names []string) string {
 
 // SourceDirs says where each of two binaries compiled pkg from (see
 // lineTable.dir); "" where unknown.
-func SourceDirs(a, b, pkg string) (da, db string) {
+func SourceDirs(a, b, pkg string) (string, string) {
+	return sourceDirs(readLineTable(a), readLineTable(b), pkg)
+}
+
+// sourceDirs does SourceDirs' work on two line tables.
+func sourceDirs(ta, tb lineTable, pkg string) (da, db string) {
 	defer func() { // a damaged line table explains nothing, and crashes nothing
 		if recover() != nil {
 			da, db = "", ""
 		}
 	}()
-	ta, tb := readLineTable(a), readLineTable(b)
 	var names []string
 	for _, f := range append(ta.files(pkg), tb.files(pkg)...) {
 		if n := path.Base(f); !slices.Contains(names, n) {
@@ -157,18 +167,21 @@ func SourceDirs(a, b, pkg string) (da, db string) {
 // no function of the module. A function of the module may start in another
 // package's file (a closure inlined from maps.Keys, say, is named after the
 // function it is in), so the directory most of its functions agree on wins.
-func ModuleDir(file, modPath string) (dir string) {
+func ModuleDir(file, modPath string) string {
+	return readLineTable(file).moduleDir(modPath)
+}
+
+// moduleDir does ModuleDir's work on a line table.
+func (t lineTable) moduleDir(modPath string) (best string) {
 	defer func() { // a damaged line table tells nothing, and crashes nothing
 		if recover() != nil {
-			dir = ""
+			best = ""
 		}
 	}()
-	t := readLineTable(file)
 	if t.tab == nil {
 		return ""
 	}
 	votes := map[string]int{}
-	best := ""
 	for i := range t.tab.Funcs {
 		fn := &t.tab.Funcs[i]
 		pkg := fn.PackageName()
