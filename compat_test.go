@@ -130,12 +130,31 @@ func TestCompatibilityCorpus(t *testing.T) {
 	// second is built after an edit of the library, in the same directory.
 	shared := filepath.Join(tmp, "shared")
 	writeTree(t, shared, map[string]string{
-		"go.mod":       "module example.com/corpus\n\ngo 1.26\n",
-		"lib/lib.go":   "package lib\n\n// Word is shared.\nfunc Word() string { return \"one\" }\n",
-		"p1/main.go":   "package main\n\nimport \"example.com/corpus/lib\"\n\nvar Value = lib.Word()\n\nfunc main() {}\n",
-		"p2/main.go":   "package main\n\nimport \"example.com/corpus/lib\"\n\nvar Value = lib.Word()\n\nfunc main() {}\n",
-		"same/main.go": "package main\n\nimport \"example.com/corpus/lib\"\n\nvar Value = lib.Word()\n\nfunc main() {}\n",
+		"go.mod":        "module example.com/corpus\n\ngo 1.26\n",
+		"lib/lib.go":    "package lib\n\n// Word is shared.\nfunc Word() string { return \"one\" }\n",
+		"p1/main.go":    "package main\n\nimport \"example.com/corpus/lib\"\n\nvar Value = lib.Word()\n\nfunc main() {}\n",
+		"p2/main.go":    "package main\n\nimport \"example.com/corpus/lib\"\n\nvar Value = lib.Word()\n\nfunc main() {}\n",
+		"same/main.go":  "package main\n\nimport \"example.com/corpus/lib\"\n\nvar Value = lib.Word()\n\nfunc main() {}\n",
+		"files/main.go": "package main\n\n// Value is looked up by no one.\nvar Value = \"built from a list of files\"\n\nfunc main() {}\n",
 	})
+	// Plugins built from a list of files (go build main.go): their build
+	// information says only "command-line-arguments"; the runtime keys
+	// them by the path the linker gives them.
+	files := buildIn(t, filepath.Join(shared, "files"), filepath.Join(tmp, "files.so"), "main.go")
+	filesCopy := filepath.Join(tmp, "files-copy.so")
+	require.NoError(t, copyFile(files, filesCopy))
+	ppath := buildIn(t, filepath.Join(shared, "files"), filepath.Join(tmp, "pluginpath.so"), "main.go", "-ldflags=-pluginpath=example.com/corpus/custom")
+	ppathCopy := filepath.Join(tmp, "pluginpath-copy.so")
+	require.NoError(t, copyFile(ppath, ppathCopy))
+	// The same file named again: as it is, through a symbolic link, and
+	// through a hard link (another path to the same inode).
+	hello := filepath.Join(fixtures, "hello.so")
+	helloLink := filepath.Join(tmp, "hello-link.so")
+	require.NoError(t, os.Symlink(hello, helloLink))
+	hard := filepath.Join(tmp, "hard.so")
+	require.NoError(t, copyFile(hello, hard))
+	hardLink := filepath.Join(tmp, "hard-link.so")
+	require.NoError(t, os.Link(hard, hardLink))
 	p1 := buildIn(t, shared, filepath.Join(tmp, "p1.so"), "./p1")
 	same := buildIn(t, shared, filepath.Join(tmp, "same.so"), "./same")
 	writeTree(t, shared, map[string]string{"lib/lib.go": "package lib\n\n// Word is shared.\nfunc Word() string { return \"two\" }\n\n// Added is new.\nfunc Added() {}\n"})
@@ -167,6 +186,13 @@ func TestCompatibilityCorpus(t *testing.T) {
 		{"a package the host lacks, one version", []string{p1, same}},
 		{"a package the host lacks, edited between two plugins", []string{p1, p2}},
 		{"the same two, the other way round", []string{p2, p1}},
+		{"built from a list of files", []string{files}},
+		{"built from a list of files, and a byte copy", []string{files, filesCopy}},
+		{"built from a list of files with -pluginpath, and a byte copy", []string{ppath, ppathCopy}},
+		{"built from a list of files, with and without -pluginpath", []string{files, ppath}},
+		{"the same file twice", []string{hello, hello}},
+		{"the same file through a symbolic link", []string{hello, helloLink}},
+		{"the same file through a hard link", []string{hard, hardLink}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rt := runtimeVerdicts(t, tc.files...)

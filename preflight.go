@@ -112,6 +112,9 @@ func (run *checkRun) checkFile(name, file string) (string, error) {
 	if infoErr != nil {
 		return "build", fmt.Errorf("%s: %w", file, infoErr)
 	}
+	if sym := preflight.MissingSymbol(file, info, id); sym != "" {
+		return "build", fmt.Errorf("%s was built with -ldflags=-pluginpath=%s, but the compiler named its symbols after its package, so plugin.Open would fail with \"could not find symbol %s\": build it without -pluginpath", file, id, sym)
+	}
 	if err := run.process.Check(name, file, info); err != nil {
 		return "build", fmt.Errorf("%s: %w", file, err)
 	}

@@ -211,7 +211,7 @@ func readHost(file string) (*debug.BuildInfo, error) {
 		if nr.Mode.IsDir() {
 			return nil, fmt.Errorf("--host %s: is a directory, not the host binary", file)
 		}
-		return nil, fmt.Errorf("--host %s: %s", file, nr.Reason())
+		return nil, fmt.Errorf("--host %s: is %s, not a regular file: give the host binary itself", file, nr.Type())
 	}
 	if err != nil {
 		return nil, fmt.Errorf("--host %s: %w", file, cause(err))

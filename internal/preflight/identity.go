@@ -5,6 +5,7 @@ import (
 	"io"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 )
 
@@ -147,7 +148,7 @@ func elfPluginPath(r io.ReaderAt, size int64) string {
 		off, n = o, sz
 		found++
 	})
-	if err != nil || found != 1 || n > maxPluginPath {
+	if err != nil || found != 1 || n == 0 || n > maxPluginPath {
 		return ""
 	}
 	b := make([]byte, n)
@@ -155,4 +156,78 @@ func elfPluginPath(r io.ReaderAt, size int64) string {
 		return ""
 	}
 	return string(b)
+}
+
+// unnamedPrefix starts the path cmd/go gives the main package of a plugin
+// built from a list of files.
+const unnamedPrefix = "plugin/unnamed-"
+
+// MissingSymbol returns an exported name of the plugin in file that
+// plugin.Open will not find, or "". The runtime looks each exported
+// symbol of the main package up as KEY.NAME, KEY being the plugin's path
+// (key, from FileIdentity), but the compiler named them after the
+// package's own path: a plugin built with -ldflags=-pluginpath=X (from a
+// package or from files) fails with "could not find symbol NAME" (seen
+// with go1.26.8). Only a key other than the package's path is read for;
+// a plugin built with both -trimpath and -pluginpath from a package is
+// not seen (its build information hides the flag, see Identity).
+func MissingSymbol(file string, info *debug.BuildInfo, key string) (name string) {
+	if info == nil || key == "" {
+		return ""
+	}
+	compiled := info.Path + "."
+	if info.Path == "command-line-arguments" {
+		if strings.HasPrefix(key, unnamedPrefix) {
+			return ""
+		}
+		compiled = unnamedPrefix
+	} else if key == info.Path {
+		return ""
+	}
+	f, st, err := OpenFile(file)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	defer func() {
+		if recover() != nil {
+			name = ""
+		}
+	}()
+	ef, err := elf.NewFile(f)
+	if err != nil {
+		return ""
+	}
+	dynsym := ef.SectionByType(elf.SHT_DYNSYM)
+	if dynsym == nil {
+		return ""
+	}
+	buf := make([]byte, hashChunk)
+	var exported []string
+	err = scanSymbols(f, st.Size(), ef, dynsym, []byte(compiled), buf, func(sym []byte, _ *elf.Section, _, _ uint64) {
+		rest := string(sym[len(compiled):])
+		if compiled == unnamedPrefix { // plugin/unnamed-HASH.NAME
+			_, rest, _ = strings.Cut(rest, ".")
+		}
+		if rest != "" && rest[0] >= 'A' && rest[0] <= 'Z' && !strings.ContainsAny(rest, ".()*") {
+			exported = append(exported, rest)
+		}
+	})
+	if err != nil || len(exported) == 0 {
+		return ""
+	}
+	have := map[string]bool{}
+	err = scanSymbols(f, st.Size(), ef, dynsym, []byte(key+"."), buf, func(sym []byte, _ *elf.Section, _, _ uint64) {
+		have[string(sym[len(key)+1:])] = true
+	})
+	if err != nil {
+		return ""
+	}
+	slices.Sort(exported)
+	for _, n := range exported {
+		if !have[n] {
+			return n
+		}
+	}
+	return ""
 }

@@ -25,7 +25,12 @@ func (e *NotRegularError) Reason() string {
 	if e.Mode.IsDir() {
 		return "is a directory, not a plugin file: remove it or rename it so its name does not end in .so"
 	}
-	return fmt.Sprintf("is %s, not a regular file: a plugin must be a .so file built with go build -buildmode=plugin", fileType(e.Mode))
+	return fmt.Sprintf("is %s, not a regular file: a plugin must be a .so file built with go build -buildmode=plugin", e.Type())
+}
+
+// Type names the file's type, with an article: "a named pipe (FIFO)".
+func (e *NotRegularError) Type() string {
+	return fileType(e.Mode)
 }
 
 // fileType names the type of a file that is not regular, with an article.

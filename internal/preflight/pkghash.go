@@ -99,7 +99,7 @@ func readPackages(r io.ReaderAt, size int64) (*Packages, error) {
 	var found []hashSym
 	buf := make([]byte, hashChunk)
 	err = scanSymbols(r, size, f, symtab, []byte(hashBytesPrefix), buf, func(name []byte, sect *elf.Section, off, n uint64) {
-		if n <= maxHashSize {
+		if n > 0 && n <= maxHashSize {
 			found = append(found, hashSym{pkg: string(name[len(hashBytesPrefix):]), off: off, size: n, sect: sect.Name})
 		}
 	})
@@ -117,8 +117,9 @@ func readPackages(r io.ReaderAt, size int64) (*Packages, error) {
 }
 
 // scanSymbols calls visit for each defined symbol of symtab whose name
-// starts with prefix and whose bytes (n of them, at off in the file) lie
-// in a section inside the file, of size bytes. The string table is read
+// starts with prefix, with where its bytes lie in the file (n of them at
+// off; 0 and 0 for a symbol whose section has no bytes in the file, of
+// size bytes, such as .bss). The string table is read
 // whole (a plugin's is about 1 MB, a host's a few; never more than the
 // file), the symbol table through buf.
 func scanSymbols(r io.ReaderAt, size int64, f *elf.File, symtab *elf.Section, prefix, buf []byte, visit func(name []byte, sect *elf.Section, off, n uint64)) error {
@@ -167,7 +168,11 @@ func scanSymbols(r io.ReaderAt, size int64, f *elf.File, symtab *elf.Section, pr
 				continue
 			}
 			sect := f.Sections[shndx]
-			if !inFile(sect, size) || value < sect.Addr || value-sect.Addr > sect.Size || vsize > sect.Size-(value-sect.Addr) {
+			if value < sect.Addr || value-sect.Addr > sect.Size || vsize > sect.Size-(value-sect.Addr) {
+				continue
+			}
+			if !inFile(sect, size) {
+				visit(full, sect, 0, 0) // in .bss, say: no bytes in the file
 				continue
 			}
 			visit(full, sect, sect.Offset+(value-sect.Addr), vsize)
