@@ -1,7 +1,10 @@
 package opa_test
 
 import (
+	"bytes"
 	"debug/buildinfo"
+	"debug/elf"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"os"
@@ -349,4 +352,57 @@ func TestCheckPluginFindsACopy(t *testing.T) {
 	assert.Contains(t, errs[1].Error(), copied+" is the same plugin as "+first)
 	assert.Equal(t, []string{"", "plugin.Open(\"" + strings.TrimSuffix(copied, ".so") + "\"): plugin already loaded"},
 		runtimeVerdicts(t, first, copied), "the runtime agrees")
+}
+
+// damageHashAndNfunctab flips the hash of package pkg in a copy of a real
+// plugin, so that it conflicts with the host and the check explains the
+// conflict from the line table, and sets the line table's function count
+// to 0xffffffff, which debug/gosym takes as an allocation size.
+func damageHashAndNfunctab(t *testing.T, plug []byte, pkg string) []byte {
+	t.Helper()
+	b := bytes.Clone(plug)
+	f, err := elf.NewFile(bytes.NewReader(b))
+	require.NoError(t, err)
+	syms, err := f.DynamicSymbols()
+	require.NoError(t, err)
+	flipped := false
+	for _, s := range syms {
+		if s.Name == "go:link.pkghashbytes."+pkg {
+			sect := f.Sections[s.Section]
+			b[sect.Offset+s.Value-sect.Addr] ^= 0xff
+			flipped = true
+		}
+	}
+	require.True(t, flipped, "the plugin exports the hash of %s", pkg)
+	pcln := f.Section(".gopclntab")
+	require.NotNil(t, pcln)
+	binary.LittleEndian.PutUint64(b[pcln.Offset+8:], 0xffffffff)
+	return b
+}
+
+// TestDamagedLineTableIsRefused: a plugin whose package hash conflicts
+// with the host's and whose line table claims 4G functions is refused by
+// CheckPlugin and by Startup, which go on (the explanation of the conflict
+// ran the process out of memory).
+func TestDamagedLineTableIsRefused(t *testing.T) {
+	s := newSandbox(t)
+	plug, err := os.ReadFile(filepath.Join(fixtureDir(t), "hello.so"))
+	require.NoError(t, err)
+	damaged := filepath.Join(s.mkdir("p"), "damaged.so")
+	require.NoError(t, os.WriteFile(damaged, damageHashAndNfunctab(t, plug, "runtime"), 0o644))
+
+	errs := opa.CheckPlugin(testHost(t), damaged)
+	mm, ok := errors.AsType[*opa.BuildMismatchError](errs[0])
+	require.True(t, ok, "a package conflict: %v", errs[0])
+	assert.Equal(t, "runtime", mm.Package)
+	assert.Equal(t, "the host", mm.With)
+
+	s.setenv("OPA_PLUGIN_PATHS="+s.path("p"), "OPA_PLUGIN_ON_ERROR=skip")
+	res := s.run()
+	require.Empty(t, res.StartupError, res.Stderr)
+	assert.NotContains(t, res.Stderr, "fatal error")
+	p := res.plugin(t, "damaged")
+	assert.False(t, p.Loaded)
+	assert.Equal(t, "build", p.Step)
+	assert.Contains(t, p.Reason, "package runtime differs from the host's copy")
 }
