@@ -365,3 +365,16 @@ func TestDamagedLineTable(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkReadPackages reads the test plugin's package hashes, as the
+// prefetch does for every chosen plugin (ReadAt through a fixed buffer and
+// the string table; it was a shared mapping, see TestReadPackagesWhileRewritten).
+func BenchmarkReadPackages(b *testing.B) {
+	file := writePreflightFile(b, "p.so", preflightPlugin(b))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ReadPackages(file); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
