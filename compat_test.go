@@ -1,7 +1,10 @@
 package opa_test
 
 import (
+	"bytes"
 	"debug/buildinfo"
+	"debug/elf"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"os"
@@ -130,12 +133,31 @@ func TestCompatibilityCorpus(t *testing.T) {
 	// second is built after an edit of the library, in the same directory.
 	shared := filepath.Join(tmp, "shared")
 	writeTree(t, shared, map[string]string{
-		"go.mod":       "module example.com/corpus\n\ngo 1.26\n",
-		"lib/lib.go":   "package lib\n\n// Word is shared.\nfunc Word() string { return \"one\" }\n",
-		"p1/main.go":   "package main\n\nimport \"example.com/corpus/lib\"\n\nvar Value = lib.Word()\n\nfunc main() {}\n",
-		"p2/main.go":   "package main\n\nimport \"example.com/corpus/lib\"\n\nvar Value = lib.Word()\n\nfunc main() {}\n",
-		"same/main.go": "package main\n\nimport \"example.com/corpus/lib\"\n\nvar Value = lib.Word()\n\nfunc main() {}\n",
+		"go.mod":        "module example.com/corpus\n\ngo 1.26\n",
+		"lib/lib.go":    "package lib\n\n// Word is shared.\nfunc Word() string { return \"one\" }\n",
+		"p1/main.go":    "package main\n\nimport \"example.com/corpus/lib\"\n\nvar Value = lib.Word()\n\nfunc main() {}\n",
+		"p2/main.go":    "package main\n\nimport \"example.com/corpus/lib\"\n\nvar Value = lib.Word()\n\nfunc main() {}\n",
+		"same/main.go":  "package main\n\nimport \"example.com/corpus/lib\"\n\nvar Value = lib.Word()\n\nfunc main() {}\n",
+		"files/main.go": "package main\n\n// Value is looked up by no one.\nvar Value = \"built from a list of files\"\n\nfunc main() {}\n",
 	})
+	// Plugins built from a list of files (go build main.go): their build
+	// information says only "command-line-arguments"; the runtime keys
+	// them by the path the linker gives them.
+	files := buildIn(t, filepath.Join(shared, "files"), filepath.Join(tmp, "files.so"), "main.go")
+	filesCopy := filepath.Join(tmp, "files-copy.so")
+	require.NoError(t, copyFile(files, filesCopy))
+	ppath := buildIn(t, filepath.Join(shared, "files"), filepath.Join(tmp, "pluginpath.so"), "main.go", "-ldflags=-pluginpath=example.com/corpus/custom")
+	ppathCopy := filepath.Join(tmp, "pluginpath-copy.so")
+	require.NoError(t, copyFile(ppath, ppathCopy))
+	// The same file named again: as it is, through a symbolic link, and
+	// through a hard link (another path to the same inode).
+	hello := filepath.Join(fixtures, "hello.so")
+	helloLink := filepath.Join(tmp, "hello-link.so")
+	require.NoError(t, os.Symlink(hello, helloLink))
+	hard := filepath.Join(tmp, "hard.so")
+	require.NoError(t, copyFile(hello, hard))
+	hardLink := filepath.Join(tmp, "hard-link.so")
+	require.NoError(t, os.Link(hard, hardLink))
 	p1 := buildIn(t, shared, filepath.Join(tmp, "p1.so"), "./p1")
 	same := buildIn(t, shared, filepath.Join(tmp, "same.so"), "./same")
 	writeTree(t, shared, map[string]string{"lib/lib.go": "package lib\n\n// Word is shared.\nfunc Word() string { return \"two\" }\n\n// Added is new.\nfunc Added() {}\n"})
@@ -167,6 +189,13 @@ func TestCompatibilityCorpus(t *testing.T) {
 		{"a package the host lacks, one version", []string{p1, same}},
 		{"a package the host lacks, edited between two plugins", []string{p1, p2}},
 		{"the same two, the other way round", []string{p2, p1}},
+		{"built from a list of files", []string{files}},
+		{"built from a list of files, and a byte copy", []string{files, filesCopy}},
+		{"built from a list of files with -pluginpath, and a byte copy", []string{ppath, ppathCopy}},
+		{"built from a list of files, with and without -pluginpath", []string{files, ppath}},
+		{"the same file twice", []string{hello, hello}},
+		{"the same file through a symbolic link", []string{hello, helloLink}},
+		{"the same file through a hard link", []string{hard, hardLink}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rt := runtimeVerdicts(t, tc.files...)
@@ -323,4 +352,57 @@ func TestCheckPluginFindsACopy(t *testing.T) {
 	assert.Contains(t, errs[1].Error(), copied+" is the same plugin as "+first)
 	assert.Equal(t, []string{"", "plugin.Open(\"" + strings.TrimSuffix(copied, ".so") + "\"): plugin already loaded"},
 		runtimeVerdicts(t, first, copied), "the runtime agrees")
+}
+
+// damageHashAndNfunctab flips the hash of package pkg in a copy of a real
+// plugin, so that it conflicts with the host and the check explains the
+// conflict from the line table, and sets the line table's function count
+// to 0xffffffff, which debug/gosym takes as an allocation size.
+func damageHashAndNfunctab(t *testing.T, plug []byte, pkg string) []byte {
+	t.Helper()
+	b := bytes.Clone(plug)
+	f, err := elf.NewFile(bytes.NewReader(b))
+	require.NoError(t, err)
+	syms, err := f.DynamicSymbols()
+	require.NoError(t, err)
+	flipped := false
+	for _, s := range syms {
+		if s.Name == "go:link.pkghashbytes."+pkg {
+			sect := f.Sections[s.Section]
+			b[sect.Offset+s.Value-sect.Addr] ^= 0xff
+			flipped = true
+		}
+	}
+	require.True(t, flipped, "the plugin exports the hash of %s", pkg)
+	pcln := f.Section(".gopclntab")
+	require.NotNil(t, pcln)
+	binary.LittleEndian.PutUint64(b[pcln.Offset+8:], 0xffffffff)
+	return b
+}
+
+// TestDamagedLineTableIsRefused: a plugin whose package hash conflicts
+// with the host's and whose line table claims 4G functions is refused by
+// CheckPlugin and by Startup, which go on (the explanation of the conflict
+// ran the process out of memory).
+func TestDamagedLineTableIsRefused(t *testing.T) {
+	s := newSandbox(t)
+	plug, err := os.ReadFile(filepath.Join(fixtureDir(t), "hello.so"))
+	require.NoError(t, err)
+	damaged := filepath.Join(s.mkdir("p"), "damaged.so")
+	require.NoError(t, os.WriteFile(damaged, damageHashAndNfunctab(t, plug, "runtime"), 0o644))
+
+	errs := opa.CheckPlugin(testHost(t), damaged)
+	mm, ok := errors.AsType[*opa.BuildMismatchError](errs[0])
+	require.True(t, ok, "a package conflict: %v", errs[0])
+	assert.Equal(t, "runtime", mm.Package)
+	assert.Equal(t, "the host", mm.With)
+
+	s.setenv("OPA_PLUGIN_PATHS="+s.path("p"), "OPA_PLUGIN_ON_ERROR=skip")
+	res := s.run()
+	require.Empty(t, res.StartupError, res.Stderr)
+	assert.NotContains(t, res.Stderr, "fatal error")
+	p := res.plugin(t, "damaged")
+	assert.False(t, p.Loaded)
+	assert.Equal(t, "build", p.Step)
+	assert.Contains(t, p.Reason, "package runtime differs from the host's copy")
 }

@@ -291,14 +291,13 @@ func (m *Manager) decide(c *candidate, f *filters, run *checkRun, dry bool) (Plu
 		if file, err = run.stage.wait(c, m.pinned(c.name)); err != nil {
 			return fail(stageStep(err))
 		}
-		if step, err := m.preflight(c, run, file); err != nil {
+		info, step, err := m.preflight(c, run, file)
+		if err != nil {
 			return fail(step, err)
 		}
 		pr.SHA256 = sumHex(file.SHA256)
-		if info, err := preflight.ReadBuild(file.Path); err == nil {
-			if mod := preflight.MainModule(info); mod != nil {
-				pr.Module, pr.Version = mod.Path, mod.Version
-			}
+		if mod := preflight.MainModule(info); mod != nil {
+			pr.Module, pr.Version = mod.Path, mod.Version
 		}
 	}
 	if dry {

@@ -96,10 +96,11 @@ func newCheckRun(host *Host) *checkRun {
 // a plugin already chosen), "build" (its packages can load next to the
 // host's and those of the plugins chosen before it, as plugin.Open
 // decides). The checks after trust read file.Path, the bytes that
-// plugin.Open gets. A file that passes is recorded in run.
-func (m *Manager) preflight(c *candidate, run *checkRun, file *stage.File) (string, error) {
+// plugin.Open gets. A file that passes is recorded in run, and its build
+// information returned.
+func (m *Manager) preflight(c *candidate, run *checkRun, file *stage.File) (*debug.BuildInfo, string, error) {
 	if err := m.cfg.checkTrust(c.name, c.file, file, run.permOpened); err != nil {
-		return "trust", err
+		return nil, "trust", err
 	}
 	return run.checkFile(c.name, c.file, file.Path)
 }
@@ -109,25 +110,31 @@ func (m *Manager) preflight(c *candidate, run *checkRun, file *stage.File) (stri
 // of a plugin chosen before ("identity"), and packages that can load next
 // to what the process holds ("build"). It reads path (the file, or its
 // private copy) and names file. A file that passes is recorded.
-func (run *checkRun) checkFile(name, file, path string) (string, error) {
+func (run *checkRun) checkFile(name, file, path string) (*debug.BuildInfo, string, error) {
 	if err := preflight.CheckELF(path); err != nil {
-		return "preflight", fmt.Errorf("%s %w", file, err)
+		return nil, "preflight", fmt.Errorf("%s %w", file, err)
 	}
 	info, infoErr := preflight.ReadBuild(path)
-	id := preflight.Identity(info)
+	id := preflight.FileIdentity(path, info)
 	if prev, dup := run.identities[id]; dup && id != "" && sameIdentity(prev.path, path) {
-		return "identity", fmt.Errorf("%s is the same plugin as %s (both built from %s, and Go loads a plugin once): remove one of them, or build them from different main packages", file, prev.file, id)
+		if preflight.SameFile(prev.path, path) {
+			return info, "", nil // the same file again: plugin.Open returns the plugin it opened
+		}
+		return nil, "identity", fmt.Errorf("%s is the same plugin as %s (both built from %s, and Go loads a plugin once): remove one of them, or build them from different main packages", file, prev.file, id)
 	}
 	if infoErr != nil {
-		return "build", fmt.Errorf("%s: %w", file, infoErr)
+		return nil, "build", fmt.Errorf("%s: %w", file, infoErr)
+	}
+	if sym := preflight.MissingSymbol(path, info, id); sym != "" {
+		return nil, "build", fmt.Errorf("%s was built with -ldflags=-pluginpath=%s, but the compiler named its symbols after its package, so plugin.Open would fail with \"could not find symbol %s\": build it without -pluginpath", file, id, sym)
 	}
 	if err := run.process.Check(name, path, info); err != nil {
-		return "build", fmt.Errorf("%s: %w", file, err)
+		return nil, "build", fmt.Errorf("%s: %w", file, err)
 	}
 	if id != "" {
 		run.identities[id] = chosenFile{file, path}
 	}
-	return "", nil
+	return info, "", nil
 }
 
 // sameIdentity confirms a collision of build-info identities with the
@@ -190,7 +197,7 @@ func CheckPlugin(host *Host, files ...string) []error {
 			errs[i] = fmt.Errorf("opa: %s: trust: %w", file, err)
 			continue
 		}
-		if _, err := run.checkFile(filepath.Base(file), file, file); err != nil {
+		if _, _, err := run.checkFile(filepath.Base(file), file, file); err != nil {
 			errs[i] = fmt.Errorf("opa: %w", err)
 		}
 	}

@@ -44,6 +44,8 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+
+	"github.com/opa-stack/opa-go/internal/preflight"
 )
 
 // Exit statuses.
@@ -208,14 +210,20 @@ func readHost(file string) (*debug.BuildInfo, error) {
 	if file == "" {
 		return nil, errors.New("--host is required: the binary that will load the plugins")
 	}
-	st, err := os.Stat(file)
+	// Opened without blocking, and only if it is a regular file: a FIFO
+	// named as the host would hang opa.
+	f, _, err := preflight.OpenFile(file)
+	if nr, ok := errors.AsType[*preflight.NotRegularError](err); ok {
+		if nr.Mode.IsDir() {
+			return nil, fmt.Errorf("--host %s: is a directory, not the host binary", file)
+		}
+		return nil, fmt.Errorf("--host %s: is %s, not a regular file: give the host binary itself", file, nr.Type())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("--host %s: %w", file, cause(err))
 	}
-	if st.IsDir() {
-		return nil, fmt.Errorf("--host %s: is a directory, not the host binary", file)
-	}
-	info, err := buildinfo.ReadFile(file)
+	defer f.Close()
+	info, err := buildinfo.Read(f)
 	if err != nil {
 		return nil, fmt.Errorf("--host %s: has no Go build information (%v): give the host binary itself, built by go build", file, cause(err))
 	}

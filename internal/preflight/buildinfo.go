@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
 	"runtime/debug"
 	"slices"
 	"strconv"
@@ -67,7 +66,10 @@ func HostBuildInfo() *debug.BuildInfo {
 // ReadBuild reads the build information of the plugin in file; an error
 // says in plain words why it cannot, and how to fix it.
 func ReadBuild(file string) (*debug.BuildInfo, error) {
-	f, err := os.Open(file)
+	f, _, err := OpenFile(file)
+	if nr, ok := errNotRegular(err); ok {
+		return nil, errors.New(nr.Reason())
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cannot be read (%w): check that it exists and is readable", err)
 	}

@@ -230,6 +230,7 @@ func TestPluginIdentity(t *testing.T) {
 		{"nil", nil, ""},
 		{"main package", info("example.com/p"), "example.com/p"},
 		{"built from files", info("command-line-arguments"), ""},
+		{"built from files with -pluginpath", info("command-line-arguments", ld("-pluginpath=custom/ident")), "custom/ident"},
 		{"pluginpath=", info("example.com/p", ld("-pluginpath=custom/ident")), "custom/ident"},
 		{"pluginpath and space", info("example.com/p", ld("-s -w -pluginpath custom/ident")), "custom/ident"},
 		{"double dash, quoted, last wins", info("example.com/p", ld(`--pluginpath=a "-pluginpath=b"`)), "b"},
@@ -243,6 +244,44 @@ func TestPluginIdentity(t *testing.T) {
 	t.Run("no symbols", func(t *testing.T) {
 		assert.Empty(t, ELFPluginPath(writePreflightFile(t, "p.so", []byte("hello\n"))))
 	})
+}
+
+// MissingSymbol finds an exported name that plugin.Open would look up
+// under another plugin path than the compiler named it after.
+func TestMissingSymbol(t *testing.T) {
+	file := writePreflightFile(t, "p.so", preflightPlugin(t))
+	info, err := ReadBuild(file)
+	require.NoError(t, err)
+	key := FileIdentity(file, info)
+	require.Equal(t, preflightModule, key)
+	assert.Empty(t, MissingSymbol(file, info, key), "its own path: every symbol is found")
+	assert.Equal(t, "PreflightValue", MissingSymbol(file, info, "custom/ident"), "another path: plugin.Open looks up custom/ident.PreflightValue")
+	files := &debug.BuildInfo{Path: "command-line-arguments"}
+	assert.Empty(t, MissingSymbol(file, files, unnamedPrefix+"0123"), "a file-list plugin under its own unnamed path")
+	assert.Empty(t, MissingSymbol(file, nil, "custom/ident"), "no build information: nothing to compare")
+	assert.Empty(t, MissingSymbol(writePreflightFile(t, "t.so", []byte("hello\n")), info, "custom/ident"))
+}
+
+// The same path, or a symbolic link to it, is the file plugin.Open keys
+// by; a hard link or a copy is another.
+func TestSameFile(t *testing.T) {
+	dir := t.TempDir()
+	a := filepath.Join(dir, "a.so")
+	require.NoError(t, os.WriteFile(a, []byte("x"), 0o644))
+	link := filepath.Join(dir, "link.so")
+	require.NoError(t, os.Symlink("a.so", link))
+	hard := filepath.Join(dir, "hard.so")
+	require.NoError(t, os.Link(a, hard))
+	rel, err := filepath.Rel(".", a)
+	if err != nil {
+		rel = a
+	}
+	assert.True(t, SameFile(a, a))
+	assert.True(t, SameFile(a, link))
+	assert.True(t, SameFile(rel, a))
+	assert.True(t, SameFile(filepath.Join(dir, ".", "a.so"), a))
+	assert.False(t, SameFile(a, hard), "plugin.Open refuses a hard link as a copy")
+	assert.False(t, SameFile(a, filepath.Join(dir, "gone.so")))
 }
 
 // Against a plugin loaded before, the differences name that plugin, and a

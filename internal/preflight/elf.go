@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"runtime"
 )
 
@@ -41,7 +40,8 @@ var elfTargets = []elfTarget{
 const elfFixCopy = "rebuild it or copy it again"
 
 // CheckELF checks, before plugin.Open, that file is a complete ELF shared
-// object for this machine: a regular, non-empty file whose headers parse,
+// object for this machine: a regular, non-empty file (opened without
+// blocking, see OpenFile) whose headers parse,
 // built for runtime.GOARCH, of type ET_DYN, with every loadable segment,
 // header table and section inside the file, and a readable dynamic section.
 // dlopen of a truncated file can kill the whole process with SIGBUS, which
@@ -49,25 +49,20 @@ const elfFixCopy = "rebuild it or copy it again"
 // lower-case, names neither the plugin nor the file (the caller wraps it)
 // and says how to fix it. On darwin (Mach-O) only the generic checks run.
 func CheckELF(file string) (err error) {
-	st, err := os.Stat(file)
-	switch {
-	case err != nil:
+	f, st, err := OpenFile(file)
+	if nr, ok := errNotRegular(err); ok {
+		return errors.New(nr.Reason())
+	}
+	if err != nil {
 		return fmt.Errorf("cannot be read (%w): check that it exists and is readable", err)
-	case st.IsDir():
-		return errors.New("is a directory, not a plugin file: remove it or rename it so its name does not end in .so")
-	case !st.Mode().IsRegular():
-		return fmt.Errorf("is not a regular file (mode %s): a plugin must be a .so file built with go build -buildmode=plugin", st.Mode())
-	case st.Size() == 0:
+	}
+	defer f.Close()
+	if st.Size() == 0 {
 		return errors.New("is empty (0 bytes): " + elfFixCopy)
 	}
 	if runtime.GOOS == "darwin" || runtime.GOOS == "ios" {
 		return nil // Mach-O: dlopen there fails cleanly; nothing more to check here
 	}
-	f, err := os.Open(file)
-	if err != nil {
-		return fmt.Errorf("cannot be read (%w): check that it is readable", err)
-	}
-	defer f.Close()
 	defer func() { // debug/elf is fuzzed, but a damaged file must never crash the host
 		if v := recover(); v != nil {
 			err = fmt.Errorf("is a damaged ELF file (%v): %s", v, elfFixCopy)

@@ -2,7 +2,10 @@ package preflight
 
 import (
 	"debug/elf"
+	"io"
+	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"strings"
 )
 
@@ -14,24 +17,25 @@ import (
 // The runtime compares the linker's -pluginpath, not file names. go build
 // sets it to the main package's import path, which is info.Path, unless:
 //
-//   - the plugin was built from files (go build x.go): info.Path is
-//     "command-line-arguments" for all of them, but each gets its own
-//     "plugin/unnamed-<hash of its sources>", so "" is returned;
 //   - it was built with -ldflags=-pluginpath=X: then X is the key. go build
 //     records -ldflags in the build settings (go version -m shows
 //     "build -ldflags=-pluginpath=X"), so X is returned, but NOT when
 //     -trimpath is also given (golang/go#52372: -ldflags is then left out),
-//     and info.Path is returned although the runtime uses X.
+//     and info.Path is returned although the runtime uses X;
+//   - else, it was built from files (go build x.go): info.Path is
+//     "command-line-arguments" for all of them, but each gets its own
+//     "plugin/unnamed-<hash of its sources>", so "" is returned (FileIdentity
+//     then reads the key from the file).
 //
 // The exact key is also in the ELF symbol go:link.thispluginpath (a string in
-// .rodata) unless the file was stripped with -ldflags=-s; elfPluginPath
+// .rodata) unless the file was stripped with -ldflags=-s; ELFPluginPath
 // reads it. Checked with go1.26.8: a plugin of package example.com/tiny
 // built plainly, with -pluginpath=custom/ident, and with both -trimpath and
 // -pluginpath=custom/ident gives "example.com/tiny", "custom/ident" and
 // "custom/ident" there, while its build info shows -ldflags only for the
 // second.
 func Identity(info *debug.BuildInfo) string {
-	if info == nil || info.Path == "" || info.Path == "command-line-arguments" {
+	if info == nil || info.Path == "" {
 		return ""
 	}
 	for _, s := range info.Settings {
@@ -41,7 +45,45 @@ func Identity(info *debug.BuildInfo) string {
 			}
 		}
 	}
+	if info.Path == "command-line-arguments" {
+		return ""
+	}
 	return info.Path
+}
+
+// FileIdentity returns the runtime's key for the plugin in file, built as
+// info says: Identity, or where the build information cannot tell (a
+// plugin built from a list of files), the key in the file itself
+// (ELFPluginPath). "" means that neither tells: a plugin built from files
+// and stripped with -ldflags=-s.
+func FileIdentity(file string, info *debug.BuildInfo) string {
+	if id := Identity(info); id != "" {
+		return id
+	}
+	return ELFPluginPath(file)
+}
+
+// SameFile says whether a and b name the same file as plugin.Open keys
+// it: the same absolute path once symbolic links are resolved (realpath).
+// plugin.Open of the second returns the plugin opened from the first. A
+// hard link is another path: the runtime refuses it as a copy ("plugin
+// already loaded"), so SameFile says false.
+func SameFile(a, b string) bool {
+	ra, err := realPath(a)
+	if err != nil {
+		return false
+	}
+	rb, err := realPath(b)
+	return err == nil && ra == rb
+}
+
+// realPath is file's absolute path with every symbolic link resolved.
+func realPath(file string) (string, error) {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
 }
 
 // ldflagsPluginPath finds -pluginpath in a recorded -ldflags value
@@ -67,30 +109,125 @@ func ldflagsPluginPath(ldflags string) string {
 // ELFPluginPath reads the runtime's exact key for the plugin in file from
 // its ELF symbol go:link.thispluginpath. It returns "" when the file has no
 // symbol table (built with -ldflags=-s) or is not such an ELF file; call it
-// after CheckELF.
-func ELFPluginPath(file string) string {
-	f, err := elf.Open(file)
+// after CheckELF. Like ReadPackages, it reads through a buffer of a fixed
+// size and never crashes on a damaged file.
+func ELFPluginPath(file string) (key string) {
+	f, st, err := OpenFile(file)
 	if err != nil {
 		return ""
 	}
 	defer f.Close()
-	syms, err := f.Symbols()
+	defer func() {
+		if recover() != nil {
+			key = ""
+		}
+	}()
+	return elfPluginPath(f, st.Size())
+}
+
+// pluginPathSymbol is the symbol of a plugin's path; maxPluginPath bounds
+// its size.
+const (
+	pluginPathSymbol = "go:link.thispluginpath"
+	maxPluginPath    = 1 << 16
+)
+
+// elfPluginPath does ELFPluginPath's work on r, of size bytes.
+func elfPluginPath(r io.ReaderAt, size int64) string {
+	f, err := elf.NewFile(r)
 	if err != nil {
 		return ""
 	}
-	for _, s := range syms {
-		if s.Name != "go:link.thispluginpath" || s.Size == 0 || s.Size > 1<<16 || int(s.Section) >= len(f.Sections) {
-			continue
-		}
-		sec := f.Sections[s.Section]
-		if s.Value < sec.Addr || s.Value-sec.Addr+s.Size > sec.Size {
+	symtab := f.SectionByType(elf.SHT_SYMTAB)
+	if symtab == nil {
+		return ""
+	}
+	var off, n uint64
+	found := 0
+	err = scanSymbols(r, size, f, symtab, []byte(pluginPathSymbol+"\x00"), make([]byte, hashChunk), func(_ []byte, _ *elf.Section, o, sz uint64) {
+		off, n = o, sz
+		found++
+	})
+	if err != nil || found != 1 || n == 0 || n > maxPluginPath {
+		return ""
+	}
+	b := make([]byte, n)
+	if readFull(r, b, off, pluginPathSymbol) != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// unnamedPrefix starts the path cmd/go gives the main package of a plugin
+// built from a list of files.
+const unnamedPrefix = "plugin/unnamed-"
+
+// MissingSymbol returns an exported name of the plugin in file that
+// plugin.Open will not find, or "". The runtime looks each exported
+// symbol of the main package up as KEY.NAME, KEY being the plugin's path
+// (key, from FileIdentity), but the compiler named them after the
+// package's own path: a plugin built with -ldflags=-pluginpath=X (from a
+// package or from files) fails with "could not find symbol NAME" (seen
+// with go1.26.8). Only a key other than the package's path is read for;
+// a plugin built with both -trimpath and -pluginpath from a package is
+// not seen (its build information hides the flag, see Identity).
+func MissingSymbol(file string, info *debug.BuildInfo, key string) (name string) {
+	if info == nil || key == "" {
+		return ""
+	}
+	compiled := info.Path + "."
+	if info.Path == "command-line-arguments" {
+		if strings.HasPrefix(key, unnamedPrefix) {
 			return ""
 		}
-		b := make([]byte, s.Size)
-		if _, err := sec.ReadAt(b, int64(s.Value-sec.Addr)); err != nil {
-			return ""
+		compiled = unnamedPrefix
+	} else if key == info.Path {
+		return ""
+	}
+	f, st, err := OpenFile(file)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	defer func() {
+		if recover() != nil {
+			name = ""
 		}
-		return string(b)
+	}()
+	ef, err := elf.NewFile(f)
+	if err != nil {
+		return ""
+	}
+	dynsym := ef.SectionByType(elf.SHT_DYNSYM)
+	if dynsym == nil {
+		return ""
+	}
+	buf := make([]byte, hashChunk)
+	var exported []string
+	err = scanSymbols(f, st.Size(), ef, dynsym, []byte(compiled), buf, func(sym []byte, _ *elf.Section, _, _ uint64) {
+		rest := string(sym[len(compiled):])
+		if compiled == unnamedPrefix { // plugin/unnamed-HASH.NAME
+			_, rest, _ = strings.Cut(rest, ".")
+		}
+		if rest != "" && rest[0] >= 'A' && rest[0] <= 'Z' && !strings.ContainsAny(rest, ".()*") {
+			exported = append(exported, rest)
+		}
+	})
+	if err != nil || len(exported) == 0 {
+		return ""
+	}
+	have := map[string]bool{}
+	err = scanSymbols(f, st.Size(), ef, dynsym, []byte(key+"."), buf, func(sym []byte, _ *elf.Section, _, _ uint64) {
+		have[string(sym[len(key)+1:])] = true
+	})
+	if err != nil {
+		return ""
+	}
+	slices.Sort(exported)
+	for _, n := range exported {
+		if !have[n] {
+			return n
+		}
 	}
 	return ""
 }

@@ -2,12 +2,13 @@ package preflight
 
 import (
 	"bytes"
+	"cmp"
 	"debug/elf"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"math"
 	"slices"
 	"strings"
 )
@@ -55,82 +56,59 @@ type Packages struct {
 
 // ReadPackages reads the package hashes a binary exports. It works on
 // stripped files (-ldflags=-s keeps the dynamic symbols), PIE executables
-// and /proc/self/exe. A file without hashes gives an error wrapping
-// ErrNoHashes.
+// and /proc/self/exe. A file without hashes, or not an ELF file at all,
+// gives an error wrapping ErrNoHashes; a file that is damaged, or changes
+// while it is read, gives another error, never a fault.
 //
 // A Go plugin or host exports tens of thousands of dynamic symbols, so the
-// symbol table is scanned in place for the few hash symbols rather than
-// decoded whole (debug/elf's DynamicSymbols takes some 20 ms a plugin).
-func ReadPackages(file string) (*Packages, error) {
-	osf, err := os.Open(file)
+// symbol table is scanned for the few hash symbols rather than decoded
+// whole (debug/elf's DynamicSymbols takes some 20 ms a plugin). The file is
+// read with ReadAt through a buffer of a fixed size, never mapped: a file
+// truncated under a mapping kills the process with SIGBUS.
+func ReadPackages(file string) (p *Packages, err error) {
+	osf, st, err := OpenFile(file)
 	if err != nil {
 		return nil, err
 	}
 	defer osf.Close()
-	st, err := osf.Stat()
+	defer func() { // debug/elf is fuzzed, but no file may crash the process
+		if v := recover(); v != nil {
+			p, err = nil, fmt.Errorf("a damaged ELF file (%v)", v)
+		}
+	}()
+	return readPackages(osf, st.Size())
+}
+
+// hashChunk is the size of the buffer a symbol table and the hashes are
+// read through.
+const hashChunk = 64 << 10
+
+// readPackages does ReadPackages' work on r, of size bytes.
+func readPackages(r io.ReaderAt, size int64) (*Packages, error) {
+	f, err := elf.NewFile(r)
 	if err != nil {
-		return nil, err
-	}
-	f, err := elf.NewFile(osf)
-	if err != nil {
+		if _, ok := errors.AsType[*elf.FormatError](err); ok && !isELF(r) {
+			return nil, fmt.Errorf("not an ELF file: %w", ErrNoHashes)
+		}
 		return nil, err
 	}
 	symtab := f.SectionByType(elf.SHT_DYNSYM)
-	if symtab == nil || int(symtab.Link) >= len(f.Sections) {
+	if symtab == nil {
 		return nil, ErrNoHashes
 	}
-	data, unmap, err := mapFile(osf, st.Size())
+	var found []hashSym
+	buf := make([]byte, hashChunk)
+	err = scanSymbols(r, size, f, symtab, []byte(hashBytesPrefix), buf, func(name []byte, sect *elf.Section, off, n uint64) {
+		if n > 0 && n <= maxHashSize {
+			found = append(found, hashSym{pkg: string(name[len(hashBytesPrefix):]), off: off, size: n, sect: sect.Name})
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
-	defer unmap()
-	section := func(s *elf.Section) ([]byte, error) {
-		if s.Type == elf.SHT_NOBITS || s.Offset > uint64(len(data)) || s.Size > uint64(len(data))-s.Offset {
-			return nil, fmt.Errorf("section %s lies outside the file", s.Name)
-		}
-		return data[s.Offset : s.Offset+s.Size], nil
-	}
-	syms, err := section(symtab)
-	if err != nil {
+	p := &Packages{Hashes: make(map[string]string, len(found))}
+	if err := readHashes(r, found, buf, p.Hashes); err != nil {
 		return nil, err
-	}
-	strs, err := section(f.Sections[symtab.Link])
-	if err != nil {
-		return nil, err
-	}
-	entry := 24 // Elf64_Sym: name(4) info(1) other(1) shndx(2) value(8) size(8)
-	if f.Class == elf.ELFCLASS32 {
-		entry = 16 // Elf32_Sym: name(4) value(4) size(4) info(1) other(1) shndx(2)
-	}
-	prefix := []byte(hashBytesPrefix)
-	p := &Packages{Hashes: map[string]string{}}
-	for off := entry; off+entry <= len(syms); off += entry { // entry 0 is the null symbol
-		e := syms[off : off+entry]
-		name := f.ByteOrder.Uint32(e)
-		if int(name) >= len(strs) || !bytes.HasPrefix(strs[name:], prefix) {
-			continue
-		}
-		var shndx uint16
-		var value, size uint64
-		if f.Class == elf.ELFCLASS32 {
-			value, size, shndx = uint64(f.ByteOrder.Uint32(e[4:])), uint64(f.ByteOrder.Uint32(e[8:])), f.ByteOrder.Uint16(e[14:])
-		} else {
-			shndx, value, size = f.ByteOrder.Uint16(e[6:]), f.ByteOrder.Uint64(e[8:]), f.ByteOrder.Uint64(e[16:])
-		}
-		full := strs[name:]
-		if end := bytes.IndexByte(full, 0); end >= 0 {
-			full = full[:end]
-		}
-		if shndx == uint16(elf.SHN_UNDEF) || int(shndx) >= len(f.Sections) || size == 0 || size > 64 {
-			continue
-		}
-		sect := f.Sections[shndx]
-		b, err := section(sect)
-		if err != nil || value < sect.Addr || value-sect.Addr > uint64(len(b)) || size > uint64(len(b))-(value-sect.Addr) {
-			continue
-		}
-		at := value - sect.Addr
-		p.Hashes[string(full[len(prefix):])] = hex.EncodeToString(b[at : at+size])
 	}
 	if len(p.Hashes) == 0 {
 		return nil, ErrNoHashes
@@ -138,13 +116,130 @@ func ReadPackages(file string) (*Packages, error) {
 	return p, nil
 }
 
-// readFile reads all of f, of size bytes.
-func readFile(f *os.File, size int64) ([]byte, func(), error) {
-	b := make([]byte, size)
-	if _, err := f.ReadAt(b, 0); err != nil && !errors.Is(err, io.EOF) {
-		return nil, nil, err
+// scanSymbols calls visit for each defined symbol of symtab whose name
+// starts with prefix, with where its bytes lie in the file (n of them at
+// off; 0 and 0 for a symbol whose section has no bytes in the file, of
+// size bytes, such as .bss). The string table is read
+// whole (a plugin's is about 1 MB, a host's a few; never more than the
+// file), the symbol table through buf.
+func scanSymbols(r io.ReaderAt, size int64, f *elf.File, symtab *elf.Section, prefix, buf []byte, visit func(name []byte, sect *elf.Section, off, n uint64)) error {
+	if int(symtab.Link) >= len(f.Sections) {
+		return fmt.Errorf("section %s has no string table", symtab.Name)
 	}
-	return b, func() {}, nil
+	strtab := f.Sections[symtab.Link]
+	for _, s := range []*elf.Section{symtab, strtab} {
+		if !inFile(s, size) || s.Size > math.MaxInt {
+			return fmt.Errorf("section %s lies outside the file (%d bytes)", s.Name, size)
+		}
+	}
+	strs := make([]byte, strtab.Size)
+	if err := readFull(r, strs, strtab.Offset, strtab.Name); err != nil {
+		return err
+	}
+	entry := uint64(24) // Elf64_Sym: name(4) info(1) other(1) shndx(2) value(8) size(8)
+	if f.Class == elf.ELFCLASS32 {
+		entry = 16 // Elf32_Sym: name(4) value(4) size(4) info(1) other(1) shndx(2)
+	}
+	buf = buf[:uint64(len(buf))/entry*entry]
+	for pos := uint64(0); pos+entry <= symtab.Size; pos += uint64(len(buf)) {
+		n := min(uint64(len(buf)), symtab.Size-pos) / entry * entry
+		chunk := buf[:n]
+		if err := readFull(r, chunk, symtab.Offset+pos, symtab.Name); err != nil {
+			return err
+		}
+		for off := uint64(0); off < n; off += entry {
+			e := chunk[off : off+entry]
+			name := uint64(f.ByteOrder.Uint32(e))
+			if pos+off == 0 || name >= uint64(len(strs)) || !bytes.HasPrefix(strs[name:], prefix) { // entry 0 is the null symbol
+				continue
+			}
+			full := strs[name:]
+			if end := bytes.IndexByte(full, 0); end >= 0 {
+				full = full[:end]
+			}
+			var shndx uint16
+			var value, vsize uint64
+			if f.Class == elf.ELFCLASS32 {
+				value, vsize, shndx = uint64(f.ByteOrder.Uint32(e[4:])), uint64(f.ByteOrder.Uint32(e[8:])), f.ByteOrder.Uint16(e[14:])
+			} else {
+				shndx, value, vsize = f.ByteOrder.Uint16(e[6:]), f.ByteOrder.Uint64(e[8:]), f.ByteOrder.Uint64(e[16:])
+			}
+			if shndx == uint16(elf.SHN_UNDEF) || int(shndx) >= len(f.Sections) || vsize == 0 {
+				continue
+			}
+			sect := f.Sections[shndx]
+			if value < sect.Addr || value-sect.Addr > sect.Size || vsize > sect.Size-(value-sect.Addr) {
+				continue
+			}
+			if !inFile(sect, size) {
+				visit(full, sect, 0, 0) // in .bss, say: no bytes in the file
+				continue
+			}
+			visit(full, sect, sect.Offset+(value-sect.Addr), vsize)
+		}
+	}
+	return nil
+}
+
+// maxHashSize bounds the size of a hash symbol (8 bytes today).
+const maxHashSize = 64
+
+// hashSym is where in the file a package's hash lies.
+type hashSym struct {
+	pkg       string
+	off, size uint64
+	sect      string
+}
+
+// readHashes reads the hashes of syms into hashes, in hex, through buf: the
+// linker writes them side by side, so a few reads get them all.
+func readHashes(r io.ReaderAt, syms []hashSym, buf []byte, hashes map[string]string) error {
+	slices.SortFunc(syms, func(a, b hashSym) int { return cmp.Compare(a.off, b.off) })
+	var start, end uint64 // buf[:end-start] holds the file's bytes from start
+	for _, s := range syms {
+		if s.off < start || s.off+s.size > end {
+			n, err := r.ReadAt(buf, int64(s.off)) // inFile: s.off fits an int64
+			if uint64(n) < s.size {
+				return readError(s.sect, err)
+			}
+			start, end = s.off, s.off+uint64(n)
+		}
+		hashes[s.pkg] = hex.EncodeToString(buf[s.off-start : s.off-start+s.size])
+	}
+	return nil
+}
+
+// inFile says whether section s has its bytes inside a file of size bytes.
+func inFile(s *elf.Section, size int64) bool {
+	return s.Type != elf.SHT_NOBITS && size >= 0 && s.Offset <= uint64(size) && s.Size <= uint64(size)-s.Offset
+}
+
+// readFull reads len(b) bytes at off of the section named sect, or says
+// that the file ended early: it was cut, or is being rewritten.
+func readFull(r io.ReaderAt, b []byte, off uint64, sect string) error {
+	if off > math.MaxInt64 {
+		return fmt.Errorf("section %s lies outside the file", sect)
+	}
+	n, err := r.ReadAt(b, int64(off))
+	if n == len(b) {
+		return nil
+	}
+	return readError(sect, err)
+}
+
+// readError says that the file ended before section sect did.
+func readError(sect string, err error) error {
+	if err == nil || errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("reading section %s: %w (the file is shorter than its headers say: cut, or being rewritten?)", sect, err)
+}
+
+// isELF says whether r starts with the ELF magic number.
+func isELF(r io.ReaderAt) bool {
+	var magic [4]byte
+	n, _ := r.ReadAt(magic[:], 0)
+	return n == len(magic) && string(magic[:]) == elf.ELFMAG
 }
 
 // Loaded is a binary whose packages are bound in a process: the host

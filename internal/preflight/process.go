@@ -79,10 +79,14 @@ func (p *Process) Exact() (bool, string) {
 // Check decides whether the plugin name in file can load into the process
 // next to what it has loaded, and records it when it can. info is the
 // plugin's build information (nil if it has none). A refusal is a
-// *BuildMismatchError.
+// *BuildMismatchError, or says that the plugin's package hashes cannot be
+// read (a damaged file, or one rewritten while it was read).
 func (p *Process) Check(name, file string, info *debug.BuildInfo) error {
 	<-p.ready
 	pkgs, perr := p.Fetch.Packages(file)
+	if perr != nil && !errors.Is(perr, ErrNoHashes) {
+		return fmt.Errorf("its package hashes cannot be read (%w): %s", perr, elfFixCopy)
+	}
 	if p.info != nil && (p.host == nil || perr != nil) {
 		// The host's or the plugin's hashes are missing: build information
 		// is all there is to compare with the host.

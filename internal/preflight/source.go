@@ -3,7 +3,10 @@ package preflight
 import (
 	"debug/elf"
 	"debug/gosym"
+	"encoding/binary"
+	"io"
 	"maps"
+	"math"
 	"path"
 	"slices"
 	"strings"
@@ -20,18 +23,37 @@ type lineTable struct {
 	tab *gosym.Table
 }
 
+// readLineTable reads file's line table. It gives no table, never a
+// crash or an allocation beyond a few times the file's size, for a damaged
+// file: debug/gosym takes the function count from the file as an
+// allocation size, so pclnSane bounds it first, and a panic of debug/elf
+// or debug/gosym is recovered.
 func readLineTable(file string) lineTable {
-	f, err := elf.Open(file)
+	f, st, err := OpenFile(file)
 	if err != nil {
 		return lineTable{}
 	}
 	defer f.Close()
-	pcln, text := f.Section(".gopclntab"), f.Section(".text")
-	if pcln == nil || text == nil {
+	return lineTableOf(f, st.Size())
+}
+
+// lineTableOf does readLineTable's work on r, of size bytes.
+func lineTableOf(r io.ReaderAt, size int64) (t lineTable) {
+	defer func() {
+		if recover() != nil {
+			t = lineTable{}
+		}
+	}()
+	ef, err := elf.NewFile(r)
+	if err != nil {
 		return lineTable{}
 	}
-	data, err := pcln.Data()
-	if err != nil {
+	pcln, text := ef.Section(".gopclntab"), ef.Section(".text")
+	if pcln == nil || text == nil || !inFile(pcln, size) || pcln.Size > math.MaxInt {
+		return lineTable{}
+	}
+	data := make([]byte, pcln.Size) // inFile: at most the file's size
+	if readFull(r, data, pcln.Offset, pcln.Name) != nil || !pclnSane(data) {
 		return lineTable{}
 	}
 	tab, err := gosym.NewTable(nil, gosym.NewLineTable(data, text.Addr))
@@ -39,6 +61,38 @@ func readLineTable(file string) lineTable {
 		return lineTable{}
 	}
 	return lineTable{tab}
+}
+
+// Every function takes at least minFuncBytes of a line table: its entry in
+// the function table (two 4-byte fields since Go 1.18, two pointers
+// before) and its _func record (over 40 bytes in every Go release).
+const minFuncBytes = 8 + 32
+
+// pclnSane checks the counts in a Go line table's header against its size
+// before debug/gosym allocates by them: the function count (at offset 8
+// in every format since Go 1.2) and, since Go 1.16, the file count that
+// follows it. Each is a pointer-sized word.
+func pclnSane(data []byte) bool {
+	if len(data) < 16 {
+		return false
+	}
+	ptr := int(data[7])
+	if ptr != 4 && ptr != 8 || len(data) < 8+2*ptr {
+		return false
+	}
+	var bo binary.ByteOrder = binary.LittleEndian
+	if binary.BigEndian.Uint32(data)&0xfffffff0 == 0xfffffff0 {
+		bo = binary.BigEndian // every magic number since Go 1.2 is 0xfffffffX
+	}
+	const go12Magic = 0xfffffffb // before Go 1.16: no file count, the function table follows
+	word := func(off int) uint64 {
+		if ptr == 4 {
+			return uint64(bo.Uint32(data[off:]))
+		}
+		return bo.Uint64(data[off:])
+	}
+	size := uint64(len(data))
+	return word(8) <= size/minFuncBytes && (bo.Uint32(data) == go12Magic || word(8+ptr) <= size)
 }
 
 // files returns the Go files that the functions of pkg come from.
@@ -88,7 +142,16 @@ func (t lineTable) dir(pkg string, names []string) string {
 // SourceDirs says where each of two binaries compiled pkg from (see
 // lineTable.dir); "" where unknown.
 func SourceDirs(a, b, pkg string) (string, string) {
-	ta, tb := readLineTable(a), readLineTable(b)
+	return sourceDirs(readLineTable(a), readLineTable(b), pkg)
+}
+
+// sourceDirs does SourceDirs' work on two line tables.
+func sourceDirs(ta, tb lineTable, pkg string) (da, db string) {
+	defer func() { // a damaged line table explains nothing, and crashes nothing
+		if recover() != nil {
+			da, db = "", ""
+		}
+	}()
 	var names []string
 	for _, f := range append(ta.files(pkg), tb.files(pkg)...) {
 		if n := path.Base(f); !slices.Contains(names, n) {
@@ -105,12 +168,20 @@ func SourceDirs(a, b, pkg string) (string, string) {
 // package's file (a closure inlined from maps.Keys, say, is named after the
 // function it is in), so the directory most of its functions agree on wins.
 func ModuleDir(file, modPath string) string {
-	t := readLineTable(file)
+	return readLineTable(file).moduleDir(modPath)
+}
+
+// moduleDir does ModuleDir's work on a line table.
+func (t lineTable) moduleDir(modPath string) (best string) {
+	defer func() { // a damaged line table tells nothing, and crashes nothing
+		if recover() != nil {
+			best = ""
+		}
+	}()
 	if t.tab == nil {
 		return ""
 	}
 	votes := map[string]int{}
-	best := ""
 	for i := range t.tab.Funcs {
 		fn := &t.tab.Funcs[i]
 		pkg := fn.PackageName()

@@ -32,7 +32,7 @@ type Dir struct {
 	lock *os.File
 
 	mu     sync.Mutex
-	byFile map[fileID]*File // the same file staged twice is one copy
+	byPath map[string]*File // by real path: the same file staged twice is one copy
 	names  map[string]bool  // copy names in use
 }
 
@@ -71,7 +71,7 @@ func newDirIn(base string) (*Dir, error) {
 	if err != nil {
 		return nil, err
 	}
-	d := &Dir{path: path, byFile: map[fileID]*File{}, names: map[string]bool{}}
+	d := &Dir{path: path, byPath: map[string]*File{}, names: map[string]bool{}}
 	if d.lock, err = os.OpenFile(filepath.Join(path, lockName), os.O_CREATE|os.O_RDWR|os.O_EXCL, 0o600); err == nil {
 		err = lockFile(d.lock, true)
 	}
@@ -167,18 +167,20 @@ type File struct {
 // itself when d is nil or src is on a read-only filesystem. With sum set it
 // also computes the SHA-256 of those bytes, in the same pass as the copy.
 // A source that changes while it is copied is refused (ErrChanged). The
-// same file (device and inode) staged twice gives the same copy, as the
-// runtime gives the same plugin for the same file.
+// same file staged twice (by its real path, symlinks resolved) gives the
+// same copy, as plugin.Open gives the plugin it opened for a path it has
+// opened before; a hard link is another path, and another copy, as the
+// runtime refuses it as a plugin already loaded.
 func (d *Dir) Stage(src, name string, sum bool) (*File, error) {
 	f, fi, err := Open(src)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	id, idOK := idOf(fi)
-	if d != nil && idOK {
+	real, realErr := realPath(f)
+	if d != nil && realErr == nil {
 		d.mu.Lock()
-		prev := d.byFile[id]
+		prev := d.byPath[real]
 		d.mu.Unlock()
 		if prev != nil {
 			return prev.again(src, sum)
@@ -187,7 +189,7 @@ func (d *Dir) Stage(src, name string, sum bool) (*File, error) {
 	out := &File{Source: src, Path: src, Info: fi}
 	if ro, err := readOnly(f); err == nil && ro {
 		out.ReadOnly = true
-		if real, err := realPath(f); err == nil {
+		if realErr == nil {
 			out.Path = real
 		}
 	}
@@ -203,9 +205,9 @@ func (d *Dir) Stage(src, name string, sum bool) (*File, error) {
 		return nil, fmt.Errorf("copying %s: %w", src, err)
 	}
 	out.Copied = true
-	if idOK {
+	if realErr == nil {
 		d.mu.Lock()
-		d.byFile[id] = out
+		d.byPath[real] = out
 		d.mu.Unlock()
 	}
 	return out, nil

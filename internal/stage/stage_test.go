@@ -81,7 +81,7 @@ func TestStageCopiesAndHashes(t *testing.T) {
 	assert.Equal(t, "plugin bytes", string(got))
 }
 
-func TestStageSameFileTwiceIsOneCopy(t *testing.T) {
+func TestStageSameRealPathTwiceIsOneCopy(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "a.so")
 	write(t, src, "plugin bytes")
@@ -89,6 +89,8 @@ func TestStageSameFileTwiceIsOneCopy(t *testing.T) {
 	require.NoError(t, os.Symlink(src, link))
 	other := filepath.Join(dir, "c.so")
 	write(t, other, "plugin bytes")
+	hard := filepath.Join(dir, "d.so")
+	require.NoError(t, os.Link(src, hard))
 	d, err := NewDir([]string{t.TempDir()})
 	require.NoError(t, err)
 	defer d.Remove()
@@ -103,6 +105,9 @@ func TestStageSameFileTwiceIsOneCopy(t *testing.T) {
 	assert.Equal(t, link, b.Source)
 	assert.NotNil(t, b.SHA256, "a sum asked for the second time is computed")
 	assert.NotEqual(t, a.Path, c.Path, "a byte copy is another file")
+	h, err := d.Stage(hard, "d", false)
+	require.NoError(t, err)
+	assert.NotEqual(t, a.Path, h.Path, "a hard link is another path, which the runtime refuses as a copy")
 }
 
 func TestStageInPlace(t *testing.T) {

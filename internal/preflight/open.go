@@ -1,0 +1,88 @@
+package preflight
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+)
+
+// NotRegularError means a path named as a plugin or a host is not a regular
+// file: a directory, a named pipe, a socket or a device. Such a file is never
+// read: opening a FIFO would block until a writer comes.
+type NotRegularError struct {
+	File string
+	Mode fs.FileMode
+}
+
+// Error names the file and its type.
+func (e *NotRegularError) Error() string {
+	return e.File + " " + e.Reason()
+}
+
+// Reason is Error without the file name, for messages that name it first.
+func (e *NotRegularError) Reason() string {
+	if e.Mode.IsDir() {
+		return "is a directory, not a plugin file: remove it or rename it so its name does not end in .so"
+	}
+	return fmt.Sprintf("is %s, not a regular file: a plugin must be a .so file built with go build -buildmode=plugin", e.Type())
+}
+
+// Type names the file's type, with an article: "a named pipe (FIFO)".
+func (e *NotRegularError) Type() string {
+	return fileType(e.Mode)
+}
+
+// fileType names the type of a file that is not regular, with an article.
+func fileType(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeNamedPipe != 0:
+		return "a named pipe (FIFO)"
+	case m&fs.ModeSocket != 0:
+		return "a socket"
+	case m&fs.ModeCharDevice != 0:
+		return "a character device"
+	case m&fs.ModeDevice != 0:
+		return "a block device"
+	case m.IsDir():
+		return "a directory"
+	case m&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	}
+	return fmt.Sprintf("not a regular file (mode %s)", m)
+}
+
+// OpenFile opens a plugin or host binary for reading without ever blocking:
+// it refuses a path that is not a regular file before opening it, opens
+// with O_NONBLOCK (a FIFO swapped in meanwhile cannot hold the open), and
+// checks the type again on the open descriptor. It returns the file's
+// information from that descriptor. A refused file gives a
+// *NotRegularError; an error of open or stat names the file.
+func OpenFile(file string) (*os.File, fs.FileInfo, error) {
+	st, err := os.Stat(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, nil, &NotRegularError{File: file, Mode: st.Mode()}
+	}
+	f, err := os.OpenFile(file, os.O_RDONLY|openNonblock, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err = f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if !st.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, &NotRegularError{File: file, Mode: st.Mode()}
+	}
+	return f, st, nil
+}
+
+// errNotRegular reports whether err is a *NotRegularError, and returns it.
+func errNotRegular(err error) (*NotRegularError, bool) {
+	return errors.AsType[*NotRegularError](err)
+}

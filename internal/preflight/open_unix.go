@@ -1,0 +1,8 @@
+//go:build unix
+
+package preflight
+
+import "syscall"
+
+// openNonblock keeps open(2) from waiting for a FIFO's writer.
+const openNonblock = syscall.O_NONBLOCK
