@@ -35,7 +35,18 @@ var defaultStarting atomic.Bool
 // One Startup runs at a time: a call while another runs, or while the
 // default is started, is an error wrapping ErrState (call Shutdown first).
 func Startup(r chi.Router, opts ...Option) error {
-	return startDefault(opts, func(m *Manager) error { return m.Startup(context.Background(), r) })
+	return StartupContext(context.Background(), r, opts...)
+}
+
+// StartupContext is Startup with a context, as Manager.Startup takes one:
+// cancelling ctx (on SIGTERM, with signal.NotifyContext) stops a slow
+// Startup, in a component's Connect, in a setup, or between steps, and rolls
+// back what was started (the components connected so far are closed, in
+// reverse order, under a fresh deadline). The error then wraps ctx's error.
+// ctx is passed on to Connect, Validate and the setups; it is not kept
+// after Startup returns.
+func StartupContext(ctx context.Context, r chi.Router, opts ...Option) error {
+	return startDefault(opts, func(m *Manager) error { return m.Startup(ctx, r) })
 }
 
 // StartupSimple is Startup without a router (see Manager.StartupSimple), for
@@ -49,6 +60,7 @@ func startDefault(opts []Option, start func(*Manager) error) error {
 		return fmt.Errorf("%w: another opa.Startup is running", ErrState)
 	}
 	defer defaultStarting.Store(false)
+	sealHostHooks()
 	if old := defaultManager.Load(); old != nil && old.st.Load() != nil {
 		return fmt.Errorf("%w: the default manager is already started: call Shutdown first", ErrState)
 	}
@@ -91,18 +103,14 @@ func SetDefault(m *Manager) { defaultManager.Store(m) }
 // use it); or the one given to SetDefault; nil before.
 func GetManager() *Manager { return defaultManager.Load() }
 
-// defaultOrErr returns the default Manager, or errNoDefault. It is small
-// enough to inline: HookFunc, on a hot path, calls it.
+// defaultOrErr returns the default Manager, or an error wrapping ErrState
+// if there is none yet (no Startup, no SetDefault).
 func defaultOrErr() (*Manager, error) {
 	if m := defaultManager.Load(); m != nil {
 		return m, nil
 	}
-	return nil, errNoDefault
+	return nil, fmt.Errorf("%w: opa.Startup has not been called (a host using opa.New calls opa.SetDefault)", ErrState)
 }
-
-// errNoDefault is the error of a package-level function called before any
-// Startup (or SetDefault).
-var errNoDefault = fmt.Errorf("%w: opa.Startup has not been called", ErrState)
 
 // CallHook calls the winning hook of name on the default Manager; see
 // Manager.CallHook.

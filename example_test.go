@@ -176,6 +176,6 @@ func ExampleManager_CallHook() {
 	// Output:
 	// [Hello, ada!] <nil>
 	// 0 <nil>
-	// 500 opa: wrong state: opa.Startup has not been called
+	// 500 opa: wrong state: opa.Startup has not been called (a host using opa.New calls opa.SetDefault)
 	// 200 Hello, ada!
 }

@@ -27,6 +27,7 @@ type Manager struct {
 	builtins []namedRegistration
 	red      *redactor
 	settings string // where the settings came from, for the report
+	hostDefs []HookDefinition // DefineHook's, then WithHooks'
 
 	mu    sync.Mutex // serialises Startup and Shutdown
 	phase phase
@@ -38,6 +39,9 @@ type Manager struct {
 	st     atomic.Pointer[state]
 	loaded atomic.Pointer[[]*loaded] // set once the plugins are registered, before components connect
 	report atomic.Pointer[Report]    // the latest report, even after a failed Startup
+	// running is set while Startup runs, so that a call before the hooks
+	// are registered says so (see started).
+	running atomic.Bool
 }
 
 // state is what a Manager serves; a state never changes once stored.
@@ -87,6 +91,10 @@ func New(opts ...Option) (*Manager, error) {
 		}
 		seen[b.name] = true
 	}
+	hostDefs, err := hostDefinitions(s.hooks)
+	if err != nil {
+		return nil, err
+	}
 	var cfg Config
 	if s.config != nil {
 		cfg = *s.config
@@ -94,12 +102,11 @@ func New(opts ...Option) (*Manager, error) {
 			return nil, err
 		}
 	} else {
-		var err error
 		if cfg, err = LoadConfig(s.viper); err != nil {
 			return nil, err
 		}
 	}
-	m := &Manager{cfg: cfg, log: s.logger, builtins: s.builtins, red: newRedactor(cfg.OptionalComponents), settings: settingsSource(s, os.Environ())}
+	m := &Manager{cfg: cfg, log: s.logger, builtins: s.builtins, red: newRedactor(cfg.OptionalComponents), settings: settingsSource(s, os.Environ()), hostDefs: hostDefs}
 	if m.log == nil {
 		m.log = slog.Default()
 	}
@@ -160,6 +167,8 @@ func (m *Manager) start(ctx context.Context, r chi.Router) error {
 		return fmt.Errorf("%w: Startup called on a manager in state %s (make a new one)", ErrState, m.phase)
 	}
 	m.phase = phaseStarting
+	m.running.Store(true)
+	defer m.running.Store(false)
 	rep := &Report{}
 	st, err := m.run(ctx, r, rep)
 	if err != nil {
@@ -168,7 +177,7 @@ func (m *Manager) start(ctx context.Context, r chi.Router) error {
 		m.st.Store(nil)
 		m.publishReport(rep, phaseFailed)
 		m.phase = phaseFailed
-		m.log.Error("opa: startup failed", "error", err)
+		// Not logged: the error is returned, and the host logs it once.
 		return err
 	}
 	m.publishReport(rep, phaseStarted)
@@ -179,8 +188,14 @@ func (m *Manager) start(ctx context.Context, r chi.Router) error {
 
 // run does the steps of Startup in order, filling rep as it goes.
 func (m *Manager) run(ctx context.Context, r chi.Router, rep *Report) (_ *state, err error) {
+	if err := startCancelled(ctx, "before loading the plugins"); err != nil {
+		return nil, err
+	}
 	plugins, err := m.loadPlugins(rep)
 	if err != nil {
+		return nil, err
+	}
+	if err := startCancelled(ctx, "after loading the plugins"); err != nil {
 		return nil, err
 	}
 	reg, err := m.register(r, plugins, rep)
@@ -213,6 +228,9 @@ func (m *Manager) run(ctx context.Context, r chi.Router, rep *Report) (_ *state,
 	if r == nil {
 		return st, nil
 	}
+	if err := startCancelled(ctx, "before mounting the routes"); err != nil {
+		return nil, err
+	}
 	if rep.Routes, err = reg.routes.mount(r); err != nil {
 		return nil, err
 	}
@@ -236,14 +254,20 @@ type provided struct {
 // plugins an error names are left out and the rest registered again, until
 // nothing fails or what fails names no plugin (a missing required hook).
 func (m *Manager) register(r chi.Router, plugins []*loaded, rep *Report) (*provided, error) {
+	leftOut := m.leftOut(rep)
 	for {
-		reg, err := registerAll(r, plugins)
+		reg, err := registerAll(r, m.hostDefs, plugins, leftOut)
 		if err == nil {
 			return reg, nil
 		}
 		bad := pluginErrors(err)
 		if !m.skipping() || len(bad) == 0 {
 			return nil, err
+		}
+		for _, lp := range plugins {
+			if bad[lp.name] != nil {
+				leftOut = append(leftOut, leftOutPlugin{name: lp.name, reason: "left out after an error (PLUGIN_ON_ERROR=skip)", defs: lp.plugin.HookDefinitions, known: true})
+			}
 		}
 		plugins = slices.DeleteFunc(plugins, func(lp *loaded) bool { return bad[lp.name] != nil })
 		for _, name := range slices.Sorted(maps.Keys(bad)) {
@@ -252,10 +276,31 @@ func (m *Manager) register(r chi.Router, plugins []*loaded, rep *Report) (*provi
 	}
 }
 
-func registerAll(r chi.Router, plugins []*loaded) (*provided, error) {
+// leftOut lists the plugins that the report shows found but not loaded,
+// other than shadowed ones, with the hook definitions of compiled-in ones,
+// so that a hook whose definition one of them holds is explained.
+func (m *Manager) leftOut(rep *Report) []leftOutPlugin {
+	var out []leftOutPlugin
+	builtins := m.allBuiltins()
+	for _, p := range rep.Plugins {
+		if p.Loaded || strings.HasPrefix(p.Reason, "shadowed by ") {
+			continue
+		}
+		o := leftOutPlugin{name: p.Name, reason: p.Reason}
+		if p.Builtin {
+			if i := slices.IndexFunc(builtins, func(b namedRegistration) bool { return b.name == p.Name }); i >= 0 {
+				o.defs, o.known = builtins[i].plugin.HookDefinitions, true
+			}
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+func registerAll(r chi.Router, host []HookDefinition, plugins []*loaded, leftOut []leftOutPlugin) (*provided, error) {
 	reg := &provided{plugins: plugins}
 	var err error
-	if reg.hooks, err = buildHooks(plugins); err != nil {
+	if reg.hooks, err = buildHooks(host, plugins, leftOut); err != nil {
 		return nil, err
 	}
 	if err := checkTasks(plugins); err != nil {
@@ -318,6 +363,9 @@ func (m *Manager) skipLoaded(rep *Report, name string, err error) {
 func (m *Manager) runSetups(ctx context.Context, r chi.Router, plugins []*loaded, rep *Report) error {
 	for _, lp := range plugins {
 		for i, s := range lp.plugin.Setups {
+			if err := startCancelled(ctx, "before the setups of plugin "+lp.name); err != nil {
+				return err
+			}
 			err := callSetup(ctx, r, s)
 			if err == nil {
 				continue
@@ -338,16 +386,38 @@ func (m *Manager) runSetups(ctx context.Context, r chi.Router, plugins []*loaded
 	return nil
 }
 
-func callSetup(ctx context.Context, r chi.Router, s Setup) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = &PanicError{Value: v}
-		}
-	}()
+// callSetup runs a setup and returns its error, or a panic turned into
+// one. If ctx ends first it stops waiting and returns an error wrapping
+// ctx's error; the setup's goroutine is left to finish on its own (it got
+// ctx, and should return once ctx ends).
+func callSetup(ctx context.Context, r chi.Router, s Setup) error {
 	if s == nil {
 		return errors.New("setup is a nil func")
 	}
-	return s(ctx, r)
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				done <- &PanicError{Value: v}
+			}
+		}()
+		done <- s(ctx, r)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("stopped waiting: the context of Startup ended while the setup ran: %w", context.Cause(ctx))
+	}
+}
+
+// startCancelled returns an error wrapping ctx's error if ctx has ended,
+// saying where Startup stopped.
+func startCancelled(ctx context.Context, where string) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	return fmt.Errorf("opa: Startup stopped %s: its context ended: %w", where, context.Cause(ctx))
 }
 
 // Shutdown closes every connected component in reverse connect order, keeps
@@ -409,6 +479,10 @@ func (m *Manager) started() (*state, error) {
 	if st == nil {
 		if rep := m.report.Load(); rep != nil && rep.Error != "" {
 			return nil, fmt.Errorf("%w: the manager did not start: %s", ErrState, rep.Error)
+		}
+		if m.running.Load() {
+			return nil, fmt.Errorf("%w: Startup is running; hooks are registered at step 2, after every plugin is loaded, and components connected at step 4: "+
+				"call hooks from a component's Connect, a setup or a handler, not from a plugin's package-level vars or init", ErrState)
 		}
 		return nil, fmt.Errorf("%w: the manager is not started (call Startup first)", ErrState)
 	}

@@ -70,8 +70,11 @@ func addNote(note, more string) string {
 // HookReport is one hook definition, the hook that won it and every hook
 // that competed for it.
 type HookReport struct {
-	Name      string `json:"name"`
+	Name string `json:"name"`
+	// DefinedBy is the plugin whose HookDefinitions hold it, or "host" for
+	// a definition of the host's own (DefineHook, WithHooks; Host is set).
 	DefinedBy string `json:"defined_by"`
+	Host      bool   `json:"host,omitempty"` // defined by the host: no filter applies to it
 	Required  bool   `json:"required,omitempty"`
 	Type      string `json:"type,omitempty"`   // the definition's func type; empty: any func
 	Plugin    string `json:"plugin,omitempty"` // the plugin whose hook won; empty: none
@@ -141,7 +144,11 @@ func (r Report) String() string {
 		if h.Plugin != "" {
 			winner = fmt.Sprintf("plugin %s (order %d)", h.Plugin, h.Order)
 		}
-		fmt.Fprintf(&b, "hook %s (defined by %s): %s\n", h.Name, h.DefinedBy, winner)
+		by := h.DefinedBy
+		if h.Host {
+			by = "the host"
+		}
+		fmt.Fprintf(&b, "hook %s (defined by %s): %s\n", h.Name, by, winner)
 	}
 	for _, c := range r.Components {
 		fmt.Fprintf(&b, "component %s (driver %s, LOAD=%s): %s", c.Name, c.Driver, c.Load, c.State)
