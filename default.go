@@ -60,7 +60,6 @@ func startDefault(opts []Option, start func(*Manager) error) error {
 		return fmt.Errorf("%w: another opa.Startup is running", ErrState)
 	}
 	defer defaultStarting.Store(false)
-	sealHostHooks()
 	if old := defaultManager.Load(); old != nil && old.st.Load() != nil {
 		return fmt.Errorf("%w: the default manager is already started: call Shutdown first", ErrState)
 	}

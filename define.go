@@ -9,8 +9,7 @@ import (
 // hostHooks holds the hook definitions given to DefineHook.
 var hostHooks = struct {
 	sync.Mutex
-	defs   []HookDefinition
-	sealed bool // a package-level Startup has been called: DefineHook panics
+	defs []HookDefinition
 }{}
 
 // DefineHook declares a hook that belongs to the host, not to a plugin:
@@ -21,8 +20,9 @@ var hostHooks = struct {
 // Call it before the package-level Startup, from init or main; it applies to
 // every Manager made afterwards, as Register does (WithHooks gives
 // definitions to one Manager). It panics if def has no Name, if its Func is
-// not a func, if the name is already defined, or after the package-level
-// Startup (or StartupSimple, StartupContext) has been called: these are
+// not a func, if the name is already defined, or after Startup: while the
+// package-level Startup (StartupSimple, StartupContext) runs or the default
+// Manager is started, when the definition could not apply. These are
 // mistakes in the host's code.
 func DefineHook(def HookDefinition) {
 	if err := checkHookDefinition(def); err != nil {
@@ -30,7 +30,7 @@ func DefineHook(def HookDefinition) {
 	}
 	hostHooks.Lock()
 	defer hostHooks.Unlock()
-	if hostHooks.sealed {
+	if defaultStarting.Load() || defaultStarted() {
 		panic(fmt.Sprintf("opa: DefineHook(%q) called after opa.Startup: define the host's hooks before it", def.Name))
 	}
 	if slices.ContainsFunc(hostHooks.defs, func(d HookDefinition) bool { return d.Name == def.Name }) {
@@ -48,12 +48,11 @@ func WithHooks(defs ...HookDefinition) Option {
 	return func(s *options) { s.hooks = append(s.hooks, defs...) }
 }
 
-// sealHostHooks makes DefineHook panic from now on; the package-level
-// Startup calls it.
-func sealHostHooks() {
-	hostHooks.Lock()
-	hostHooks.sealed = true
-	hostHooks.Unlock()
+// defaultStarted reports whether the default Manager serves: started, or
+// far enough in its Startup.
+func defaultStarted() bool {
+	m := defaultManager.Load()
+	return m != nil && m.st.Load() != nil
 }
 
 // hostDefinitions returns the definitions of DefineHook followed by those

@@ -59,7 +59,6 @@ type hookTable struct {
 	winners map[string]*hookEntry
 }
 
-
 var errorType = reflect.TypeFor[error]()
 
 // buildHooks registers the host's hook definitions, then every hook

@@ -26,7 +26,7 @@ type Manager struct {
 	log      *slog.Logger
 	builtins []namedRegistration
 	red      *redactor
-	settings string // where the settings came from, for the report
+	settings string           // where the settings came from, for the report
 	hostDefs []HookDefinition // DefineHook's, then WithHooks'
 
 	mu    sync.Mutex // serialises Startup and Shutdown
