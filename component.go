@@ -127,7 +127,7 @@ func (m *Manager) publishConnecting(st *state, next string) {
 		cp := *c
 		done[name] = &cp
 	}
-	m.st.Store(&state{plugins: st.plugins, hooks: st.hooks, components: done, connecting: next})
+	m.setState(&state{plugins: st.plugins, hooks: st.hooks, components: done, connecting: next})
 }
 
 // componentNames returns the configured component names in connect order:

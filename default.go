@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 
 	"github.com/go-chi/chi/v5"
@@ -14,6 +15,48 @@ import (
 // the last package-level Startup or StartupSimple (also while it runs, and
 // after it failed), or the one given to SetDefault.
 var defaultManager atomic.Pointer[Manager]
+
+// defaultHooks is the hook table the default Manager serves now: nil
+// while it serves none (no default, not started yet, failed, shut down).
+// A HookHandle compares it with the table its func came from, and HookFunc
+// looks names up in it, each with one atomic load. It is kept in step with
+// defaultManager by setDefault and Manager.setState, under defaultMu.
+var defaultHooks atomic.Pointer[hookTable]
+
+// defaultMu serialises the writers of defaultManager and defaultHooks
+// (readers load them without a lock).
+var defaultMu sync.Mutex
+
+// setDefault makes m the default Manager.
+func setDefault(m *Manager) {
+	defaultMu.Lock()
+	defer defaultMu.Unlock()
+	defaultManager.Store(m)
+	defaultHooks.Store(m.servedHooks())
+}
+
+// setState makes st what m serves, and returns what it served before. If m
+// is the default Manager, defaultHooks follows.
+func (m *Manager) setState(st *state) *state {
+	defaultMu.Lock()
+	defer defaultMu.Unlock()
+	old := m.st.Swap(st)
+	if defaultManager.Load() == m {
+		defaultHooks.Store(m.servedHooks())
+	}
+	return old
+}
+
+// servedHooks is the hook table m serves, or nil (also for a nil m).
+func (m *Manager) servedHooks() *hookTable {
+	if m == nil {
+		return nil
+	}
+	if st := m.st.Load(); st != nil {
+		return st.hooks
+	}
+	return nil
+}
 
 // defaultStarting is set while a package-level Startup runs, so that only
 // one runs at a time.
@@ -65,10 +108,10 @@ func startDefault(opts []Option, start func(*Manager) error) error {
 	}
 	m, err := New(opts...)
 	if err != nil {
-		defaultManager.Store(failedManager(err))
+		setDefault(failedManager(err))
 		return err
 	}
-	defaultManager.Store(m)
+	setDefault(m)
 	return start(m)
 }
 
@@ -94,7 +137,7 @@ func Shutdown(ctx context.Context) error {
 // SetDefault makes m the default Manager that the package-level functions
 // (CallHook, HookFunc, GetComponent, ...) use, for hosts that make their
 // Manager with New. A nil m clears the default.
-func SetDefault(m *Manager) { defaultManager.Store(m) }
+func SetDefault(m *Manager) { setDefault(m) }
 
 // GetManager returns the default Manager: the one of the last package-level
 // Startup or StartupSimple, also a failed one (its Report says why), and the
@@ -124,7 +167,14 @@ func CallHook(name string, args ...any) ([]any, error) {
 // HookFunc returns the winning hook of name on the default Manager as its
 // own func type F, to call at the speed of a direct call; see HookFuncOf.
 func HookFunc[F any](name string) (F, error) {
-	m, err := defaultOrErr()
+	if t := defaultHooks.Load(); t != nil {
+		if e := t.find(name); e != nil {
+			if f, ok := e.fn.(F); ok {
+				return f, nil
+			}
+		}
+	}
+	m, err := defaultOrErr() // says why not
 	if err != nil {
 		var zero F
 		return zero, err

@@ -10,7 +10,7 @@ import "sync/atomic"
 //	f, err := greet.Func()
 //
 // The hook is resolved on the first Func after Startup, then cached: a
-// later Func costs a few atomic loads and compares. It is resolved again
+// later Func costs two atomic loads and a compare. It is resolved again
 // when the default Manager changes (a new Startup after Shutdown, or
 // SetDefault). A HookHandle is safe from many goroutines.
 type HookHandle[F any] struct {
@@ -42,17 +42,16 @@ func (h *HookHandle[F]) Name() string { return h.name }
 // error wrapping ErrNotFound, and a hook of another type than F one
 // wrapping ErrBadCall. It never returns a nil F with a nil error.
 func (h *HookHandle[F]) Func() (F, error) {
-	if m := defaultManager.Load(); m != nil {
-		if st := m.st.Load(); st != nil {
-			if b := h.bound.Load(); b != nil && b.table == st.hooks {
-				return b.fn, nil
-			}
-		}
+	// b.table is never nil, and defaultHooks is nil unless the default
+	// Manager serves hooks: equal, the cached func is the right one.
+	if b := h.bound.Load(); b != nil && b.table == defaultHooks.Load() {
+		return b.fn, nil
 	}
 	return h.resolve()
 }
 
-// resolve is Func when the cached func is missing or stale.
+// resolve is Func when the cached func is missing or stale: it looks the
+// hook up on the default Manager and caches a func found (never an error).
 func (h *HookHandle[F]) resolve() (F, error) {
 	var zero F
 	m, err := defaultOrErr()

@@ -174,14 +174,14 @@ func (m *Manager) start(ctx context.Context, r chi.Router) error {
 	if err != nil {
 		err = m.red.wrap(err)
 		rep.Error = err.Error()
-		m.st.Store(nil)
+		m.setState(nil)
 		m.publishReport(rep, phaseFailed)
 		m.phase = phaseFailed
 		// Not logged: the error is returned, and the host logs it once.
 		return err
 	}
 	m.publishReport(rep, phaseStarted)
-	m.st.Store(st)
+	m.setState(st)
 	m.phase = phaseStarted
 	return nil
 }
@@ -205,11 +205,11 @@ func (m *Manager) run(ctx context.Context, r chi.Router, rep *Report) (_ *state,
 	st := &state{plugins: reg.plugins, hooks: reg.hooks, components: map[string]*component{}}
 	m.loaded.Store(&reg.plugins)
 	// The hooks are ready: serve them (a component's Connect may call them).
-	m.st.Store(&state{plugins: reg.plugins, hooks: reg.hooks})
+	m.setState(&state{plugins: reg.plugins, hooks: reg.hooks})
 	rep.Hooks = reg.hooks.report()
 	defer func() {
 		if err != nil {
-			m.st.Store(nil)
+			m.setState(nil)
 			m.loaded.Store(nil)
 		}
 		if err != nil && len(st.connected) > 0 {
@@ -224,7 +224,7 @@ func (m *Manager) run(ctx context.Context, r chi.Router, rep *Report) (_ *state,
 	}
 	// The components are ready too: serve them (setups may use them).
 	st.ready = true
-	m.st.Store(st)
+	m.setState(st)
 	if r == nil {
 		return st, nil
 	}
@@ -438,7 +438,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	}
 	m.phase = phaseStopped
 	m.reportStopped()
-	st := m.st.Swap(nil)
+	st := m.setState(nil)
 	m.mu.Unlock()
 	if len(st.connected) == 0 {
 		return nil
