@@ -18,9 +18,9 @@ var defaultManager atomic.Pointer[Manager]
 
 // defaultHooks is the hook table the default Manager serves now: nil
 // while it serves none (no default, not started yet, failed, shut down).
-// A HookHandle compares it with the table its func came from, and HookFunc
-// looks names up in it, each with one atomic load. It is kept in step with
-// defaultManager by setDefault and Manager.setState, under defaultMu.
+// HookFunc looks names up in it, and the HookHandles are bound to it
+// (rebindHandles). It is kept in step with defaultManager by setDefault and
+// Manager.setState, under defaultMu.
 var defaultHooks atomic.Pointer[hookTable]
 
 // defaultMu serialises the writers of defaultManager and defaultHooks
@@ -32,7 +32,15 @@ func setDefault(m *Manager) {
 	defaultMu.Lock()
 	defer defaultMu.Unlock()
 	defaultManager.Store(m)
-	defaultHooks.Store(m.servedHooks())
+	setDefaultHooks(m.servedHooks())
+}
+
+// setDefaultHooks stores t as defaultHooks and, if it changed, rebinds the
+// HookHandles to it. The caller holds defaultMu.
+func setDefaultHooks(t *hookTable) {
+	if defaultHooks.Swap(t) != t {
+		rebindHandles(t)
+	}
 }
 
 // setState makes st what m serves, and returns what it served before. If m
@@ -42,7 +50,7 @@ func (m *Manager) setState(st *state) *state {
 	defer defaultMu.Unlock()
 	old := m.st.Swap(st)
 	if defaultManager.Load() == m {
-		defaultHooks.Store(m.servedHooks())
+		setDefaultHooks(m.servedHooks())
 	}
 	return old
 }

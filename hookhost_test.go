@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/go-chi/chi/v5"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -130,6 +131,9 @@ func TestHookRef(t *testing.T) {
 	wrongType := opa.HookRef[func() int]("greet")
 	unknown := opa.HookRef[greetFn]("gret")
 	assert.Equal(t, "greet", greet.Name())
+	assert.Same(t, greet, opa.HookRef[greetFn]("greet"), "one handle per name and type: a HookRef per request piles nothing up")
+	_, err := new(opa.HookHandle[greetFn]).Func()
+	assert.ErrorContains(t, err, "make it with opa.HookRef")
 	start := func(who string) *opa.Manager {
 		t.Helper()
 		m, err := startMgr(t, opa.Config{}, nil, opa.WithHooks(opa.HookDefinition{Name: "greet", Func: greetFn(nil)}),
@@ -141,6 +145,7 @@ func TestHookRef(t *testing.T) {
 		t.Helper()
 		f, err := greet.Func()
 		assert.ErrorIs(t, err, opa.ErrState, why)
+		assert.NotContains(t, err.Error(), "served no hooks", why+": the error says why")
 		assert.Nil(t, f, why+": no func with the error")
 	}
 
@@ -212,3 +217,38 @@ func TestHookRefConcurrently(t *testing.T) {
 		require.NoError(t, <-errs)
 	}
 }
+
+// TestHookRefDuringStartup uses a handle from a component's Connect, which
+// runs once the hooks are registered, and from a setup.
+func TestHookRefDuringStartup(t *testing.T) {
+	opa.SetDefault(nil)
+	t.Cleanup(func() { opa.SetDefault(nil) })
+	h := opa.HookRef[greetFn]("greet")
+	got := make(chan string, 2)
+	use := func() error {
+		f, err := h.Func()
+		if err != nil {
+			return err
+		}
+		got <- f("x")
+		return nil
+	}
+	drv := opa.Driver{Name: "user", New: func(opa.Options) (opa.Component, error) { return connectFunc(use), nil }}
+	p := opa.Plugin{
+		HookDefinitions: []opa.HookDefinition{def("greet", greetFn(nil))},
+		Hooks:           []opa.Hook{hook("greet", 0, greetFn(says("p")))},
+		Drivers:         []opa.Driver{drv},
+		Setups:          []opa.Setup{func(context.Context, chi.Router) error { return use() }},
+	}
+	cfg := cfgWithTemp(t, opa.Config{OptionalComponents: map[string]opa.ComponentConfig{"u": {Load: "yes", Driver: "user"}}})
+	require.NoError(t, opa.Startup(chi.NewRouter(), opa.WithConfig(cfg), opa.WithLogger(quietLog()), opa.WithPlugin("p", p)))
+	t.Cleanup(func() { _ = opa.Shutdown(context.Background()) })
+	assert.Equal(t, "p", <-got, "in Connect")
+	assert.Equal(t, "p", <-got, "in a setup")
+}
+
+// connectFunc is a component whose Connect calls itself.
+type connectFunc func() error
+
+func (c connectFunc) Connect(context.Context) error { return c() }
+func (c connectFunc) Instance() any                 { return nil }
