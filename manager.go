@@ -481,7 +481,7 @@ func (m *Manager) started() (*state, error) {
 			return nil, fmt.Errorf("%w: the manager did not start: %s", ErrState, rep.Error)
 		}
 		if m.running.Load() {
-			return nil, fmt.Errorf("%w: Startup is running; hooks are registered at step 2, after every plugin is loaded, and components connected at step 4: "+
+			return nil, fmt.Errorf("%w: Startup is running; hooks are registered at step 2, after every plugin is loaded, and components connected at step 3: "+
 				"call hooks from a component's Connect, a setup or a handler, not from a plugin's package-level vars or init", ErrState)
 		}
 		return nil, fmt.Errorf("%w: the manager is not started (call Startup first)", ErrState)

@@ -81,7 +81,7 @@ func run(proc *serve.Process, addr, settingsDir, dataDir string, withUI bool) er
 	}
 	// Compiled-in plugins: the River driver (the "jobs" component of the
 	// settings) and the "enqueue" hook over it (see jobs.go).
-	if err := opa.Startup(r, opa.WithConfig(cfg),
+	if err := opa.StartupContext(ctx, r, opa.WithConfig(cfg),
 		opa.WithPlugin("river", river.Plugin), opa.WithPlugin("enqueue", enqueuePlugin)); err != nil {
 		return err
 	}
