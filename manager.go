@@ -39,6 +39,9 @@ type Manager struct {
 	st     atomic.Pointer[state]
 	loaded atomic.Pointer[[]*loaded] // set once the plugins are registered, before components connect
 	report atomic.Pointer[Report]    // the latest report, even after a failed Startup
+	// routes are the plugin routes mounted on the host router, to see
+	// whether the host replaced one after Startup (see Report).
+	routes atomic.Pointer[hostRoutes]
 	// running is set while Startup runs, so that a call before the hooks
 	// are registered says so (see started).
 	running atomic.Bool
@@ -231,9 +234,11 @@ func (m *Manager) run(ctx context.Context, r chi.Router, rep *Report) (_ *state,
 	if err := startCancelled(ctx, "before mounting the routes"); err != nil {
 		return nil, err
 	}
-	if rep.Routes, err = reg.routes.mount(r); err != nil {
+	var mounted *hostRoutes
+	if rep.Routes, mounted, err = reg.routes.mount(r); err != nil {
 		return nil, err
 	}
+	m.routes.Store(mounted)
 	// Setups find the Manager with ManagerFrom(ctx).
 	if err := m.runSetups(withManager(ctx, m), r, reg.plugins, rep); err != nil {
 		return nil, err
@@ -465,11 +470,20 @@ func (m *Manager) Logger() *slog.Logger { return m.log }
 
 // Report returns what the Manager found and did; see Report. A zero
 // Manager (not made with New) has an empty Report.
+//
+// Each call walks the host router of a started Manager: a plugin route
+// that a host route added after Startup replaced is marked ReplacedByHost,
+// with a warning (and a WARN line, once).
 func (m *Manager) Report() Report {
-	if r := m.report.Load(); r != nil {
-		return *r
+	r := m.report.Load()
+	if r == nil {
+		return Report{}
 	}
-	return Report{}
+	rep := *r
+	if m.st.Load() != nil { // started, or far enough in Startup
+		m.routes.Load().markReplaced(&rep, func(msg string) { m.log.Warn(msg) })
+	}
+	return rep
 }
 
 // started returns the state the Manager serves: that of a started Manager,

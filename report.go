@@ -115,6 +115,10 @@ type RouteReport struct {
 	Method  string `json:"method"`
 	Pattern string `json:"pattern"`
 	Plugin  string `json:"plugin"`
+	// ReplacedByHost is set when the host router no longer serves the
+	// plugin's handler here: a host route on the same method and path was
+	// added after Startup (chi replaces it silently). Report also warns.
+	ReplacedByHost bool `json:"replaced_by_host,omitempty"`
 }
 
 // String renders the report as plain text, one line per item.
@@ -166,7 +170,11 @@ func (r Report) String() string {
 		b.WriteByte('\n')
 	}
 	for _, rt := range r.Routes {
-		fmt.Fprintf(&b, "route %s %s (plugin %s)\n", rt.Method, rt.Pattern, rt.Plugin)
+		replaced := ""
+		if rt.ReplacedByHost {
+			replaced = ": replaced by the host"
+		}
+		fmt.Fprintf(&b, "route %s %s (plugin %s)%s\n", rt.Method, rt.Pattern, rt.Plugin, replaced)
 	}
 	if r.Error != "" {
 		fmt.Fprintf(&b, "startup failed: %s\n", r.Error)
