@@ -90,6 +90,11 @@ type Config struct {
 	// RequireSHA256 refuses every .so plugin without a pin in PluginSHA256.
 	// Compiled-in plugins need none. Setting: PLUGIN_REQUIRE_SHA256.
 	RequireSHA256 bool
+
+	// warnings are what LoadConfig found in the settings files that may not
+	// do what it seems (an ENV no section matches, a misspelt section);
+	// Startup puts them in the report's warnings, each a WARN line.
+	warnings []string
 }
 
 // OnError values.

@@ -2,6 +2,8 @@ package opa_test
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -252,3 +254,21 @@ type connectFunc func() error
 
 func (c connectFunc) Connect(context.Context) error { return c() }
 func (c connectFunc) Instance() any                 { return nil }
+
+// TestStartupReportsSectionWarnings: an ENV that names no section of the
+// settings files, and a misspelt section, are in the report's warnings.
+func TestStartupReportsSectionWarnings(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "opa.yaml"), []byte("default: {}\nproduction: {}\nprodution: {}\n"), 0o644))
+	t.Setenv("OPA_SETTINGS_DIR", dir)
+	t.Setenv("ENV", "prod")
+	t.Setenv("OPA_PLUGIN_DEFAULT_PATH", t.TempDir())
+	m, err := opa.New(opa.WithLogger(quietLog()))
+	require.NoError(t, err)
+	require.NoError(t, m.StartupSimple(context.Background()))
+	t.Cleanup(func() { _ = m.Shutdown(context.Background()) })
+	w := m.Report().Warnings
+	require.Len(t, w, 2, "%q", w)
+	assert.Equal(t, "ENV=prod: no settings file has a section prod; sections are default, production, prodution (did you mean production?)", w[0])
+	assert.Contains(t, w[1], "section prodution applies only under ENV=prodution")
+}
