@@ -272,3 +272,18 @@ func TestStartupReportsSectionWarnings(t *testing.T) {
 	assert.Equal(t, "ENV=prod: no settings file has a section prod; sections are default, production, prodution (did you mean production?)", w[0])
 	assert.Contains(t, w[1], "section prodution applies only under ENV=prodution")
 }
+
+// TestHookDefinitionMaybeInALeftOutSo: a .so file that a filter left out
+// is never opened, so its definitions are unknown; a hook with no
+// definition then says it may come from that plugin, and why it was left
+// out, rather than blaming the hook's name.
+func TestHookDefinitionMaybeInALeftOutSo(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "defs.so"), nil, 0o644)) // never opened: the filter drops it
+	cfg := opa.Config{PluginPaths: []string{dir}, WhitelistRE: ".*/impl$"}
+	_, err := startMgr(t, cfg, nil, opa.WithPlugin("impl", opa.Plugin{Hooks: []opa.Hook{hook("must", 0, func() {})}}))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `plugin impl`)
+	assert.Contains(t, err.Error(), `it may come from a plugin that was not loaded: defs (does not match PLUGIN_WHITELIST_RE)`)
+	assert.NotContains(t, err.Error(), "correct name")
+}

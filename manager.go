@@ -141,6 +141,13 @@ func settingsSource(s options, environ []string) string {
 // are closed in reverse order (under a fresh deadline) and the error names
 // the step and the plugin. A Manager starts once.
 //
+// ctx bounds Startup: when it ends (a SIGTERM caught with
+// signal.NotifyContext), Startup stops between steps, stops waiting for a
+// component's New, Connect or Validate and for a setup, rolls back as for a
+// failed step, and returns an error wrapping ctx's error. A Connect or
+// setup that honours its ctx returns; one that does not is left to finish
+// on its own goroutine.
+//
 // While it runs, the Manager already answers what is ready: its hooks once
 // they are registered (so a component's Connect may call them), each
 // component once it is connected (so a component may use one that sorts
