@@ -49,4 +49,11 @@ var (
 		BlacklistList: nil, BlacklistRE: "", BlacklistTags: nil, OptionalComponents: map[string]opa.ComponentConfig{"x": {Load: "", Driver: "", Opts: opa.Options{}}}}
 	_ = opa.PluginReport{Name: "", Path: "", Tags: nil, Loaded: false, Reason: ""}
 	_ = opa.Report{Plugins: []opa.PluginReport{}}
+
+	// Added in round 3.
+	_ func(opa.HookDefinition)                                                = opa.DefineHook
+	_ func(...opa.HookDefinition) opa.Option                                  = opa.WithHooks
+	_ func(string) *opa.HookHandle[func(string) string]                       = opa.HookRef[func(string) string]
+	_ func(*opa.HookHandle[func(string) string]) (func(string) string, error) = (*opa.HookHandle[func(string) string]).Func
+	_ func(context.Context, chi.Router, ...opa.Option) error                  = opa.StartupContext
 )

@@ -163,6 +163,59 @@ var addHookFuncCopies = [...]func(n int){
 	},
 }
 
+// benchAddRef is the typed handle on "add", kept in a package var as a
+// host keeps it.
+var benchAddRef = opa.HookRef[benchAddFn]("add")
+
+func addHandle(n int) {
+	s := 0
+	for i := range n {
+		f, err := benchAddRef.Func()
+		if err != nil {
+			panic(err)
+		}
+		s += f(i, 1)
+	}
+	benchSinkInt = s
+}
+
+var addHandleCopies = [...]func(n int){
+	addHandle,
+	func(n int) {
+		s := 0
+		for i := range n {
+			f, err := benchAddRef.Func()
+			if err != nil {
+				panic(err)
+			}
+			s += f(i, 1)
+		}
+		benchSinkInt = s
+	},
+	func(n int) {
+		s := 0
+		for i := range n {
+			f, err := benchAddRef.Func()
+			if err != nil {
+				panic(err)
+			}
+			s += f(i, 1)
+		}
+		benchSinkInt = s
+	},
+	func(n int) {
+		s := 0
+		for i := range n {
+			f, err := benchAddRef.Func()
+			if err != nil {
+				panic(err)
+			}
+			s += f(i, 1)
+		}
+		benchSinkInt = s
+	},
+}
+
 // benchReturned is the func HookFunc returned for "add".
 var benchReturned benchAddFn
 
@@ -252,7 +305,8 @@ func nameCallHook(n int) {
 
 // BenchmarkHookCall compares, interleaved (see runInterleaved), the ways to
 // call a hook with a direct call of the same function and with
-// reflect.Value.Call written by hand.
+// reflect.Value.Call written by hand: by name on each call (HookFunc),
+// through a package-level handle (HookRef), and the func HookFunc returned.
 func BenchmarkHookCall(b *testing.B) {
 	benchHookManager(b)
 	f, err := opa.HookFunc[benchAddFn]("add")
@@ -279,6 +333,7 @@ func BenchmarkHookCall(b *testing.B) {
 		runInterleaved(b, "call",
 			benchSide{"direct", 100_000, 1000, rotate(addDirectCopies[:])},
 			benchSide{"HookFunc", 100_000, 1000, rotate(addHookFuncCopies[:])},
+			benchSide{"handle", 100_000, 1000, rotate(addHandleCopies[:])},
 			benchSide{"returned", 100_000, 1000, rotate(addReturnedCopies[:])})
 	})
 	b.Run("add-CallHook", func(b *testing.B) {

@@ -100,20 +100,9 @@ func nillable(t reflect.Type) bool {
 // HookFuncOf returns the winning hook of name in m as its own func type F,
 // to call at the speed of a direct call. F must be the hook's type (its
 // definition's Func type); anything else is an error naming both types.
+// For a hook called on every request, keep a HookHandle (HookRef) instead
+// of looking the name up on each call.
 func HookFuncOf[F any](m *Manager, name string) (F, error) {
-	if st := m.st.Load(); st != nil {
-		if e := st.hooks.cached(name); e != nil {
-			if f, ok := e.fn.(F); ok {
-				return f, nil
-			}
-		}
-	}
-	return hookFuncSlow[F](m, name)
-}
-
-// hookFuncSlow is HookFuncOf when the fast path did not find a hook of type
-// F: it says why.
-func hookFuncSlow[F any](m *Manager, name string) (F, error) {
 	var zero F
 	t, err := m.hooks()
 	if err != nil {
@@ -123,9 +112,15 @@ func hookFuncSlow[F any](m *Manager, name string) (F, error) {
 	if err != nil {
 		return zero, err
 	}
+	return hookAs[F](e)
+}
+
+// hookAs returns a hook's func as F, or an error naming both types.
+func hookAs[F any](e *hookEntry) (F, error) {
 	f, ok := e.fn.(F)
 	if !ok {
-		return zero, fmt.Errorf("%w: hook %q (plugin %s) is %s, not %s", ErrBadCall, name, e.plugin, e.val.Type(), reflect.TypeFor[F]())
+		var zero F
+		return zero, fmt.Errorf("%w: hook %q (plugin %s) is %s, not %s", ErrBadCall, e.name, e.plugin, e.val.Type(), reflect.TypeFor[F]())
 	}
 	return f, nil
 }

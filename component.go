@@ -127,7 +127,7 @@ func (m *Manager) publishConnecting(st *state, next string) {
 		cp := *c
 		done[name] = &cp
 	}
-	m.st.Store(&state{plugins: st.plugins, hooks: st.hooks, components: done, connecting: next})
+	m.setState(&state{plugins: st.plugins, hooks: st.hooks, components: done, connecting: next})
 }
 
 // componentNames returns the configured component names in connect order:
@@ -221,8 +221,8 @@ func guard(ctx context.Context, timeout time.Duration, step string, fn func(cont
 }
 
 // guardBy is guard whose errors name limit as the setting that bounds fn.
-func guardBy(ctx context.Context, timeout time.Duration, limit, step string, fn func(context.Context) error) error {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+func guardBy(parent context.Context, timeout time.Duration, limit, step string, fn func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
@@ -238,11 +238,16 @@ func guardBy(ctx context.Context, timeout time.Duration, limit, step string, fn 
 		switch {
 		case err == nil:
 			return nil
+		case parent.Err() != nil && !errors.Is(err, ErrUnavailable):
+			return fmt.Errorf("%s: stopped: the caller's context ended: %w", step, err)
 		case ctx.Err() != nil && !errors.Is(err, ErrUnavailable):
 			return fmt.Errorf("%s: did not finish within %s (%s): %w", step, timeout, limit, err)
 		}
 		return fmt.Errorf("%s: %w", step, err)
 	case <-ctx.Done():
+		if parent.Err() != nil { // the caller's context, not the timeout
+			return fmt.Errorf("%s: stopped waiting: the caller's context ended: %w", step, context.Cause(parent))
+		}
 		return fmt.Errorf("%s: did not return within %s (%s): %w", step, timeout, limit, ctx.Err())
 	}
 }

@@ -106,6 +106,11 @@ type Config struct {
 	// opened in place either way. Set, the files are opened where they are
 	// found, and New logs a warning. Setting: PLUGIN_OPEN_IN_PLACE.
 	OpenInPlace bool
+
+	// warnings are what LoadConfig found in the settings files that may not
+	// do what it seems (an ENV no section matches, a misspelt section);
+	// Startup puts them in the report's warnings, each a WARN line.
+	warnings []string
 }
 
 // OnError values.

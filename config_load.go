@@ -136,6 +136,7 @@ func loadConfig(v *viper.Viper, environ []string) (Config, error) {
 	if err := v.MergeConfigMap(l.Root()); err != nil {
 		return Config{}, &ConfigError{Source: "viper", Err: fmt.Errorf("cannot store the merged settings: %w", err)}
 	}
+	c.warnings = l.SectionWarnings(env)
 	return c, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 
 	"github.com/go-chi/chi/v5"
@@ -14,6 +15,56 @@ import (
 // the last package-level Startup or StartupSimple (also while it runs, and
 // after it failed), or the one given to SetDefault.
 var defaultManager atomic.Pointer[Manager]
+
+// defaultHooks is the hook table the default Manager serves now: nil
+// while it serves none (no default, not started yet, failed, shut down).
+// HookFunc looks names up in it, and the HookHandles are bound to it
+// (rebindHandles). It is kept in step with defaultManager by setDefault and
+// Manager.setState, under defaultMu.
+var defaultHooks atomic.Pointer[hookTable]
+
+// defaultMu serialises the writers of defaultManager and defaultHooks
+// (readers load them without a lock).
+var defaultMu sync.Mutex
+
+// setDefault makes m the default Manager.
+func setDefault(m *Manager) {
+	defaultMu.Lock()
+	defer defaultMu.Unlock()
+	defaultManager.Store(m)
+	setDefaultHooks(m.servedHooks())
+}
+
+// setDefaultHooks stores t as defaultHooks and, if it changed, rebinds the
+// HookHandles to it. The caller holds defaultMu.
+func setDefaultHooks(t *hookTable) {
+	if defaultHooks.Swap(t) != t {
+		rebindHandles(t)
+	}
+}
+
+// setState makes st what m serves, and returns what it served before. If m
+// is the default Manager, defaultHooks follows.
+func (m *Manager) setState(st *state) *state {
+	defaultMu.Lock()
+	defer defaultMu.Unlock()
+	old := m.st.Swap(st)
+	if defaultManager.Load() == m {
+		setDefaultHooks(m.servedHooks())
+	}
+	return old
+}
+
+// servedHooks is the hook table m serves, or nil (also for a nil m).
+func (m *Manager) servedHooks() *hookTable {
+	if m == nil {
+		return nil
+	}
+	if st := m.st.Load(); st != nil {
+		return st.hooks
+	}
+	return nil
+}
 
 // defaultStarting is set while a package-level Startup runs, so that only
 // one runs at a time.
@@ -35,7 +86,18 @@ var defaultStarting atomic.Bool
 // One Startup runs at a time: a call while another runs, or while the
 // default is started, is an error wrapping ErrState (call Shutdown first).
 func Startup(r chi.Router, opts ...Option) error {
-	return startDefault(opts, func(m *Manager) error { return m.Startup(context.Background(), r) })
+	return StartupContext(context.Background(), r, opts...)
+}
+
+// StartupContext is Startup with a context, as Manager.Startup takes one:
+// cancelling ctx (on SIGTERM, with signal.NotifyContext) stops a slow
+// Startup, in a component's Connect, in a setup, or between steps, and rolls
+// back what was started (the components connected so far are closed, in
+// reverse order, under a fresh deadline). The error then wraps ctx's error.
+// ctx is passed on to Connect, Validate and the setups; it is not kept
+// after Startup returns.
+func StartupContext(ctx context.Context, r chi.Router, opts ...Option) error {
+	return startDefault(opts, func(m *Manager) error { return m.Startup(ctx, r) })
 }
 
 // StartupSimple is Startup without a router (see Manager.StartupSimple), for
@@ -54,10 +116,10 @@ func startDefault(opts []Option, start func(*Manager) error) error {
 	}
 	m, err := New(opts...)
 	if err != nil {
-		defaultManager.Store(failedManager(err))
+		setDefault(failedManager(err))
 		return err
 	}
-	defaultManager.Store(m)
+	setDefault(m)
 	return start(m)
 }
 
@@ -83,7 +145,7 @@ func Shutdown(ctx context.Context) error {
 // SetDefault makes m the default Manager that the package-level functions
 // (CallHook, HookFunc, GetComponent, ...) use, for hosts that make their
 // Manager with New. A nil m clears the default.
-func SetDefault(m *Manager) { defaultManager.Store(m) }
+func SetDefault(m *Manager) { setDefault(m) }
 
 // GetManager returns the default Manager: the one of the last package-level
 // Startup or StartupSimple, also a failed one (its Report says why), and the
@@ -91,18 +153,14 @@ func SetDefault(m *Manager) { defaultManager.Store(m) }
 // use it); or the one given to SetDefault; nil before.
 func GetManager() *Manager { return defaultManager.Load() }
 
-// defaultOrErr returns the default Manager, or errNoDefault. It is small
-// enough to inline: HookFunc, on a hot path, calls it.
+// defaultOrErr returns the default Manager, or an error wrapping ErrState
+// if there is none yet (no Startup, no SetDefault).
 func defaultOrErr() (*Manager, error) {
 	if m := defaultManager.Load(); m != nil {
 		return m, nil
 	}
-	return nil, errNoDefault
+	return nil, fmt.Errorf("%w: opa.Startup has not been called (a host using opa.New calls opa.SetDefault)", ErrState)
 }
-
-// errNoDefault is the error of a package-level function called before any
-// Startup (or SetDefault).
-var errNoDefault = fmt.Errorf("%w: opa.Startup has not been called", ErrState)
 
 // CallHook calls the winning hook of name on the default Manager; see
 // Manager.CallHook.
@@ -117,7 +175,14 @@ func CallHook(name string, args ...any) ([]any, error) {
 // HookFunc returns the winning hook of name on the default Manager as its
 // own func type F, to call at the speed of a direct call; see HookFuncOf.
 func HookFunc[F any](name string) (F, error) {
-	m, err := defaultOrErr()
+	if t := defaultHooks.Load(); t != nil {
+		if e := t.find(name); e != nil {
+			if f, ok := e.fn.(F); ok {
+				return f, nil
+			}
+		}
+	}
+	m, err := defaultOrErr() // says why not
 	if err != nil {
 		var zero F
 		return zero, err

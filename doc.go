@@ -25,14 +25,22 @@
 //
 // # Startup
 //
-// Startup runs in a fixed order: discover and load plugins; register every
-// hook definition, then every hook, and pick each name's winner (highest
-// Order, a tie to the hook registered last); register drivers; connect the
-// optional components in sorted name order; mount every plugin's router on
-// the host router; run every setup. If a step fails, what was connected is
-// closed again. Shutdown closes components in reverse order; if its ctx
-// expires first it returns ctx's error, as http.Server.Shutdown does, while
-// the components go on closing.
+// Startup runs in a fixed order:
+//
+//  1. discover, filter and load the plugins;
+//  2. register the host's hook definitions (DefineHook, WithHooks), then
+//     every plugin's, then every hook, and pick each name's winner (highest
+//     Order, a tie to the hook registered last); register the drivers and
+//     check the routes against the host's;
+//  3. connect the optional components in sorted name order (StartupSimple
+//     stops here);
+//  4. mount every plugin's router on the host router;
+//  5. run every setup.
+//
+// If a step fails, or the context given to StartupContext (or
+// Manager.Startup) ends, what was connected is closed again. Shutdown closes
+// components in reverse order; if its ctx expires first it returns ctx's
+// error, as http.Server.Shutdown does, while the components go on closing.
 //
 // A component may have more to it than Connect and Instance, found by
 // interface assertion: Validator, Closer, Utiler, ManagerBinder, and
@@ -40,27 +48,47 @@
 //
 // # Usage
 //
+// Host middleware and routes come first, then Startup, which mounts the
+// plugins' routes after them (a plugin route on a path the host serves
+// fails Startup); after Startup, r.Use panics (chi) and a host route on a
+// plugin's path would replace the plugin's handler. A hook the host calls
+// is defined by the host and called through a handle:
+//
+//	var greeting = opa.HookRef[func(string) string]("greeting")
+//
 //	func main() {
+//		opa.DefineHook(opa.HookDefinition{Name: "greeting", Required: true, Func: (func(string) string)(nil)})
+//		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+//		defer stop()
+//
 //		r := chi.NewRouter()
 //		r.Use(middleware.Logger)
-//		if err := opa.Startup(r); err != nil {
+//		r.Get("/hi", func(w http.ResponseWriter, req *http.Request) {
+//			greet, err := greeting.Func()
+//			...
+//			fmt.Fprintln(w, greet("world"))
+//		})
+//		if err := opa.StartupContext(ctx, r); err != nil {
 //			log.Fatal(err)
 //		}
-//		defer opa.Shutdown(context.Background())
-//		r.Get("/hi", func(w http.ResponseWriter, req *http.Request) {
-//			res, err := opa.CallHook("greeting", "world")
-//			...
-//		})
-//		http.ListenAndServe(":8080", r)
+//		srv := &http.Server{Addr: ":8080", Handler: r}
+//		go srv.ListenAndServe()
+//		<-ctx.Done()
+//		srv.Shutdown(context.Background()) // first the server
+//		opa.Shutdown(context.Background()) // then the components
 //	}
 //
+// The README's complete host handles the errors this leaves out.
+//
 // The package-level functions use a default Manager, set when Startup
-// begins: plugins may call them during Startup, hooks once registered (in a
-// component's Connect), each component once connected (components connect
-// in sorted name order, so a component's Connect may use those whose names
-// sort before its own; setups may use them all). After a
+// begins: plugins may call them during Startup, hooks once registered
+// (step 2: in a component's Connect, not from a plugin's package-level
+// vars, which run in step 1), each component once connected (components
+// connect in sorted name order, so a component's Connect may use those
+// whose names sort before its own; setups may use them all). After a
 // failed Startup, GetManager returns the failed Manager, whose Report says
-// why. A host that wants no globals makes its own with New.
+// why. A host that wants no globals makes its own with New, and calls
+// SetDefault(m) if plugins use the package-level functions.
 //
 // # Configuration
 //

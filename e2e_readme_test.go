@@ -3,6 +3,7 @@ package opa_test
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -92,4 +93,39 @@ func TestRealReadmeHostFailedStartup(t *testing.T) {
 	assert.Equal(t, 1, exit.ExitCode())
 	assert.Contains(t, string(out), "Hooks that should be registered: [fullname]")
 	assert.NotContains(t, string(out), "listening on")
+}
+
+// TestReadmeCompleteHostIsTestdata checks that the README's complete host
+// is testdata/readmemain/main.go word for word, so that the tests below run
+// what the README shows.
+func TestReadmeCompleteHostIsTestdata(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	require.NoError(t, err)
+	src, err := os.ReadFile("testdata/readmemain/main.go")
+	require.NoError(t, err)
+	block := "```go\n" + string(src) + "```\n"
+	assert.True(t, strings.Contains(string(readme), block),
+		"README.md must hold testdata/readmemain/main.go as a ```go block, word for word")
+}
+
+// TestRealReadmeCompleteHost runs the README's complete host (as written
+// there: testdata/readmemain) with real plugins, sends it SIGTERM, and
+// checks that it stopped the server, then closed the components, and exited
+// cleanly.
+func TestRealReadmeCompleteHost(t *testing.T) {
+	s := newSandbox(t)
+	s.place("hello", "p/hello.so")
+	s.place("probe", "p/probe.so")
+	s.setenv("ADDR=127.0.0.1:0", "OPA_PLUGIN_PATHS="+s.path("p"),
+		"OPA_OPTIONAL_COMPONENTS__PROBE__DRIVER=probe", "OPA_OPTIONAL_COMPONENTS__PROBE__OPTS__NAME=probe")
+	h := s.serveFixture("readmemain")
+	code, body := h.get("/hello")
+	assert.Equal(t, 200, code)
+	assert.Contains(t, body, "hello from a plugin")
+	code, _ = h.get("/opa/report")
+	assert.Equal(t, 200, code)
+
+	out := h.stop() // SIGTERM, then a clean exit (status 0)
+	assert.Contains(t, out, "probe: closed probe", "opa.Shutdown closed the components")
+	assert.Contains(t, out, `"GET http://`, "the host's middleware logs plugin routes too")
 }

@@ -176,6 +176,32 @@ func ExampleManager_CallHook() {
 	// Output:
 	// [Hello, ada!] <nil>
 	// 0 <nil>
-	// 500 opa: wrong state: opa.Startup has not been called
+	// 500 opa: wrong state: opa.Startup has not been called (a host using opa.New calls opa.SetDefault)
 	// 200 Hello, ada!
+}
+
+// ExampleDefineHook stays the last example of the package's test binary:
+// DefineHook's definitions are process-wide, and a required one would fail
+// every later Startup that has no plugin implementing it.
+func ExampleDefineHook() {
+	// In the host's main (or an init), before Startup.
+	opa.DefineHook(opa.HookDefinition{Name: "shout", Required: true, Func: (func(string) string)(nil)})
+
+	// A plugin implements it; here one compiled in, a .so does the same.
+	loud := opa.Plugin{Hooks: []opa.Hook{{Name: "shout", Func: func(s string) string { return strings.ToUpper(s) + "!" }}}}
+	if err := opa.StartupSimple(opa.WithConfig(exampleConfig), exampleQuiet, opa.WithPlugin("loud", loud)); err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer func() {
+		_ = opa.Shutdown(context.Background())
+		opa.SetDefault(nil)
+	}()
+	res, err := opa.CallHook("shout", "hello")
+	fmt.Println(res, err)
+	h := opa.GetManager().Report().Hooks[0]
+	fmt.Println(h.Name, h.DefinedBy, h.Host)
+	// Output:
+	// [HELLO!] <nil>
+	// shout host true
 }

@@ -21,7 +21,9 @@ import (
 )
 
 // The real-plugin harness: the test hosts (testdata/host, driven by flags,
-// and testdata/readmehost, the README's host on the package-level API) and the fixture
+// testdata/readmehost, the README's host on the package-level API with a
+// route for the tests, and testdata/readmemain, the README's complete host
+// word for word) and the fixture
 // plugins (testdata/plugins/*) are built once per test binary, with the same
 // toolchain and the test binary's own -race, and the host runs as a child
 // process. plugin.Open must not run inside this test binary: its opa package
@@ -66,6 +68,7 @@ func buildFixtures() (string, error) {
 	jobs := [][]string{
 		append(append([]string{"build"}, buildFlags()...), "-o", filepath.Join(dir, "host"), "./testdata/host"),
 		append(append([]string{"build"}, buildFlags()...), "-o", filepath.Join(dir, "readmehost"), "./testdata/readmehost"),
+		append(append([]string{"build"}, buildFlags()...), "-o", filepath.Join(dir, "readmemain"), "./testdata/readmemain"),
 	}
 	for _, n := range names {
 		jobs = append(jobs, append(append([]string{"build", "-buildmode=plugin"}, buildFlags()...),
@@ -285,10 +288,14 @@ const readmeDeadline = 2 * time.Minute
 // serve starts the README host with the sandbox's environment and waits for
 // its "listening on ADDR" line. It fails the test when the host exits
 // first, and kills the host at the end of the test if it still runs.
-func (s *sandbox) serve() *readmeHost {
+func (s *sandbox) serve() *readmeHost { return s.serveFixture("readmehost") }
+
+// serveFixture is serve of the fixture host binary name (readmehost, or
+// readmemain: the README's complete host as written there).
+func (s *sandbox) serveFixture(name string) *readmeHost {
 	s.t.Helper()
 	h := &readmeHost{t: s.t, stderr: &bytes.Buffer{}, done: make(chan struct{})}
-	h.cmd = exec.Command(filepath.Join(s.fixtures, "readmehost"))
+	h.cmd = exec.Command(filepath.Join(s.fixtures, name))
 	h.cmd.Env = append(cleanEnv(), s.env...)
 	stdout, err := h.cmd.StdoutPipe()
 	if err != nil {

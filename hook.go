@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"slices"
 	"strings"
-	"sync/atomic"
 
 	"github.com/opa-stack/opa-go/internal/suggest"
 )
@@ -41,43 +40,39 @@ type hookEntry struct {
 	lastErr  bool // the last result is an error
 }
 
-// hookDef is a registered definition and the plugin that gave it.
+// hookDef is a registered definition and the plugin that gave it, or the
+// host (DefineHook, WithHooks).
 type hookDef struct {
 	HookDefinition
-	plugin     string
+	plugin     string // empty when host is set
+	host       bool
 	typ        reflect.Type    // nil: any func
 	candidates []HookCandidate // the hooks registered for it, in order (Winner unset); none: unused
 	winner     int             // the index in candidates of the winner
 }
 
-// hookTable is the resolved hooks of a started Manager; it never changes
-// after Startup, so calls need no lock.
+// hookTable is the resolved hooks of a started Manager. It is built once,
+// by buildHooks, and never changes afterwards (chi-style: immutable after
+// setup), so calls read its maps from many goroutines without a lock.
 type hookTable struct {
 	defs    map[string]*hookDef
 	winners map[string]*hookEntry
-	// cache finds the winner of a name without hashing all of it (see find).
-	cache [hookCacheSize]atomic.Pointer[hookCacheSlot]
-}
-
-// hookCacheSize is the number of slots of a hookTable's cache: enough that
-// the names a host calls by literal rarely share one.
-const hookCacheSize = 256
-
-// hookCacheSlot remembers the winner found for one name: a copy of the name,
-// owned by the slot, and the entry. It never changes once stored.
-type hookCacheSlot struct {
-	name  string
-	entry *hookEntry
 }
 
 var errorType = reflect.TypeFor[error]()
 
-// buildHooks registers every hook definition of every plugin, then every
-// hook, then picks each name's winner (highest Order; on a tie the last
-// registered) and checks that required definitions have a hook. Errors of one
-// kind are collected and returned together.
-func buildHooks(plugins []*loaded) (*hookTable, error) {
+// buildHooks registers the host's hook definitions, then every hook
+// definition of every plugin, then every hook, then picks each name's winner
+// (highest Order; on a tie the last registered) and checks that required
+// definitions have a hook. Errors of one kind are collected and returned
+// together. leftOut are the plugins that were found but not loaded, so that
+// a hook whose definition is in one of them is explained.
+func buildHooks(host []HookDefinition, plugins []*loaded, leftOut []leftOutPlugin) (*hookTable, error) {
 	t := &hookTable{defs: map[string]*hookDef{}, winners: map[string]*hookEntry{}}
+	for _, d := range host {
+		// checked by DefineHook and New
+		t.defs[d.Name] = &hookDef{HookDefinition: d, host: true, typ: defType(d)}
+	}
 	var errs []error
 	for _, lp := range plugins {
 		for _, d := range lp.plugin.HookDefinitions {
@@ -91,7 +86,7 @@ func buildHooks(plugins []*loaded) (*hookTable, error) {
 	}
 	for _, lp := range plugins {
 		for _, h := range lp.plugin.Hooks {
-			if err := t.add(lp, h); err != nil {
+			if err := t.add(lp, h, leftOut); err != nil {
 				errs = append(errs, err)
 			}
 		}
@@ -105,34 +100,94 @@ func buildHooks(plugins []*loaded) (*hookTable, error) {
 	return t, nil
 }
 
-func (t *hookTable) define(lp *loaded, d HookDefinition) error {
-	perr := func(format string, args ...any) error {
-		return &PluginError{Plugin: lp.name, Path: lp.match, Step: "hooks", Err: fmt.Errorf(format, args...)}
+// leftOutPlugin is a plugin found but not loaded (a filter, or an error
+// under PLUGIN_ON_ERROR=skip): its name, why, and for a compiled-in plugin
+// its hook definitions (a .so file's are unknown until it is opened).
+type leftOutPlugin struct {
+	name   string
+	reason string
+	defs   []HookDefinition
+	known  bool // defs is known: the plugin is compiled in
+}
+
+// owner names who defined a hook: "plugin NAME" or "the host".
+func (d *hookDef) owner() string {
+	if d.host {
+		return "the host"
 	}
+	return "plugin " + d.plugin
+}
+
+// defType is a definition's func type, nil for any func (or a Func that
+// is no func, which checkHookDefinition refuses).
+func defType(d HookDefinition) reflect.Type {
+	if d.Func == nil {
+		return nil
+	}
+	return reflect.TypeOf(d.Func)
+}
+
+// checkHookDefinition says what is wrong with a definition, or nil.
+func checkHookDefinition(d HookDefinition) error {
 	if d.Name == "" {
-		return perr("a hook definition has no Name")
+		return errors.New("a hook definition has no Name")
 	}
-	if prev, dup := t.defs[d.Name]; dup {
-		return perr("There can only be 1 hook-definition per hook-name. %q is already registered (by plugin %s)", d.Name, prev.plugin)
+	if typ := defType(d); typ != nil && typ.Kind() != reflect.Func {
+		return fmt.Errorf("hook definition %q: Func must be a typed nil func such as (func(string) string)(nil), got %s", d.Name, typ)
 	}
-	def := &hookDef{HookDefinition: d, plugin: lp.name}
-	if d.Func != nil {
-		def.typ = reflect.TypeOf(d.Func)
-		if def.typ.Kind() != reflect.Func {
-			return perr("hook definition %q: Func must be a typed nil func such as (func(string) string)(nil), got %s", d.Name, def.typ)
-		}
-	}
-	t.defs[d.Name] = def
 	return nil
 }
 
-func (t *hookTable) add(lp *loaded, h Hook) error {
+func (t *hookTable) define(lp *loaded, d HookDefinition) error {
+	perr := func(err error) error {
+		return &PluginError{Plugin: lp.name, Path: lp.match, Step: "hooks", Err: err}
+	}
+	if err := checkHookDefinition(d); err != nil {
+		return perr(err)
+	}
+	if prev, dup := t.defs[d.Name]; dup {
+		return perr(fmt.Errorf("There can only be 1 hook-definition per hook-name. %q is already registered (by %s)", d.Name, prev.owner()))
+	}
+	t.defs[d.Name] = &hookDef{HookDefinition: d, plugin: lp.name, typ: defType(d)}
+	return nil
+}
+
+// noDefinition explains a hook of plugin lp whose name has no definition:
+// its definition is in a plugin that was left out (named, with why), or it
+// may be (a .so file left out, whose definitions are unknown), or the name
+// is a typo (with a did-you-mean, as CallHook gives).
+func (t *hookTable) noDefinition(lp *loaded, name string, leftOut []leftOutPlugin) error {
+	var maybe []string
+	for _, o := range leftOut {
+		if !o.known {
+			maybe = append(maybe, fmt.Sprintf("%s (%s)", o.name, o.reason))
+			continue
+		}
+		for _, d := range o.defs {
+			if d.Name == name {
+				return fmt.Errorf("%w: hook %q of plugin %s: its definition comes from plugin %s, which was not loaded: %s",
+					ErrNotFound, name, lp.name, o.name, o.reason)
+			}
+		}
+	}
+	defined := slices.Sorted(maps.Keys(t.defs))
+	if hint := didYouMean(name, defined); hint != "" {
+		return fmt.Errorf("There are no hook-definition for hook %q, are you using the correct name?%s", name, hint)
+	}
+	if len(maybe) > 0 {
+		return fmt.Errorf("There are no hook-definition for hook %q among the loaded plugins and the host; "+
+			"it may come from a plugin that was not loaded: %s", name, strings.Join(maybe, "; "))
+	}
+	return fmt.Errorf("There are no hook-definition for hook %q, are you using the correct name? Defined hooks: [%s]", name, strings.Join(defined, " "))
+}
+
+func (t *hookTable) add(lp *loaded, h Hook, leftOut []leftOutPlugin) error {
 	perr := func(format string, args ...any) error {
 		return &PluginError{Plugin: lp.name, Path: lp.match, Step: "hooks", Err: fmt.Errorf(format, args...)}
 	}
 	def, ok := t.defs[h.Name]
 	if !ok {
-		return perr("There are no hook-definition for hook %q, are you using the correct name?", h.Name)
+		return &PluginError{Plugin: lp.name, Path: lp.match, Step: "hooks", Err: t.noDefinition(lp, h.Name, leftOut)}
 	}
 	val := reflect.ValueOf(h.Func)
 	if h.Func == nil || val.Kind() != reflect.Func || val.IsNil() {
@@ -142,7 +197,7 @@ func (t *hookTable) add(lp *loaded, h Hook) error {
 		// A func literal of the definition's underlying type is accepted and
 		// converted, so HookFunc[DefinitionType] finds it.
 		if !val.Type().AssignableTo(def.typ) {
-			return perr("hook %q has type %s, but its definition (plugin %s) wants %s", h.Name, val.Type(), def.plugin, def.typ)
+			return perr("hook %q has type %s, but its definition (%s) wants %s", h.Name, val.Type(), def.owner(), def.typ)
 		}
 		val = val.Convert(def.typ)
 	}
@@ -170,7 +225,7 @@ func (t *hookTable) checkRequired() error {
 	for _, name := range slices.Sorted(maps.Keys(t.defs)) {
 		if d := t.defs[name]; d.Required && len(d.candidates) == 0 {
 			missing = append(missing, name)
-			by = append(by, fmt.Sprintf("%s (defined by plugin %s)", name, d.plugin))
+			by = append(by, fmt.Sprintf("%s (defined by %s)", name, d.owner()))
 		}
 	}
 	if len(missing) > 0 {
@@ -180,63 +235,8 @@ func (t *hookTable) checkRequired() error {
 	return nil
 }
 
-// find returns the winning hook of a name, or nil. It is the hot path of
-// CallHook and HookFunc, called with the same few names on every request, so
-// it first looks in a small cache that needs no hashing of the whole name:
-// a slot is chosen from the name's length and two of its bytes, and holds
-// its own copy of the name it was filled with, compared in full before the
-// slot is trusted. So any string finds the right hook, also one whose bytes
-// are later reused (a name made with unsafe.String over a buffer). Each
-// slot is filled once, by the first name found that lands there (of the two
-// slots a name may use), and never changes afterwards; a name that finds no
-// slot of its own goes through the map. Reads and the compare-and-swap that
-// fills a slot are atomic, so find is safe from many goroutines without a
-// lock.
-func (t *hookTable) find(name string) *hookEntry {
-	if e := t.cached(name); e != nil {
-		return e
-	}
-	return t.findSlow(name, hookCacheIndex(name))
-}
-
-// cached is the first probe of find, small enough to be inlined into
-// HookFuncOf: the entry in name's first slot if that slot holds name.
-func (t *hookTable) cached(name string) *hookEntry {
-	if s := t.cache[hookCacheIndex(name)].Load(); s != nil && s.name == name {
-		return s.entry
-	}
-	return nil
-}
-
-// hookCacheIndex picks the first cache slot of a name from its length and
-// its first and last bytes (Fibonacci hashing of those).
-func hookCacheIndex(name string) uintptr {
-	n := len(name)
-	if n == 0 {
-		return 0
-	}
-	return uintptr((uint64(n)|uint64(name[0])<<16|uint64(name[n-1])<<24)*0x9E3779B97F4A7C15>>56) % hookCacheSize
-}
-
-// findSlow tries the slot after the first, then the map; a hook's name found
-// in the map is remembered, as a copy, in the first of its two slots that is
-// empty.
-func (t *hookTable) findSlow(name string, i uintptr) *hookEntry {
-	j := (i + 1) % hookCacheSize
-	if s := t.cache[j].Load(); s != nil && s.name == name {
-		return s.entry
-	}
-	e := t.winners[name]
-	if e == nil {
-		return nil
-	}
-	for _, k := range [2]uintptr{i, j} {
-		if t.cache[k].Load() == nil && t.cache[k].CompareAndSwap(nil, &hookCacheSlot{name: strings.Clone(name), entry: e}) {
-			break
-		}
-	}
-	return e
-}
+// find returns the winning hook of a name, or nil.
+func (t *hookTable) find(name string) *hookEntry { return t.winners[name] }
 
 // lookup finds the winning hook of a name, or says why there is none.
 func (t *hookTable) lookup(name string) (*hookEntry, error) {
@@ -244,7 +244,7 @@ func (t *hookTable) lookup(name string) (*hookEntry, error) {
 		return e, nil
 	}
 	if d, ok := t.defs[name]; ok {
-		return nil, fmt.Errorf("%w: hook %q is defined by plugin %s but no loaded plugin implements it", ErrNotFound, name, d.plugin)
+		return nil, fmt.Errorf("%w: hook %q is defined by %s but no loaded plugin implements it", ErrNotFound, name, d.owner())
 	}
 	defined := slices.Sorted(maps.Keys(t.defs))
 	return nil, fmt.Errorf("%w: no hook named %q%s; defined hooks: [%s]", ErrNotFound, name, didYouMean(name, defined), strings.Join(defined, " "))
@@ -263,7 +263,10 @@ func (t *hookTable) report() []HookReport {
 	var out []HookReport
 	for _, name := range slices.Sorted(maps.Keys(t.defs)) {
 		d := t.defs[name]
-		hr := HookReport{Name: name, DefinedBy: d.plugin, Required: d.Required}
+		hr := HookReport{Name: name, DefinedBy: d.plugin, Host: d.host, Required: d.Required}
+		if d.host {
+			hr.DefinedBy = "host"
+		}
 		if d.typ != nil {
 			hr.Type = d.typ.String()
 		}

@@ -241,10 +241,8 @@ func (m *Manager) decide(c *candidate, f *filters, run *checkRun, dry bool) (Plu
 	fail := func(step string, err error) (PluginReport, *loaded, error) {
 		perr := &PluginError{Plugin: c.name, Path: c.match, Step: step, Err: err}
 		pr.Reason, pr.Step = perr.Error(), step
-		if m.skipping() {
+		if m.skipping() { // else the error is returned: the host logs it, once
 			m.log.Warn("opa: plugin left out (PLUGIN_ON_ERROR=skip)", "plugin", c.name, "path", c.match, "step", step, "error", err)
-		} else {
-			m.log.Error("opa: plugin failed", "plugin", c.name, "path", c.match, "step", step, "error", err)
 		}
 		return pr, nil, perr
 	}

@@ -26,7 +26,8 @@ type Manager struct {
 	log      *slog.Logger
 	builtins []namedRegistration
 	red      *redactor
-	settings string // where the settings came from, for the report
+	settings string           // where the settings came from, for the report
+	hostDefs []HookDefinition // DefineHook's, then WithHooks'
 
 	mu    sync.Mutex // serialises Startup and Shutdown
 	phase phase
@@ -38,6 +39,12 @@ type Manager struct {
 	st     atomic.Pointer[state]
 	loaded atomic.Pointer[[]*loaded] // set once the plugins are registered, before components connect
 	report atomic.Pointer[Report]    // the latest report, even after a failed Startup
+	// routes are the plugin routes mounted on the host router, to see
+	// whether the host replaced one after Startup (see Report).
+	routes atomic.Pointer[hostRoutes]
+	// running is set while Startup runs, so that a call before the hooks
+	// are registered says so (see started).
+	running atomic.Bool
 }
 
 // state is what a Manager serves; a state never changes once stored.
@@ -87,6 +94,10 @@ func New(opts ...Option) (*Manager, error) {
 		}
 		seen[b.name] = true
 	}
+	hostDefs, err := hostDefinitions(s.hooks)
+	if err != nil {
+		return nil, err
+	}
 	var cfg Config
 	if s.config != nil {
 		cfg = *s.config
@@ -94,12 +105,11 @@ func New(opts ...Option) (*Manager, error) {
 			return nil, err
 		}
 	} else {
-		var err error
 		if cfg, err = LoadConfig(s.viper); err != nil {
 			return nil, err
 		}
 	}
-	m := &Manager{cfg: cfg, log: s.logger, builtins: s.builtins, red: newRedactor(cfg.OptionalComponents), settings: settingsSource(s, os.Environ())}
+	m := &Manager{cfg: cfg, log: s.logger, builtins: s.builtins, red: newRedactor(cfg.OptionalComponents), settings: settingsSource(s, os.Environ()), hostDefs: hostDefs}
 	if m.log == nil {
 		m.log = slog.Default()
 	}
@@ -131,6 +141,13 @@ func settingsSource(s options, environ []string) string {
 // are closed in reverse order (under a fresh deadline) and the error names
 // the step and the plugin. A Manager starts once.
 //
+// ctx bounds Startup: when it ends (a SIGTERM caught with
+// signal.NotifyContext), Startup stops between steps, stops waiting for a
+// component's New, Connect or Validate and for a setup, rolls back as for a
+// failed step, and returns an error wrapping ctx's error. A Connect or
+// setup that honours its ctx returns; one that does not is left to finish
+// on its own goroutine.
+//
 // While it runs, the Manager already answers what is ready: its hooks once
 // they are registered (so a component's Connect may call them), each
 // component once it is connected (so a component may use one that sorts
@@ -160,27 +177,38 @@ func (m *Manager) start(ctx context.Context, r chi.Router) error {
 		return fmt.Errorf("%w: Startup called on a manager in state %s (make a new one)", ErrState, m.phase)
 	}
 	m.phase = phaseStarting
+	m.running.Store(true)
+	defer m.running.Store(false)
 	rep := &Report{}
 	st, err := m.run(ctx, r, rep)
 	if err != nil {
 		err = m.red.wrap(err)
 		rep.Error = err.Error()
-		m.st.Store(nil)
+		m.setState(nil)
 		m.publishReport(rep, phaseFailed)
 		m.phase = phaseFailed
-		m.log.Error("opa: startup failed", "error", err)
+		// Not logged: the error is returned, and the host logs it once.
 		return err
 	}
 	m.publishReport(rep, phaseStarted)
-	m.st.Store(st)
+	m.setState(st)
 	m.phase = phaseStarted
 	return nil
 }
 
 // run does the steps of Startup in order, filling rep as it goes.
 func (m *Manager) run(ctx context.Context, r chi.Router, rep *Report) (_ *state, err error) {
+	if err := startCancelled(ctx, "before loading the plugins"); err != nil {
+		return nil, err
+	}
+	for _, w := range m.cfg.warnings {
+		m.warn(rep, w)
+	}
 	plugins, err := m.loadPlugins(rep)
 	if err != nil {
+		return nil, err
+	}
+	if err := startCancelled(ctx, "after loading the plugins"); err != nil {
 		return nil, err
 	}
 	reg, err := m.register(r, plugins, rep)
@@ -190,11 +218,11 @@ func (m *Manager) run(ctx context.Context, r chi.Router, rep *Report) (_ *state,
 	st := &state{plugins: reg.plugins, hooks: reg.hooks, components: map[string]*component{}}
 	m.loaded.Store(&reg.plugins)
 	// The hooks are ready: serve them (a component's Connect may call them).
-	m.st.Store(&state{plugins: reg.plugins, hooks: reg.hooks})
+	m.setState(&state{plugins: reg.plugins, hooks: reg.hooks})
 	rep.Hooks = reg.hooks.report()
 	defer func() {
 		if err != nil {
-			m.st.Store(nil)
+			m.setState(nil)
 			m.loaded.Store(nil)
 		}
 		if err != nil && len(st.connected) > 0 {
@@ -209,13 +237,18 @@ func (m *Manager) run(ctx context.Context, r chi.Router, rep *Report) (_ *state,
 	}
 	// The components are ready too: serve them (setups may use them).
 	st.ready = true
-	m.st.Store(st)
+	m.setState(st)
 	if r == nil {
 		return st, nil
 	}
-	if rep.Routes, err = reg.routes.mount(r); err != nil {
+	if err := startCancelled(ctx, "before mounting the routes"); err != nil {
 		return nil, err
 	}
+	var mounted *hostRoutes
+	if rep.Routes, mounted, err = reg.routes.mount(r); err != nil {
+		return nil, err
+	}
+	m.routes.Store(mounted)
 	// Setups find the Manager with ManagerFrom(ctx).
 	if err := m.runSetups(withManager(ctx, m), r, reg.plugins, rep); err != nil {
 		return nil, err
@@ -236,14 +269,20 @@ type provided struct {
 // plugins an error names are left out and the rest registered again, until
 // nothing fails or what fails names no plugin (a missing required hook).
 func (m *Manager) register(r chi.Router, plugins []*loaded, rep *Report) (*provided, error) {
+	leftOut := m.leftOut(rep)
 	for {
-		reg, err := registerAll(r, plugins)
+		reg, err := registerAll(r, m.hostDefs, plugins, leftOut)
 		if err == nil {
 			return reg, nil
 		}
 		bad := pluginErrors(err)
 		if !m.skipping() || len(bad) == 0 {
 			return nil, err
+		}
+		for _, lp := range plugins {
+			if bad[lp.name] != nil {
+				leftOut = append(leftOut, leftOutPlugin{name: lp.name, reason: "left out after an error (PLUGIN_ON_ERROR=skip)", defs: lp.plugin.HookDefinitions, known: true})
+			}
 		}
 		plugins = slices.DeleteFunc(plugins, func(lp *loaded) bool { return bad[lp.name] != nil })
 		for _, name := range slices.Sorted(maps.Keys(bad)) {
@@ -252,10 +291,31 @@ func (m *Manager) register(r chi.Router, plugins []*loaded, rep *Report) (*provi
 	}
 }
 
-func registerAll(r chi.Router, plugins []*loaded) (*provided, error) {
+// leftOut lists the plugins that the report shows found but not loaded,
+// other than shadowed ones, with the hook definitions of compiled-in ones,
+// so that a hook whose definition one of them holds is explained.
+func (m *Manager) leftOut(rep *Report) []leftOutPlugin {
+	var out []leftOutPlugin
+	builtins := m.allBuiltins()
+	for _, p := range rep.Plugins {
+		if p.Loaded || strings.HasPrefix(p.Reason, "shadowed by ") {
+			continue
+		}
+		o := leftOutPlugin{name: p.Name, reason: p.Reason}
+		if p.Builtin {
+			if i := slices.IndexFunc(builtins, func(b namedRegistration) bool { return b.name == p.Name }); i >= 0 {
+				o.defs, o.known = builtins[i].plugin.HookDefinitions, true
+			}
+		}
+		out = append(out, o)
+	}
+	return out
+}
+
+func registerAll(r chi.Router, host []HookDefinition, plugins []*loaded, leftOut []leftOutPlugin) (*provided, error) {
 	reg := &provided{plugins: plugins}
 	var err error
-	if reg.hooks, err = buildHooks(plugins); err != nil {
+	if reg.hooks, err = buildHooks(host, plugins, leftOut); err != nil {
 		return nil, err
 	}
 	if err := checkTasks(plugins); err != nil {
@@ -318,6 +378,9 @@ func (m *Manager) skipLoaded(rep *Report, name string, err error) {
 func (m *Manager) runSetups(ctx context.Context, r chi.Router, plugins []*loaded, rep *Report) error {
 	for _, lp := range plugins {
 		for i, s := range lp.plugin.Setups {
+			if err := startCancelled(ctx, "before the setups of plugin "+lp.name); err != nil {
+				return err
+			}
 			err := callSetup(ctx, r, s)
 			if err == nil {
 				continue
@@ -338,16 +401,38 @@ func (m *Manager) runSetups(ctx context.Context, r chi.Router, plugins []*loaded
 	return nil
 }
 
-func callSetup(ctx context.Context, r chi.Router, s Setup) (err error) {
-	defer func() {
-		if v := recover(); v != nil {
-			err = &PanicError{Value: v}
-		}
-	}()
+// callSetup runs a setup and returns its error, or a panic turned into
+// one. If ctx ends first it stops waiting and returns an error wrapping
+// ctx's error; the setup's goroutine is left to finish on its own (it got
+// ctx, and should return once ctx ends).
+func callSetup(ctx context.Context, r chi.Router, s Setup) error {
 	if s == nil {
 		return errors.New("setup is a nil func")
 	}
-	return s(ctx, r)
+	done := make(chan error, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				done <- &PanicError{Value: v}
+			}
+		}()
+		done <- s(ctx, r)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("stopped waiting: the context of Startup ended while the setup ran: %w", context.Cause(ctx))
+	}
+}
+
+// startCancelled returns an error wrapping ctx's error if ctx has ended,
+// saying where Startup stopped.
+func startCancelled(ctx context.Context, where string) error {
+	if ctx.Err() == nil {
+		return nil
+	}
+	return fmt.Errorf("opa: Startup stopped %s: its context ended: %w", where, context.Cause(ctx))
 }
 
 // Shutdown closes every connected component in reverse connect order, keeps
@@ -368,7 +453,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	}
 	m.phase = phaseStopped
 	m.reportStopped()
-	st := m.st.Swap(nil)
+	st := m.setState(nil)
 	m.mu.Unlock()
 	if len(st.connected) == 0 {
 		return nil
@@ -395,11 +480,20 @@ func (m *Manager) Logger() *slog.Logger { return m.log }
 
 // Report returns what the Manager found and did; see Report. A zero
 // Manager (not made with New) has an empty Report.
+//
+// Each call walks the host router of a started Manager: a plugin route
+// that a host route added after Startup replaced is marked ReplacedByHost,
+// with a warning (and a WARN line, once).
 func (m *Manager) Report() Report {
-	if r := m.report.Load(); r != nil {
-		return *r
+	r := m.report.Load()
+	if r == nil {
+		return Report{}
 	}
-	return Report{}
+	rep := *r
+	if m.st.Load() != nil { // started, or far enough in Startup
+		m.routes.Load().markReplaced(&rep, func(msg string) { m.log.Warn(msg) })
+	}
+	return rep
 }
 
 // started returns the state the Manager serves: that of a started Manager,
@@ -409,6 +503,10 @@ func (m *Manager) started() (*state, error) {
 	if st == nil {
 		if rep := m.report.Load(); rep != nil && rep.Error != "" {
 			return nil, fmt.Errorf("%w: the manager did not start: %s", ErrState, rep.Error)
+		}
+		if m.running.Load() {
+			return nil, fmt.Errorf("%w: Startup is running; hooks are registered at step 2, after every plugin is loaded, and components connected at step 3: "+
+				"call hooks from a component's Connect, a setup or a handler, not from a plugin's package-level vars or init", ErrState)
 		}
 		return nil, fmt.Errorf("%w: the manager is not started (call Startup first)", ErrState)
 	}

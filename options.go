@@ -15,6 +15,7 @@ type options struct {
 	viper    *viper.Viper
 	logger   *slog.Logger
 	builtins []namedRegistration
+	hooks    []HookDefinition // WithHooks
 }
 
 // WithConfig makes the Manager use c instead of loading settings files and

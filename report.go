@@ -82,8 +82,11 @@ func addNote(note, more string) string {
 // HookReport is one hook definition, the hook that won it and every hook
 // that competed for it.
 type HookReport struct {
-	Name      string `json:"name"`
+	Name string `json:"name"`
+	// DefinedBy is the plugin whose HookDefinitions hold it, or "host" for
+	// a definition of the host's own (DefineHook, WithHooks; Host is set).
 	DefinedBy string `json:"defined_by"`
+	Host      bool   `json:"host,omitempty"` // defined by the host: no filter applies to it
 	Required  bool   `json:"required,omitempty"`
 	Type      string `json:"type,omitempty"`   // the definition's func type; empty: any func
 	Plugin    string `json:"plugin,omitempty"` // the plugin whose hook won; empty: none
@@ -124,6 +127,10 @@ type RouteReport struct {
 	Method  string `json:"method"`
 	Pattern string `json:"pattern"`
 	Plugin  string `json:"plugin"`
+	// ReplacedByHost is set when the host router no longer serves the
+	// plugin's handler here: a host route on the same method and path was
+	// added after Startup (chi replaces it silently). Report also warns.
+	ReplacedByHost bool `json:"replaced_by_host,omitempty"`
 }
 
 // String renders the report as plain text, one line per item.
@@ -156,7 +163,11 @@ func (r Report) String() string {
 		if h.Plugin != "" {
 			winner = fmt.Sprintf("plugin %s (order %d)", h.Plugin, h.Order)
 		}
-		fmt.Fprintf(&b, "hook %s (defined by %s): %s\n", h.Name, h.DefinedBy, winner)
+		by := h.DefinedBy
+		if h.Host {
+			by = "the host"
+		}
+		fmt.Fprintf(&b, "hook %s (defined by %s): %s\n", h.Name, by, winner)
 	}
 	for _, c := range r.Components {
 		fmt.Fprintf(&b, "component %s (driver %s, LOAD=%s): %s", c.Name, c.Driver, c.Load, c.State)
@@ -174,7 +185,11 @@ func (r Report) String() string {
 		b.WriteByte('\n')
 	}
 	for _, rt := range r.Routes {
-		fmt.Fprintf(&b, "route %s %s (plugin %s)\n", rt.Method, rt.Pattern, rt.Plugin)
+		replaced := ""
+		if rt.ReplacedByHost {
+			replaced = ": replaced by the host"
+		}
+		fmt.Fprintf(&b, "route %s %s (plugin %s)%s\n", rt.Method, rt.Pattern, rt.Plugin, replaced)
 	}
 	if r.Error != "" {
 		fmt.Fprintf(&b, "startup failed: %s\n", r.Error)

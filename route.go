@@ -107,18 +107,23 @@ func walkRouter(r chi.Router, fn chi.WalkFunc) (err error) {
 	return chi.Walk(r, fn)
 }
 
-// mount adds the planned routes to host.
-func (p *routePlan) mount(host chi.Router) ([]RouteReport, error) {
+// mount adds the planned routes to host, each handler wrapped in a
+// pluginHandler of its own; it returns them in the order of the report.
+func (p *routePlan) mount(host chi.Router) ([]RouteReport, *hostRoutes, error) {
 	var report []RouteReport
+	hr := &hostRoutes{router: host}
 	for i, lp := range p.plugins {
 		for _, rt := range p.routes[i] {
+			ph := &pluginHandler{rt.handler}
+			rt.handler = ph
 			if err := addRoute(host, rt); err != nil {
-				return report, &PluginError{Plugin: lp.name, Path: lp.match, Step: "routes", Err: err}
+				return report, nil, &PluginError{Plugin: lp.name, Path: lp.match, Step: "routes", Err: err}
 			}
 			report = append(report, RouteReport{Method: rt.method, Pattern: rt.pattern, Plugin: lp.name})
+			hr.mounted = append(hr.mounted, ph)
 		}
 	}
-	return report, nil
+	return report, hr, nil
 }
 
 // addRoute registers one route, turning a chi panic into an error.

@@ -3,9 +3,11 @@ package opa_test
 import (
 	"context"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/go-chi/chi/v5"
@@ -227,4 +229,54 @@ func TestRoutesMountedPlainHandler(t *testing.T) {
 		assert.Equal(t, 200, status, method)
 		assert.Equal(t, "static", body, method)
 	}
+}
+
+// TestRoutesReplacedByTheHost adds, after Startup, a host route on a
+// plugin route's method and path (chi then serves the host's handler):
+// the report marks the plugin's route, in the JSON, the text and the page,
+// warns, and logs the WARN line once however often it is asked.
+func TestRoutesReplacedByTheHost(t *testing.T) {
+	pr := chi.NewRouter()
+	pr.Get("/hello/{name}", text("plugin"))
+	pr.Get("/kept", text("kept"))
+	host := chi.NewRouter()
+	logs := &strings.Builder{}
+	log := slog.New(slog.NewTextHandler(&lockedBuilder{b: logs}, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	m, err := startMgr(t, opa.Config{}, host, opa.WithPlugin("web", opa.Plugin{Router: pr}), opa.WithLogger(log))
+	require.NoError(t, err)
+	assert.Empty(t, m.Report().Warnings, "nothing replaced yet")
+
+	host.Get("/hello/{who}", text("host")) // after Startup: chi replaces the plugin's handler
+	_, body, _ := get(host, "GET", "/hello/ada")
+	require.Equal(t, "host", body, "chi serves the host's route")
+
+	for range 3 {
+		rep := m.Report()
+		assert.Equal(t, []opa.RouteReport{
+			{Method: "GET", Pattern: "/hello/{name}", Plugin: "web", ReplacedByHost: true},
+			{Method: "GET", Pattern: "/kept", Plugin: "web"},
+		}, rep.Routes)
+		require.Len(t, rep.Warnings, 1)
+		assert.Contains(t, rep.Warnings[0], "GET /hello/{name} of plugin web is replaced by the host")
+		assert.Contains(t, rep.String(), "route GET /hello/{name} (plugin web): replaced by the host")
+	}
+	assert.Equal(t, 1, strings.Count(logs.String(), "is replaced by the host"), "one WARN line:\n%s", logs)
+
+	js := getReport(t, m.ReportHandler(), "/", "").Body.String()
+	assert.Contains(t, js, `"replaced_by_host": true`)
+	page := getReport(t, m.ReportHandler(), "/?format=html", "").Body.String()
+	assert.Contains(t, page, `<span class="badge warn">replaced by the host</span>`)
+}
+
+// lockedBuilder is a strings.Builder that a logger may write from many
+// goroutines.
+type lockedBuilder struct {
+	mu sync.Mutex
+	b  *strings.Builder
+}
+
+func (l *lockedBuilder) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
 }

@@ -11,6 +11,9 @@ const mergeMarker = "dynaconf_merge"
 type Settings struct {
 	root map[string]any
 	src  srcTree
+	// sections are the top-level names of each settings file read, by
+	// path, lower-case (see SectionWarnings).
+	sections map[string][]string
 }
 
 func newSettings() *Settings {

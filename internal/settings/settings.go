@@ -71,6 +71,7 @@ func Load(base map[string]any, env map[string]string, check func(path string) er
 		if err := fileSections(l, f, file, environ); err != nil {
 			return nil, err
 		}
+		l.noteSections(f, file)
 	}
 	vars, err := envSettings(env)
 	if err != nil {

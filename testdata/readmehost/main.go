@@ -1,5 +1,6 @@
-// Command readmehost is the README's "host in ten lines", for the
-// real-plugin tests: the package-level API (opa.Startup, opa.CallHook,
+// Command readmehost is the README's host in its first, shorter form, for
+// the real-plugin tests (testdata/readmemain is the README's complete host,
+// word for word): the package-level API (opa.Startup, opa.CallHook,
 // opa.Shutdown) as a user writes it. It differs only where a test needs it
 // to: it listens on a port the kernel picks and prints "listening on
 // ADDR" (no port to race for), it serves the README's handler that calls a

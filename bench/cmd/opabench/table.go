@@ -39,7 +39,7 @@ type row struct {
 	zeroAllocs bool    // the target also wants 0 allocations for the subject
 }
 
-// rows are the targets (issues 6, 11 and 13), then figures kept for information.
+// rows are the targets (issues 6, 11, 13 and 25), then figures kept for information.
 func rows(c config) []row {
 	hook := func(bench, unit string) side {
 		return side{bench: bench, unit: unit + "-cpu-ns/call", allocs: unit + "-allocs/call"}
@@ -47,8 +47,10 @@ func rows(c config) []row {
 	cpuOnly := func(bench, unit string) side { return side{bench: bench, unit: unit} }
 	parallel := func(bench string) side { return side{bench: bench, unit: "ns/call", also: "cpu-ns/call"} }
 	return []row{
+		{what: "hook through a `HookRef[F](name)` handle in a package var", subject: hook("HookCall/add", "handle"),
+			baseline: hook("HookCall/add", "direct"), baseWhat: "direct call", limit: 1.5, zeroAllocs: true},
 		{what: "hook through `HookFunc[F](name)` on each call", subject: hook("HookCall/add", "HookFunc"),
-			baseline: hook("HookCall/add", "direct"), baseWhat: "direct call", limit: 5, zeroAllocs: true},
+			baseline: hook("HookCall/add", "direct"), baseWhat: "direct call", limit: 10, zeroAllocs: true},
 		{what: "calling the func `HookFunc` returned", subject: cpuOnly("HookCall/add", "returned-cpu-ns/call"),
 			baseline: cpuOnly("HookCall/add", "direct-cpu-ns/call"), baseWhat: "direct call", limit: 1.0, oneDecimal: true},
 		{what: "`CallHook(name, args...)`", subject: hook("HookCall/add-CallHook", "CallHook"),
