@@ -127,7 +127,7 @@ func (m *Manager) publishConnecting(st *state, next string) {
 		cp := *c
 		done[name] = &cp
 	}
-	m.setState(&state{plugins: st.plugins, hooks: st.hooks, components: done, connecting: next})
+	m.setState(&state{plugins: st.plugins, hooks: st.hooks, components: done, serving: servingConnecting, connecting: next})
 }
 
 // componentNames returns the configured component names in connect order:
@@ -266,7 +266,7 @@ func (m *Manager) Component(name string) (Component, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !st.ready && st.components == nil {
+	if st.serving == servingHooks {
 		return nil, fmt.Errorf("%w: components are not connected yet (Startup is connecting them)", ErrState)
 	}
 	lname := strings.ToLower(name)

@@ -53,11 +53,32 @@ type state struct {
 	hooks      *hookTable
 	components map[string]*component
 	connected  []*component // in connect order
-	ready      bool         // the components are connected: Component answers
+	serving    serving      // how far Startup has come
 	// connecting is, while Startup connects the components, the one it
 	// connects now; components then holds copies of those before it, which
 	// Component answers for (a component may use one that sorts before it).
 	connecting string
+}
+
+// serving is what a state serves, in the order Startup makes it ready.
+type serving int
+
+const (
+	servingHooks      serving = iota // the hooks are registered; no component yet
+	servingConnecting                // the components before connecting are connected
+	servingAll                       // every component is connected (or left out)
+)
+
+func (s serving) String() string {
+	switch s {
+	case servingHooks:
+		return "hooks"
+	case servingConnecting:
+		return "connecting components"
+	case servingAll:
+		return "everything"
+	}
+	return fmt.Sprintf("serving(%d)", int(s))
 }
 
 type phase int
@@ -71,7 +92,11 @@ const (
 )
 
 func (p phase) String() string {
-	return [...]string{"new", "starting", "started", "failed", "stopped"}[p]
+	names := [...]string{"new", "starting", "started", "failed", "stopped"}
+	if p < 0 || int(p) >= len(names) {
+		return fmt.Sprintf("phase(%d)", int(p))
+	}
+	return names[p]
 }
 
 // New makes a Manager; it is the only way to make one (a zero Manager
@@ -236,7 +261,7 @@ func (m *Manager) run(ctx context.Context, r chi.Router, rep *Report) (_ *state,
 		return nil, err
 	}
 	// The components are ready too: serve them (setups may use them).
-	st.ready = true
+	st.serving = servingAll
 	m.setState(st)
 	if r == nil {
 		return st, nil

@@ -26,7 +26,7 @@ const StatusTimeout = 2 * time.Second
 func (m *Manager) ReportWithStatus(ctx context.Context) Report {
 	rep := m.Report()
 	st := m.st.Load()
-	if st == nil || !st.ready || len(rep.Components) == 0 {
+	if st == nil || st.serving != servingAll || len(rep.Components) == 0 {
 		return rep
 	}
 	// The stored report is shared: fill a copy of its components.
