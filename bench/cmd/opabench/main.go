@@ -49,9 +49,13 @@ func main() {
 	flag.StringVar(&c.routeTime, "route-benchtime", "2s", "-test.benchtime of the route benchmarks (their ratio must be steady to 1%)")
 	flag.StringVar(&c.discoverTime, "discover-benchtime", "1500ms", "-test.benchtime of the discovery benchmarks")
 	quick := flag.Bool("quick", false, "one short round of everything, to check that it all runs (figures are not meaningful)")
+	startupOnly := flag.Bool("startup-only", false, "run only the Startup comparison (fresh processes, time and memory); the other rows read n/a")
 	flag.Parse()
 	if *quick {
 		c.rounds, c.startupRounds, c.benchtime, c.routeTime, c.discoverTime = 1, 2, "20ms", "20ms", "1x"
+	}
+	if *startupOnly {
+		c.rounds = 0
 	}
 	c.startupPlugins = 20
 	c.startupTimeout = 2 * time.Minute
@@ -96,7 +100,7 @@ func main() {
 			fail(err)
 		}
 	}
-	progress("Startup: %d fresh processes of each of 3 programs, in turns", c.startupRounds)
+	progress("Startup: %d fresh processes of each program, in turns", c.startupRounds)
 	if err := startupRounds(c, res); err != nil {
 		fail(err)
 	}
