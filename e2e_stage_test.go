@@ -168,15 +168,15 @@ func TestFilesThatAreNotPluginsInAPluginFolder(t *testing.T) {
 	require.Len(t, res.Gets, 1)
 	assert.Equal(t, "hello from a plugin", res.Gets[0].Body)
 	for name, kind := range map[string]string{
-		"fifo":   "a FIFO (named pipe)",
-		"device": "a character device",
-		"folder": "a directory",
-		"socket": "a socket",
+		"fifo":   "a named pipe (FIFO), not a regular file",
+		"device": "a character device, not a regular file",
+		"folder": "a directory, not a plugin file",
+		"socket": "a socket, not a regular file",
 	} {
 		p := res.plugin(t, name)
 		assert.False(t, p.Loaded, name)
 		assert.Equal(t, "preflight", p.Step, name)
-		assert.Contains(t, p.Reason, filepath.Join(dir, name+".so")+" is "+kind+", not a plugin file", name)
+		assert.Contains(t, p.Reason, filepath.Join(dir, name+".so")+" is "+kind, name)
 	}
 
 	// Without skip, Startup fails naming the first of them, and returns.

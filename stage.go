@@ -131,7 +131,7 @@ func (s *staging) opened(f *stage.File) string {
 // stageStep words a file that could not be staged as a plugin error's
 // step and cause.
 func stageStep(err error) (string, error) {
-	if errors.Is(err, stage.ErrNotRegular) || errors.Is(err, stage.ErrChanged) {
+	if _, ok := errors.AsType[*preflight.NotRegularError](err); ok || errors.Is(err, stage.ErrChanged) {
 		return "preflight", err
 	}
 	return "open", err

@@ -8,12 +8,6 @@ import (
 	"syscall"
 )
 
-// openNonblock opens path for reading with O_NONBLOCK, so that the open of
-// a FIFO returns at once instead of waiting for a writer.
-func openNonblock(path string) (*os.File, error) {
-	return os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-}
-
 // lockFile takes an exclusive flock on f; with wait false it fails at once
 // when another process holds it.
 func lockFile(f *os.File, wait bool) error {
