@@ -61,8 +61,11 @@ type Host struct {
 	Version string `json:"version,omitempty"`  // the main module's version
 }
 
-// Find returns the entry of plugin name.
+// Find returns the entry of plugin name. A nil File has none.
 func (f *File) Find(name string) (Entry, bool) {
+	if f == nil {
+		return Entry{}, false
+	}
 	i := slices.IndexFunc(f.Plugins, func(e Entry) bool { return e.Name == name })
 	if i < 0 {
 		return Entry{}, false
