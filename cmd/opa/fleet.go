@@ -10,6 +10,7 @@ import (
 	"io"
 	"maps"
 	"net/http"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -145,17 +146,20 @@ func fetchAll(urls []string, header http.Header, timeout time.Duration) []*insta
 }
 
 // fetchReport reads one report as JSON.
-func fetchReport(client *http.Client, url string, header http.Header, timeout time.Duration) (opa.Report, error) {
+func fetchReport(client *http.Client, reportURL string, header http.Header, timeout time.Duration) (opa.Report, error) {
 	var rep opa.Report
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, reportURL, nil)
 	if err != nil {
 		return rep, fmt.Errorf("not a URL: %w", err)
 	}
 	req.Header = header.Clone()
 	req.Header.Set("Accept", "application/json")
 	resp, err := client.Do(req)
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		err = ue.Err // the URL is named already
+	}
 	if err != nil {
 		return rep, fmt.Errorf("unreachable: %w", err)
 	}
@@ -196,7 +200,7 @@ func compareFleet(w io.Writer, insts []*instance) bool {
 		}
 		groups[i].urls = append(groups[i].urls, in.url)
 	}
-	fmt.Fprintf(w, "%d instances, %d fingerprints\n", len(insts), len(groups))
+	fmt.Fprintf(w, "%s, %s\n", count(len(insts), "instance"), count(len(groups), "fingerprint"))
 	for _, g := range groups {
 		fmt.Fprintf(w, "\nplugins %s settings %s: %s\n", opa.Short(g.plugins), opa.Short(g.settings), count(len(g.urls), "instance"))
 		for _, u := range g.urls {
