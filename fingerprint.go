@@ -77,12 +77,16 @@ func perInstanceSetting(key string) bool {
 }
 
 // hostSettings keeps the top-level settings of root (lower-case keys, as
-// merged) that are not the library's, for the settings fingerprint.
+// merged) that are not the library's, for the settings fingerprint; nil
+// when there are none.
 func hostSettings(root map[string]any) map[string]any {
-	out := map[string]any{}
+	var out map[string]any
 	for k, v := range root {
 		if strings.HasPrefix(k, namespacePrefix) || knownKey(k, settingNames) {
 			continue
+		}
+		if out == nil {
+			out = map[string]any{}
 		}
 		out[k] = v
 	}
