@@ -107,6 +107,19 @@ type Config struct {
 	// found, and New logs a warning. Setting: PLUGIN_OPEN_IN_PLACE.
 	OpenInPlace bool
 
+	// IgnoreLock turns off the enforcement of opa.lock files: by default,
+	// a plugin folder that holds an opa.lock (written by opa lock, opa add
+	// and opa remove) loads only the .so files it names, each with the
+	// SHA-256 it records, and every file it names must be there (see
+	// LockFile). Set, the locks are not read, and Startup warns.
+	// Setting: PLUGIN_IGNORE_LOCK.
+	IgnoreLock bool
+
+	// hostSettings are the top-level settings outside the library's
+	// namespace that LoadConfig merged (the host's own), lower-case keys:
+	// the settings fingerprint covers them, redacted (see Fingerprint).
+	hostSettings map[string]any
+
 	// warnings are what LoadConfig found in the settings files that may not
 	// do what it seems (an ENV no section matches, a misspelt section);
 	// Startup puts them in the report's warnings, each a WARN line.

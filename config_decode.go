@@ -86,6 +86,7 @@ func decodeConfig(l *settings.Settings) (Config, error) {
 		{"plugin_allow_insecure_permissions", &c.AllowInsecurePermissions},
 		{"plugin_require_sha256", &c.RequireSHA256},
 		{"plugin_open_in_place", &c.OpenInPlace},
+		{"plugin_ignore_lock", &c.IgnoreLock},
 	}
 	for _, s := range bools {
 		if *s.dst, err = d.boolean(s.key); err != nil {

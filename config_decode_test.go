@@ -71,9 +71,10 @@ func TestLoadConfigDecode(t *testing.T) {
 			want:    Config{OptionalComponents: map[string]ComponentConfig{"a": {Load: "no", Opts: Options{}}}},
 		},
 		{
-			name:    "keys outside the library's namespace are left to the host",
+			name:    "keys outside the library's namespace are left to the host (kept for the settings fingerprint only)",
 			section: "DATABASE_URL: x\nPLUGINS: y\nPLUGIN_PATHS: [/p]\nOPTIONAL_COMPONENTS:\n  a: {DRIVER: d, OPTS: {extra: 1}}\n",
-			want:    Config{PluginPaths: []string{"/p"}, OptionalComponents: map[string]ComponentConfig{"a": {Load: "auto", Driver: "d", Opts: Options{"extra": 1}}}},
+			want: Config{PluginPaths: []string{"/p"}, OptionalComponents: map[string]ComponentConfig{"a": {Load: "auto", Driver: "d", Opts: Options{"extra": 1}}},
+				hostSettings: map[string]any{"database_url": "x", "plugins": "y"}},
 		},
 	}
 	for _, tc := range tests {

@@ -32,6 +32,7 @@ var settingNames = []string{
 	"PLUGIN_REQUIRE_SHA256",
 	"PLUGIN_COPY_DIR",
 	"PLUGIN_OPEN_IN_PLACE",
+	"PLUGIN_IGNORE_LOCK",
 }
 
 // componentKeys are the keys of one entry of OPTIONAL_COMPONENTS.

@@ -137,6 +137,7 @@ func loadConfig(v *viper.Viper, environ []string) (Config, error) {
 		return Config{}, &ConfigError{Source: "viper", Err: fmt.Errorf("cannot store the merged settings: %w", err)}
 	}
 	c.warnings = l.SectionWarnings(env)
+	c.hostSettings = hostSettings(l.Root())
 	return c, nil
 }
 

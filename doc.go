@@ -90,6 +90,14 @@
 // why. A host that wants no globals makes its own with New, and calls
 // SetDefault(m) if plugins use the package-level functions.
 //
+// # Many instances
+//
+// A plugin folder that holds an opa.lock (LockFile, written by the opa
+// command's lock, add and remove) loads only the .so files it names, each
+// with the SHA-256 it records. The report carries a Fingerprint of what an
+// instance runs (the host binary and its plugins) and of its settings, for
+// opa fleet to compare instances.
+//
 // # Configuration
 //
 // LoadConfig reads settings files (YAML, JSON, TOML) from the settings

@@ -142,10 +142,17 @@ func (m *Manager) choose(rep *Report, dry bool, host *Host) ([]*loaded, error) {
 			m.log.Warn("opa: removing the private copies of plugins", "error", err)
 		}
 	}()
+	if run.locks, err = readLocks(paths, run.perm); err != nil {
+		return nil, err
+	}
+	if m.cfg.IgnoreLock {
+		m.warn(rep, lockIgnoredWarning)
+	}
 	if err := m.prefetch(cands, f, run); err != nil {
 		return nil, err
 	}
 	pinNotes := m.strayPins(cands, rep)
+	m.lockOverrides(cands, run.locks, rep)
 	for _, c := range cands {
 		pr, lp, err := m.decide(c, f, run, dry)
 		if note := pinNotes[c.name]; note != "" && c.shadowed == "" { // notes name winning .so files only
@@ -158,6 +165,9 @@ func (m *Manager) choose(rep *Report, dry bool, host *Host) ([]*loaded, error) {
 		if lp != nil {
 			out = append(out, lp)
 		}
+	}
+	if missing := m.missingLocked(cands, run.locks, rep); len(missing) > 0 && (dry || !m.skipping()) {
+		errs = append(errs, missing...)
 	}
 	m.warnTagTypos(f, rep)
 	if exact, why := run.process.Exact(); exact {
@@ -216,18 +226,20 @@ func (m *Manager) prefetch(cands []*candidate, f *filters, run *checkRun) error 
 		if err != nil || f.check(c.match, meta.Tags) != "" || c.badName != nil || !soSupported {
 			continue
 		}
-		if err := run.stage.start(c, m.pinned(c.name), run.process.Fetch, run.perm); err != nil {
+		if err := run.stage.start(c, m.hashed(c, run), run.process.Fetch, run.perm); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// pinned says whether plugin name has a PLUGIN_SHA256 pin, or must have
-// one: its SHA-256 is then computed as its file is staged.
-func (m *Manager) pinned(name string) bool {
-	_, ok := preflight.Pin(m.cfg.PluginSHA256, name)
-	return ok || m.cfg.RequireSHA256
+// hashed says whether candidate c's SHA-256 is computed as its file is
+// staged: when it has a PLUGIN_SHA256 pin, or must have one, or its folder
+// has an opa.lock that is enforced. Other files are not hashed: reading a
+// whole file costs about as much as opening it (BENCHMARKS.md).
+func (m *Manager) hashed(c *candidate, run *checkRun) bool {
+	_, ok := preflight.Pin(m.cfg.PluginSHA256, c.name)
+	return ok || m.cfg.RequireSHA256 || m.lockOf(c, run.locks) != nil
 }
 
 // decide reads a candidate's meta, runs the filters and, if chosen, opens it.
@@ -286,14 +298,14 @@ func (m *Manager) decide(c *candidate, f *filters, run *checkRun, dry bool) (Plu
 	var file *stage.File
 	if c.builtin == nil {
 		var err error
-		if file, err = run.stage.wait(c, m.pinned(c.name)); err != nil {
+		if file, err = run.stage.wait(c, m.hashed(c, run)); err != nil {
 			return fail(stageStep(err))
 		}
+		pr.SHA256 = sumHex(file.SHA256)
 		info, step, err := m.preflight(c, run, file)
 		if err != nil {
 			return fail(step, err)
 		}
-		pr.SHA256 = sumHex(file.SHA256)
 		if mod := preflight.MainModule(info); mod != nil {
 			pr.Module, pr.Version = mod.Path, mod.Version
 		}

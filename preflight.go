@@ -65,6 +65,7 @@ type checkRun struct {
 	permOpened func(string, fs.FileInfo) error // the same, for a file open for loading
 	stage      *staging                        // the chosen files, opened and copied
 	metas      map[*candidate]metaResult
+	locks      map[string]*folderLock // the opa.lock of each search path that has one
 }
 
 // chosenFile is a .so file that passed the checks: file names it, path is
@@ -91,7 +92,7 @@ func newCheckRun(host *Host) *checkRun {
 // preflight runs the checks that come before plugin.Open on a chosen .so
 // file, staged as file (opened, and copied unless it is opened in place),
 // cheapest first, and says which step failed: "trust" (permissions of the
-// file as opened and of its directories, SHA-256 pin), "preflight" (a
+// file as opened and of its directories, SHA-256 pin, opa.lock), "preflight" (a
 // complete ELF shared object for this machine), "identity" (not a copy of
 // a plugin already chosen), "build" (its packages can load next to the
 // host's and those of the plugins chosen before it, as plugin.Open
@@ -100,6 +101,9 @@ func newCheckRun(host *Host) *checkRun {
 // information returned.
 func (m *Manager) preflight(c *candidate, run *checkRun, file *stage.File) (*debug.BuildInfo, string, error) {
 	if err := m.cfg.checkTrust(c.name, c.file, file, run.permOpened); err != nil {
+		return nil, "trust", err
+	}
+	if err := m.checkLock(c, m.lockOf(c, run.locks), file.SHA256); err != nil {
 		return nil, "trust", err
 	}
 	return run.checkFile(c.name, c.file, file.Path)
@@ -159,6 +163,7 @@ func sameIdentity(a, b string) bool {
 func (m *Manager) Explain(host *Host) (Report, error) {
 	var rep Report
 	_, err := m.choose(&rep, true, host)
+	rep.Fingerprint = m.fingerprint(&rep, hostBuildID(host))
 	if err != nil {
 		err = m.red.wrap(err)
 		rep.Error = err.Error()

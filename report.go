@@ -37,6 +37,10 @@ type Report struct {
 	// opening: "package hashes, as plugin.Open decides", or why the check
 	// fell back to build information.
 	BuildCheck string `json:"build_check,omitempty"`
+	// Fingerprint digests what the instance runs (plugins) and how it is
+	// configured (settings), to compare instances: opa fleet. Nil before
+	// plugins were loaded.
+	Fingerprint *Fingerprint `json:"fingerprint,omitempty"`
 }
 
 // PluginReport is one plugin candidate.
@@ -202,6 +206,7 @@ func (m *Manager) publishReport(rep *Report, p phase) {
 	rep.State = p.String()
 	rep.SearchPaths = searchPaths(m.cfg)
 	rep.Settings = m.settings
+	rep.Fingerprint = m.fingerprint(rep, currentBuildID())
 	m.report.Store(rep)
 }
 

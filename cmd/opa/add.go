@@ -18,7 +18,7 @@ import (
 var addCommand = &command{
 	name:    "add",
 	summary: "build, check and install plugins into a plugin directory, and reload the host",
-	usage:   "add --host BINARY [--path DIR] [--pidfile FILE] [--no-downgrade] TARGET...",
+	usage:   "add --host BINARY [--path DIR] [--pidfile FILE] [--lock] [--no-downgrade] TARGET...",
 	help: `Installs plugins into the plugin directory DIR, and into the running host
 when --pidfile is given. Each TARGET is a directory holding a plugin's
 module or package (built as opa build does, in its own module), a
@@ -40,6 +40,12 @@ waits for the outcome of the reload (PIDFILE.reload): it prints the PID
 that serves the new set, or why the old process serves on; then it puts
 DIR back as it was and exits 1.
 
+When DIR holds an opa.lock (see opa lock), it is rewritten to record the
+new files, and --lock starts one. With --pidfile, the lock is part of the
+step: a reload that fails puts the lock back with the files. The
+fingerprints of the set before and after (as the host will report them,
+see opa fleet) are printed.
+
 --path may be left out when the host's settings (read as opa ls reads
 them: OPA_SETTINGS_DIR, ENV, OPA_PLUGIN_PATHS) name exactly one plugin path.
 
@@ -52,6 +58,7 @@ not take the new set, 2 a usage error.`,
 		var o deployOptions
 		o.define(fs)
 		fs.BoolVar(&o.noDowngrade, "no-downgrade", false, "refuse to build a plugin with an older version of a module than it asks for (the host's)")
+		fs.BoolVar(&o.lock, "lock", false, "start an opa.lock in DIR if it has none (one that exists is always kept current)")
 		return func(c *cli, targets []string) int { return runAdd(c, o, targets) }
 	},
 }
@@ -61,6 +68,7 @@ type deployOptions struct {
 	host, path, pidFile string
 	timeout             time.Duration
 	noDowngrade         bool
+	lock                bool // opa add --lock
 }
 
 func (o *deployOptions) define(fs *flag.FlagSet) {
@@ -183,7 +191,7 @@ func runAdd(c *cli, o deployOptions, targets []string) int {
 		}
 	}
 	h := &opa.Host{File: o.host, Build: host}
-	installed, _, err := explainInstalled(cfg, h, names)
+	installed, before, err := explainInstalled(cfg, h, names)
 	if err != nil {
 		c.errorf("%v", err)
 		return exitFailed
@@ -231,7 +239,34 @@ func runAdd(c *cli, o deployOptions, targets []string) int {
 		p.temp = ""
 		fmt.Fprintf(c.stdout, "%s: installed\n", p.file)
 	}
+	u, locked, err := updateLock(dir, o.lock, lockHost(o.host, host))
+	if err != nil {
+		return fail(err)
+	}
+	if locked {
+		undos = append(undos, u)
+		fmt.Fprintf(c.stdout, "%s: updated\n", filepath.Join(dir, opa.LockFile))
+	}
+	if o.pidFile != "" {
+		printFingerprints(c, cfg, h, before)
+	}
 	return finishDeploy(c, o, dir, undos)
+}
+
+// printFingerprints prints the fingerprints of the plugin set before a
+// change (from before, the report of Explain then) and after it (Explain
+// now), as the host will report them with these settings.
+func printFingerprints(c *cli, cfg opa.Config, h *opa.Host, before opa.Report) {
+	_, after, err := explainInstalled(cfg, h, nil)
+	if err != nil || before.Fingerprint == nil || after.Fingerprint == nil {
+		return
+	}
+	for _, r := range []struct {
+		when string
+		fp   *opa.Fingerprint
+	}{{"before", before.Fingerprint}, {"after ", after.Fingerprint}} {
+		fmt.Fprintf(c.stdout, "fingerprint %s: plugins %s settings %s%s\n", r.when, opa.Short(r.fp.Plugins), opa.Short(r.fp.Settings), unhashedNote(r.fp))
+	}
 }
 
 // finishDeploy reloads the host when --pidfile asks for it, and undoes the

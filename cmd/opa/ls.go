@@ -75,6 +75,9 @@ type lsResult struct {
 	OnError           string     `json:"on_error"`                       // PLUGIN_ON_ERROR: what a refused plugin does to Startup
 	Insecure          bool       `json:"insecure_permissions,omitempty"` // OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS: no permission checks
 	Plugins           []lsPlugin `json:"plugins"`                        // in discovery order
+	// Fingerprint is the one the host would report with these plugins
+	// and settings (with --host only: it digests the host binary too).
+	Fingerprint *opa.Fingerprint `json:"fingerprint,omitempty"`
 }
 
 // lsPlugin is one plugin candidate and the decision on it.
@@ -201,6 +204,9 @@ func explain(cfg opa.Config, host *opa.Host) (lsResult, error) {
 		return res, err // bad filters, an unreadable plugin path
 	}
 	res.Warnings = rep.Warnings
+	if host != nil {
+		res.Fingerprint = rep.Fingerprint
+	}
 	for _, p := range rep.Plugins {
 		lp := lsPlugin{Name: p.Name, Path: p.Path, File: p.File, Tags: p.Tags, Meta: p.Meta, Decision: decisionSkip, Reason: p.Reason, Note: p.Note, Module: p.Module, Version: p.Version}
 		switch {
@@ -234,6 +240,9 @@ func printTable(w io.Writer, res lsResult, host *debug.BuildInfo) {
 	}
 	for _, warning := range res.Warnings {
 		fmt.Fprintf(w, "warning:  %s\n", warning)
+	}
+	if fp := res.Fingerprint; fp != nil {
+		fmt.Fprintf(w, "fingerprint: plugins %s settings %s%s\n", opa.Short(fp.Plugins), opa.Short(fp.Settings), unhashedNote(fp))
 	}
 	if res.Insecure {
 		fmt.Fprintln(w, "trust:    permissions NOT checked: OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS=true (development only)")
@@ -289,4 +298,13 @@ func showDir(dir string, notes ...string) string {
 		return dir
 	}
 	return dir + " (" + strings.Join(notes, ", ") + ")"
+}
+
+// unhashedNote says which plugins a fingerprint covers by module and
+// version only, or "".
+func unhashedNote(fp *opa.Fingerprint) string {
+	if len(fp.Unhashed) == 0 {
+		return ""
+	}
+	return " (not hashed, no opa.lock or pin: " + strings.Join(fp.Unhashed, ", ") + ")"
 }

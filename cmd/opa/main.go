@@ -12,8 +12,10 @@
 //	opa ls     [--settings DIR] [--env NAME] [--path DIR]... [--host BINARY] [--json]
 //	opa check  --host BINARY FILE.so...
 //	opa build  --host BINARY [-o DIR] [--no-downgrade] PACKAGE... | MODULE@VERSION...
-//	opa add    --host BINARY [--path DIR] [--pidfile FILE] [--no-downgrade] TARGET...
+//	opa add    --host BINARY [--path DIR] [--pidfile FILE] [--lock] [--no-downgrade] TARGET...
 //	opa remove [--path DIR] [--pidfile FILE] [--report URL] NAME...
+//	opa lock   [--host BINARY] DIR
+//	opa fleet  [--file FILE] [--header 'NAME: VALUE']... [--timeout D] URL...
 //	opa init   [--host BINARY] MODULE [DIR]
 //	opa help   [COMMAND]
 //
@@ -26,7 +28,9 @@
 // becomes DIR/NAME.so, NAME being the last element of its import path.
 // add builds, checks against the host and the plugins installed, installs
 // by rename and reloads the host; remove takes plugins out the same way;
-// init writes a new plugin module.
+// init writes a new plugin module. lock records a plugin directory in its
+// opa.lock, which the host enforces; fleet compares the fingerprints of
+// running instances.
 //
 // Exit status: 0 done (ls: even when some plugins would be refused), 1 a
 // plugin would be refused, a build failed or the settings are bad, 2 a usage
@@ -69,7 +73,7 @@ type command struct {
 }
 
 // commands are in the order the overview lists them.
-var commands = []*command{lsCommand, checkCommand, buildCommand, addCommand, removeCommand, initCommand}
+var commands = []*command{lsCommand, checkCommand, buildCommand, addCommand, removeCommand, lockCommand, fleetCommand, initCommand}
 
 // cli is where a command writes.
 type cli struct {

@@ -187,7 +187,7 @@ func TestUsageErrors(t *testing.T) {
 		want string
 	}{
 		{nil, "Usage:"},
-		{[]string{"frob"}, `opa: unknown command "frob" (commands: ls, check, build, add, remove, init)`},
+		{[]string{"frob"}, `opa: unknown command "frob" (commands: ls, check, build, add, remove, lock, fleet, init)`},
 		{[]string{"help", "frob"}, `unknown command "frob"`},
 		{[]string{"ls", "--bogus"}, "opa ls: flag provided but not defined: -bogus"},
 		{[]string{"ls", "extra"}, `opa ls: unexpected argument "extra"`},

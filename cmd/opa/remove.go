@@ -30,6 +30,9 @@ http://127.0.0.1:8080/opa/report), opa first says which plugins that still
 load would lose a hook they require, and refuses. Without it, the reload
 is what finds out: the new process fails, the old one serves on.
 
+When DIR holds an opa.lock, the plugins removed are taken out of it, in the
+same step.
+
 With --pidfile, as for opa add, the host is reloaded and opa waits for the
 outcome; when the host does not take the new set, the plugins are put back
 and opa exits 1.
@@ -111,6 +114,18 @@ func runRemove(c *cli, o deployOptions, reportURL string, names []string) int {
 	}
 	if err := syncDir(dir); err != nil {
 		c.errorf("%v", err)
+	}
+	u, locked, err := updateLock(dir, false, nil)
+	if err != nil {
+		c.errorf("%v", err)
+		if rerr := restore(undos); rerr != nil {
+			c.errorf("could not put %s back as it was: %v", dir, rerr)
+		}
+		return exitFailed
+	}
+	if locked {
+		undos = append(undos, u)
+		fmt.Fprintf(c.stdout, "%s: updated\n", filepath.Join(dir, opa.LockFile))
 	}
 	code := finishDeploy(c, o, dir, undos)
 	if code == exitOK {

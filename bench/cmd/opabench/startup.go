@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/opa-stack/opa-go/internal/lock"
 )
 
 // startupEnv is the environment of the Startup host: its settings in OPA_
@@ -61,6 +63,10 @@ func startupRounds(c config, res *results) error {
 	if err != nil {
 		return err
 	}
+	locked, err := lockedDir(c)
+	if err != nil {
+		return err
+	}
 	// tmpfs is where the tmpfs side puts its copies: a private copy on a
 	// tmpfs holds its whole file in memory while the process maps it, so
 	// that side's memory is its RSS plus the size of the plugins.
@@ -92,6 +98,11 @@ func startupRounds(c config, res *results) error {
 		{"Startup/opa-pinned", func() *exec.Cmd {
 			cmd := exec.Command(c.starthost())
 			cmd.Env = append(startupEnv(c), pins)
+			return cmd
+		}, 0},
+		{"Startup/opa-locked", func() *exec.Cmd {
+			cmd := exec.Command(c.starthost())
+			cmd.Env = append(startupEnv(c), "OPA_PLUGIN_PATHS="+locked) // the later value wins
 			return cmd
 		}, 0},
 		{"Startup/bare", func() *exec.Cmd {
@@ -217,4 +228,44 @@ func readKB(file string) (int64, error) {
 	}
 	defer os.Remove(file)
 	return strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+}
+
+// lockedDir makes, beside the plugin directory, a folder holding the same
+// .so files (hard links, or copies where links fail) and an opa.lock of
+// them, so that the locked Startup reads and hashes every file as the
+// pinned one does, from a folder of its own: a lock in the plugin
+// directory would be enforced on every other side too. It returns the
+// folder.
+func lockedDir(c config) (string, error) {
+	dir := filepath.Join(c.startupDir(), "locked")
+	if err := os.RemoveAll(dir); err != nil {
+		return "", err
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", err
+	}
+	entries, err := os.ReadDir(c.pluginDir())
+	if err != nil {
+		return "", err
+	}
+	f := &lock.File{LockVersion: lock.Version}
+	for _, e := range entries {
+		name, ok := strings.CutSuffix(e.Name(), ".so")
+		if !ok {
+			continue
+		}
+		src, dst := filepath.Join(c.pluginDir(), e.Name()), filepath.Join(dir, e.Name())
+		b, err := os.ReadFile(src)
+		if err != nil {
+			return "", err
+		}
+		if err := os.Link(src, dst); err != nil {
+			if err := os.WriteFile(dst, b, 0o755); err != nil {
+				return "", err
+			}
+		}
+		sum := sha256.Sum256(b)
+		f.Put(lock.Entry{Name: name, File: e.Name(), SHA256: hex.EncodeToString(sum[:])})
+	}
+	return dir, os.WriteFile(filepath.Join(dir, lock.FileName), f.Marshal(), 0o644)
 }

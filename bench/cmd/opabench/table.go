@@ -67,6 +67,8 @@ func rows(c config) []row {
 			baseline: cpuOnly("Startup/bare", "wall-ms"), baseWhat: "bare `plugin.Open` + `Lookup`", limit: 1.20},
 		{what: fmt.Sprintf("`Startup` of %d plugins, private copies and every check on (package hashes, build information, a SHA-256 pin each)", c.startupPlugins), subject: cpuOnly("Startup/opa-pinned", "wall-ms"),
 			baseline: cpuOnly("Startup/bare", "wall-ms"), baseWhat: "bare `plugin.Open` + `Lookup`", limit: 1.30},
+		{what: fmt.Sprintf("`Startup` of %d plugins with an opa.lock of them (every check on, each file hashed as it is staged)", c.startupPlugins), subject: cpuOnly("Startup/opa-locked", "wall-ms"),
+			baseline: cpuOnly("Startup/opa-pinned", "wall-ms"), baseWhat: fmt.Sprintf("the same with %d `PLUGIN_SHA256` pins", c.startupPlugins), limit: 1.05},
 		{what: fmt.Sprintf("memory after `Startup` of %d plugins: RSS, private copies on disk (the default)", c.startupPlugins), subject: cpuOnly("Startup/opa", "mem-mb"),
 			baseline: cpuOnly("Startup/bare", "mem-mb"), baseWhat: "RSS after bare `plugin.Open` + `Lookup`", limit: 1.10},
 		{what: "request to a plugin's route via the host router", subject: cpuOnly("Route/routes=1", "plugin-cpu-ns/req"),

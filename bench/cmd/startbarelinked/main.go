@@ -16,6 +16,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/opa-stack/opa-go"
+	"github.com/opa-stack/opa-go/bench/internal/memstat"
 )
 
 func main() {
@@ -51,5 +52,9 @@ func main() {
 			fmt.Fprintf(os.Stderr, "startbarelinked: %s: Plugin is %T\n", e.Name(), sym)
 			os.Exit(1)
 		}
+	}
+	if err := memstat.Record(); err != nil {
+		fmt.Fprintln(os.Stderr, "startbarelinked:", err)
+		os.Exit(1)
 	}
 }

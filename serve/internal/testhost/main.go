@@ -1,6 +1,7 @@
 // Command testhost is the smallest opa host that reloads with package
 // serve, for serve's tests and benchmark: it loads the plugins of
-// OPA_PLUGIN_PATHS, serves them and GET /pid, and prints
+// OPA_PLUGIN_PATHS, serves them, GET /pid and its report at GET
+// /opa/report, and prints
 //
 //	ready http://ADDR pid=PID
 //
@@ -67,6 +68,7 @@ func run(proc *serve.Process, addr string) error {
 	if err := opa.Startup(r, opa.WithConfig(cfg)); err != nil {
 		return err
 	}
+	r.Get("/opa/report", opa.GetManager().ReportHandler())
 	ln, err := proc.Listen("tcp", addr)
 	if err != nil {
 		return errors.Join(err, opa.Shutdown(context.Background()))
