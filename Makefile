@@ -102,7 +102,7 @@ test-bench: $(TESTSUM)
 # deadline to race.
 FUZZTIME ?= 10000x
 fuzz:
-	for f in .:FuzzParseMeta .:FuzzLoadConfigEnv .:FuzzLoadConfigFile ./internal/preflight:FuzzCheckELF; do \
+	for f in .:FuzzParseMeta .:FuzzLoadConfigEnv .:FuzzLoadConfigFile .:FuzzRedactDSN ./internal/preflight:FuzzCheckELF; do \
 		$(GO) test -run '^$$' -fuzz "^$${f#*:}\$$" -fuzztime $(FUZZTIME) "$${f%%:*}" || exit 1; \
 	done
 
