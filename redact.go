@@ -118,6 +118,24 @@ func newRedactor(comps map[string]ComponentConfig) *redactor {
 	for _, cc := range comps {
 		r.collect(map[string]any(cc.Opts), "", false, 0)
 	}
+	r.finish()
+	return r
+}
+
+// with returns a redactor that also hides the secrets in v, which is read
+// as collect reads OPTS.
+func (r *redactor) with(v any) *redactor {
+	out := &redactor{}
+	if r != nil {
+		out = &redactor{texts: slices.Clone(r.texts), long: slices.Clone(r.long), near: slices.Clone(r.near), all: slices.Clone(r.all)}
+	}
+	out.collect(v, "", false, 0)
+	out.finish()
+	return out
+}
+
+// finish sorts what collect found, longest first, without duplicates.
+func (r *redactor) finish() {
 	longestFirst := func(a, b string) int { return len(b) - len(a) }
 	for _, l := range []*[]string{&r.long, &r.all} {
 		slices.SortFunc(*l, longestFirst)
@@ -127,7 +145,6 @@ func newRedactor(comps map[string]ComponentConfig) *redactor {
 		slices.SortFunc(*l, func(a, b replacement) int { return longestFirst(a.old, b.old) })
 		*l = slices.Compact(*l)
 	}
-	return r
 }
 
 // maxDepth bounds how deep collect and redactValue look into a value.
