@@ -9,7 +9,8 @@ import (
 // A connection string holds its secrets by how it is written, not under a
 // key of OPTS: a URL has a password in its userinfo and perhaps a token in
 // its query, a libpq string has password=. dsnSecrets finds them so that
-// the redactor hides them wherever they show; see doc.go, "Secrets".
+// the redactor hides them wherever they show; see doc.go, "Secrets and the
+// report".
 
 // span is a secret inside an option string: s[start:end] as written, and
 // the values a driver may print for it (decoded, and every other reading).

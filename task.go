@@ -85,9 +85,9 @@ func (e *taskArgsError) Unwrap() []error { return []error{ErrTaskArgs, e.err} }
 // opa hides them in its own errors and logs: those of the components' OPTS,
 // and those of args, a task's JSON args (the values under secret-looking
 // keys such as api_token, and the passwords of connection strings), at any
-// length (see the package doc, "Secrets"). errors.Is and errors.As see the
-// original. A job driver calls it on what a task's Run returns, before the
-// error is logged or stored with the job.
+// length (see the package doc, "Secrets and the report"). errors.Is and
+// errors.As see the original. A job driver calls it on what a task's Run
+// returns, before the error is logged or stored with the job.
 func (m *Manager) RedactTaskError(err error, args json.RawMessage) error {
 	if err == nil {
 		return nil
