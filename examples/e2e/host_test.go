@@ -59,8 +59,9 @@ func hostEnv(t *testing.T, extra ...string) []string {
 		// the test says otherwise (a later variable of one name wins).
 		"OPA_OPTIONAL_COMPONENTS__REDIS__OPTS__ADDR="+closedAddr(t),
 		// The operator's views on a free port too: never one a running
-		// make run (or another test) holds.
-		"ADMIN_ADDR=127.0.0.1:0",
+		// make run (or another test) holds. Not spelt as -addr's
+		// 127.0.0.1:0: a reload hands listeners over by address.
+		"ADMIN_ADDR=localhost:0",
 	)
 	return append(env, extra...)
 }

@@ -67,6 +67,11 @@ func main() {
 }
 
 func run(proc *serve.Process, addr, adminAddr, settingsDir, dataDir string, withUI bool) error {
+	if adminAddr == addr {
+		// Two listeners of one address would be one socket to hand over
+		// on a reload (serve.Process.Listen tells them apart by address).
+		return fmt.Errorf("host: -admin and -addr are the same address (%s): give the operator's views an address of their own, e.g. -admin 127.0.0.1:8081 (with port 0 for both, write one as localhost:0)", addr)
+	}
 	cfg, err := config.Load(settingsDir, dataDir)
 	if err != nil {
 		return err
