@@ -3,6 +3,7 @@ GO        ?= go
 BUILD     := examples/build
 PLUGINS   := $(BUILD)/plugins
 ADDR      ?= 127.0.0.1:8080
+ADMIN_ADDR ?= 127.0.0.1:8081
 
 .PHONY: install run dev examples test test-core test-examples test-river test-serve test-bench vet fuzz bench clean
 
@@ -12,7 +13,7 @@ install:
 
 ## run: build the example plugins, host and worker with one toolchain and flags, then start a worker and the host
 run: examples
-	OPA_PLUGIN_PATHS=$(CURDIR)/$(PLUGINS) ADDR=$(ADDR) exec sh examples/run.sh
+	OPA_PLUGIN_PATHS=$(CURDIR)/$(PLUGINS) ADDR=$(ADDR) ADMIN_ADDR=$(ADMIN_ADDR) exec sh examples/run.sh
 
 ## dev: make run, plus save-and-see: a change under examples/plugins/NAME
 ## rebuilds that plugin with opa build (the host's exact settings) and
@@ -20,7 +21,7 @@ run: examples
 dev: examples
 	$(GO) build -o $(BUILD)/opa ./cmd/opa
 	cd examples && $(GO) build -o build/dev ./dev
-	cd examples && OPA_PLUGIN_PATHS=$(CURDIR)/$(PLUGINS) ADDR=$(ADDR) exec build/dev -build build
+	cd examples && OPA_PLUGIN_PATHS=$(CURDIR)/$(PLUGINS) ADDR=$(ADDR) ADMIN_ADDR=$(ADMIN_ADDR) exec build/dev -build build
 
 # Every plugin is built in the host's module (examples/), by the same go
 # command with the same flags as the host: Go refuses to load a plugin built
@@ -101,10 +102,14 @@ test-bench: $(TESTSUM)
 # with no failing input (golang/go#75804, fixed in Go 1.27). A count has no
 # deadline to race.
 FUZZTIME ?= 10000x
+# FuzzExplain decodes a plugin's line tables on each run (some 40 runs a
+# second here), so it gets fewer.
+FUZZTIME_SLOW ?= 1000x
 fuzz:
-	for f in .:FuzzParseMeta .:FuzzLoadConfigEnv .:FuzzLoadConfigFile ./internal/preflight:FuzzCheckELF ./internal/preflight:FuzzReadPackages ./internal/preflight:FuzzExplain; do \
+	for f in .:FuzzParseMeta .:FuzzLoadConfigEnv .:FuzzLoadConfigFile .:FuzzRedactDSN ./internal/preflight:FuzzCheckELF ./internal/preflight:FuzzReadPackages; do \
 		$(GO) test -run '^$$' -fuzz "^$${f#*:}\$$" -fuzztime $(FUZZTIME) "$${f%%:*}" || exit 1; \
 	done
+	$(GO) test -run '^$$' -fuzz '^FuzzExplain$$' -fuzztime $(FUZZTIME_SLOW) ./internal/preflight
 
 ## bench: every benchmark, side by side with its baseline, as one table (see BENCHMARKS.md),
 ## then serve's reload soak (50 reloads under 20 clients, 0 failed requests)

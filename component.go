@@ -104,7 +104,9 @@ func (m *Manager) connectComponents(ctx context.Context, drivers map[string]driv
 			continue
 		}
 		c.state = stateFailed
-		err = m.red.wrap(fmt.Errorf("opa: %s: %w", c.label(), err))
+		// The driver's text is scrubbed on its own first: where a short
+		// secret forces it to be hidden, the label stays.
+		err = m.red.wrap(fmt.Errorf("opa: %s: %w", c.label(), m.red.wrap(err)))
 		if _, panicked := errors.AsType[*PanicError](err); panicked && m.skipping() {
 			// A driver that panics is a broken plugin: PLUGIN_ON_ERROR=skip
 			// leaves the component failed and goes on.
@@ -148,7 +150,7 @@ func (m *Manager) connectOne(ctx context.Context, drivers map[string]driverEntry
 	if err := checkOpts(c.name, c.cfg.Opts, d.Opts); err != nil {
 		return err
 	}
-	m.log.Info("opa: connecting component", "component", c.name, "driver", d.Name, "plugin", d.plugin, "load", c.load, "opts", redactOptions(c.cfg.Opts))
+	m.log.Info("opa: connecting component", "component", c.name, "driver", d.Name, "plugin", d.plugin, "load", c.load, "opts", m.red.options(c.cfg.Opts))
 	err := guard(ctx, m.cfg.componentTimeout(), "new", func(context.Context) error {
 		comp, err := d.New(c.cfg.Opts)
 		if err == nil && comp == nil {
@@ -203,7 +205,7 @@ func (m *Manager) closeComponents(ctx context.Context, connected []*component) e
 			continue
 		}
 		if err := guard(context.WithoutCancel(ctx), m.cfg.componentTimeout(), "close", cl.Close); err != nil {
-			errs = append(errs, m.red.wrap(fmt.Errorf("opa: %s: %w", c.label(), err)))
+			errs = append(errs, m.red.wrap(fmt.Errorf("opa: %s: %w", c.label(), m.red.wrap(err))))
 			m.log.Error("opa: component close failed", "component", c.name, "error", errs[len(errs)-1])
 			continue
 		}

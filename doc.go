@@ -46,6 +46,27 @@
 // interface assertion: Validator, Closer, Utiler, ManagerBinder, and
 // StatusReporter, whose Status the served report (ReportHandler) shows.
 //
+// # Secrets and the report
+//
+// Secrets never leave the process. The values under secret-looking OPTS
+// keys (by the key's words: password, secret, token, api_key, ...), the
+// passwords of URLs (also with an unescaped '#', '/', '@' or ':'; where
+// the user cannot be told from the password, the whole userinfo), secret
+// query parameters (?password=, ?access_token=, ?sig=) and the password of
+// a libpq key=value string are removed from every error, log line and
+// report, at any length. The scheme, host, port, database and user stay.
+// A secret under 6 characters cannot be told from an ordinary word: it is
+// replaced inside its option's own text (the URL as a driver repeats it)
+// and next to its key, and a component's error that still holds it is
+// hidden whole. Manager.RedactTaskError does the same for a task's error,
+// with the secrets of its args.
+//
+// The report is operator data all the same: file paths, search paths, user
+// names from trust reasons, builds and component errors. Mount
+// ReportHandler where only operators reach it: on a private listener (the
+// example host's -admin, on loopback by default), or behind the host's own
+// auth middleware in a chi group.
+//
 // # Usage
 //
 // Host middleware and routes come first, then Startup, which mounts the

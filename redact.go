@@ -12,11 +12,16 @@ import (
 // redacted replaces a secret value wherever it would be shown.
 const redacted = "[REDACTED]"
 
-// minScrub is the length below which a secret is not replaced in free text
-// (error messages): shorter values would blank out ordinary words such as a
-// component's name. They are still hidden wherever the options themselves
-// are shown (logs and reports, see redactOptions).
+// minScrub is the length below which a secret is not replaced wherever
+// it appears in free text (error messages): shorter values would blank out
+// ordinary words such as a component's name. Such a secret is replaced
+// where it shows inside its option's own text and next to its key, and a
+// text that still holds it is hidden whole (see redactor.scrub).
 const minScrub = 6
+
+// hiddenText replaces a text that holds a short secret (under minScrub
+// bytes) that could not be hidden in place.
+const hiddenText = "[REDACTED: this text held a value of a component's OPTS that is secret and too short (under 6 characters) to hide in place]"
 
 // secretWords are the words of an option key that make its value secret.
 var secretWords = map[string]bool{
@@ -25,6 +30,7 @@ var secretWords = map[string]bool{
 	"credential": true, "credentials": true, "creds": true,
 	"auth": true, "authorization": true,
 	"apikey": true, "privatekey": true, "secretkey": true, "accesskey": true,
+	"sas": true, "sig": true, // Azure's shared access signatures: ?sas=..., ?sig=...
 }
 
 // secretSuffixes make a word secret when it ends with one of them, for keys
@@ -83,39 +89,81 @@ func keyWords(key string) []string {
 	return words
 }
 
-// redactor hides the secret option values of a config in any text.
+// redactor hides the secrets of the components' OPTS in any text.
 type redactor struct {
-	secrets []string
+	// texts are the option strings that hold a secret, each with what is
+	// shown instead, longest first: a driver that repeats its URL in an
+	// error shows it redacted, whatever the length of the password.
+	texts []replacement
+	// long are the secrets of minScrub bytes or more, in every form (as
+	// written, decoded, escaped again), longest first: replaced anywhere.
+	long []string
+	// near are the short secrets together with what stands next to them
+	// in their option's text, or with their key ("password=abc", ":abc@"),
+	// longest first: replaced anywhere.
+	near []replacement
+	// all is every secret in every form: a text that still holds one
+	// after the replacements is hidden whole.
+	all []string
 }
 
-// newRedactor collects the values of secret keys (everything under such a
-// key, when it holds a map or a list), and the passwords inside URLs, from
-// every component's options, looking into maps and lists of any type.
+type replacement struct{ old, new string }
+
+// newRedactor collects the secrets of every component's options: the
+// values of secret keys (everything under such a key, when it holds a map
+// or a list), looking into maps, lists and structs of any type, and the
+// secrets inside URLs and libpq strings under any key (dsnSecrets).
 func newRedactor(comps map[string]ComponentConfig) *redactor {
 	r := &redactor{}
 	for _, cc := range comps {
-		r.collect(map[string]any(cc.Opts), false, 0)
+		r.collect(map[string]any(cc.Opts), "", false, 0)
 	}
-	// Longest first, so a secret holding another is hidden whole.
-	slices.SortFunc(r.secrets, func(a, b string) int { return len(b) - len(a) })
+	r.finish()
 	return r
+}
+
+// with returns a redactor that also hides the secrets in v, which is read
+// as collect reads OPTS.
+func (r *redactor) with(v any) *redactor {
+	out := &redactor{}
+	if r != nil {
+		out = &redactor{texts: slices.Clone(r.texts), long: slices.Clone(r.long), near: slices.Clone(r.near), all: slices.Clone(r.all)}
+	}
+	out.collect(v, "", false, 0)
+	out.finish()
+	return out
+}
+
+// finish sorts what collect found, longest first, without duplicates.
+func (r *redactor) finish() {
+	longestFirst := func(a, b string) int { return len(b) - len(a) }
+	for _, l := range []*[]string{&r.long, &r.all} {
+		slices.SortFunc(*l, longestFirst)
+		*l = slices.Compact(*l)
+	}
+	for _, l := range []*[]replacement{&r.texts, &r.near} {
+		slices.SortFunc(*l, func(a, b replacement) int { return longestFirst(a.old, b.old) })
+		*l = slices.Compact(*l)
+	}
 }
 
 // maxDepth bounds how deep collect and redactValue look into a value.
 const maxDepth = 32
 
-// collect adds the secrets in v; secret says v is held by a secret key.
-func (r *redactor) collect(v any, secret bool, depth int) {
+// collect adds the secrets in v, found under key; secret says v is held by
+// a secret key.
+func (r *redactor) collect(v any, key string, secret bool, depth int) {
 	if v == nil || depth > maxDepth {
 		return
 	}
 	if s, ok := v.(string); ok {
 		if secret {
-			r.add(s)
+			r.addSecret(key, s)
 		}
-		raw, pw := urlPasswords(s)
-		r.add(raw)
-		r.add(pw)
+		r.addText(s)
+		if u, err := url.Parse(s); err == nil && u.String() != s {
+			r.addText(u.String()) // as a driver that parsed it prints it
+		}
 		return
 	}
 	rv := reflect.ValueOf(v)
@@ -123,56 +171,119 @@ func (r *redactor) collect(v any, secret bool, depth int) {
 	case reflect.Map:
 		for it := rv.MapRange(); it.Next(); {
 			k := it.Key()
-			r.collect(it.Value().Interface(), secret || (k.Kind() == reflect.String && secretKey(k.String())), depth+1)
+			sub := key
+			if k.Kind() == reflect.String {
+				sub = k.String()
+			}
+			r.collect(it.Value().Interface(), sub, secret || (k.Kind() == reflect.String && secretKey(k.String())), depth+1)
 		}
 	case reflect.Slice, reflect.Array:
 		if rv.Type().Elem().Kind() == reflect.Uint8 {
 			if secret {
-				r.add(fmt.Sprint(v))
+				r.addSecret(key, fmt.Sprint(v))
 			}
 			return
 		}
 		for i := range rv.Len() {
-			r.collect(rv.Index(i).Interface(), secret, depth+1)
+			r.collect(rv.Index(i).Interface(), key, secret, depth+1)
 		}
 	case reflect.Pointer, reflect.Interface:
 		if !rv.IsNil() {
-			r.collect(rv.Elem().Interface(), secret, depth+1)
+			r.collect(rv.Elem().Interface(), key, secret, depth+1)
 		}
 	case reflect.Struct:
 		for i := range rv.NumField() {
 			if f := rv.Type().Field(i); f.IsExported() {
-				r.collect(rv.Field(i).Interface(), secret || secretKey(f.Name), depth+1)
+				r.collect(rv.Field(i).Interface(), f.Name, secret || secretKey(f.Name), depth+1)
 			}
 		}
+	case reflect.Bool:
+		// true or false under a secret key ("auth: true") says whether,
+		// not what: it is no secret, and would hide every "true".
 	default:
 		if secret {
-			r.add(fmt.Sprint(v))
+			r.addSecret(key, fmt.Sprint(v))
 		}
 	}
 }
 
-func (r *redactor) add(s string) {
-	if len(s) >= minScrub {
-		r.secrets = append(r.secrets, s)
+// addSecret adds s, the whole value under the secret key key.
+func (r *redactor) addSecret(key, s string) {
+	if s == "" {
+		return
+	}
+	r.addValue(s)
+	if key != "" && len(s) < minScrub {
+		for _, f := range []string{"%s=%s", "%s:%s", "%s: %s", "%s='%s'", "%s=%q", "%q:%q", "%q: %q"} {
+			r.near = append(r.near, replacement{fmt.Sprintf(f, key, s), strings.Replace(fmt.Sprintf(f, key, "\x00"), "\x00", redacted, 1)})
+		}
 	}
 }
 
-// scrub returns s with every secret replaced.
+// addText adds the secrets of s, a URL or libpq string, and s itself, to
+// be shown redacted wherever it appears.
+func (r *redactor) addText(s string) {
+	spans := dsnSecrets(s)
+	if len(spans) == 0 {
+		return
+	}
+	r.texts = append(r.texts, replacement{s, replaceSpans(s, spans)})
+	for _, sp := range spans {
+		for _, v := range sp.values {
+			r.addValue(v)
+		}
+		if sp.end-sp.start < minScrub {
+			from, to := max(sp.start-1, 0), min(sp.end+1, len(s))
+			r.near = append(r.near, replacement{s[from:to], s[from:sp.start] + redacted + s[sp.end:to]})
+		}
+	}
+}
+
+// addValue adds a secret, and the forms a URL writer gives it.
+func (r *redactor) addValue(s string) {
+	if s == "" {
+		return
+	}
+	forms := []string{s, url.QueryEscape(s), url.PathEscape(s), strings.TrimPrefix(url.UserPassword("", s).String(), ":")}
+	for _, f := range forms {
+		r.all = append(r.all, f)
+		if len(f) >= minScrub {
+			r.long = append(r.long, f)
+		}
+	}
+}
+
+// scrub returns s with every secret replaced: first the option strings
+// that hold one (so a URL a driver repeats keeps its host and port), then
+// every secret of minScrub bytes or more, then the short ones next to
+// their key or in their URL. A text that still holds a secret, short ones
+// included, comes back as hiddenText: hidden rather than leaked.
 func (r *redactor) scrub(s string) string {
-	if r == nil {
+	if r == nil || len(r.all) == 0 {
 		return s
 	}
-	for _, sec := range r.secrets {
+	for _, t := range r.texts {
+		s = strings.ReplaceAll(s, t.old, t.new)
+	}
+	for _, sec := range r.long {
 		s = strings.ReplaceAll(s, sec, redacted)
+	}
+	for _, n := range r.near {
+		s = strings.ReplaceAll(s, n.old, n.new)
+	}
+	masked := strings.ReplaceAll(strings.ReplaceAll(s, hiddenText, "\x00"), redacted, "\x00")
+	for _, sec := range r.all {
+		if strings.Contains(masked, sec) {
+			return hiddenText
+		}
 	}
 	return s
 }
 
-// wrap returns err with every secret hidden from its message; errors.Is and
-// errors.As still see the original.
+// wrap returns err with every secret hidden from its message (see scrub);
+// errors.Is and errors.As still see the original.
 func (r *redactor) wrap(err error) error {
-	if err == nil || r == nil || len(r.secrets) == 0 {
+	if err == nil || r == nil || len(r.all) == 0 {
 		return err
 	}
 	return &scrubbedError{msg: r.scrub(err.Error()), err: err}
@@ -186,10 +297,20 @@ type scrubbedError struct {
 func (e *scrubbedError) Error() string { return e.msg }
 func (e *scrubbedError) Unwrap() error { return e.err }
 
+// options returns opts fit for a log line: redactOptions, then every
+// string in it scrubbed (an option may repeat another's secret).
+func (r *redactor) options(opts map[string]any) any {
+	if opts == nil {
+		return nil
+	}
+	return r.scrubValue(redactOptions(opts))
+}
+
 // redactOptions returns a copy of opts fit for logs and reports: values of
-// secret keys (whatever their type and length) and passwords in URLs, also
-// inside nested maps and lists of any type, are replaced. Nested maps with
-// string keys come back as map[string]any, lists as []any.
+// secret keys (whatever their type and length) and the secrets of URLs and
+// libpq strings (dsnSecrets), also inside nested maps and lists of any
+// type, are replaced. Nested maps with string keys come back as
+// map[string]any, lists as []any.
 func redactOptions(opts map[string]any) map[string]any {
 	if opts == nil {
 		return nil
@@ -203,10 +324,7 @@ func redactValue(v any, depth int) any {
 		return v
 	}
 	if s, ok := v.(string); ok {
-		if raw, _ := urlPasswords(s); raw != "" {
-			return strings.Replace(s, ":"+raw+"@", ":"+redacted+"@", 1)
-		}
-		return s
+		return redactString(s)
 	}
 	rv := reflect.ValueOf(v)
 	switch rv.Kind() {
@@ -256,30 +374,4 @@ func redactValue(v any, depth int) any {
 		return out
 	}
 	return v
-}
-
-// urlPasswords returns the password of a URL such as redis://u:pw@host as
-// written (raw, maybe percent-encoded) and decoded, or "" and "".
-func urlPasswords(s string) (raw, decoded string) {
-	scheme := strings.Index(s, "://")
-	if scheme < 0 || !strings.Contains(s, "@") {
-		return "", ""
-	}
-	u, err := url.Parse(s)
-	if err != nil || u.User == nil {
-		return "", ""
-	}
-	decoded, ok := u.User.Password()
-	if !ok {
-		return "", ""
-	}
-	authority := s[scheme+3:]
-	if i := strings.IndexAny(authority, "/?#"); i >= 0 {
-		authority = authority[:i]
-	}
-	userinfo := authority[:max(strings.LastIndex(authority, "@"), 0)]
-	if _, pw, found := strings.Cut(userinfo, ":"); found {
-		raw = pw
-	}
-	return raw, decoded
 }

@@ -123,7 +123,7 @@ func TestRedactByKeyWords(t *testing.T) {
 		"keyspace":   "svc",
 		"key_prefix": "svc-prefix",
 		"author":     "ada-lovelace",
-		"password":   "abc", // too short to scrub from free text
+		"password":   "abc", // short: hidden next to its key, the text hidden whole where it shows elsewhere
 		"headers":    map[string]string{"Authorization": "Bearer typed-map-secret"},
 		"extra":      []map[string]any{{"client_secret": "in-a-typed-slice"}},
 		"tokens":     map[string]int{"refresh": 7654321},

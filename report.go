@@ -216,9 +216,12 @@ func (m *Manager) reportStopped() {
 	m.publishReport(&rep, phaseStopped)
 }
 
-// ReportHandler serves m.ReportWithStatus(r.Context()), for a host to mount where it likes
-// (e.g. r.Get("/opa/report", m.ReportHandler())), behind its own auth: the
-// report is for operators. A request that prefers text/html (a browser)
+// ReportHandler serves m.ReportWithStatus(r.Context()), for a host to mount
+// where only operators reach it: on a private listener, or behind its own
+// auth (e.g. r.Get("/opa/report", m.ReportHandler()) in a chi group whose
+// middleware authenticates). The report holds no secret, but it is operator
+// data: file paths, user names, builds, component errors (see the package
+// doc, "Secrets and the report"). A request that prefers text/html (a browser)
 // gets a page; any other (curl's "*/*", "application/json", none) gets
 // JSON. The query ?format=json or ?format=html overrides the Accept header.
 // The page shows what the JSON shows and nothing else, every value escaped.

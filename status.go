@@ -73,7 +73,7 @@ func (m *Manager) status(ctx context.Context, timeout time.Duration, limit strin
 		return nil
 	})
 	if err != nil {
-		err = m.red.wrap(fmt.Errorf("opa: %s: %w", c.label(), err))
+		err = m.red.wrap(fmt.Errorf("opa: %s: %w", c.label(), m.red.wrap(err)))
 		m.log.Warn("opa: component status failed", "component", c.name, "error", err)
 		return nil, err.Error()
 	}

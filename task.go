@@ -81,6 +81,24 @@ type taskArgsError struct {
 func (e *taskArgsError) Error() string   { return e.msg }
 func (e *taskArgsError) Unwrap() []error { return []error{ErrTaskArgs, e.err} }
 
+// RedactTaskError returns err with the secrets it may repeat hidden, as
+// opa hides them in its own errors and logs: those of the components' OPTS,
+// and those of args, a task's JSON args (the values under secret-looking
+// keys such as api_token, and the passwords of connection strings), at any
+// length (see the package doc, "Secrets and the report"). errors.Is and
+// errors.As see the original. A job driver calls it on what a task's Run
+// returns, before the error is logged or stored with the job.
+func (m *Manager) RedactTaskError(err error, args json.RawMessage) error {
+	if err == nil {
+		return nil
+	}
+	var v any
+	if json.Unmarshal(args, &v) != nil {
+		v = nil
+	}
+	return m.red.with(v).wrap(err)
+}
+
 // CancelTask returns an error that, returned from a task's Run, gives the
 // job up now: it is not retried, whatever attempts are left. err is the
 // reason, recorded with the job; errors.Is(CancelTask(err), err) holds.

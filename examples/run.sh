@@ -11,8 +11,13 @@
 # (see the README, "Deploying and reloading plugins"). This script follows
 # the PID files, so it keeps running across reloads.
 #
-# Environment: ADDR (127.0.0.1:8080), BUILD_DIR (build), DATA_DIR
-# (BUILD_DIR/data), and whatever the host and worker read (OPA_...).
+# The host serves the plugins on ADDR and the operator's views (the report
+# at /opa/report, River UI at /riverui with RIVER_UI=1) on ADMIN_ADDR, a
+# private listener: keep it off the public network.
+#
+# Environment: ADDR (127.0.0.1:8080), ADMIN_ADDR (127.0.0.1:8081),
+# BUILD_DIR (build), DATA_DIR (BUILD_DIR/data), and whatever the host and
+# worker read (OPA_...).
 set -u
 cd "$(dirname "$0")"
 build=${BUILD_DIR:-$PWD/build}
@@ -24,10 +29,14 @@ rm -f "$hostpid" "$workerpid"
 echo "plugins: $OPA_PLUGIN_PATHS"
 echo "host pid file: $hostpid (opa add --pidfile; kill -HUP reloads)"
 echo "worker pid file: $workerpid"
+addr=${ADDR:-127.0.0.1:8080}
+admin=${ADMIN_ADDR-127.0.0.1:8081}
+echo "public:  http://$addr (the plugins' routes)"
+echo "private: http://$admin (operators only: /opa/report, and /riverui with RIVER_UI=1)"
 
 "$build/worker" -settings "$PWD/settings" -data "$data" -pidfile "$workerpid" &
 worker=$!
-"$build/host" -addr "${ADDR:-127.0.0.1:8080}" -settings "$PWD/settings" -data "$data" -pidfile "$hostpid" &
+"$build/host" -addr "$addr" -admin "$admin" -settings "$PWD/settings" -data "$data" -pidfile "$hostpid" &
 host=$!
 
 # current FILE PID: the process that FILE names (the one serving after

@@ -94,7 +94,7 @@ func (c *component) Connect(ctx context.Context) error {
 	if j.m != nil {
 		tasks = j.m.Tasks()
 	}
-	workers, kinds, err := buildWorkers(tasks)
+	workers, kinds, err := buildWorkers(tasks, redactWith(j.m))
 	if err != nil {
 		return err
 	}

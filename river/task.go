@@ -40,14 +40,25 @@ func (a *taskArgs) UnmarshalJSON(b []byte) error {
 // the task is retried as River retries, up to the job's max attempts. Args
 // that do not decode or validate (opa.ErrTaskArgs) and opa.CancelTask cancel
 // the job at once; opa.SnoozeTask runs it again later without spending an
-// attempt (see outcome).
+// attempt (see outcome). The error is redacted first (see redact): River
+// logs it and stores it with the job, where River UI shows it.
 type taskWorker struct {
 	rq.WorkerDefaults[taskArgs]
-	task opa.Task
+	task   opa.Task
+	redact func(err error, args json.RawMessage) error
 }
 
 func (w *taskWorker) Work(ctx context.Context, job *rq.Job[taskArgs]) error {
-	return outcome(job.ID, w.task.Run(ctx, job.Args.raw))
+	return outcome(job.ID, w.redact(w.task.Run(ctx, job.Args.raw), job.Args.raw))
+}
+
+// redactWith returns m.RedactTaskError, or, without a Manager, a func that
+// returns the error as it is.
+func redactWith(m *opa.Manager) func(error, json.RawMessage) error {
+	if m == nil {
+		return func(err error, _ json.RawMessage) error { return err }
+	}
+	return m.RedactTaskError
 }
 
 // outcome turns a task's error into what River is to do with the job.
@@ -80,9 +91,10 @@ func validate(kind string, args any) error {
 	return nil
 }
 
-// buildWorkers registers every task as a River worker and returns the kinds.
-// opa has already refused two plugins declaring one kind.
-func buildWorkers(tasks []opa.Task) (workers *rq.Workers, kinds []string, err error) {
+// buildWorkers registers every task as a River worker and returns the kinds;
+// redact hides the secrets of a task's error (see redactWith). opa has
+// already refused two plugins declaring one kind.
+func buildWorkers(tasks []opa.Task, redact func(error, json.RawMessage) error) (workers *rq.Workers, kinds []string, err error) {
 	defer func() {
 		if v := recover(); v != nil { // AddWorkerArgs panics on a duplicate kind
 			workers, kinds, err = nil, nil, fmt.Errorf("river: registering tasks: %v", v)
@@ -93,7 +105,7 @@ func buildWorkers(tasks []opa.Task) (workers *rq.Workers, kinds []string, err er
 		if t.Kind == "" || t.Run == nil {
 			return nil, nil, fmt.Errorf("river: task %q has no kind or no Run func", t.Kind)
 		}
-		rq.AddWorkerArgs(workers, taskArgs{kind: t.Kind}, &taskWorker{task: t})
+		rq.AddWorkerArgs(workers, taskArgs{kind: t.Kind}, &taskWorker{task: t, redact: redact})
 		kinds = append(kinds, t.Kind)
 	}
 	return workers, kinds, nil

@@ -25,6 +25,7 @@ type proc struct {
 	name   string // host or worker
 	cmd    *exec.Cmd
 	base   string        // the host's http://127.0.0.1:PORT
+	admin  string        // the host's private listener (report, River UI): http://127.0.0.1:PORT
 	stdout *lockedBuffer // everything it printed
 	stderr *lockedBuffer
 	ready  chan string   // gets the rest of its ready line once, closed when stdout ends
@@ -35,6 +36,7 @@ type proc struct {
 // What the host and the worker print once they are ready.
 const (
 	hostReady   = "opa example host listening on "
+	hostAdmin   = "opa example host operator views (private) on " // printed before hostReady
 	workerReady = "opa example worker running "
 )
 
@@ -45,7 +47,7 @@ func hostEnv(t *testing.T, extra ...string) []string {
 	var env []string
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "OPA_") || name == "ENV" || name == "ADDR" || name == "DATA_DIR" {
+		if strings.HasPrefix(name, "OPA_") || name == "ENV" || name == "ADDR" || name == "ADMIN_ADDR" || name == "DATA_DIR" {
 			continue
 		}
 		env = append(env, kv)
@@ -56,6 +58,10 @@ func hostEnv(t *testing.T, extra ...string) []string {
 		// No test may find a Redis it did not start: a closed port unless
 		// the test says otherwise (a later variable of one name wins).
 		"OPA_OPTIONAL_COMPONENTS__REDIS__OPTS__ADDR="+closedAddr(t),
+		// The operator's views on a free port too: never one a running
+		// make run (or another test) holds. Not spelt as -addr's
+		// 127.0.0.1:0: a reload hands listeners over by address.
+		"ADMIN_ADDR=localhost:0",
 	)
 	return append(env, extra...)
 }
@@ -77,7 +83,19 @@ func startHost(t *testing.T, dataDir string, env []string) *proc {
 	t.Helper()
 	h := launch(t, dataDir, env)
 	h.base = h.awaitReady("listening")
+	h.admin = h.adminBase()
 	return h
+}
+
+// adminBase returns the address of the host's private listener, from the
+// line it prints before it says it listens ("" if it printed none).
+func (p *proc) adminBase() string {
+	for _, line := range strings.Split(p.stdout.String(), "\n") {
+		if rest, ok := strings.CutPrefix(line, hostAdmin); ok {
+			return rest
+		}
+	}
+	return ""
 }
 
 // launch starts the host and returns at once.
@@ -185,10 +203,17 @@ func (p *proc) stop() {
 	}
 }
 
-// do sends a request and returns the status and body.
+// do sends a request to the public listener and returns the status and
+// body.
 func (h *proc) do(method, path, body string) (int, string) {
 	h.t.Helper()
-	req, err := http.NewRequest(method, h.base+path, strings.NewReader(body))
+	return h.doAt(h.base, method, path, body)
+}
+
+// doAt sends a request to base (h.base or h.admin).
+func (h *proc) doAt(base, method, path, body string) (int, string) {
+	h.t.Helper()
+	req, err := http.NewRequest(method, base+path, strings.NewReader(body))
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -206,10 +231,10 @@ func (h *proc) do(method, path, body string) (int, string) {
 
 func (h *proc) get(path string) (int, string) { h.t.Helper(); return h.do("GET", path, "") }
 
-// report fetches /opa/report.
+// report fetches /opa/report from the private listener.
 func (h *proc) report() opa.Report {
 	h.t.Helper()
-	code, body := h.get("/opa/report")
+	code, body := h.doAt(h.admin, "GET", "/opa/report", "")
 	if code != http.StatusOK {
 		h.t.Fatalf("GET /opa/report: %d %s", code, body)
 	}

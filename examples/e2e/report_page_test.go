@@ -74,7 +74,7 @@ func TestReportPageInBrowser(t *testing.T) {
 		t.Fatalf("POST /notes: %d %s", code, body)
 	}
 	// The script shows the filter box: it ran, under the page's CSP.
-	b.run("open the report page", chromedp.Navigate(h.base+"/opa/report"), chromedp.WaitVisible(chromedp.CSS("#filter")))
+	b.run("open the report page", chromedp.Navigate(h.admin+"/opa/report"), chromedp.WaitVisible(chromedp.CSS("#filter")))
 	if title := eval[string](b, "document.title"); title != "opa report · started" {
 		t.Errorf("title %q, want %q", title, "opa report · started")
 	}
@@ -181,7 +181,7 @@ func TestReportPageShowsHookCandidates(t *testing.T) {
 	b := newBrowser(t) // first: without a browser, skip before building the examples
 	h := startHost(t, t.TempDir(), hostEnv(t, "OPA_PLUGIN_BLACKLIST_TAGS=[]"))
 
-	b.run("open the report page", chromedp.Navigate(h.base+"/opa/report"), chromedp.WaitVisible(chromedp.CSS(`tr[data-hook="fullname"]`)))
+	b.run("open the report page", chromedp.Navigate(h.admin+"/opa/report"), chromedp.WaitVisible(chromedp.CSS(`tr[data-hook="fullname"]`)))
 	got := eval[[]string](b, rowTexts(`tr[data-hook="fullname"] .candidates li`))
 	want := []string{"fullname order 1", "fullname_formal order 2 wins"}
 	if !slices.Equal(got, want) {

@@ -55,9 +55,9 @@ func postgresDB(t *testing.T) string {
 
 // getHTML gets path as a browser would (River UI serves its page only to
 // a request that accepts HTML).
-func getHTML(t *testing.T, h *proc, path string) (int, string) {
+func getHTML(t *testing.T, base, path string) (int, string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, h.base+path, nil)
+	req, err := http.NewRequest(http.MethodGet, base+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,7 +74,8 @@ func getHTML(t *testing.T, h *proc, path string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
-// TestRiverUI: with RIVER_UI=1 the host serves River UI at /riverui over
+// TestRiverUI: with RIVER_UI=1 the host serves River UI at /riverui of its
+// private listener over
 // its job queue, on SQLite and on Postgres: the page, and its API listing
 // the job the host queued for a note (no worker runs, so it waits). The
 // report shows the same job in the queue's counts. Without RIVER_UI there
@@ -97,11 +98,11 @@ func TestRiverUI(t *testing.T) {
 				t.Fatalf("POST /notes: %d %s", code, body)
 			}
 
-			code, page := getHTML(t, h, "/riverui/")
+			code, page := getHTML(t, h.admin, "/riverui/")
 			if code != http.StatusOK || !strings.Contains(page, "<title>River</title>") {
 				t.Errorf("GET /riverui/: %d, not River UI's page:\n%.500s", code, page)
 			}
-			code, body := h.get("/riverui/api/jobs?state=available")
+			code, body := h.doAt(h.admin, "GET", "/riverui/api/jobs?state=available", "")
 			var list struct {
 				Data []struct {
 					Kind  string `json:"kind"`
@@ -133,7 +134,7 @@ func TestRiverUI(t *testing.T) {
 	}
 	t.Run("off by default", func(t *testing.T) {
 		h := startHost(t, t.TempDir(), hostEnv(t))
-		if code, _ := getHTML(t, h, "/riverui/"); code != http.StatusNotFound {
+		if code, _ := getHTML(t, h.admin, "/riverui/"); code != http.StatusNotFound {
 			t.Errorf("GET /riverui/ without RIVER_UI: %d, want 404", code)
 		}
 	})

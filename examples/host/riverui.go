@@ -22,12 +22,12 @@ const riverUIPath = "/riverui"
 // riverUI serves River UI (riverqueue.com/riverui) over the jobs
 // component's queue: its jobs and queues, with buttons to cancel, retry and
 // delete jobs and to pause queues. River UI works on both of River's
-// databases, SQLite and Postgres. It has no auth of its own: the host
-// serves it only when asked (-riverui), and whoever reaches the host's
-// address can use it.
+// databases, SQLite and Postgres. It has no auth of its own and shows
+// every job's args as they are stored (opa's redaction does not reach it):
+// the host serves it only when asked (-riverui), and only on the private
+// admin listener; whoever reaches that address can use it.
 //
-// Its route is mounted before Startup, so that a plugin claiming /riverui is
-// an error; it answers 503 until start has found the queue.
+// It answers 503 until start has found the queue.
 type riverUI struct {
 	h atomic.Pointer[riverui.Handler]
 }
@@ -79,7 +79,7 @@ func (u *riverUI) start(ctx context.Context, log *slog.Logger) error {
 		return fmt.Errorf("river UI: %w", err)
 	}
 	u.h.Store(h)
-	log.Warn("River UI is served; it has no auth of its own: whoever reaches this address can cancel, retry and delete jobs. "+
-		"Keep the host on localhost (the default -addr) or behind your own auth", "path", riverUIPath)
+	log.Warn("River UI is served; it has no auth of its own: whoever reaches the admin address can read every job's args and cancel, retry and delete jobs. "+
+		"Keep -admin on localhost (the default) or a private network, or put it behind your own auth", "path", riverUIPath)
 	return nil
 }

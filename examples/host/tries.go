@@ -17,11 +17,22 @@ var tries = []struct{ method, pattern, curl string }{
 	{"GET", "/counter", "curl '%s/counter?key=visits'"},
 }
 
-// printTries prints where the host listens and the requests to try.
-func printTries(w io.Writer, base string, rep opa.Report) {
+// adminReady starts the line that says where the operator's views are;
+// it comes before the "listening on" line.
+const adminReady = "opa example host operator views (private) on "
+
+// printTries prints where the host listens, public and private (admin, ""
+// if not served), and the requests to try.
+func printTries(w io.Writer, base, admin string, withUI bool, rep opa.Report) {
 	served := map[string]bool{}
 	for _, rt := range rep.Routes {
 		served[rt.Method+" "+rt.Pattern] = true
+	}
+	if admin != "" {
+		fmt.Fprintf(w, "%s%s\n  report:   %s/opa/report\n", adminReady, admin, admin)
+		if withUI {
+			fmt.Fprintf(w, "  River UI: %s%s/\n", admin, riverUIPath)
+		}
 	}
 	fmt.Fprintf(w, "opa example host listening on %s\ntry:\n", base)
 	for _, t := range tries {
@@ -29,5 +40,7 @@ func printTries(w io.Writer, base string, rep opa.Report) {
 			fmt.Fprintf(w, "  "+t.curl+"\n", base)
 		}
 	}
-	fmt.Fprintf(w, "  curl %s/opa/report\n", base)
+	if admin != "" {
+		fmt.Fprintf(w, "  curl %s/opa/report\n", admin)
+	}
 }

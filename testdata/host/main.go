@@ -56,6 +56,7 @@ func main() {
 	pkg := flag.Bool("package", false, "use the package-level opa.Startup (or opa.StartupSimple); the report is opa.GetManager()'s, and -call runs even after a failed Startup")
 	restart := flag.Bool("restart", false, "with -package: start and shut down once with another router first")
 	route := flag.String("host-route", "", "a GET route the host serves itself")
+	reportRoute := flag.String("report-route", "", "serve opa.ReportHandler at this path (-get it with ?format=json or ?format=html)")
 	var opens list
 	flag.Var(&opens, "open", "only call plugin.Open on this file, in order, and print each verdict as JSON (repeatable): the runtime's own verdict")
 	flag.Parse()
@@ -80,6 +81,9 @@ func main() {
 	})
 	if *route != "" {
 		r.Get(*route, func(w http.ResponseWriter, _ *http.Request) { _, _ = io.WriteString(w, "host") })
+	}
+	if *reportRoute != "" {
+		r.Get(*reportRoute, opa.ReportHandler())
 	}
 
 	var res result

@@ -40,12 +40,15 @@ type Args struct {
 	MS int `json:"ms,omitempty"` // how long the slow task runs
 	// Until is a Unix time in milliseconds: the late task fails before it.
 	Until int64 `json:"until,omitempty"`
+	// Token is a secret the leak task repeats in its error, as a task that
+	// calls an API with it may.
+	Token string `json:"api_token,omitempty"`
 }
 
 // Kinds of the test plugins' tasks, by plugin name.
 var Kinds = map[string]string{"a": "test.a", "b": "test.b", "flaky": "test.flaky", "fail": "test.fail", "slow": "test.slow", "late": "test.late",
 	"cancel": "test.cancel", "snooze": "test.snooze", "queued": "test.queued", "unique": "test.unique", "timeout": "test.timeout",
-	"every": "test.every", "scheduled": "test.scheduled"}
+	"every": "test.every", "scheduled": "test.scheduled", "leak": "test.leak"}
 
 // Settings of the test plugins' tasks that declare some, by plugin name.
 // The timeout task waits for its context to end and returns its error.
@@ -161,6 +164,9 @@ func (r *recorder) task(plugin string) opa.Task {
 				r.record(kind, a.N, "deadline")
 			}
 			return fmt.Errorf("timeout %d: %w", a.N, ctx.Err())
+		case "leak":
+			r.record(kind, a.N, "failed")
+			return fmt.Errorf("leak %d: GET https://api.example/v1?access_token=%s: 401 Unauthorized (token %s)", a.N, a.Token, a.Token)
 		case "fail":
 			r.record(kind, a.N, "failed")
 			return errors.New("this task always fails")
