@@ -38,8 +38,10 @@ func Run(ctx context.Context, stop func(), opts []opa.Option, start func(context
 	// Setups and a component's Connect find the Manager being started.
 	opa.SetDefault(m)
 	done := make(chan error, 1)
-	// TODO(StartupContext): use opa.StartupContext(ctx, r, opts...) once
-	// the core library has it, instead of New, SetDefault and Startup.
+	// Manager.Startup takes ctx as opa.StartupContext does; Run makes the
+	// Manager itself so that the worker (StartupSimple, no router) and the
+	// host share it, and so that it can shut down what a Startup that ended
+	// after the signal started.
 	go func() { done <- start(ctx, m) }()
 	select {
 	case err := <-done:
