@@ -36,7 +36,15 @@ type Host struct {
 // ReadHost reads a host binary for Explain and CheckPlugin. It fails when
 // the file cannot be read or is not a Go binary.
 func ReadHost(file string) (*Host, error) {
-	info, err := buildinfo.ReadFile(file)
+	f, _, err := preflight.OpenFile(file) // a FIFO named as the host must not block
+	if nr, ok := errors.AsType[*preflight.NotRegularError](err); ok {
+		return nil, fmt.Errorf("opa: host %s is %s, not a regular file: name the host's executable", file, nr.Type())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opa: host %s: %w", file, err)
+	}
+	defer f.Close()
+	info, err := buildinfo.Read(f)
 	if err != nil {
 		return nil, fmt.Errorf("opa: host %s: %w (is it a Go binary built with module support?)", file, err)
 	}
