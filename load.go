@@ -17,6 +17,7 @@ type loaded struct {
 	name   string
 	match  string
 	plugin *Plugin
+	report int // its PluginReport's index in the Report's Plugins
 }
 
 // lookupPlugin opens a candidate's .so file, path (its private copy, or
@@ -103,16 +104,56 @@ func symbolType(sym any) string {
 	return "a " + t.String()
 }
 
-// loadPlugins discovers every candidate, decides for each whether it loads,
-// and opens the chosen ones, recording every decision in rep. Only chosen
-// candidates are opened.
+// loadPlugins plans the load pass (see plan), with private copies unless
+// PLUGIN_OPEN_IN_PLACE is set, and opens each plugin the plan chooses, in
+// order, as soon as it is chosen: the checks and copies of later plugins
+// go on in the background meanwhile. With PLUGIN_ON_ERROR=skip a plugin
+// that fails is left out; otherwise every failure is returned, joined.
 func (m *Manager) loadPlugins(rep *Report) ([]*loaded, error) {
-	return m.choose(rep, false, CurrentHost())
+	if m.cfg.OpenInPlace {
+		m.warn(rep, inPlaceWarning)
+	}
+	var out []*loaded
+	errs, err := m.plan(rep, CurrentHost(), !m.cfg.OpenInPlace, func(d *decision) error {
+		lp, err := m.open(d)
+		if lp != nil {
+			out = append(out, lp)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if len(errs) > 0 && !m.skipping() {
+		return nil, errors.Join(errs...)
+	}
+	return out, nil
 }
 
-// choose does the work of loadPlugins; with dry set it opens nothing, and
-// compares build information with host's.
-func (m *Manager) choose(rep *Report, dry bool, host *Host) ([]*loaded, error) {
+// decision is what the plan decided for one candidate: its report, and for
+// a chosen .so plugin the file to open (its private copy, or the file).
+type decision struct {
+	c      *candidate
+	index  int // of pr in the Report's Plugins
+	pr     PluginReport
+	file   *stage.File // a chosen .so plugin's; nil otherwise
+	chosen bool        // every check passed: Startup opens it
+	err    error       // why it failed, a *PluginError
+	opened string      // how file is opened (PluginReport.Opened)
+}
+
+// plan makes the load pass's decisions: discovery, meta.json, the filters,
+// opa.lock, the private copies (when copies is set; else files are checked
+// in place) and every check, one decision per candidate, in order, each
+// recorded in rep. It opens nothing itself: do, when not nil, is called
+// with each chosen decision as soon as it is made (Startup opens the
+// plugin there; an error it returns fails that plugin, at step "open").
+// host is the binary the plugins are checked against (see Explain). errs
+// are the failures of the candidates, every one (the caller decides what
+// PLUGIN_ON_ERROR=skip leaves out); err is a failure of the whole pass
+// (unreadable settings, a plugin path or opa.lock that cannot be read, no
+// directory for the copies).
+func (m *Manager) plan(rep *Report, host *Host, copies bool, do func(*decision) error) (errs []error, err error) {
 	f, err := newFilters(m.cfg)
 	if err != nil {
 		return nil, err
@@ -129,14 +170,10 @@ func (m *Manager) choose(rep *Report, dry bool, host *Host) ([]*loaded, error) {
 	// them, except the default path, which is often absent on purpose.
 	rep.MissingPaths = slices.DeleteFunc(missing, func(dir string) bool { return dir == m.cfg.defaultPath() })
 	rep.Plugins = slices.Grow(rep.Plugins, len(cands))
-	var out []*loaded
-	var errs []error
 	run := newCheckRun(host)
+	run.opening = do != nil
 	run.perm, run.permOpened = m.cfg.permissionCheckers()
-	run.stage = newStaging(!dry && !m.cfg.OpenInPlace, m.cfg.OpenInPlace, m.cfg.copyBases())
-	if !dry && m.cfg.OpenInPlace {
-		m.warn(rep, inPlaceWarning)
-	}
+	run.stage = newStaging(copies, m.cfg.OpenInPlace, m.cfg.copyBases())
 	defer func() {
 		if err := run.stage.finish(); err != nil {
 			m.log.Warn("opa: removing the private copies of plugins", "error", err)
@@ -154,34 +191,32 @@ func (m *Manager) choose(rep *Report, dry bool, host *Host) ([]*loaded, error) {
 	pinNotes := m.strayPins(cands, rep)
 	m.lockOverrides(cands, run.locks, rep)
 	for _, c := range cands {
-		pr, lp, err := m.decide(c, f, run, dry)
+		d := m.decide(c, f, run)
+		d.index = len(rep.Plugins)
+		if d.chosen && do != nil {
+			if err := do(d); err != nil {
+				d.fail(m, "open", fmt.Errorf("%s: %w", c.file, err))
+			}
+		}
 		if note := pinNotes[c.name]; note != "" && c.shadowed == "" { // notes name winning .so files only
-			pr.Note = addNote(pr.Note, note)
+			d.pr.Note = addNote(d.pr.Note, note)
 		}
-		rep.Plugins = append(rep.Plugins, pr)
-		if err != nil && (dry || !m.skipping()) {
-			errs = append(errs, err)
-		}
-		if lp != nil {
-			out = append(out, lp)
+		rep.Plugins = append(rep.Plugins, d.pr)
+		if d.err != nil {
+			errs = append(errs, d.err)
 		}
 	}
-	if missing := m.missingLocked(cands, run.locks, rep); len(missing) > 0 && (dry || !m.skipping()) {
-		errs = append(errs, missing...)
-	}
+	errs = append(errs, m.missingLocked(cands, run.locks, rep)...)
 	m.warnTagTypos(f, rep)
 	if exact, why := run.process.Exact(); exact {
 		rep.BuildCheck = "package hashes, as plugin.Open decides"
 	} else {
 		rep.BuildCheck = why
 	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
-	}
 	if len(cands) == 0 {
 		m.log.Info("opa: no plugins found", "paths", paths)
 	}
-	return out, nil
+	return errs, nil
 }
 
 // warnTagTypos warns of each tag a TAGS filter names that no plugin found
@@ -242,24 +277,13 @@ func (m *Manager) hashed(c *candidate, run *checkRun) bool {
 	return ok || m.cfg.RequireSHA256 || m.lockOf(c, run.locks) != nil
 }
 
-// decide reads a candidate's meta, runs the filters and, if chosen, opens it.
-func (m *Manager) decide(c *candidate, f *filters, run *checkRun, dry bool) (PluginReport, *loaded, error) {
-	pr := PluginReport{Name: c.name, Path: c.match, File: c.file, Builtin: c.builtin != nil, Tags: []string{}}
-	skip := func(reason string) (PluginReport, *loaded, error) {
-		pr.Reason = reason
-		m.log.Info("opa: plugin skipped", "plugin", c.name, "path", c.match, "reason", reason)
-		return pr, nil, nil
-	}
-	fail := func(step string, err error) (PluginReport, *loaded, error) {
-		perr := &PluginError{Plugin: c.name, Path: c.match, Step: step, Err: err}
-		pr.Reason, pr.Step = perr.Error(), step
-		if m.skipping() { // else the error is returned: the host logs it, once
-			m.log.Warn("opa: plugin left out (PLUGIN_ON_ERROR=skip)", "plugin", c.name, "path", c.match, "step", step, "error", err)
-		}
-		return pr, nil, perr
-	}
+// decide reads a candidate's meta, runs the filters and, for a .so file,
+// opa.lock and the checks on its staged file; it opens nothing. A chosen
+// decision's report says Loaded: "Startup opens it".
+func (m *Manager) decide(c *candidate, f *filters, run *checkRun) *decision {
+	d := &decision{c: c, pr: PluginReport{Name: c.name, Path: c.match, File: c.file, Builtin: c.builtin != nil, Tags: []string{}}}
 	if c.shadowed != "" {
-		return skip("shadowed by " + c.shadowed)
+		return d.skip(m, "shadowed by "+c.shadowed)
 	}
 	var meta Meta
 	var metaErr error
@@ -270,66 +294,87 @@ func (m *Manager) decide(c *candidate, f *filters, run *checkRun, dry bool) (Plu
 		meta, metaErr = r.meta, r.err
 	}
 	if meta.Tags != nil {
-		pr.Tags = meta.Tags
+		d.pr.Tags = meta.Tags
 	}
-	pr.Meta = meta.Extra
+	d.pr.Meta = meta.Extra
 	// A meta.json that cannot be read is an error for every candidate, as in
 	// opa-stack, whether or not a filter would drop the plugin: its tags are
 	// unknown, so no tag filter can be trusted to decide.
 	if metaErr != nil {
-		return fail("meta", metaErr)
+		return d.fail(m, "meta", metaErr)
 	}
 	if no := f.check(c.match, meta.Tags); no != "" {
 		if white, _ := f.misnamed(c.match, c.name); len(white) > 0 {
 			no += ". " + strings.Join(white, ". ")
 		}
-		return skip(no)
+		return d.skip(m, no)
 	}
 	if _, black := f.misnamed(c.match, c.name); len(black) > 0 {
-		pr.Note = strings.Join(black, ". ")
-		m.log.Warn("opa: a filter names the plugin, not its match string", "plugin", c.name, "path", c.match, "note", pr.Note)
+		d.pr.Note = strings.Join(black, ". ")
+		m.log.Warn("opa: a filter names the plugin, not its match string", "plugin", c.name, "path", c.match, "note", d.pr.Note)
 	}
 	if c.badName != nil {
-		return fail("name", fmt.Errorf("%s: %w: rename it", c.file, c.badName))
+		return d.fail(m, "name", fmt.Errorf("%s: %w: rename it", c.file, c.badName))
 	}
-	if c.builtin == nil && !dry && !soSupported {
-		return fail("open", fmt.Errorf("%s: %w: %s", c.file, ErrUnsupported, soUnsupportedReason))
+	if c.builtin == nil && run.opening && !soSupported {
+		return d.fail(m, "open", fmt.Errorf("%s: %w: %s", c.file, ErrUnsupported, soUnsupportedReason))
 	}
-	var file *stage.File
 	if c.builtin == nil {
-		var err error
-		if file, err = run.stage.wait(c, m.hashed(c, run)); err != nil {
-			return fail(stageStep(err))
+		file, err := run.stage.wait(c, m.hashed(c, run))
+		if err != nil {
+			step, err := stageStep(err)
+			return d.fail(m, step, err)
 		}
-		pr.SHA256 = sumHex(file.SHA256)
+		d.file, d.opened = file, run.stage.opened(file)
+		d.pr.SHA256 = sumHex(file.SHA256)
 		info, step, err := m.preflight(c, run, file)
 		if err != nil {
-			return fail(step, err)
+			return d.fail(m, step, err)
 		}
 		if mod := preflight.MainModule(info); mod != nil {
-			pr.Module, pr.Version = mod.Path, mod.Version
+			d.pr.Module, d.pr.Version = mod.Path, mod.Version
 		}
 	}
-	if dry {
-		pr.Loaded = true
-		return pr, nil, nil
+	d.chosen, d.pr.Loaded = true, true
+	return d
+}
+
+// skip records that the filters (or shadowing) left the candidate out.
+func (d *decision) skip(m *Manager, reason string) *decision {
+	d.pr.Reason = reason
+	m.log.Info("opa: plugin skipped", "plugin", d.c.name, "path", d.c.match, "reason", reason)
+	return d
+}
+
+// fail records that the candidate failed at step, with a *PluginError.
+func (d *decision) fail(m *Manager, step string, err error) *decision {
+	perr := &PluginError{Plugin: d.c.name, Path: d.c.match, Step: step, Err: err}
+	d.chosen, d.err = false, perr
+	d.pr.Loaded, d.pr.Reason, d.pr.Step, d.pr.Opened = false, perr.Error(), step, ""
+	if m.skipping() { // else the error is returned: the host logs it, once
+		m.log.Warn("opa: plugin left out (PLUGIN_ON_ERROR=skip)", "plugin", d.c.name, "path", d.c.match, "step", step, "error", err)
 	}
+	return d
+}
+
+// open opens a chosen decision's plugin: a compiled-in one is taken as it
+// is, a .so file is opened (see openStaged). The report records how.
+func (m *Manager) open(d *decision) (*loaded, error) {
 	p := &Plugin{}
-	if c.builtin != nil {
-		*p = c.builtin.plugin
+	if d.c.builtin != nil {
+		*p = d.c.builtin.plugin
 	} else {
 		var err error
-		if p, err = openStaged(file, c.file); err != nil {
-			return fail("open", fmt.Errorf("%s: %w", c.file, err))
+		if p, err = openStaged(d.file, d.c.file); err != nil {
+			return nil, err
 		}
-		pr.Opened = run.stage.opened(file)
+		d.pr.Opened = d.opened
 	}
-	pr.Loaded = true
 	for _, t := range p.Tasks {
-		pr.Tasks = append(pr.Tasks, t.Kind)
+		d.pr.Tasks = append(d.pr.Tasks, t.Kind)
 	}
-	m.log.Info("opa: plugin loaded", "plugin", c.name, "path", c.match, "tags", pr.Tags)
-	return pr, &loaded{name: c.name, match: c.match, plugin: p}, nil
+	m.log.Info("opa: plugin loaded", "plugin", d.c.name, "path", d.c.match, "tags", d.pr.Tags)
+	return &loaded{name: d.c.name, match: d.c.match, plugin: p, report: d.index}, nil
 }
 
 // allBuiltins returns the plugins given to Register and WithPlugin, sorted

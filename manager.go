@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -309,10 +308,12 @@ func (m *Manager) register(r chi.Router, plugins []*loaded, rep *Report) (*provi
 				leftOut = append(leftOut, leftOutPlugin{name: lp.name, reason: "left out after an error (PLUGIN_ON_ERROR=skip)", defs: lp.plugin.HookDefinitions, known: true})
 			}
 		}
-		plugins = slices.DeleteFunc(plugins, func(lp *loaded) bool { return bad[lp.name] != nil })
-		for _, name := range slices.Sorted(maps.Keys(bad)) {
-			m.skipLoaded(rep, name, bad[name])
+		for _, lp := range plugins {
+			if bad[lp.name] != nil {
+				m.skipLoaded(rep, lp, bad[lp.name])
+			}
 		}
+		plugins = slices.DeleteFunc(plugins, func(lp *loaded) bool { return bad[lp.name] != nil })
 	}
 }
 
@@ -383,17 +384,15 @@ func (m *Manager) skipping() bool {
 	return mode == OnErrorSkip
 }
 
-// skipLoaded records that a loaded plugin was left out after all.
-func (m *Manager) skipLoaded(rep *Report, name string, err error) {
+// skipLoaded records, on its own report, that a loaded plugin was left out
+// after all.
+func (m *Manager) skipLoaded(rep *Report, lp *loaded, err error) {
 	err = m.red.wrap(err)
-	m.log.Warn("opa: plugin left out (PLUGIN_ON_ERROR=skip)", "plugin", name, "error", err)
-	for i := range rep.Plugins {
-		if p := &rep.Plugins[i]; p.Name == name && p.Loaded {
-			p.Loaded, p.Reason = false, err.Error()
-			if pe, ok := errors.AsType[*PluginError](err); ok {
-				p.Step = pe.Step
-			}
-		}
+	m.log.Warn("opa: plugin left out (PLUGIN_ON_ERROR=skip)", "plugin", lp.name, "error", err)
+	p := &rep.Plugins[lp.report]
+	p.Loaded, p.Reason = false, err.Error()
+	if pe, ok := errors.AsType[*PluginError](err); ok {
+		p.Step = pe.Step
 	}
 }
 
@@ -416,11 +415,7 @@ func (m *Manager) runSetups(ctx context.Context, r chi.Router, plugins []*loaded
 			}
 			msg := m.red.scrub(perr.Error())
 			m.log.Warn("opa: plugin setup failed (PLUGIN_ON_ERROR=skip)", "plugin", lp.name, "error", msg)
-			for i := range rep.Plugins {
-				if p := &rep.Plugins[i]; p.Name == lp.name && p.Loaded {
-					p.Error = msg
-				}
-			}
+			rep.Plugins[lp.report].Error = msg
 		}
 	}
 	return nil

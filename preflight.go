@@ -72,6 +72,7 @@ type checkRun struct {
 	perm       func(string) error              // the pass's permission rule (see permissionCheckers)
 	permOpened func(string, fs.FileInfo) error // the same, for a file open for loading
 	stage      *staging                        // the chosen files, opened and copied
+	opening    bool                            // the plugins chosen will be opened (Startup, not Explain)
 	metas      map[*candidate]metaResult
 	locks      map[string]*folderLock // the opa.lock of each search path that has one
 }
@@ -170,7 +171,10 @@ func sameIdentity(a, b string) bool {
 // Explain can be called in any state and changes nothing.
 func (m *Manager) Explain(host *Host) (Report, error) {
 	var rep Report
-	_, err := m.choose(&rep, true, host)
+	errs, err := m.plan(&rep, host, false, nil)
+	if err == nil {
+		err = errors.Join(errs...)
+	}
 	rep.Fingerprint = m.fingerprint(&rep, hostBuildID(host))
 	if err != nil {
 		err = m.red.wrap(err)
