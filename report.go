@@ -37,6 +37,9 @@ type Report struct {
 	// opening: "package hashes, as plugin.Open decides", or why the check
 	// fell back to build information.
 	BuildCheck string `json:"build_check,omitempty"`
+	// Reloads counts the reloads of this process by outcome, as the host
+	// counted them (Manager.CountReload); empty when it counted none.
+	Reloads map[string]uint64 `json:"reloads,omitempty"`
 }
 
 // PluginReport is one plugin candidate.
@@ -69,6 +72,10 @@ type PluginReport struct {
 	// SHA256 is the SHA-256 of the bytes loaded, in hex, when it was
 	// computed: for a plugin pinned with PLUGIN_SHA256.
 	SHA256 string `json:"sha256,omitempty"`
+	// Traffic is what the plugin's routes served since Startup (see
+	// Stats), taken when the report is: set for each loaded plugin of a
+	// started Manager that has routes.
+	Traffic *PluginTraffic `json:"traffic,omitempty"`
 }
 
 // addNote adds the sentence more to a plugin's note.
