@@ -7,22 +7,28 @@ import (
 	"net"
 	"net/http"
 	"runtime/debug"
+	"sync"
 	"time"
 )
 
 // ServeHTTP serves a request to a plugin's route: it counts the request,
 // the class of its response and its latency in the plugin's counters, and
 // recovers a panic in the plugin's handler or middleware (see
-// WithPanicRecovery). The writer is allocated per request, never pooled: a
-// handler that wrongly keeps it after returning must not write into
-// another request's response.
+// WithPanicRecovery).
+//
+// The status writer comes from a pool: an allocation per request costs as
+// much as the rest of the counting (the "request to a plugin's route" row
+// of BENCHMARKS.md, BenchmarkPluginHandler). A handler must not use its
+// ResponseWriter once it has returned (net/http's rule, whose own writer
+// reuses its buffers the same way); the pooled writer is emptied first.
 //
 // Only one request in h.timeEvery is timed (WithLatencySampling): reading
 // the clock twice costs as much as the rest of the counting together
 // (the "request to a plugin's route" row of BENCHMARKS.md).
 func (h *pluginHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n := h.stats.requests.Add(1)
-	sw := &statusWriter{ResponseWriter: w}
+	sw := writerPool.Get().(*statusWriter)
+	sw.ResponseWriter, sw.code = w, 0
 	var start time.Time
 	if n%h.timeEvery == 0 {
 		start = time.Now()
@@ -56,6 +62,8 @@ func (h *pluginHandler) finish(sw *statusWriter, r *http.Request, start time.Tim
 	if !start.IsZero() {
 		h.stats.observe(time.Since(start))
 	}
+	sw.ResponseWriter = nil
+	writerPool.Put(sw)
 	switch {
 	case v == nil:
 	case !h.recover || abort:
@@ -66,6 +74,8 @@ func (h *pluginHandler) finish(sw *statusWriter, r *http.Request, start time.Tim
 		panic(http.ErrAbortHandler)
 	}
 }
+
+var writerPool = sync.Pool{New: func() any { return new(statusWriter) }}
 
 // statusWriter records the status code a handler writes. It keeps the
 // optional interfaces net/http's own writer has (Flusher, Hijacker,
