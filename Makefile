@@ -3,6 +3,7 @@ GO        ?= go
 BUILD     := examples/build
 PLUGINS   := $(BUILD)/plugins
 ADDR      ?= 127.0.0.1:8080
+ADMIN_ADDR ?= 127.0.0.1:8081
 
 .PHONY: install run dev examples test test-core test-examples test-river test-serve test-bench vet fuzz bench clean
 
@@ -12,7 +13,7 @@ install:
 
 ## run: build the example plugins, host and worker with one toolchain and flags, then start a worker and the host
 run: examples
-	OPA_PLUGIN_PATHS=$(CURDIR)/$(PLUGINS) ADDR=$(ADDR) exec sh examples/run.sh
+	OPA_PLUGIN_PATHS=$(CURDIR)/$(PLUGINS) ADDR=$(ADDR) ADMIN_ADDR=$(ADMIN_ADDR) exec sh examples/run.sh
 
 ## dev: make run, plus save-and-see: a change under examples/plugins/NAME
 ## rebuilds that plugin with opa build (the host's exact settings) and

@@ -8,10 +8,13 @@
 // (../worker) runs them. With -riverui it serves River's own UI over the
 // job queue at /riverui (riverui.go); River UI has no auth of its own.
 //
-//	host -addr 127.0.0.1:8080 -settings examples/settings -data examples/build/data -pidfile build/host.pid
+// With -admin ADDR it serves what is for operators only on a listener of
+// its own (admin.go).
 //
-// Every flag has an environment variable too (ADDR, OPA_SETTINGS_DIR,
-// DATA_DIR, PID_FILE, RIVER_UI=1); a flag wins. Where the plugins are is a setting like any other:
+//	host -addr 127.0.0.1:8080 -admin 127.0.0.1:8081 -settings examples/settings -data examples/build/data -pidfile build/host.pid
+//
+// Every flag has an environment variable too (ADDR, ADMIN_ADDR,
+// OPA_SETTINGS_DIR, DATA_DIR, PID_FILE, RIVER_UI=1); a flag wins. Where the plugins are is a setting like any other:
 // OPA_PLUGIN_PATHS, or PLUGIN_PATHS in a settings file.
 package main
 
@@ -44,6 +47,7 @@ func main() {
 	data := flag.String("data", cmp.Or(os.Getenv("DATA_DIR"), "data"), "data directory: relative component files (OPTS.path, a river OPTS.url) are inside it (env DATA_DIR)")
 	pidFile := flag.String("pidfile", os.Getenv("PID_FILE"), "write the PID of the serving process to this file, for kill -HUP and systemctl reload (env PID_FILE)")
 	withUI := flag.Bool("riverui", envBool("RIVER_UI"), "serve River UI over the job queue at "+riverUIPath+"; it has no auth of its own: anyone who reaches -addr can cancel, retry and delete jobs (env RIVER_UI=1)")
+	adminAddr := flag.String("admin", os.Getenv("ADMIN_ADDR"), "serve the admin endpoints on this address, for operators only (env ADMIN_ADDR); empty: no admin listener")
 	flag.Parse()
 	// First thing: a process started by a reload picks up the listener
 	// its parent hands over.
@@ -52,14 +56,14 @@ func main() {
 		slog.Error("host stopped", "error", err)
 		os.Exit(1)
 	}
-	if err := run(proc, *addr, *settings, *data, *withUI); err != nil {
+	if err := run(proc, *addr, *adminAddr, *settings, *data, *withUI); err != nil {
 		proc.Fail(err) // after a reload: the old host logs why, and serves on
 		slog.Error("host stopped", "pid", os.Getpid(), "error", err)
 		os.Exit(1)
 	}
 }
 
-func run(proc *serve.Process, addr, settingsDir, dataDir string, withUI bool) error {
+func run(proc *serve.Process, addr, adminAddr, settingsDir, dataDir string, withUI bool) error {
 	cfg, err := config.Load(settingsDir, dataDir)
 	if err != nil {
 		return err
@@ -105,10 +109,17 @@ func run(proc *serve.Process, addr, settingsDir, dataDir string, withUI bool) er
 	if err != nil {
 		return errors.Join(err, opa.Shutdown(context.Background()))
 	}
-	if err := proc.Ready(); err != nil {
-		return errors.Join(err, opa.Shutdown(context.Background()))
+	var adm *admin
+	if adminAddr != "" {
+		adm = newAdmin()
+		if err := adm.listen(proc, adminAddr); err != nil {
+			return errors.Join(err, opa.Shutdown(context.Background()))
+		}
 	}
-	printTries(os.Stdout, "http://"+ln.Addr().String(), opa.GetManager().Report())
+	if err := proc.Ready(); err != nil {
+		return errors.Join(err, adm.shutdown(context.Background()), opa.Shutdown(context.Background()))
+	}
+	printTries(os.Stdout, "http://"+ln.Addr().String(), adm.URL(), opa.GetManager().Report())
 
 	srv := &http.Server{Handler: r, ReadHeaderTimeout: 5 * time.Second}
 	// Serve until SIGINT/SIGTERM or until a new host serves, then drain.
@@ -116,7 +127,7 @@ func run(proc *serve.Process, addr, settingsDir, dataDir string, withUI bool) er
 	stopUI()
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	return errors.Join(err, opa.Shutdown(shutdownCtx))
+	return errors.Join(err, adm.shutdown(shutdownCtx), opa.Shutdown(shutdownCtx))
 }
 
 // envBool reports whether the variable key is set to 1, true or yes.

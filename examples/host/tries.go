@@ -17,8 +17,9 @@ var tries = []struct{ method, pattern, curl string }{
 	{"GET", "/counter", "curl '%s/counter?key=visits'"},
 }
 
-// printTries prints where the host listens and the requests to try.
-func printTries(w io.Writer, base string, rep opa.Report) {
+// printTries prints where the host listens and the requests to try;
+// adminBase is the admin listener's URL, "" for none.
+func printTries(w io.Writer, base, adminBase string, rep opa.Report) {
 	served := map[string]bool{}
 	for _, rt := range rep.Routes {
 		served[rt.Method+" "+rt.Pattern] = true
@@ -30,4 +31,7 @@ func printTries(w io.Writer, base string, rep opa.Report) {
 		}
 	}
 	fmt.Fprintf(w, "  curl %s/opa/report\n", base)
+	if adminBase != "" {
+		fmt.Fprintf(w, "admin listener on %s\n", adminBase)
+	}
 }
