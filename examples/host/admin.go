@@ -8,7 +8,12 @@ import (
 	"time"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/opa-stack/opa-go"
+	"github.com/opa-stack/opa-go/metrics"
 	"github.com/opa-stack/opa-go/serve"
 )
 
@@ -20,6 +25,15 @@ type admin struct {
 	srv    *http.Server
 	ln     net.Listener
 	errc   chan error
+}
+
+// metricsHandler serves opa's metrics (package metrics) and the Go
+// runtime's and the process's, in Prometheus's format.
+func metricsHandler() http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.NewCollector(opa.GetManager), collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
 // newAdmin returns the admin router, to mount routes on before listen.

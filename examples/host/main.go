@@ -9,7 +9,7 @@
 // job queue at /riverui (riverui.go); River UI has no auth of its own.
 //
 // With -admin ADDR it serves what is for operators only on a listener of
-// its own (admin.go).
+// its own (admin.go): Prometheus metrics at /metrics, per plugin.
 //
 //	host -addr 127.0.0.1:8080 -admin 127.0.0.1:8081 -settings examples/settings -data examples/build/data -pidfile build/host.pid
 //
@@ -112,6 +112,7 @@ func run(proc *serve.Process, addr, adminAddr, settingsDir, dataDir string, with
 	var adm *admin
 	if adminAddr != "" {
 		adm = newAdmin()
+		adm.router.Handle("/metrics", metricsHandler())
 		if err := adm.listen(proc, adminAddr); err != nil {
 			return errors.Join(err, opa.Shutdown(context.Background()))
 		}

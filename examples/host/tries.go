@@ -32,6 +32,6 @@ func printTries(w io.Writer, base, adminBase string, rep opa.Report) {
 	}
 	fmt.Fprintf(w, "  curl %s/opa/report\n", base)
 	if adminBase != "" {
-		fmt.Fprintf(w, "admin listener on %s\n", adminBase)
+		fmt.Fprintf(w, "admin listener on %s\n  curl %s/metrics\n", adminBase, adminBase)
 	}
 }
