@@ -30,7 +30,7 @@ func (h *pluginHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := writerPool.Get().(*statusWriter)
 	sw.ResponseWriter, sw.code = w, 0
 	var start time.Time
-	if n%h.timeEvery == 0 {
+	if (n-1)%h.timeEvery == 0 { // the first request, then one in timeEvery
 		start = time.Now()
 	}
 	defer h.finish(sw, r, start)

@@ -2,6 +2,7 @@ package metrics_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -38,7 +39,10 @@ func TestMetrics(t *testing.T) {
 		}
 		return nil
 	}}}}
-	m, err := opa.New(opa.WithConfig(opa.Config{DefaultPluginPath: t.TempDir(), BlacklistList: []string{"/nowhere/x"}}),
+	driver := opa.Plugin{Drivers: []opa.Driver{{Name: "fake", New: func(opa.Options) (opa.Component, error) { return fakeComponent{}, nil }}}}
+	m, err := opa.New(opa.WithConfig(opa.Config{DefaultPluginPath: t.TempDir(),
+		OptionalComponents: map[string]opa.ComponentConfig{"cache": {Driver: "fake"}, "off": {Load: "no"}}}),
+		opa.WithPlugin("driver", driver),
 		opa.WithLogger(slog.New(slog.DiscardHandler)),
 		opa.WithPlugin("hundred", route("/hundred", http.StatusOK)), opa.WithPlugin("seven", route("/seven", http.StatusServiceUnavailable)),
 		opa.WithPlugin("defs", defs), opa.WithPlugin("impl", impl))
@@ -97,11 +101,13 @@ func TestMetrics(t *testing.T) {
 	assert.Equal(t, 7.0, value("opa_plugin_requests_total", map[string]string{"plugin": "seven", "code": "5xx"}))
 	assert.Equal(t, 0.0, value("opa_plugin_requests_total", map[string]string{"plugin": "seven", "code": "2xx"}))
 	assert.Equal(t, 0.0, value("opa_plugin_panics_total", map[string]string{"plugin": "hundred"}))
-	assert.Equal(t, float64(100/opa.DefaultLatencySampling), value("opa_plugin_request_duration_seconds", map[string]string{"plugin": "hundred"}),
-		"one request in DefaultLatencySampling is timed")
+	assert.Equal(t, float64((100+opa.DefaultLatencySampling-1)/opa.DefaultLatencySampling), value("opa_plugin_request_duration_seconds", map[string]string{"plugin": "hundred"}),
+		"the first request, then one in DefaultLatencySampling, is timed")
 	assert.Equal(t, 3.0, value("opa_hook_calls_total", map[string]string{"hook": "check", "plugin": "impl"}))
 	assert.Equal(t, 1.0, value("opa_hook_errors_total", map[string]string{"hook": "check", "plugin": "impl"}))
-	assert.Equal(t, 4.0, value("opa_plugins", map[string]string{"state": "loaded"}))
+	assert.Equal(t, 5.0, value("opa_plugins", map[string]string{"state": "loaded"}))
+	assert.Equal(t, 1.0, value("opa_component_up", map[string]string{"component": "cache"}))
+	assert.Equal(t, 0.0, value("opa_component_up", map[string]string{"component": "off"}))
 	assert.Equal(t, 1.0, value("opa_reloads_total", map[string]string{"outcome": "ok"}))
 	assert.Equal(t, dto.MetricType_HISTOGRAM, families["opa_plugin_request_duration_seconds"].GetType())
 }
@@ -127,3 +133,9 @@ func matches(m *dto.Metric, labels map[string]string) bool {
 	}
 	return n == len(labels)
 }
+
+// fakeComponent is a component that is always there.
+type fakeComponent struct{}
+
+func (fakeComponent) Connect(context.Context) error { return nil }
+func (fakeComponent) Instance() any                 { return "fake" }
