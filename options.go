@@ -80,10 +80,9 @@ const DefaultLatencySampling = 8
 
 // WithLatencySampling makes the latency histogram of each plugin's routes
 // (Stats) time the first request and then one in every n: 1 times every
-// request. Zero or less
-// keeps DefaultLatencySampling. Requests, responses and panics are always
-// all counted; only the clock is sampled, because reading it twice costs
-// more than the rest of the counting together.
+// request. Zero or less keeps DefaultLatencySampling. Requests, responses
+// and panics are always all counted; only the clock is sampled, because
+// reading it twice costs more than the rest of the counting together.
 func WithLatencySampling(n int) Option {
 	return func(s *options) { s.timeEvery = n }
 }

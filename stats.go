@@ -81,9 +81,9 @@ type PluginStats struct {
 	// written is the 200 net/http sends.
 	Responses [5]uint64 `json:"responses"`
 	Panics    uint64    `json:"panics"` // panics in its handlers and middleware
-	// Latency is the histogram of the timed requests: one in every
-	// WithLatencySampling's n (DefaultLatencySampling), so its Count is
-	// about Requests/n.
+	// Latency is the histogram of the timed requests: the first, then one
+	// in every WithLatencySampling's n (DefaultLatencySampling), so its
+	// Count is about Requests/n.
 	Latency Histogram `json:"latency"`
 }
 
