@@ -56,10 +56,10 @@ func BenchmarkPluginHandler(b *testing.B) {
 	req := httptest.NewRequest(http.MethodGet, "/", nil)
 	w := httptest.NewRecorder()
 	for _, tc := range []struct {
-		name  string
-		every uint64
-	}{{"sampled", DefaultLatencySampling}, {"every", 1}} {
-		ph := &pluginHandler{next: next, plugin: "p", method: "GET", pattern: "/", stats: &routeStats{}, recover: true, timeEvery: tc.every, log: slog.New(slog.DiscardHandler)}
+		name string
+		mask uint64
+	}{{"sampled", DefaultLatencySampling - 1}, {"every", 0}} {
+		ph := &pluginHandler{next: next, plugin: "p", method: "GET", pattern: "/", stats: &routeStats{}, recover: true, timeMask: tc.mask, log: slog.New(slog.DiscardHandler)}
 		b.Run("counted-"+tc.name, func(b *testing.B) {
 			b.ReportAllocs()
 			for range b.N {

@@ -115,10 +115,7 @@ func New(opts ...Option) (*Manager, error) {
 	if m.log == nil {
 		m.log = slog.Default()
 	}
-	m.mounting = mounting{log: m.log, recover: !s.noRecover, timeEvery: DefaultLatencySampling, middleware: s.routeMiddleware}
-	if s.timeEvery > 0 {
-		m.mounting.timeEvery = uint64(s.timeEvery)
-	}
+	m.mounting = mounting{log: m.log, recover: !s.noRecover, timeMask: latencyMask(s.timeEvery), middleware: s.routeMiddleware}
 	if cfg.AllowInsecurePermissions {
 		m.log.Warn(insecureWarning)
 	}

@@ -114,7 +114,7 @@ func walkRouter(r chi.Router, fn chi.WalkFunc) (err error) {
 type mounting struct {
 	log        *slog.Logger
 	recover    bool
-	timeEvery  uint64
+	timeMask   uint64 // see pluginHandler
 	middleware func(plugin string) func(http.Handler) http.Handler
 }
 
@@ -144,7 +144,7 @@ func (p *routePlan) mount(host chi.Router, how mounting) ([]RouteReport, *hostRo
 				next = chi.Chain(rt.middlewares...).Handler(rt.handler)
 			}
 			ph := &pluginHandler{next: next, plugin: lp.name, method: rt.method, pattern: rt.pattern,
-				stats: stats, recover: how.recover, timeEvery: how.timeEvery, log: how.log}
+				stats: stats, recover: how.recover, timeMask: how.timeMask, log: how.log}
 			if err := addRoute(host, route{rt.method, rt.pattern, ph, hostMW}); err != nil {
 				return report, nil, &PluginError{Plugin: lp.name, Path: lp.match, Step: "routes", Err: err}
 			}

@@ -23,7 +23,7 @@ type pluginHandler struct {
 	method, pattern string
 	stats           *routeStats
 	recover         bool   // recover panics (WithPanicRecovery)
-	timeEvery       uint64 // time one request in timeEvery (WithLatencySampling)
+	timeMask        uint64 // time one request in timeMask+1, a power of two (WithLatencySampling)
 	log             *slog.Logger
 }
 

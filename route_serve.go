@@ -22,7 +22,7 @@ import (
 // ResponseWriter once it has returned (net/http's rule, whose own writer
 // reuses its buffers the same way); the pooled writer is emptied first.
 //
-// Only one request in h.timeEvery is timed (WithLatencySampling): reading
+// Only one request in h.timeMask+1 is timed (WithLatencySampling): reading
 // the clock twice costs as much as the rest of the counting together
 // (the "request to a plugin's route" row of BENCHMARKS.md).
 func (h *pluginHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -30,7 +30,7 @@ func (h *pluginHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := writerPool.Get().(*statusWriter)
 	sw.ResponseWriter, sw.code = w, 0
 	var start time.Time
-	if (n-1)%h.timeEvery == 0 { // the first request, then one in timeEvery
+	if (n-1)&h.timeMask == 0 { // the first request, then one in timeMask+1
 		start = time.Now()
 	}
 	defer h.finish(sw, r, start)

@@ -51,7 +51,13 @@ func main() {
 	flag.Parse()
 	// First thing: a process started by a reload picks up the listener
 	// its parent hands over.
-	proc, err := serve.New(serve.Config{PIDFile: *pidFile})
+	// Reloads are counted for the report and /metrics: a failed one in
+	// this process, which serves on; a successful one by the new process.
+	proc, err := serve.New(serve.Config{PIDFile: *pidFile, OnReload: func(outcome string) {
+		if m := opa.GetManager(); m != nil && outcome != serve.ReloadOK {
+			m.CountReload(outcome)
+		}
+	}})
 	if err != nil {
 		slog.Error("host stopped", "error", err)
 		os.Exit(1)
@@ -90,6 +96,9 @@ func run(proc *serve.Process, addr, adminAddr, settingsDir, dataDir string, with
 	opts := []opa.Option{opa.WithConfig(cfg), opa.WithPlugin("river", river.Plugin), opa.WithPlugin("enqueue", enqueuePlugin)}
 	if err := startup.Run(ctx, stop, opts, func(ctx context.Context, m *opa.Manager) error { return m.Startup(ctx, r) }); err != nil {
 		return err
+	}
+	if proc.HasParent() { // started by a reload, which succeeds if this process gets to serve
+		opa.GetManager().CountReload(serve.ReloadOK)
 	}
 	fmt.Print(opa.GetManager().Report())
 	// River UI's background work stops before the queue closes.
