@@ -11,8 +11,8 @@
 # (see the README, "Deploying and reloading plugins"). This script follows
 # the PID files, so it keeps running across reloads.
 #
-# Environment: ADDR (127.0.0.1:8080), ADMIN_ADDR (127.0.0.1:8081, the host's
-# admin listener), BUILD_DIR (build), DATA_DIR
+# Environment: ADDR (127.0.0.1:8080), ADMIN_ADDR (the host's admin listener,
+# with /metrics: none when unset; make run sets 127.0.0.1:8081), BUILD_DIR (build), DATA_DIR
 # (BUILD_DIR/data), and whatever the host and worker read (OPA_...).
 set -u
 cd "$(dirname "$0")"
@@ -28,7 +28,7 @@ echo "worker pid file: $workerpid"
 
 "$build/worker" -settings "$PWD/settings" -data "$data" -pidfile "$workerpid" &
 worker=$!
-"$build/host" -addr "${ADDR:-127.0.0.1:8080}" -admin "${ADMIN_ADDR:-127.0.0.1:8081}" -settings "$PWD/settings" -data "$data" -pidfile "$hostpid" &
+"$build/host" -addr "${ADDR:-127.0.0.1:8080}" -admin "${ADMIN_ADDR:-}" -settings "$PWD/settings" -data "$data" -pidfile "$hostpid" &
 host=$!
 
 # current FILE PID: the process that FILE names (the one serving after
