@@ -86,7 +86,7 @@ type statusWriter struct {
 }
 
 func (w *statusWriter) WriteHeader(code int) {
-	if w.code == 0 && code >= 200 || code == http.StatusSwitchingProtocols {
+	if w.code == 0 && (code >= 200 || code == http.StatusSwitchingProtocols) { // 1xx but 101 are informational
 		w.code = code
 	}
 	w.ResponseWriter.WriteHeader(code)

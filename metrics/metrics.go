@@ -16,9 +16,14 @@
 //	opa_plugins{state}                              gauge: plugin candidates by state (loaded, setup_failed, refused, skipped)
 //	opa_component_up{component}                     gauge: 1 when a component is connected
 //	opa_reloads_total{outcome}                      counter: reloads the host counted (opa.Manager.CountReload)
+//	opa_jobs{component,queue,state}                 gauge: stored jobs of a job-queue component (river), by queue and state
 package metrics
 
 import (
+	"context"
+	"encoding/json"
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opa-stack/opa-go"
@@ -28,7 +33,7 @@ import (
 type Collector struct {
 	manager func() *opa.Manager
 
-	requests, duration, panics, hookCalls, hookErrors, plugins, componentUp, reloads *prometheus.Desc
+	requests, duration, panics, hookCalls, hookErrors, plugins, componentUp, reloads, jobs *prometheus.Desc
 }
 
 var _ prometheus.Collector = (*Collector)(nil)
@@ -55,12 +60,14 @@ func NewCollector(manager func() *opa.Manager) *Collector {
 			"1 when the optional component is connected, else 0.", []string{"component"}, nil),
 		reloads: prometheus.NewDesc("opa_reloads_total",
 			"Reloads of the host process, by outcome, as the host counted them.", []string{"outcome"}, nil),
+		jobs: prometheus.NewDesc("opa_jobs",
+			"Stored jobs of a job-queue component (the river driver), by queue and state.", []string{"component", "queue", "state"}, nil),
 	}
 }
 
 // Describe sends the descriptions of every metric.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.requests, c.duration, c.panics, c.hookCalls, c.hookErrors, c.plugins, c.componentUp, c.reloads} {
+	for _, d := range []*prometheus.Desc{c.requests, c.duration, c.panics, c.hookCalls, c.hookErrors, c.plugins, c.componentUp, c.reloads, c.jobs} {
 		ch <- d
 	}
 }
@@ -69,7 +76,8 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 var classes = [5]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
 
 // Collect reads a snapshot of the Manager's counters (Manager.Stats and
-// Manager.Report) and sends them as metrics.
+// Manager.ReportWithStatus, which asks each connected component for its
+// Status) and sends them as metrics.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	m := c.manager()
 	if m == nil {
@@ -103,13 +111,64 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for outcome, n := range st.Reloads {
 		ch <- prometheus.MustNewConstMetric(c.reloads, prometheus.CounterValue, float64(n), outcome)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
+	defer cancel()
+	rep := m.ReportWithStatus(ctx)
 	states := map[string]float64{"loaded": 0, "setup_failed": 0, "skipped": 0, "refused": 0}
-	for _, p := range m.Report().Plugins {
+	for _, p := range rep.Plugins {
 		states[pluginState(p)]++
+	}
+	for _, comp := range rep.Components {
+		for queue, byState := range queueCounts(comp.Status) {
+			for state, n := range byState {
+				ch <- prometheus.MustNewConstMetric(c.jobs, prometheus.GaugeValue, n, comp.Name, queue, state)
+			}
+		}
 	}
 	for state, n := range states {
 		ch <- prometheus.MustNewConstMetric(c.plugins, prometheus.GaugeValue, n, state)
 	}
+}
+
+// statusTimeout bounds the components' Status calls of one scrape (each
+// is also bounded by opa.StatusTimeout).
+const statusTimeout = 5 * time.Second
+
+// queueCounts reads the job counts by queue and state from a component's
+// status, as the river driver reports them ({"queues": {QUEUE: {STATE:
+// N}}}, as the report's plain JSON values, numbers as json.Number); nil
+// for any other status.
+func queueCounts(status any) map[string]map[string]float64 {
+	top, ok := status.(map[string]any)
+	if !ok {
+		return nil
+	}
+	queues, ok := top["queues"].(map[string]any)
+	if !ok {
+		return nil
+	}
+	out := map[string]map[string]float64{}
+	for queue, v := range queues {
+		states, ok := v.(map[string]any)
+		if !ok {
+			continue
+		}
+		for state, n := range states {
+			num, ok := n.(json.Number)
+			if !ok {
+				continue
+			}
+			f, err := num.Float64()
+			if err != nil {
+				continue
+			}
+			if out[queue] == nil {
+				out[queue] = map[string]float64{}
+			}
+			out[queue][state] = f
+		}
+	}
+	return out
 }
 
 // pluginState is the state of a plugin candidate, as the report page

@@ -108,6 +108,8 @@ func TestMetrics(t *testing.T) {
 	assert.Equal(t, 5.0, value("opa_plugins", map[string]string{"state": "loaded"}))
 	assert.Equal(t, 1.0, value("opa_component_up", map[string]string{"component": "cache"}))
 	assert.Equal(t, 0.0, value("opa_component_up", map[string]string{"component": "off"}))
+	assert.Equal(t, 3.0, value("opa_jobs", map[string]string{"component": "cache", "queue": "mail", "state": "available"}))
+	assert.Equal(t, 1.0, value("opa_jobs", map[string]string{"component": "cache", "queue": "mail", "state": "running"}))
 	assert.Equal(t, 1.0, value("opa_reloads_total", map[string]string{"outcome": "ok"}))
 	assert.Equal(t, dto.MetricType_HISTOGRAM, families["opa_plugin_request_duration_seconds"].GetType())
 }
@@ -139,3 +141,8 @@ type fakeComponent struct{}
 
 func (fakeComponent) Connect(context.Context) error { return nil }
 func (fakeComponent) Instance() any                 { return "fake" }
+
+// Status reports job counts as the river driver does.
+func (fakeComponent) Status(context.Context) (any, error) {
+	return map[string]any{"queues": map[string]map[string]int{"mail": {"available": 3, "running": 1}}, "leader": "x"}, nil
+}
