@@ -5,7 +5,7 @@ PLUGINS   := $(BUILD)/plugins
 ADDR      ?= 127.0.0.1:8080
 ADMIN_ADDR ?= 127.0.0.1:8081
 
-.PHONY: install run dev examples test test-core test-examples test-river test-serve test-bench vet fuzz bench clean
+.PHONY: install run dev examples test test-core test-examples test-river test-serve test-metrics test-bench vet fuzz bench clean
 
 ## install: install the opa command from this checkout (go install ./cmd/opa)
 install:
@@ -47,13 +47,13 @@ examples:
 	cp examples/plugins/fullname_formal/fullname_formal-meta.json $(PLUGINS)/
 	cp examples/plugins/notes/meta.json $(PLUGINS)/notes/
 
-## test: every test of every module (core, examples, river, serve, bench's
-## quick tests), under the race detector; it ends with one line per module:
+## test: every test of every module (core, examples, river, serve, metrics,
+## bench's quick tests), under the race detector; it ends with one line per module:
 ## its passed, failed and skipped tests (CI=true turns a missing
 ## prerequisite into a failure, see internal/testenv)
 SUMMARY := build/test-summary
 TESTSUM := build/testsum
-MODULES := core examples river serve bench
+MODULES := core examples river serve metrics bench
 test:
 	@rm -rf $(SUMMARY)
 	@st=0; for t in vet $(addprefix test-,$(MODULES)); do \
@@ -67,6 +67,7 @@ vet:
 	cd examples && $(GO) vet ./...
 	cd river && $(GO) vet ./...
 	cd serve && $(GO) vet ./...
+	cd metrics && $(GO) vet ./...
 	cd bench && $(GO) vet ./...
 
 $(TESTSUM): internal/cmd/testsum/main.go
@@ -91,6 +92,10 @@ test-river: $(TESTSUM)
 ## test-serve: graceful reloads (real host processes and plugins on loopback)
 test-serve: $(TESTSUM)
 	cd serve && $(GO) test $(TESTFLAGS) -json ./... 2>&1 | $(CURDIR)/$(TESTSUM) -module serve -dir $(CURDIR)/$(SUMMARY)
+
+## test-metrics: the Prometheus exporter (its own module: the core needs no client_golang)
+test-metrics: $(TESTSUM)
+	cd metrics && $(GO) test $(TESTFLAGS) -json ./... 2>&1 | $(CURDIR)/$(TESTSUM) -module metrics -dir $(CURDIR)/$(SUMMARY)
 
 ## test-bench: bench's own tests (not its benchmarks: see make bench)
 test-bench: $(TESTSUM)

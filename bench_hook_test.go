@@ -271,6 +271,19 @@ func addCallHook(n int) {
 	benchSinkAny = last
 }
 
+// addCallHookUncounted is addCallHook without CallHook's counting.
+func addCallHookUncounted(n int) {
+	var last any
+	for range n {
+		res, err := opa.CallHookUncounted("add", 2, 3)
+		if err != nil {
+			panic(err)
+		}
+		last = res[0]
+	}
+	benchSinkAny = last
+}
+
 func nameDirect(n int) {
 	var last string
 	for range n {
@@ -340,6 +353,11 @@ func BenchmarkHookCall(b *testing.B) {
 		runInterleaved(b, "call",
 			benchSide{"CallHook", 2000, 1000, addCallHook},
 			benchSide{"reflect", 2000, 1000, addReflect})
+	})
+	b.Run("add-counting", func(b *testing.B) {
+		runInterleaved(b, "call",
+			benchSide{"counted", 2000, 1000, addCallHook},
+			benchSide{"uncounted", 2000, 1000, addCallHookUncounted})
 	})
 	b.Run("fullname", func(b *testing.B) {
 		runInterleaved(b, "call",

@@ -2,6 +2,9 @@ package opa
 
 import (
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"testing"
 )
 
@@ -42,4 +45,32 @@ func BenchmarkFilterCheck(b *testing.B) {
 	for range b.N {
 		benchSinkReason = f.check(match, tags)
 	}
+}
+
+// BenchmarkPluginHandler is what a pluginHandler adds to a request, alone:
+// a handler that writes nothing, called through a pluginHandler (counting,
+// panic recovery, one request in DefaultLatencySampling timed) and
+// directly.
+func BenchmarkPluginHandler(b *testing.B) {
+	next := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) })
+	req := httptest.NewRequest(http.MethodGet, "/", nil)
+	w := httptest.NewRecorder()
+	for _, tc := range []struct {
+		name string
+		mask uint64
+	}{{"sampled", DefaultLatencySampling - 1}, {"every", 0}} {
+		ph := &pluginHandler{next: next, plugin: "p", method: "GET", pattern: "/", stats: &routeStats{}, recover: true, timeMask: tc.mask, log: slog.New(slog.DiscardHandler)}
+		b.Run("counted-"+tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				ph.ServeHTTP(w, req)
+			}
+		})
+	}
+	b.Run("bare", func(b *testing.B) {
+		b.ReportAllocs()
+		for range b.N {
+			next.ServeHTTP(w, req)
+		}
+	})
 }

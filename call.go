@@ -26,7 +26,20 @@ func (m *Manager) CallHook(name string, args ...any) ([]any, error) {
 	return e.call(args)
 }
 
-func (e *hookEntry) call(args []any) (res []any, err error) {
+// call calls the hook and counts the call, and an error, in its stats
+// (HookStats). HookFunc and HookRef are not counted: they hand out the
+// func itself.
+func (e *hookEntry) call(args []any) ([]any, error) {
+	e.stats.calls.Add(1)
+	res, err := e.invoke(args)
+	if err != nil {
+		e.stats.errors.Add(1)
+	}
+	return res, err
+}
+
+// invoke is call without counting.
+func (e *hookEntry) invoke(args []any) (res []any, err error) {
 	// The arguments of most hooks fit in buf, on the stack.
 	var buf [callArgsOnStack]reflect.Value
 	in, err := e.convert(args, buf[:0])

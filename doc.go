@@ -127,6 +127,18 @@
 // dynaconf's rules as opa-stack used them (a map marked dynaconf_merge merges
 // all the way down). See LoadConfig and Config.
 //
+// # Metrics and panics
+//
+// Each plugin's routes are mounted behind a handler of opa's that counts
+// its requests, responses by class, panics and (for the first request and
+// then one in WithLatencySampling's n) latency, in atomic counters, and
+// recovers a panic in the plugin's handler (WithPanicRecovery): a 500, one
+// ERROR line naming the plugin, and the panic counted. CallHook counts
+// calls and errors per hook; HookFunc and HookRef are not counted.
+// Manager.Stats returns the counters, the report shows them per plugin,
+// and the module metrics/ exports them to Prometheus. WithRouteMiddleware
+// gives the host a middleware per plugin, applied at mount.
+//
 // # Where things live
 //
 // This package is the plugin model: Plugin, Manager, discovery, filters,
@@ -142,6 +154,6 @@
 // "did you mean", and internal/testenv is the tests' one helper for what
 // they need from the machine. LoadConfig and Config, and the loading path
 // that calls the checks, stay here. The opa command (cmd/opa) and the
-// modules river/ (background tasks), serve/ (reloads without downtime) and
-// examples/ live beside it.
+// modules river/ (background tasks), serve/ (reloads without downtime),
+// metrics/ (the Prometheus exporter) and examples/ live beside it.
 package opa

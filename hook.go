@@ -37,7 +37,8 @@ type hookEntry struct {
 	val      reflect.Value // fn, for CallHook
 	in       []reflect.Type
 	variadic bool
-	lastErr  bool // the last result is an error
+	lastErr  bool       // the last result is an error
+	stats    *hookStats // CallHook's counters, apart from what HookFunc reads
 }
 
 // hookDef is a registered definition and the plugin that gave it, or the
@@ -212,7 +213,7 @@ func (t *hookTable) add(lp *loaded, h Hook, leftOut []leftOutPlugin) error {
 
 func newHookEntry(name, plugin string, order int, val reflect.Value) *hookEntry {
 	typ := val.Type()
-	e := &hookEntry{name: name, plugin: plugin, order: order, fn: val.Interface(), val: val, variadic: typ.IsVariadic()}
+	e := &hookEntry{name: name, plugin: plugin, order: order, fn: val.Interface(), val: val, variadic: typ.IsVariadic(), stats: &hookStats{}}
 	for i := range typ.NumIn() {
 		e.in = append(e.in, typ.In(i))
 	}

@@ -27,6 +27,8 @@ type Manager struct {
 	red      *redactor
 	settings string           // where the settings came from, for the report
 	hostDefs []HookDefinition // DefineHook's, then WithHooks'
+	mounting mounting         // how plugin routes are wrapped
+	reloads  reloadCounts     // CountReload
 
 	mu    sync.Mutex // serialises Startup and Shutdown
 	phase phase
@@ -137,6 +139,7 @@ func New(opts ...Option) (*Manager, error) {
 	if m.log == nil {
 		m.log = slog.Default()
 	}
+	m.mounting = mounting{log: m.log, recover: !s.noRecover, timeMask: latencyMask(s.timeEvery), middleware: s.routeMiddleware}
 	if cfg.AllowInsecurePermissions {
 		m.log.Warn(insecureWarning)
 	}
@@ -269,7 +272,7 @@ func (m *Manager) run(ctx context.Context, r chi.Router, rep *Report) (_ *state,
 		return nil, err
 	}
 	var mounted *hostRoutes
-	if rep.Routes, mounted, err = reg.routes.mount(r); err != nil {
+	if rep.Routes, mounted, err = reg.routes.mount(r, m.mounting); err != nil {
 		return nil, err
 	}
 	m.routes.Store(mounted)
@@ -501,7 +504,8 @@ func (m *Manager) Logger() *slog.Logger { return m.log }
 // Report returns what the Manager found and did; see Report. A zero
 // Manager (not made with New) has an empty Report.
 //
-// Each call walks the host router of a started Manager: a plugin route
+// The report of a started Manager shows each plugin's traffic (Stats) as
+// it is at the call. Each call walks the host router of a started Manager: a plugin route
 // that a host route added after Startup replaced is marked ReplacedByHost,
 // with a warning (and a WARN line, once).
 func (m *Manager) Report() Report {
@@ -512,6 +516,7 @@ func (m *Manager) Report() Report {
 	rep := *r
 	if m.st.Load() != nil { // started, or far enough in Startup
 		m.routes.Load().markReplaced(&rep, func(msg string) { m.log.Warn(msg) })
+		m.addTraffic(&rep)
 	}
 	return rep
 }

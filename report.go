@@ -41,6 +41,9 @@ type Report struct {
 	// configured (settings), to compare instances: opa fleet. Nil before
 	// plugins were loaded.
 	Fingerprint *Fingerprint `json:"fingerprint,omitempty"`
+	// Reloads counts the reloads of this process by outcome, as the host
+	// counted them (Manager.CountReload); empty when it counted none.
+	Reloads map[string]uint64 `json:"reloads,omitempty"`
 }
 
 // PluginReport is one plugin candidate.
@@ -73,6 +76,10 @@ type PluginReport struct {
 	// SHA256 is the SHA-256 of the bytes loaded, in hex, when it was
 	// computed: for a plugin pinned with PLUGIN_SHA256.
 	SHA256 string `json:"sha256,omitempty"`
+	// Traffic is what the plugin's routes served since Startup (see
+	// Stats), taken when the report is: set for each loaded plugin of a
+	// started Manager that has routes.
+	Traffic *PluginTraffic `json:"traffic,omitempty"`
 }
 
 // addNote adds the sentence more to a plugin's note.

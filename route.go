@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"reflect"
 	"regexp"
@@ -107,16 +108,44 @@ func walkRouter(r chi.Router, fn chi.WalkFunc) (err error) {
 	return chi.Walk(r, fn)
 }
 
+// mounting is how mount wraps each plugin route: the Manager's logger,
+// whether panics are recovered (WithPanicRecovery) and the host's
+// middleware per plugin (WithRouteMiddleware), if any.
+type mounting struct {
+	log        *slog.Logger
+	recover    bool
+	timeMask   uint64 // see pluginHandler
+	middleware func(plugin string) func(http.Handler) http.Handler
+}
+
 // mount adds the planned routes to host, each handler wrapped in a
-// pluginHandler of its own; it returns them in the order of the report.
-func (p *routePlan) mount(host chi.Router) ([]RouteReport, *hostRoutes, error) {
+// pluginHandler of its own, which counts in its plugin's routeStats; it
+// returns them in the order of the report. A route is, from the outside
+// in: the host router's own middleware, the host's middleware for the
+// plugin (WithRouteMiddleware), the pluginHandler, the plugin router's
+// middleware, the plugin's handler.
+func (p *routePlan) mount(host chi.Router, how mounting) ([]RouteReport, *hostRoutes, error) {
 	var report []RouteReport
 	hr := &hostRoutes{router: host}
 	for i, lp := range p.plugins {
+		if len(p.routes[i]) == 0 {
+			continue
+		}
+		stats := &routeStats{}
+		var hostMW []func(http.Handler) http.Handler
+		if how.middleware != nil {
+			if mw := how.middleware(lp.name); mw != nil {
+				hostMW = append(hostMW, mw)
+			}
+		}
 		for _, rt := range p.routes[i] {
-			ph := &pluginHandler{rt.handler}
-			rt.handler = ph
-			if err := addRoute(host, rt); err != nil {
+			next := rt.handler
+			if len(rt.middlewares) > 0 {
+				next = chi.Chain(rt.middlewares...).Handler(rt.handler)
+			}
+			ph := &pluginHandler{next: next, plugin: lp.name, method: rt.method, pattern: rt.pattern,
+				stats: stats, recover: how.recover, timeMask: how.timeMask, log: how.log}
+			if err := addRoute(host, route{rt.method, rt.pattern, ph, hostMW}); err != nil {
 				return report, nil, &PluginError{Plugin: lp.name, Path: lp.match, Step: "routes", Err: err}
 			}
 			report = append(report, RouteReport{Method: rt.method, Pattern: rt.pattern, Plugin: lp.name})

@@ -2,6 +2,7 @@ package opa
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http"
 	"slices"
 	"sync"
@@ -9,12 +10,22 @@ import (
 	"github.com/go-chi/chi/v5"
 )
 
-// pluginHandler is a plugin route's handler as mounted on the host router.
-// It is a pointer of its own, so that a walk of the host router later tells
-// whether the route still serves the plugin's handler, or a host route added
-// after Startup replaced it (chi replaces a method and pattern registered
-// twice, silently).
-type pluginHandler struct{ http.Handler }
+// pluginHandler is a plugin route's handler as mounted on the host router:
+// it counts the route's requests in its plugin's routeStats and recovers a
+// panic in the plugin's handler (see ServeHTTP). It is a pointer of its
+// own, so that a walk of the host router later tells whether the route
+// still serves the plugin's handler, or a host route added after Startup
+// replaced it (chi replaces a method and pattern registered twice,
+// silently).
+type pluginHandler struct {
+	next            http.Handler // the plugin router's middlewares, then its handler
+	plugin          string
+	method, pattern string
+	stats           *routeStats
+	recover         bool   // recover panics (WithPanicRecovery)
+	timeMask        uint64 // time one request in timeMask+1, a power of two (WithLatencySampling)
+	log             *slog.Logger
+}
 
 // hostRoutes is what a Manager needs to see, after Startup, whether the
 // host replaced one of the plugins' routes: the host router and the

@@ -9,12 +9,24 @@ require (
 	github.com/go-chi/chi/v5 v5.5.0
 	github.com/jackc/pgx/v5 v5.11.0
 	github.com/opa-stack/opa-go v0.0.0
+	github.com/opa-stack/opa-go/metrics v0.0.0
 	github.com/opa-stack/opa-go/river v0.0.0
 	github.com/opa-stack/opa-go/serve v0.0.0
+	github.com/prometheus/client_golang v1.25.0
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/riverqueue/river v0.51.2
 	modernc.org/sqlite v1.62.0
 	riverqueue.com/riverui v0.22.0
+)
+
+require (
+	github.com/beorn7/perks v1.0.1 // indirect
+	github.com/munnerz/goautoneg v0.0.0-20191010083416-a7dc8b61c822 // indirect
+	github.com/pandatix/go-abnf v0.5.5 // indirect
+	github.com/prometheus/client_model v0.6.3 // indirect
+	github.com/prometheus/common v0.74.0 // indirect
+	github.com/prometheus/procfs v0.22.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 )
 
 require (
@@ -67,6 +79,7 @@ require (
 
 replace (
 	github.com/opa-stack/opa-go => ../
+	github.com/opa-stack/opa-go/metrics => ../metrics
 	github.com/opa-stack/opa-go/river => ../river
 	github.com/opa-stack/opa-go/serve => ../serve
 )

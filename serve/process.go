@@ -61,7 +61,19 @@ type Config struct {
 	// SIGHUP stays caught until the process exits: one that comes while
 	// the process drains or shuts down is logged and ignored, never fatal.
 	NoSIGHUP bool
+	// OnReload, when set, is called after each reload this process tried,
+	// with its outcome: "ok" (a new process serves; this one drains),
+	// "failed" (this one serves on) or "cancelled" (Stop was called). A
+	// host counts reloads with it (opa's Manager.CountReload).
+	OnReload func(outcome string)
 }
+
+// Reload outcomes, as Config.OnReload gets them.
+const (
+	ReloadOK        = "ok"
+	ReloadFailed    = "failed"
+	ReloadCancelled = "cancelled"
+)
 
 // Process is this run of the program, in a chain of processes that replace
 // one another. Make one with New, first thing in main: it picks up what the
@@ -225,6 +237,16 @@ func (p *Process) Reload(ctx context.Context) error {
 	}
 	p.mu.Unlock()
 	p.writeResult(start, err)
+	if p.cfg.OnReload != nil {
+		outcome := ReloadOK
+		switch {
+		case stopping:
+			outcome = ReloadCancelled
+		case err != nil:
+			outcome = ReloadFailed
+		}
+		p.cfg.OnReload(outcome)
+	}
 	if err == nil {
 		p.closeExit()
 	}

@@ -122,8 +122,16 @@ func TestBadReloadKeepsServing(t *testing.T) {
 		t.Errorf("GET /hello: %d %q, want 200 \"hello v2\"", code, body)
 	}
 	l.finish(t)
-	if out := c.Output(); !strings.Contains(out, "this new process failed to start") || !strings.Contains(out, "reload failed; this process keeps serving") {
+	out := c.Output()
+	if !strings.Contains(out, "this new process failed to start") || !strings.Contains(out, "reload failed; this process keeps serving") {
 		t.Errorf("the log does not show the failure in both processes:\n%s", out)
+	}
+	// Config.OnReload: each reload's outcome, in the process that tried it.
+	if n := strings.Count(out, fmt.Sprintf("reload outcome=failed pid=%d\n", first)); n != 4 {
+		t.Errorf("OnReload said failed %d times in process %d, want 4:\n%s", n, first, out)
+	}
+	if !strings.Contains(out, fmt.Sprintf("reload outcome=ok pid=%d\n", first)) {
+		t.Errorf("OnReload did not say ok in process %d:\n%s", first, out)
 	}
 }
 

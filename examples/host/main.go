@@ -8,7 +8,8 @@
 //
 // The operator's views are on a second, private listener (-admin,
 // 127.0.0.1:8081 by default), never on the public one: the plugin report at
-// /opa/report (file paths, user names, component errors) and, with
+// /opa/report (file paths, user names, component errors), Prometheus
+// metrics per plugin at /metrics (metrics.go) and, with
 // -riverui, River's own UI over the job queue at /riverui (riverui.go),
 // which has no auth of its own and shows every job's args as they are.
 //
@@ -54,7 +55,13 @@ func main() {
 	flag.Parse()
 	// First thing: a process started by a reload picks up the listener
 	// its parent hands over.
-	proc, err := serve.New(serve.Config{PIDFile: *pidFile})
+	// Reloads are counted for the report and /metrics: a failed one in
+	// this process, which serves on; a successful one by the new process.
+	proc, err := serve.New(serve.Config{PIDFile: *pidFile, OnReload: func(outcome string) {
+		if m := opa.GetManager(); m != nil && outcome != serve.ReloadOK {
+			m.CountReload(outcome)
+		}
+	}})
 	if err != nil {
 		slog.Error("host stopped", "error", err)
 		os.Exit(1)
@@ -90,6 +97,7 @@ func run(proc *serve.Process, addr, adminAddr, settingsDir, dataDir string, with
 	admin := chi.NewRouter()
 	admin.Use(middleware.RequestID, middleware.Logger, middleware.Recoverer)
 	admin.Get("/opa/report", opa.ReportHandler())
+	admin.Handle("/metrics", metricsHandler())
 	var ui *riverUI
 	if withUI && adminAddr != "" {
 		ui = &riverUI{}
@@ -101,6 +109,9 @@ func run(proc *serve.Process, addr, adminAddr, settingsDir, dataDir string, with
 	opts := []opa.Option{opa.WithConfig(cfg), opa.WithPlugin("river", river.Plugin), opa.WithPlugin("enqueue", enqueuePlugin)}
 	if err := startup.Run(ctx, stop, opts, func(ctx context.Context, m *opa.Manager) error { return m.Startup(ctx, r) }); err != nil {
 		return err
+	}
+	if proc.HasParent() { // started by a reload, which succeeds if this process gets to serve
+		opa.GetManager().CountReload(serve.ReloadOK)
 	}
 	fmt.Print(opa.GetManager().Report())
 	// River UI's background work stops before the queue closes.

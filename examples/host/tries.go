@@ -29,7 +29,7 @@ func printTries(w io.Writer, base, admin string, withUI bool, rep opa.Report) {
 		served[rt.Method+" "+rt.Pattern] = true
 	}
 	if admin != "" {
-		fmt.Fprintf(w, "%s%s\n  report:   %s/opa/report\n", adminReady, admin, admin)
+		fmt.Fprintf(w, "%s%s\n  report:   %s/opa/report\n  metrics:  %s/metrics\n", adminReady, admin, admin, admin)
 		if withUI {
 			fmt.Fprintf(w, "  River UI: %s%s/\n", admin, riverUIPath)
 		}
