@@ -131,15 +131,22 @@ func sqliteEngine(db *sql.DB, closeDB func()) engine {
 			return tx.Commit()
 		})
 	}
-	query := func(ctx context.Context, q string, row func(scan func(...any) error) error) error {
-		rows, err := db.QueryContext(ctx, q)
+	// SQLite numbers its parameters ?1, ?2, ...: the same SQL as Postgres's
+	// $1, $2, ... with the sign changed (no query here has a $ elsewhere).
+	sqliteSQL := func(q string) string { return strings.ReplaceAll(q, "$", "?") }
+	query := func(ctx context.Context, q string, row func(scan func(...any) error) error, args ...any) error {
+		rows, err := db.QueryContext(ctx, sqliteSQL(q), args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		return eachRow(rows, row)
 	}
-	return &engineOf[*sql.Tx]{driver: riversqlite.New(db), closeDB: closeDB, exclusive: exclusive, query: query}
+	exec := func(ctx context.Context, q string, args ...any) error {
+		_, err := db.ExecContext(ctx, sqliteSQL(q), args...)
+		return err
+	}
+	return &engineOf[*sql.Tx]{driver: riversqlite.New(db), closeDB: closeDB, exclusive: exclusive, query: query, exec: exec}
 }
 
 // pingSQLite opens the first connection. Switching a fresh file to WAL
@@ -192,15 +199,19 @@ func openPostgres(ctx context.Context, rawURL string) (engine, error) {
 // postgresEngine is River on pool; closeDB closes it, or does nothing
 // where another component owns it.
 func postgresEngine(pool *pgxpool.Pool, closeDB func()) engine {
-	query := func(ctx context.Context, q string, row func(scan func(...any) error) error) error {
-		rows, err := pool.Query(ctx, q)
+	query := func(ctx context.Context, q string, row func(scan func(...any) error) error, args ...any) error {
+		rows, err := pool.Query(ctx, q, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		return eachRow(rows, row)
 	}
-	return &engineOf[pgx.Tx]{driver: riverpgxv5.New(pool), closeDB: closeDB, exclusive: advisoryLocked(pool), query: query}
+	exec := func(ctx context.Context, q string, args ...any) error {
+		_, err := pool.Exec(ctx, q, args...)
+		return err
+	}
+	return &engineOf[pgx.Tx]{driver: riverpgxv5.New(pool), closeDB: closeDB, exclusive: advisoryLocked(pool), query: query, exec: exec}
 }
 
 // eachRow calls row for each of rows, which database/sql's and pgx's rows
