@@ -172,19 +172,37 @@ func TestPeriodicAcrossHandovers(t *testing.T) {
 			n = waitMore(n)
 		}
 		n = waitMore(n)
+		waitMore(n)
 		ws[0].stop(30 * time.Second)
 		ws[1].stop(30 * time.Second)
 
-		var at []time.Time
-		for _, j := range list() {
+		// A job's scheduled_at is the time of its run on the leader's
+		// schedule, unless a stopping worker put it back (see Work; its
+		// metadata.snoozes says so): River's snooze moved it to that time.
+		var at, created []time.Time
+		putBack := 0
+		all := list()
+		for _, j := range all {
+			created = append(created, j.CreatedAt)
+			if metadataField(t, j.Metadata, "snoozes") != nil {
+				putBack++
+				continue
+			}
 			at = append(at, j.ScheduledAt)
 			assert.Equal(t, j.ScheduledAt.Truncate(every), j.ScheduledAt, "job %d is not on a multiple of the interval", j.ID)
 		}
+		t.Logf("%d periodic jobs, %d of them put back by a stopping worker", len(all), putBack)
 		slices.SortFunc(at, time.Time.Compare)
-		require.GreaterOrEqual(t, len(at), 5)
+		require.GreaterOrEqual(t, len(at), 3)
 		for i := 1; i < len(at); i++ {
-			assert.GreaterOrEqual(t, at[i].Sub(at[i-1]), every-250*time.Millisecond, "runs %d and %d: %s and %s", i-1, i, at[i-1], at[i])
+			assert.GreaterOrEqual(t, at[i].Sub(at[i-1]), every, "runs %d and %d: %s and %s", i-1, i, at[i-1], at[i])
 		}
+		// No more jobs than intervals in the time they were stored over (a
+		// second of slack for SQLite's lock waits): a second run in an
+		// interval would add one.
+		slices.SortFunc(created, time.Time.Compare)
+		span := created[len(created)-1].Sub(created[0]) + time.Second
+		assert.LessOrEqual(t, len(all), int(span/every)+1, "%d jobs stored within %s", len(all), span)
 	})
 }
 
