@@ -343,7 +343,7 @@ func (h *errorHandler) HandlePanic(ctx context.Context, job *rivertype.JobRow, p
 	if h.next != nil {
 		res = h.next.HandlePanic(ctx, job, panicVal, trace)
 	}
-	h.discarded(job, res, fmt.Errorf("panic: %v", panicVal))
+	h.discarded(job, res, fmt.Errorf("%v", panicVal)) // the value names the plugin and kind (taskWorker.Work)
 	return res
 }
 
