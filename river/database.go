@@ -18,7 +18,8 @@ import (
 	"github.com/opa-stack/opa-go"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
-	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" database/sql driver
+	"modernc.org/sqlite" // registers the pure-Go "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // dbKind is the kind of database OPTS.url names.
@@ -156,12 +157,25 @@ func pingSQLite(ctx context.Context, db *sql.DB) error {
 	return retryBusy(ctx, func() error { return db.PingContext(ctx) })
 }
 
-// retryBusy runs fn until it returns anything but SQLITE_BUSY, up to 20
-// times, 50ms apart, within ctx.
+// isBusy says whether err is SQLITE_BUSY, or one of its extended codes
+// (SQLITE_BUSY_SNAPSHOT, 517: a deferred transaction's read snapshot went
+// stale before it could write).
+func isBusy(err error) bool {
+	if e, ok := errors.AsType[*sqlite.Error](err); ok {
+		return e.Code()&0xff == sqlite3.SQLITE_BUSY
+	}
+	return strings.Contains(err.Error(), "SQLITE_BUSY")
+}
+
+// retryBusy runs fn until it returns anything but SQLITE_BUSY, 50ms apart,
+// for up to 10s, within ctx: long enough for a few processes that migrate
+// a fresh file at once, one after the other, on a loaded machine (a run of
+// River's migrations takes a second or more there).
 func retryBusy(ctx context.Context, fn func() error) error {
-	for try := 1; ; try++ {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
 		err := fn()
-		if err == nil || try == 20 || !strings.Contains(err.Error(), "SQLITE_BUSY") {
+		if err == nil || time.Now().After(deadline) || !isBusy(err) {
 			return err
 		}
 		select {
