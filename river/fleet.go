@@ -142,7 +142,7 @@ type orphanWatch struct {
 	logged map[string]bool
 }
 
-// check logs an error naming the kinds that have been orphans for
+// checkOrphans logs an error naming the kinds that have been orphans for
 // OPTS.orphan_alarm, once per kind until it is no orphan any more.
 func (j *Jobs) checkOrphans(ctx context.Context, w *orphanWatch) {
 	orphans, err := j.Orphans(ctx)
