@@ -18,7 +18,8 @@ import (
 	"github.com/opa-stack/opa-go"
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
-	_ "modernc.org/sqlite" // registers the pure-Go "sqlite" database/sql driver
+	"modernc.org/sqlite" // registers the pure-Go "sqlite" database/sql driver
+	sqlite3 "modernc.org/sqlite/lib"
 )
 
 // dbKind is the kind of database OPTS.url names.
@@ -131,15 +132,22 @@ func sqliteEngine(db *sql.DB, closeDB func()) engine {
 			return tx.Commit()
 		})
 	}
-	query := func(ctx context.Context, q string, row func(scan func(...any) error) error) error {
-		rows, err := db.QueryContext(ctx, q)
+	// SQLite numbers its parameters ?1, ?2, ...: the same SQL as Postgres's
+	// $1, $2, ... with the sign changed (no query here has a $ elsewhere).
+	sqliteSQL := func(q string) string { return strings.ReplaceAll(q, "$", "?") }
+	query := func(ctx context.Context, q string, row func(scan func(...any) error) error, args ...any) error {
+		rows, err := db.QueryContext(ctx, sqliteSQL(q), args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		return eachRow(rows, row)
 	}
-	return &engineOf[*sql.Tx]{driver: riversqlite.New(db), closeDB: closeDB, exclusive: exclusive, query: query}
+	exec := func(ctx context.Context, q string, args ...any) error {
+		_, err := db.ExecContext(ctx, sqliteSQL(q), args...)
+		return err
+	}
+	return &engineOf[*sql.Tx]{driver: riversqlite.New(db), closeDB: closeDB, exclusive: exclusive, query: query, exec: exec}
 }
 
 // pingSQLite opens the first connection. Switching a fresh file to WAL
@@ -149,12 +157,25 @@ func pingSQLite(ctx context.Context, db *sql.DB) error {
 	return retryBusy(ctx, func() error { return db.PingContext(ctx) })
 }
 
-// retryBusy runs fn until it returns anything but SQLITE_BUSY, up to 20
-// times, 50ms apart, within ctx.
+// isBusy says whether err is SQLITE_BUSY, or one of its extended codes
+// (SQLITE_BUSY_SNAPSHOT, 517: a deferred transaction's read snapshot went
+// stale before it could write).
+func isBusy(err error) bool {
+	if e, ok := errors.AsType[*sqlite.Error](err); ok {
+		return e.Code()&0xff == sqlite3.SQLITE_BUSY
+	}
+	return strings.Contains(err.Error(), "SQLITE_BUSY")
+}
+
+// retryBusy runs fn until it returns anything but SQLITE_BUSY, 50ms apart,
+// for up to 10s, within ctx: long enough for a few processes that migrate
+// a fresh file at once, one after the other, on a loaded machine (a run of
+// River's migrations takes a second or more there).
 func retryBusy(ctx context.Context, fn func() error) error {
-	for try := 1; ; try++ {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
 		err := fn()
-		if err == nil || try == 20 || !strings.Contains(err.Error(), "SQLITE_BUSY") {
+		if err == nil || time.Now().After(deadline) || !isBusy(err) {
 			return err
 		}
 		select {
@@ -192,15 +213,19 @@ func openPostgres(ctx context.Context, rawURL string) (engine, error) {
 // postgresEngine is River on pool; closeDB closes it, or does nothing
 // where another component owns it.
 func postgresEngine(pool *pgxpool.Pool, closeDB func()) engine {
-	query := func(ctx context.Context, q string, row func(scan func(...any) error) error) error {
-		rows, err := pool.Query(ctx, q)
+	query := func(ctx context.Context, q string, row func(scan func(...any) error) error, args ...any) error {
+		rows, err := pool.Query(ctx, q, args...)
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
 		return eachRow(rows, row)
 	}
-	return &engineOf[pgx.Tx]{driver: riverpgxv5.New(pool), closeDB: closeDB, exclusive: advisoryLocked(pool), query: query}
+	exec := func(ctx context.Context, q string, args ...any) error {
+		_, err := pool.Exec(ctx, q, args...)
+		return err
+	}
+	return &engineOf[pgx.Tx]{driver: riverpgxv5.New(pool), closeDB: closeDB, exclusive: advisoryLocked(pool), query: query, exec: exec}
 }
 
 // eachRow calls row for each of rows, which database/sql's and pgx's rows

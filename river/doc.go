@@ -32,11 +32,22 @@
 //	job, err := jobs.Enqueue(ctx, "notes.reindex", map[string]any{"note": 7}, nil)
 //
 // A worker process starts with opa.StartupSimple and calls Work, which runs
-// jobs until its context ends and then stops gracefully:
+// jobs until its context ends and then stops within OPTS.stop_timeout:
 //
 //	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 //	defer stop()
 //	err := jobs.Work(ctx)
+//
+// Stopping, it fetches nothing more (a job a fetch under way brings is put
+// back unrun), lets running jobs finish for three quarters of
+// OPTS.stop_timeout (River's SoftStopTimeout), then cancels their
+// contexts: a task that returns its context's error is put back in the
+// queue before the process exits. Work returns by OPTS.stop_timeout; set it
+// a second or two under the orchestrator's grace period (8s, the default,
+// for Docker's 10s; 25s for Kubernetes' 30s). WorkWith is Work with
+// River's Middleware, Hooks, ErrorHandler and JobStuckHandler for the
+// working client (WorkOptions); Subscribe gives its events and Working the
+// client, both errors wrapping opa.ErrState when no Work runs.
 //
 // Delivery is at-least-once: a job whose worker dies mid-run is rescued
 // after OPTS.rescue_after and runs again, so tasks must be idempotent (an
@@ -44,10 +55,14 @@
 // fail its Validate (opa.ErrTaskArgs), cancel the job at once, as does a
 // task returning opa.CancelTask; opa.SnoozeTask runs it again later without
 // spending an attempt. EnqueueTx inserts a job in the caller's
-// transaction. List, Cancel, Retry and Counts are for operators; the
-// component is an opa.StatusReporter, so the host's report shows the
-// counts and River's elected leader; RiverClient gives River's own client
-// to tools such as River UI.
+// transaction. Every error River records starts with the task's plugin
+// and kind; a discard is logged at ERROR. List, Cancel, Retry and Counts
+// (unfinished jobs only) are for operators, and Orphans, CancelOrphans and
+// DeleteOrphans for jobs of kinds that no running worker has a task for
+// (see Leader election); the component is an opa.StatusReporter, so the
+// host's report shows the counts, the orphans and River's elected leader;
+// RiverClient gives River's own (inserting) client to tools such as River
+// UI.
 //
 // # Sharing a database
 //
@@ -84,8 +99,10 @@
 // every worker that has the task, at OPTS.workers concurrency unless
 // OPTS.queues lists it. Its timeout is its River worker's Timeout. Every
 // makes it a periodic job (OPTS.periodic, for the same kind, sets the
-// interval instead), as does Schedule (a cron library's Next), at each time
-// it returns. Connect refuses what River cannot do (a priority
+// interval instead), run on the clock's multiples of the interval and
+// unique in those buckets, so once per interval across leader handovers
+// and reloads; Schedule (a cron library's Next) runs it at each time it
+// returns. Connect refuses what River cannot do (a priority
 // outside 1 to 4, a queue name River refuses, a unique period or Every
 // under 1s, a timeout not shorter than OPTS.rescue_after), naming the task
 // and its plugin.
@@ -102,10 +119,14 @@
 //	job_timeout    a job's context is cancelled after: 1m
 //	rescue_after   a job running this long is rescued and run again: 1h
 //	poll_interval  how often a worker looks for jobs besides notifications: 1s
+//	fetch_cooldown least time between two fetches of a queue (River's FetchCooldown): 100ms;
+//	               a process works at most workers ÷ fetch_cooldown jobs/s per queue
 //	poll_only      no LISTEN, poll only (PgBouncer in transaction mode): false
-//	stop_timeout   how long a stopping worker lets running jobs finish: 10s
-//	leader         take part in leader election: auto, yes or no: auto
+//	stop_timeout   the bound on a stop, from its start to Work's return: 8s
+//	leader         take part in leader election: auto (unless partial), yes or no: auto
+//	partial        this worker lacks some of the fleet's task plugins: false
 //	leader_alarm   a worker without a leader this long logs an error: 1m
+//	orphan_alarm   the leader logs jobs waiting this long for a kind no worker has: 5m
 //	migrate        run River's migrations at Connect (auto) or only check (no): auto
 //	periodic       task kinds the leader enqueues every interval: {kind: 1h}
 //	               (wins over a task's opa.TaskEvery)
@@ -115,12 +136,17 @@
 // One River client is elected leader; it moves retries and scheduled jobs to
 // the queue, enqueues periodic jobs, rescues stuck jobs and cleans up old
 // ones. A leader discards a stuck job of a kind it has no task for, so a
-// worker that lacks some tasks must not lead (River's
+// worker that lacks some of the fleet's tasks must not lead (River's
 // LeaderElectionDisabled, with FetchOnlyKnownKinds, which every worker here
-// sets). With leader: auto a worker stays out of the election when the
-// queues it works hold unfinished jobs that another worker has attempted,
-// of a kind it has no task for; a kind no worker has (a typo) keeps nobody
-// out. leader: no keeps it out, leader: yes puts it in. At least one worker
-// that leads must run; a worker that sees none for OPTS.leader_alarm logs an
-// error.
+// sets). That is declared, not guessed: such a worker says OPTS.partial:
+// true, and with leader: auto every worker that is not partial takes
+// part, so the fleet has a leader while one runs. leader: no keeps a
+// worker out, leader: yes puts it in. A worker that sees no leader for
+// OPTS.leader_alarm logs an error.
+//
+// Each working process records its kinds in the driver's table
+// opa_river_worker. Jobs waiting for a kind no running worker has (a
+// plugin removed from the fleet, a typo) are orphans: Counts and the
+// report list them, the leader logs them at ERROR after OPTS.orphan_alarm,
+// and an operator cancels or deletes them (CancelOrphans, DeleteOrphans).
 package river

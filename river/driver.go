@@ -38,11 +38,14 @@ func New(opts opa.Options) (opa.Component, error) {
 // periodicJobs are River periodic jobs for the planned periodic tasks (see
 // planTasks), each kind with args {}, inserted with the kind's task
 // settings as any Enqueue (its queue, priority, max attempts; see
-// insertOpts). A task with an interval (Every) runs every interval and
-// once at a new leader's start, unique by period, so even two leaders at a
-// handover enqueue it once per interval. A task with a Schedule runs at
-// its times only, with no uniqueness: two leaders at a handover could
-// each enqueue the same scheduled run.
+// insertOpts). A task with an interval (Every) runs on the clock's
+// multiples of it (see aligned), not at a leader's start, unique by
+// period: the period is the bucket of the clock the run starts, so two
+// leaders at a handover, or a reload, store one job per bucket, and runs
+// are never closer than the interval (a run at a new leader's start, in a
+// bucket the old leader missed, could be). A task
+// with a Schedule runs at its times only, with no uniqueness: two leaders
+// at a handover could each enqueue the same scheduled run.
 func (j *Jobs) periodicJobs(plan []periodicTask) []*rq.PeriodicJob {
 	var out []*rq.PeriodicJob
 	for _, p := range plan {
@@ -55,11 +58,23 @@ func (j *Jobs) periodicJobs(plan []periodicTask) []*rq.PeriodicJob {
 			}, &rq.PeriodicJobOpts{ID: "opa:" + p.kind}))
 			continue
 		}
-		out = append(out, rq.NewPeriodicJob(rq.PeriodicInterval(p.every), func() (rq.JobArgs, *rq.InsertOpts) {
+		out = append(out, rq.NewPeriodicJob(aligned(p.every), func() (rq.JobArgs, *rq.InsertOpts) {
 			return args, j.withDefaults(args, &rq.InsertOpts{UniqueOpts: rq.UniqueOpts{ByPeriod: p.every}})
-		}, &rq.PeriodicJobOpts{ID: "opa:" + p.kind, RunOnStart: true}))
+		}, &rq.PeriodicJobOpts{ID: "opa:" + p.kind}))
 	}
 	return out
+}
+
+// aligned is River's PeriodicSchedule for an interval on the clock: the
+// next run after t is the next multiple of every (counted from the zero
+// time, as River's unique periods are), whoever leads and whenever it
+// started: Next(t) = t.Truncate(every) + every.
+type aligned time.Duration
+
+// Next is the first multiple of the interval after t.
+func (a aligned) Next(t time.Time) time.Time {
+	d := time.Duration(a)
+	return t.Truncate(d).Add(d)
 }
 
 // component is the opa side of a Jobs: BindManager, Connect and Close.
@@ -94,7 +109,7 @@ func (c *component) Connect(ctx context.Context) error {
 	if j.m != nil {
 		tasks = j.m.Tasks()
 	}
-	workers, kinds, err := buildWorkers(tasks, redactWith(j.m))
+	workers, kinds, err := buildWorkers(tasks, j.taskPlugin, &j.stopping, redactWith(j.m))
 	if err != nil {
 		return err
 	}
@@ -131,6 +146,11 @@ func (c *component) Connect(ctx context.Context) error {
 		return fmt.Errorf("river: %w", err)
 	}
 	j.eng, j.ins, j.workers, j.kinds = eng, ins, workers, kinds
+	// The table of working processes, for Orphans (after the migrations:
+	// on SQLite the migrating transaction holds the one connection).
+	if j.fleetErr = eng.ensureFleet(ctx); j.fleetErr != nil {
+		j.log.Warn("river: the table of working processes cannot be created or read: orphan jobs (of kinds no running worker has) are not reported", "table", fleetTable, "error", j.fleetErr)
+	}
 	j.log.Info("river: connected", "queues", j.queues, "kinds", kinds, "periodic", len(plan.periodic))
 	return nil
 }
@@ -159,6 +179,7 @@ func (j *Jobs) baseConfig() *rq.Config {
 		MaxAttempts:       j.set.maxAttempts,
 		JobTimeout:        j.set.jobTimeout,
 		FetchPollInterval: j.set.pollInterval,
+		FetchCooldown:     j.set.fetchCooldown,
 
 		RescueStuckJobsAfter: j.set.rescueAfter,
 		PollOnly:             j.set.pollOnly,

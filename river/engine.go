@@ -2,6 +2,7 @@ package river
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -31,8 +32,20 @@ type engine interface {
 	insertTx(ctx context.Context, c client, tx any, args rq.JobArgs, opts *rq.InsertOpts) (*rivertype.JobInsertResult, error)
 	// txType names the transaction type insertTx takes.
 	txType() string
-	// counts are the stored jobs by queue and state.
+	// counts are the unfinished jobs by queue and state.
 	counts(ctx context.Context) (map[string]map[string]int, error)
+	// waitingKinds are the jobs waiting to run (available, pending,
+	// scheduled, retryable) by kind.
+	waitingKinds(ctx context.Context) (map[string]int, error)
+	// ensureFleet creates the table of working processes if it is missing,
+	// and is an error if it cannot be read.
+	ensureFleet(ctx context.Context) error
+	// heartbeat records that the working client id runs kinds, now.
+	heartbeat(ctx context.Context, id string, kinds []string) error
+	// leave removes the working client id from the table.
+	leave(ctx context.Context, id string) error
+	// fleetKinds are the kinds that working clients seen since since run.
+	fleetKinds(ctx context.Context, since time.Time) (map[string]bool, error)
 	// electedLeader is the ID of the leader in office, or "" if none is.
 	electedLeader(ctx context.Context) (string, error)
 	// close closes the database.
@@ -51,6 +64,8 @@ type client interface {
 	StopAndCancel(ctx context.Context) error
 	Stopped() <-chan struct{}
 	ID() string
+	JobDeleteMany(ctx context.Context, params *rq.JobDeleteManyParams) (*rq.JobDeleteManyResult, error)
+	SubscribeConfig(config *rq.SubscribeConfig) (<-chan *rq.Event, func())
 }
 
 // engineOf is the engine for one River driver.
@@ -62,12 +77,86 @@ type engineOf[TTx any] struct {
 	// the transaction to migrate in, or the zero TTx to migrate as River
 	// does (each migration in its own transaction).
 	exclusive func(ctx context.Context, fn func(tx TTx, inTx bool) error) error
-	// query runs a query with no arguments and calls row for each row.
-	query func(ctx context.Context, sql string, row func(scan func(dest ...any) error) error) error
+	// query runs a query with arguments ($1, $2, ...) and calls row for
+	// each row.
+	query func(ctx context.Context, sql string, row func(scan func(dest ...any) error) error, args ...any) error
+	// exec runs a statement with arguments ($1, $2, ...).
+	exec func(ctx context.Context, sql string, args ...any) error
 }
 
-// countsSQL counts jobs by queue and state, in SQL both databases take.
-const countsSQL = "SELECT queue, state, count(*) FROM river_job GROUP BY queue, state"
+// countsSQL counts unfinished jobs by queue and state, in SQL both
+// databases take. The state filter lets the database use River's fetch
+// index (state first) instead of reading every finished job.
+const countsSQL = "SELECT queue, state, count(*) FROM river_job WHERE state IN ('available', 'pending', 'scheduled', 'retryable', 'running') GROUP BY queue, state"
+
+// waitingKindsSQL counts the jobs waiting to run by kind.
+const waitingKindsSQL = "SELECT kind, count(*) FROM river_job WHERE state IN ('available', 'pending', 'scheduled', 'retryable') GROUP BY kind"
+
+func (e *engineOf[TTx]) waitingKinds(ctx context.Context) (map[string]int, error) {
+	out := map[string]int{}
+	err := e.query(ctx, waitingKindsSQL, func(scan func(...any) error) error {
+		var kind string
+		var n int
+		if err := scan(&kind, &n); err != nil {
+			return err
+		}
+		out[kind] = n
+		return nil
+	})
+	return out, err
+}
+
+// fleetTable is where working clients record the kinds they run: one row
+// per client, its kinds as a JSON array, and when it last said so (Unix
+// seconds). It is this driver's, not River's.
+const fleetTable = "opa_river_worker"
+
+func (e *engineOf[TTx]) ensureFleet(ctx context.Context) error {
+	// Two processes creating it at once on Postgres can fail one of them
+	// (a unique violation in the catalog): what matters is that it can be
+	// read afterwards.
+	createErr := e.exec(ctx, "CREATE TABLE IF NOT EXISTS "+fleetTable+" (client_id TEXT PRIMARY KEY, kinds TEXT NOT NULL, seen_at BIGINT NOT NULL)")
+	if err := e.query(ctx, "SELECT count(*) FROM "+fleetTable+" WHERE 1 = 0", func(scan func(...any) error) error {
+		var n int
+		return scan(&n)
+	}); err != nil {
+		return errors.Join(createErr, err)
+	}
+	return nil
+}
+
+func (e *engineOf[TTx]) heartbeat(ctx context.Context, id string, kinds []string) error {
+	b, err := json.Marshal(kinds)
+	if err != nil {
+		return err
+	}
+	return e.exec(ctx, "INSERT INTO "+fleetTable+" (client_id, kinds, seen_at) VALUES ($1, $2, $3) "+
+		"ON CONFLICT (client_id) DO UPDATE SET kinds = excluded.kinds, seen_at = excluded.seen_at",
+		id, string(b), time.Now().Unix())
+}
+
+func (e *engineOf[TTx]) leave(ctx context.Context, id string) error {
+	return e.exec(ctx, "DELETE FROM "+fleetTable+" WHERE client_id = $1", id)
+}
+
+func (e *engineOf[TTx]) fleetKinds(ctx context.Context, since time.Time) (map[string]bool, error) {
+	out := map[string]bool{}
+	err := e.query(ctx, "SELECT kinds FROM "+fleetTable+" WHERE seen_at >= $1", func(scan func(...any) error) error {
+		var raw string
+		if err := scan(&raw); err != nil {
+			return err
+		}
+		var kinds []string
+		if err := json.Unmarshal([]byte(raw), &kinds); err != nil {
+			return fmt.Errorf("%s: a row's kinds %q: %w", fleetTable, raw, err)
+		}
+		for _, k := range kinds {
+			out[k] = true
+		}
+		return nil
+	}, since.Unix())
+	return out, err
+}
 
 func (e *engineOf[TTx]) counts(ctx context.Context) (map[string]map[string]int, error) {
 	out := map[string]map[string]int{}

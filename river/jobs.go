@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/opa-stack/opa-go"
 	rq "github.com/riverqueue/river"
@@ -48,10 +50,16 @@ type Jobs struct {
 	queues  map[string]int              // the queues worked: OPTS.queues and the tasks' queues
 
 	periodic []*rq.PeriodicJob // the periodic tasks' jobs, enqueued by the leader
+	fleetErr error             // why the table of working processes cannot be read, if it cannot
+
+	// stopping is set when a Work is told to stop: a job its client
+	// fetched after that is put back unrun (see taskWorker.Work).
+	stopping atomic.Bool
 
 	live   sync.WaitGroup // the started River clients that have not stopped
 	mu     sync.Mutex
-	run    *running // the Work in progress, if any
+	run    *running  // the Work in progress, if any
+	stopBy time.Time // when a stop began, the time by which it must be over (OPTS.stop_timeout)
 	closed bool
 }
 

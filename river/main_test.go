@@ -48,7 +48,7 @@ var dbCounter atomic.Int64
 // postgresURL creates a database on the server OPA_TEST_POSTGRES_URL names
 // (ci-postgres.sh starts one) and drops it after the test. Without the
 // variable the test is skipped, or fails when CI=true.
-func postgresURL(t *testing.T) string {
+func postgresURL(t testing.TB) string {
 	t.Helper()
 	admin := os.Getenv("OPA_TEST_POSTGRES_URL")
 	if admin == "" {

@@ -72,15 +72,25 @@ func (j *Jobs) act(ctx context.Context, id int64, what string, fn func(client, c
 	return row, nil
 }
 
-// Counts returns how many stored jobs each queue holds, by state:
-// counts["mail"]["available"]. States without jobs are left out.
-func (j *Jobs) Counts(ctx context.Context) (map[string]map[string]int, error) {
+// Counts returns the unfinished jobs (available, pending, scheduled,
+// retryable, running) by queue and state, and the orphans among them (see
+// Orphans; nil, and a warning logged, when they cannot be told). Finished
+// jobs (completed, cancelled, discarded) are not counted: River keeps them
+// for a day or a week, and counting them would read them all, where the
+// states counted use River's fetch index.
+func (j *Jobs) Counts(ctx context.Context) (*JobCounts, error) {
 	if _, err := j.client(); err != nil {
 		return nil, err
 	}
-	out, err := j.eng.counts(ctx)
+	queues, err := j.eng.counts(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("river: count jobs: %w", err)
+	}
+	out := &JobCounts{Queues: queues}
+	if j.fleetErr == nil {
+		if out.Orphans, err = j.Orphans(ctx); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }
@@ -88,17 +98,20 @@ func (j *Jobs) Counts(ctx context.Context) (map[string]map[string]int, error) {
 // RiverClient returns River's own client of the queue, for tools built on
 // it such as River UI (riverui.NewEndpoints): a *river.Client[*sql.Tx] on
 // SQLite, a *river.Client[pgx.Tx] on Postgres. It is the client Enqueue
-// inserts with; it is never started, so it works no jobs, and it stops
-// working (its database closed) when the component closes. Jobs inserted
-// through it skip Enqueue's checks.
+// inserts with; it is never started, so it works no jobs (its Subscribe
+// panics: use Jobs.Subscribe, or Working for the client that works), and
+// it stops working (its database closed) when the component closes. Jobs
+// inserted through it skip Enqueue's checks.
 func (j *Jobs) RiverClient() (any, error) {
 	return j.client()
 }
 
 // Status is what the report shows of the queue (opa.StatusReporter):
-// "queues", the stored jobs by queue and state (Counts), and "leader", the
-// ID of River's elected leader, or "none" when no client is in office (then
-// no process schedules retries, runs periodic tasks or rescues stuck jobs).
+// "queues", the unfinished jobs by queue and state, "orphans", the jobs
+// waiting by kind of the kinds no running worker has (Counts; left out
+// when there are none), and "leader", the ID of River's elected leader, or
+// "none" when no client is in office (then no process schedules retries,
+// runs periodic tasks or rescues stuck jobs).
 func (c *component) Status(ctx context.Context) (any, error) {
 	counts, err := c.jobs.Counts(ctx)
 	if err != nil {
@@ -111,5 +124,9 @@ func (c *component) Status(ctx context.Context) (any, error) {
 	if leader == "" {
 		leader = "none"
 	}
-	return map[string]any{"queues": counts, "leader": leader}, nil
+	out := map[string]any{"queues": counts.Queues, "leader": leader}
+	if len(counts.Orphans) > 0 {
+		out["orphans"] = counts.Orphans
+	}
+	return out, nil
 }

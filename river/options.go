@@ -1,6 +1,7 @@
 package river
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -15,48 +16,54 @@ import (
 // settings are a component's OPTS, checked. Zero values mean River's
 // defaults, except where a default is written here.
 type settings struct {
-	url          string                   // a SQLite file path, or a postgres:// URL (this or database)
-	database     string                   // the component whose database to share (this or url)
-	queue        string                   // the River queue Enqueue uses when the job names none: "default"
-	queues       map[string]int           // the queues Work fetches from, each with its concurrency: {queue: workers}
-	workers      int                      // jobs one worker process runs at once, per queue: 10
-	migrate      string                   // "auto" or "no": "auto"
-	rescueAfter  time.Duration            // River's RescueStuckJobsAfter: 1h
-	leaderAlarm  time.Duration            // how long a worker sees no leader before it logs an error: 1m
-	periodic     map[string]time.Duration // task kinds the leader enqueues every interval
-	pollOnly     bool                     // River's PollOnly: no LISTEN (PgBouncer in transaction mode)
-	leader       string                   // "auto", "yes" or "no": "auto"
-	maxAttempts  int                      // River's default: 25
-	jobTimeout   time.Duration            // River's default: 1m
-	stopTimeout  time.Duration            // how long a stopping worker lets jobs finish: 10s
-	pollInterval time.Duration            // River's default: 1s
+	url           string                   // a SQLite file path, or a postgres:// URL (this or database)
+	database      string                   // the component whose database to share (this or url)
+	queue         string                   // the River queue Enqueue uses when the job names none: "default"
+	queues        map[string]int           // the queues Work fetches from, each with its concurrency: {queue: workers}
+	workers       int                      // jobs one worker process runs at once, per queue: 10
+	migrate       string                   // "auto" or "no": "auto"
+	rescueAfter   time.Duration            // River's RescueStuckJobsAfter: 1h
+	leaderAlarm   time.Duration            // how long a worker sees no leader before it logs an error: 1m
+	periodic      map[string]time.Duration // task kinds the leader enqueues every interval
+	pollOnly      bool                     // River's PollOnly: no LISTEN (PgBouncer in transaction mode)
+	leader        string                   // "auto", "yes" or "no": "auto"
+	partial       bool                     // this worker lacks some of the fleet's task plugins: it does not lead under leader: auto
+	orphanAlarm   time.Duration            // how long jobs wait with no running worker for their kind before the leader logs an error: 5m
+	fetchCooldown time.Duration            // River's FetchCooldown: 100ms
+	maxAttempts   int                      // River's default: 25
+	jobTimeout    time.Duration            // River's default: 1m
+	stopTimeout   time.Duration            // the bound on a stop, from its start to Work's return: 8s
+	pollInterval  time.Duration            // River's default: 1s
 }
 
 // optionKeys are the OPTS keys the driver reads, lower-case as viper gives them.
 var optionKeys = map[string]func(*settings, any) error{
-	"url":           func(s *settings, v any) (err error) { s.url, err = stringOpt(v); return },
-	"database":      func(s *settings, v any) (err error) { s.database, err = stringOpt(v); return },
-	"queue":         func(s *settings, v any) (err error) { s.queue, err = stringOpt(v); return },
-	"queues":        func(s *settings, v any) (err error) { s.queues, err = queuesOpt(v); return },
-	"migrate":       func(s *settings, v any) (err error) { s.migrate, err = migrateOpt(v); return },
-	"rescue_after":  func(s *settings, v any) (err error) { s.rescueAfter, err = durationOpt(v); return },
-	"leader_alarm":  func(s *settings, v any) (err error) { s.leaderAlarm, err = durationOpt(v); return },
-	"periodic":      func(s *settings, v any) (err error) { s.periodic, err = periodicOpt(v); return },
-	"poll_only":     func(s *settings, v any) (err error) { s.pollOnly, err = boolOpt(v); return },
-	"workers":       func(s *settings, v any) (err error) { s.workers, err = intOpt(v, 1); return },
-	"leader":        func(s *settings, v any) (err error) { s.leader, err = leaderOpt(v); return },
-	"max_attempts":  func(s *settings, v any) (err error) { s.maxAttempts, err = intOpt(v, 1); return },
-	"job_timeout":   func(s *settings, v any) (err error) { s.jobTimeout, err = durationOpt(v); return },
-	"stop_timeout":  func(s *settings, v any) (err error) { s.stopTimeout, err = durationOpt(v); return },
-	"poll_interval": func(s *settings, v any) (err error) { s.pollInterval, err = durationOpt(v); return },
+	"url":            func(s *settings, v any) (err error) { s.url, err = stringOpt(v); return },
+	"database":       func(s *settings, v any) (err error) { s.database, err = stringOpt(v); return },
+	"queue":          func(s *settings, v any) (err error) { s.queue, err = stringOpt(v); return },
+	"queues":         func(s *settings, v any) (err error) { s.queues, err = queuesOpt(v); return },
+	"migrate":        func(s *settings, v any) (err error) { s.migrate, err = migrateOpt(v); return },
+	"rescue_after":   func(s *settings, v any) (err error) { s.rescueAfter, err = durationOpt(v); return },
+	"leader_alarm":   func(s *settings, v any) (err error) { s.leaderAlarm, err = durationOpt(v); return },
+	"periodic":       func(s *settings, v any) (err error) { s.periodic, err = periodicOpt(v); return },
+	"poll_only":      func(s *settings, v any) (err error) { s.pollOnly, err = boolOpt(v); return },
+	"workers":        func(s *settings, v any) (err error) { s.workers, err = intOpt(v, 1); return },
+	"leader":         func(s *settings, v any) (err error) { s.leader, err = leaderOpt(v); return },
+	"max_attempts":   func(s *settings, v any) (err error) { s.maxAttempts, err = intOpt(v, 1); return },
+	"job_timeout":    func(s *settings, v any) (err error) { s.jobTimeout, err = durationOpt(v); return },
+	"stop_timeout":   func(s *settings, v any) (err error) { s.stopTimeout, err = durationOpt(v); return },
+	"poll_interval":  func(s *settings, v any) (err error) { s.pollInterval, err = durationOpt(v); return },
+	"partial":        func(s *settings, v any) (err error) { s.partial, err = boolOpt(v); return },
+	"orphan_alarm":   func(s *settings, v any) (err error) { s.orphanAlarm, err = durationOpt(v); return },
+	"fetch_cooldown": func(s *settings, v any) (err error) { s.fetchCooldown, err = durationOpt(v); return },
 }
 
 // parseOptions checks OPTS (opa has refused unknown keys already, Driver.Opts;
 // the check here is for a direct New). Errors name the key; the url is shown
 // only with its password replaced.
 func parseOptions(opts opa.Options) (settings, error) {
-	s := settings{queue: "default", workers: 10, leader: "auto", migrate: "auto", stopTimeout: 10 * time.Second,
-		rescueAfter: time.Hour, leaderAlarm: time.Minute}
+	s := settings{queue: "default", workers: 10, leader: "auto", migrate: "auto", stopTimeout: 8 * time.Second,
+		rescueAfter: time.Hour, leaderAlarm: time.Minute, orphanAlarm: 5 * time.Minute}
 	queueSet := false
 	for _, key := range slices.Sorted(maps.Keys(opts)) {
 		set, ok := optionKeys[strings.ToLower(key)]
@@ -96,8 +103,12 @@ func parseOptions(opts opa.Options) (settings, error) {
 		return s, fmt.Errorf("river: OPTS.queue %q is not one of OPTS.queues (%s): jobs enqueued without a queue would never be worked", s.queue, strings.Join(slices.Sorted(maps.Keys(s.queues)), ", "))
 	case s.rescueAfter <= jobTimeout:
 		return s, fmt.Errorf("river: OPTS.rescue_after (%s) must be longer than OPTS.job_timeout (%s): a job still within its timeout would be rescued and run twice", s.rescueAfter, jobTimeout)
-	case s.pollInterval != 0 && s.pollInterval < 100*time.Millisecond:
-		return s, fmt.Errorf("river: OPTS.poll_interval must be at least 100ms (River's fetch cooldown), got %s", s.pollInterval)
+	case s.fetchCooldown != 0 && s.fetchCooldown < time.Millisecond:
+		return s, fmt.Errorf("river: OPTS.fetch_cooldown must be at least 1ms (River's minimum), got %s", s.fetchCooldown)
+	case s.pollInterval != 0 && s.pollInterval < cmp.Or(s.fetchCooldown, 100*time.Millisecond):
+		return s, fmt.Errorf("river: OPTS.poll_interval must be at least OPTS.fetch_cooldown (%s), got %s", cmp.Or(s.fetchCooldown, 100*time.Millisecond), s.pollInterval)
+	case s.stopTimeout < 100*time.Millisecond:
+		return s, fmt.Errorf("river: OPTS.stop_timeout must be at least 100ms, got %s", s.stopTimeout)
 	}
 	return s, nil
 }

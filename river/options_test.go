@@ -11,7 +11,8 @@ import (
 
 func TestParseOptions(t *testing.T) {
 	defaults := settings{url: "jobs.db", queue: "default", queues: map[string]int{"default": 10}, workers: 10,
-		leader: "auto", migrate: "auto", stopTimeout: 10 * time.Second, rescueAfter: time.Hour, leaderAlarm: time.Minute}
+		leader: "auto", migrate: "auto", stopTimeout: 8 * time.Second, rescueAfter: time.Hour, leaderAlarm: time.Minute,
+		orphanAlarm: 5 * time.Minute}
 	tests := []struct {
 		name string
 		opts opa.Options
@@ -22,11 +23,13 @@ func TestParseOptions(t *testing.T) {
 		{name: "all set, as YAML gives them", opts: opa.Options{
 			"url": "postgres://u:p@h/db", "queue": "mail", "workers": 3, "leader": false, "max_attempts": 5,
 			"job_timeout": "30s", "stop_timeout": "1m", "poll_interval": "250ms", "queues": map[string]any{"mail": 2, "bulk": nil},
-			"migrate": false, "rescue_after": "5m", "leader_alarm": "30s",
+			"migrate": false, "rescue_after": "5m", "leader_alarm": "30s", "partial": true, "orphan_alarm": "2m",
+			"fetch_cooldown": "20ms",
 		}, want: func(s *settings) {
 			*s = settings{url: "postgres://u:p@h/db", queue: "mail", queues: map[string]int{"mail": 2, "bulk": 3}, workers: 3,
 				leader: "no", migrate: "no", maxAttempts: 5, jobTimeout: 30 * time.Second, stopTimeout: time.Minute,
-				pollInterval: 250 * time.Millisecond, rescueAfter: 5 * time.Minute, leaderAlarm: 30 * time.Second}
+				pollInterval: 250 * time.Millisecond, rescueAfter: 5 * time.Minute, leaderAlarm: 30 * time.Second,
+				partial: true, orphanAlarm: 2 * time.Minute, fetchCooldown: 20 * time.Millisecond}
 		}},
 		{name: "numbers as env strings", opts: opa.Options{"url": "x.db", "workers": "4", "leader": "YES", "queues": "default=2, mail"},
 			want: func(s *settings) {
@@ -60,7 +63,7 @@ func TestParseOptions(t *testing.T) {
 		{name: "url or database required", opts: opa.Options{}, err: "OPTS.url or OPTS.database is required"},
 		{name: "database", opts: opa.Options{"database": "db"}, want: func(s *settings) { s.url, s.database = "", "db" }},
 		{name: "url and database", opts: opa.Options{"url": "jobs.db", "database": "db"}, err: "OPTS.url and OPTS.database are both set: give one"},
-		{name: "unknown key", opts: opa.Options{"url": "jobs.db", "worker": 3}, err: `unknown OPTS key "worker"; known keys: database, job_timeout, leader,`},
+		{name: "unknown key", opts: opa.Options{"url": "jobs.db", "worker": 3}, err: `unknown OPTS key "worker"; known keys: database, fetch_cooldown, job_timeout, leader,`},
 		{name: "bad workers", opts: opa.Options{"url": "jobs.db", "workers": "many"}, err: `OPTS.workers: want a whole number, got "many"`},
 		{name: "zero workers", opts: opa.Options{"url": "jobs.db", "workers": 0}, err: "OPTS.workers: want at least 1, got 0"},
 		{name: "words in any case, bools as words", opts: opa.Options{"url": "jobs.db", "leader": " True ", "migrate": "YES", "poll_only": true},
@@ -68,7 +71,11 @@ func TestParseOptions(t *testing.T) {
 		{name: "leader not a word", opts: opa.Options{"url": "jobs.db", "leader": 1}, err: "OPTS.leader: want auto, yes or no, got a int"},
 		{name: "bad leader", opts: opa.Options{"url": "jobs.db", "leader": "maybe"}, err: `OPTS.leader: want auto, yes or no, got "maybe"`},
 		{name: "bad duration", opts: opa.Options{"url": "jobs.db", "stop_timeout": 10}, err: "OPTS.stop_timeout: want a duration"},
-		{name: "poll too short", opts: opa.Options{"url": "jobs.db", "poll_interval": "10ms"}, err: "at least 100ms"},
+		{name: "poll too short", opts: opa.Options{"url": "jobs.db", "poll_interval": "10ms"}, err: "poll_interval must be at least OPTS.fetch_cooldown (100ms), got 10ms"},
+		{name: "poll at a short cooldown", opts: opa.Options{"url": "jobs.db", "poll_interval": "10ms", "fetch_cooldown": "5ms"},
+			want: func(s *settings) { s.pollInterval, s.fetchCooldown = 10*time.Millisecond, 5*time.Millisecond }},
+		{name: "cooldown under River's minimum", opts: opa.Options{"url": "jobs.db", "fetch_cooldown": "100us"}, err: "OPTS.fetch_cooldown must be at least 1ms"},
+		{name: "bad partial", opts: opa.Options{"url": "jobs.db", "partial": "some"}, err: `OPTS.partial: want true or false, got "some"`},
 		{name: "url not a string", opts: opa.Options{"url": 5}, err: "OPTS.url: want a string, got a int"},
 	}
 	for _, tc := range tests {

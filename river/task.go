@@ -8,6 +8,7 @@ import (
 	"maps"
 	"regexp"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/opa-stack/opa-go"
@@ -40,16 +41,32 @@ func (a *taskArgs) UnmarshalJSON(b []byte) error {
 // the task is retried as River retries, up to the job's max attempts. Args
 // that do not decode or validate (opa.ErrTaskArgs) and opa.CancelTask cancel
 // the job at once; opa.SnoozeTask runs it again later without spending an
-// attempt (see outcome). The error is redacted first (see redact): River
-// logs it and stores it with the job, where River UI shows it.
+// attempt (see outcome). Every error River records starts with the task's
+// plugin and kind, and is redacted first (see redactWith): River logs it
+// and stores it with the job, where River UI shows it.
 type taskWorker struct {
 	rq.WorkerDefaults[taskArgs]
-	task   opa.Task
-	redact func(err error, args json.RawMessage) error
+	task     opa.Task
+	plugin   string       // the plugin that declares the task
+	stopping *atomic.Bool // set when the Work is told to stop (Jobs.stopping)
+	redact   func(err error, args json.RawMessage) error
 }
 
-func (w *taskWorker) Work(ctx context.Context, job *rq.Job[taskArgs]) error {
-	return outcome(job.ID, w.redact(w.task.Run(ctx, job.Args.raw), job.Args.raw))
+// Work runs the task, unless the Work was told to stop before the job
+// started: a job fetched after that (a fetch under way when the stop came)
+// is put back, available at once, with its attempt not counted (a snooze
+// of 0, which River counts in metadata.snoozes), for the next worker to run
+// from the start instead of this one cancelling it half-done.
+func (w *taskWorker) Work(ctx context.Context, job *rq.Job[taskArgs]) (err error) {
+	if w.stopping != nil && w.stopping.Load() {
+		return rq.JobSnooze(0)
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			panic(fmt.Sprintf("plugin %s, task %s: panic: %v", w.plugin, w.task.Kind, v))
+		}
+	}()
+	return outcome(w.plugin, w.task.Kind, job.ID, w.redact(w.task.Run(ctx, job.Args.raw), job.Args.raw))
 }
 
 // redactWith returns m.RedactTaskError, or, without a Manager, a func that
@@ -61,8 +78,9 @@ func redactWith(m *opa.Manager) func(error, json.RawMessage) error {
 	return m.RedactTaskError
 }
 
-// outcome turns a task's error into what River is to do with the job.
-func outcome(id int64, err error) error {
+// outcome turns a task's error into what River is to do with the job; the
+// error it records starts with the plugin and the kind.
+func outcome(plugin, kind string, id int64, err error) error {
 	if err == nil {
 		return nil
 	}
@@ -70,12 +88,12 @@ func outcome(id int64, err error) error {
 		return rq.JobSnooze(max(snooze.After, 0))
 	}
 	if errors.Is(err, opa.ErrTaskArgs) {
-		return rq.JobCancel(fmt.Errorf("river: job %d cancelled, not retried: its args are bad: %w", id, err))
+		return rq.JobCancel(fmt.Errorf("plugin %s, task %s: job %d cancelled, not retried: its args are bad: %w", plugin, kind, id, err))
 	}
 	if _, ok := errors.AsType[*opa.TaskCancelError](err); ok {
-		return rq.JobCancel(fmt.Errorf("river: job %d cancelled by its task: %w", id, err))
+		return rq.JobCancel(fmt.Errorf("plugin %s, task %s: job %d cancelled by its task: %w", plugin, kind, id, err))
 	}
-	return err
+	return fmt.Errorf("plugin %s, task %s: %w", plugin, kind, err)
 }
 
 // validate calls args' Validate method, if it has one: typed args (or any
@@ -91,10 +109,11 @@ func validate(kind string, args any) error {
 	return nil
 }
 
-// buildWorkers registers every task as a River worker and returns the kinds;
-// redact hides the secrets of a task's error (see redactWith). opa has
-// already refused two plugins declaring one kind.
-func buildWorkers(tasks []opa.Task, redact func(error, json.RawMessage) error) (workers *rq.Workers, kinds []string, err error) {
+// buildWorkers registers every task as a River worker and returns the kinds.
+// opa has already refused two plugins declaring one kind.
+// plugin names a kind's plugin; stopping is Jobs.stopping; redact hides the
+// secrets of a task's error (see redactWith).
+func buildWorkers(tasks []opa.Task, plugin func(kind string) string, stopping *atomic.Bool, redact func(error, json.RawMessage) error) (workers *rq.Workers, kinds []string, err error) {
 	defer func() {
 		if v := recover(); v != nil { // AddWorkerArgs panics on a duplicate kind
 			workers, kinds, err = nil, nil, fmt.Errorf("river: registering tasks: %v", v)
@@ -105,7 +124,7 @@ func buildWorkers(tasks []opa.Task, redact func(error, json.RawMessage) error) (
 		if t.Kind == "" || t.Run == nil {
 			return nil, nil, fmt.Errorf("river: task %q has no kind or no Run func", t.Kind)
 		}
-		rq.AddWorkerArgs(workers, taskArgs{kind: t.Kind}, &taskWorker{task: t, redact: redact})
+		rq.AddWorkerArgs(workers, taskArgs{kind: t.Kind}, &taskWorker{task: t, plugin: plugin(t.Kind), stopping: stopping, redact: redact})
 		kinds = append(kinds, t.Kind)
 	}
 	return workers, kinds, nil

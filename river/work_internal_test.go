@@ -3,70 +3,103 @@ package river
 import (
 	"context"
 	"errors"
-	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/opa-stack/opa-go"
 	rq "github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-// blockingClient is a client whose JobList (the leader decision's query)
-// waits until released.
-type blockingClient struct {
-	client
-	listing chan struct{} // closed when JobList is entered
-	release chan struct{}
+// leader: auto takes part unless the worker is declared partial; yes and
+// no decide alone.
+func TestLeaderDecision(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		opts    opa.Options
+		leads   bool
+		because string
+	}{
+		{name: "auto", opts: opa.Options{}, leads: true, because: "OPTS.partial is false"},
+		{name: "auto, partial", opts: opa.Options{"partial": true}, leads: false, because: "OPTS.partial is true"},
+		{name: "yes, partial", opts: opa.Options{"leader": "yes", "partial": true}, leads: true, because: "OPTS.leader is yes"},
+		{name: "no", opts: opa.Options{"leader": "no"}, leads: false, because: "OPTS.leader is no"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts["url"] = "jobs.db"
+			set, err := parseOptions(tc.opts)
+			require.NoError(t, err)
+			leads, why := (&Jobs{set: set}).leaderDecision()
+			assert.Equal(t, tc.leads, leads)
+			assert.Contains(t, why, tc.because)
+		})
+	}
 }
 
-func (c *blockingClient) JobList(ctx context.Context, _ *rq.JobListParams) (*rq.JobListResult, error) {
-	close(c.listing)
-	<-c.release
-	return &rq.JobListResult{}, nil
+// An interval's runs fall on the clock's multiples of it, the buckets of
+// River's unique periods, whenever the leader asks.
+func TestAlignedSchedule(t *testing.T) {
+	base := time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		at, want time.Time
+		every    time.Duration
+	}{
+		{at: base, every: 10 * time.Second, want: base.Add(10 * time.Second)},
+		{at: base.Add(4300 * time.Millisecond), every: 10 * time.Second, want: base.Add(10 * time.Second)},
+		{at: base.Add(9999 * time.Millisecond), every: 10 * time.Second, want: base.Add(10 * time.Second)},
+		{at: base.Add(55 * time.Minute), every: time.Hour, want: time.Date(2026, 1, 2, 4, 0, 0, 0, time.UTC)},
+	} {
+		got := aligned(tc.every).Next(tc.at)
+		assert.Equal(t, tc.want, got, "Next(%s) every %s", tc.at, tc.every)
+		assert.Equal(t, got.Truncate(tc.every), got, "a run starts its own bucket")
+	}
 }
 
-func (c *blockingClient) Insert(context.Context, rq.JobArgs, *rq.InsertOpts) (*rivertype.JobInsertResult, error) {
-	return &rivertype.JobInsertResult{Job: &rivertype.JobRow{ID: 1}}, nil
+// Errors River records start with the plugin and the kind; cancel and
+// snooze stay River's, and a context's error is still one (River's soft
+// stop puts such a job back).
+func TestOutcomeNamesPluginAndKind(t *testing.T) {
+	err := outcome("notes", "notes.reindex", 7, context.Canceled)
+	assert.EqualError(t, err, "plugin notes, task notes.reindex: context canceled")
+	assert.ErrorIs(t, err, context.Canceled)
+
+	err = outcome("notes", "notes.reindex", 7, opa.CancelTask(errors.New("gone")))
+	var cancel *rivertype.JobCancelError
+	require.ErrorAs(t, err, &cancel)
+	assert.Contains(t, err.Error(), "plugin notes, task notes.reindex: job 7 cancelled by its task")
+
+	var snooze *rivertype.JobSnoozeError
+	require.ErrorAs(t, outcome("notes", "notes.reindex", 7, opa.SnoozeTask(time.Second)), &snooze)
+	assert.Nil(t, outcome("notes", "notes.reindex", 7, nil))
 }
 
-// fakeEngine refuses to make working clients.
-type fakeEngine struct{ engine }
+// A job that a stopping Work's client fetched is put back unrun: a snooze
+// of 0, which spends no attempt.
+func TestStoppingWorkerPutsFetchedJobsBack(t *testing.T) {
+	ran := false
+	task := opa.NewTask("test.a", func(context.Context, struct{}) error { ran = true; return nil })
+	var stopping atomic.Bool
+	w := &taskWorker{task: task, plugin: "a", stopping: &stopping}
+	job := &rq.Job[taskArgs]{JobRow: &rivertype.JobRow{ID: 1, Kind: "test.a"}, Args: taskArgs{raw: []byte("{}")}}
 
-func (fakeEngine) newClient(*rq.Config) (client, error) { return nil, errors.New("fake engine") }
+	stopping.Store(true)
+	var snooze *rivertype.JobSnoozeError
+	require.ErrorAs(t, w.Work(context.Background(), job), &snooze)
+	assert.Zero(t, snooze.Duration)
+	assert.False(t, ran, "the task did not run")
 
-// While Work's leader decision queries the database, Enqueue goes on: the
-// query runs without the lock Enqueue needs.
-func TestLeaderDecisionDoesNotBlockEnqueue(t *testing.T) {
-	set, err := parseOptions(map[string]any{"url": "jobs.db"})
-	require.NoError(t, err)
-	ins := &blockingClient{listing: make(chan struct{}), release: make(chan struct{})}
-	j := &Jobs{set: set, log: slog.Default(), eng: fakeEngine{}, ins: ins, workers: rq.NewWorkers(), kinds: []string{"test.a"}, queues: set.queues}
+	stopping.Store(false)
+	require.NoError(t, w.Work(context.Background(), job))
+	assert.True(t, ran)
+}
 
-	worked := make(chan error, 1)
-	go func() { worked <- j.Work(context.Background()) }()
-	select {
-	case <-ins.listing:
-	case <-time.After(10 * time.Second):
-		t.Fatal("Work did not start its leader decision's query within 10s")
-	}
-	enqueued := make(chan error, 1)
-	go func() {
-		_, err := j.Enqueue(context.Background(), "test.a", nil, nil)
-		enqueued <- err
-	}()
-	select {
-	case err := <-enqueued:
-		assert.NoError(t, err)
-	case <-time.After(10 * time.Second):
-		t.Fatal("Enqueue did not return within 10s while the leader decision's query ran")
-	}
-	close(ins.release)
-	select {
-	case err := <-worked:
-		assert.ErrorContains(t, err, "fake engine")
-	case <-time.After(10 * time.Second):
-		t.Fatal("Work did not return within 10s of the query's end")
-	}
+// A panic River records names the plugin and the kind.
+func TestPanicNamesPluginAndKind(t *testing.T) {
+	task := opa.NewTask("test.a", func(context.Context, struct{}) error { panic("boom") })
+	w := &taskWorker{task: task, plugin: "a"}
+	job := &rq.Job[taskArgs]{JobRow: &rivertype.JobRow{ID: 1, Kind: "test.a"}, Args: taskArgs{raw: []byte("{}")}}
+	assert.PanicsWithValue(t, "plugin a, task test.a: panic: boom", func() { _ = w.Work(context.Background(), job) })
 }

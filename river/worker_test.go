@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -70,10 +71,9 @@ func TestTwoWorkersRunEachJobOnce(t *testing.T) {
 }
 
 // A worker never takes jobs of kinds it has no plugin for: they wait, with
-// no attempt used, until a worker that has the plugin runs them. With
-// leader: auto, a plugin left out does not keep a worker out of the
-// election, nor do jobs no worker has attempted; unfinished jobs that
-// another worker has attempted, of a kind it lacks, do.
+// no attempt used, until a worker that has the plugin runs them. Under
+// leader: auto a worker takes part in the election unless it is declared
+// partial; a plugin left out does not change that.
 func TestWorkerWithoutPluginLeavesJobsWaiting(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, dbURL string) {
 		_, jobs := startHost(t, dbURL, nil)
@@ -97,21 +97,14 @@ func TestWorkerWithoutPluginLeavesJobsWaiting(t *testing.T) {
 			assert.Equal(t, "test.a", r.kind)
 		}
 
-		// A test.slow job is running in a worker that has its plugin: a
-		// worker without it stays out of the election.
-		slow, err := jobs.Enqueue(context.Background(), "test.slow", testprog.Args{N: 1, MS: 600_000}, nil)
-		require.NoError(t, err)
-		ws := startWorker(t, dbURL, "TP_PLUGINS=slow,a", "TP_STOP_TIMEOUT=1s")
-		waitState(t, jobs, []int64{slow.ID}, "running", 60*time.Second)
-		wa2 := startWorker(t, dbURL, "TP_PLUGINS=a")
-		wa2.waitLog(60*time.Second, "river: working", "leader_election=false",
-			"already attempted by another worker, of kinds no loaded plugin declares: test.slow")
+		// A worker declared partial stays out of the election.
+		wp := startWorker(t, dbURL, "TP_PLUGINS=a", `TP_OPTS={"partial": true}`)
+		wp.waitLog(60*time.Second, "river: working", "leader_election=false", "OPTS.partial is true")
 		wb := startWorker(t, dbURL, "TP_PLUGINS=b,a")
 		waitState(t, jobs, bIDs, "completed", 60*time.Second)
-		wa2.stop(30 * time.Second)
+		wp.stop(30 * time.Second)
 		wb.stop(30 * time.Second)
-		ws.stop(30 * time.Second)
-		assert.Empty(t, wa2.runs())
+		assert.Empty(t, wp.runs())
 		assert.Len(t, wb.runs(), 5)
 	})
 }
@@ -163,7 +156,8 @@ func TestNoLeaderIsAnError(t *testing.T) {
 }
 
 // A task that returns an error is retried as River retries; one that keeps
-// failing is discarded after its max attempts.
+// failing is discarded after its max attempts, logged at ERROR. Each
+// recorded error starts with the plugin and the kind.
 func TestFailedTasksAreRetried(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, dbURL string) {
 		_, jobs := startHost(t, dbURL, nil)
@@ -180,17 +174,23 @@ func TestFailedTasksAreRetried(t *testing.T) {
 			assert.Equal(t, 2, row.Attempt)
 			require.Len(t, row.Errors, 1)
 			assert.Contains(t, row.Errors[0].Error, "fails its first run")
+			assert.True(t, strings.HasPrefix(row.Errors[0].Error, "plugin flaky, task test.flaky: "), row.Errors[0].Error)
 		}
 		row, err := jobs.Job(context.Background(), failing[0])
 		require.NoError(t, err)
 		assert.Equal(t, 2, row.Attempt)
 		assert.Len(t, row.Errors, 2)
+		line := w.waitLog(time.Second, "level=ERROR", "river: job discarded")
+		for _, want := range []string{"plugin=fail", "kind=test.fail", "attempts=2", `error="plugin fail, task test.fail: this task always fails"`} {
+			assert.Contains(t, line, want)
+		}
 	})
 }
 
-// On SIGTERM a worker lets a running job finish within stop_timeout, and
-// cancels and releases one that does not: it goes back to the queue, its
-// attempt not counted, and another worker runs it. No job is lost.
+// On SIGTERM a worker lets a running job finish within three quarters of
+// stop_timeout, and cancels and releases one that does not: it is back in
+// the queue before the process exits, its attempt not counted, and
+// another worker runs it. No job is lost.
 func TestSIGTERMFinishesOrReleasesJobs(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, dbURL string) {
 		_, jobs := startHost(t, dbURL, nil)
@@ -202,7 +202,11 @@ func TestSIGTERMFinishesOrReleasesJobs(t *testing.T) {
 
 		w := startWorker(t, dbURL, "TP_PLUGINS=slow", "TP_STOP_TIMEOUT=3s")
 		waitState(t, jobs, []int64{short.ID, long.ID}, "running", 60*time.Second)
-		w.stop(30 * time.Second)
+		w.waitRun(60*time.Second, 1, "started")
+		w.waitRun(60*time.Second, 2, "started")
+		// The whole stop is bounded by stop_timeout (3s): the bound here
+		// leaves the process a few seconds to start and end.
+		w.stop(3*time.Second + 5*time.Second)
 
 		row, err := jobs.Job(ctx, short.ID)
 		require.NoError(t, err)

@@ -7,7 +7,7 @@
 //
 //	OPA_RIVER_TESTPROG  "worker"
 //	TP_URL              OPTS.url
-//	TP_PLUGINS          comma-separated task plugins to compile in: a, b, flaky, fail, slow, late, cancel, snooze,
+//	TP_PLUGINS          comma-separated task plugins to compile in: a, b, flaky, fail, slow, late, cancel, snooze, stubborn (ignores its context),
 //	                    and queued, unique, timeout, every, scheduled, whose tasks declare Settings
 //	TP_BLACKLIST        a plugin to compile in but leave out with PLUGIN_BLACKLIST_RE
 //	TP_OUT              file each task run appends "KIND N PID" to
@@ -48,7 +48,7 @@ type Args struct {
 // Kinds of the test plugins' tasks, by plugin name.
 var Kinds = map[string]string{"a": "test.a", "b": "test.b", "flaky": "test.flaky", "fail": "test.fail", "slow": "test.slow", "late": "test.late",
 	"cancel": "test.cancel", "snooze": "test.snooze", "queued": "test.queued", "unique": "test.unique", "timeout": "test.timeout",
-	"every": "test.every", "scheduled": "test.scheduled", "leak": "test.leak"}
+	"every": "test.every", "scheduled": "test.scheduled", "leak": "test.leak", "stubborn": "test.stubborn"}
 
 // Settings of the test plugins' tasks that declare some, by plugin name.
 // The timeout task waits for its context to end and returns its error.
@@ -167,6 +167,9 @@ func (r *recorder) task(plugin string) opa.Task {
 		case "leak":
 			r.record(kind, a.N, "failed")
 			return fmt.Errorf("leak %d: GET https://api.example/v1?access_token=%s: 401 Unauthorized (token %s)", a.N, a.Token, a.Token)
+		case "stubborn":
+			r.record(kind, a.N, "started")
+			time.Sleep(time.Duration(a.MS) * time.Millisecond)
 		case "fail":
 			r.record(kind, a.N, "failed")
 			return errors.New("this task always fails")
