@@ -44,6 +44,9 @@ type Report struct {
 	// Reloads counts the reloads of this process by outcome, as the host
 	// counted them (Manager.CountReload); empty when it counted none.
 	Reloads map[string]uint64 `json:"reloads,omitempty"`
+	// LastReload is the last reload the host counted: when, its outcome,
+	// and why it failed; nil when it counted none.
+	LastReload *ReloadReport `json:"last_reload,omitempty"`
 }
 
 // PluginReport is one plugin candidate.

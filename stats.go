@@ -146,22 +146,50 @@ type ComponentStats struct {
 	Up        bool   `json:"up"`    // State is StateConnected
 }
 
-// reloadCounts are the reloads a host counted with CountReload.
+// reloadCounts are the reloads a host counted with CountReload, and the
+// last of them.
 type reloadCounts struct {
 	mu     sync.Mutex
 	counts map[string]uint64
+	last   *ReloadReport
+}
+
+// ReloadReport is the last reload a host counted (Report.LastReload).
+type ReloadReport struct {
+	At      time.Time `json:"at"`
+	Outcome string    `json:"outcome"`         // "ok", "failed", "cancelled", as the host said
+	Error   string    `json:"error,omitempty"` // why it failed, redacted
 }
 
 // CountReload counts a reload of the host process with its outcome (for
-// example "ok" or "failed"), for Stats and the report. opa does not reload
-// a process itself: a host that does (package serve) counts each try here.
-func (m *Manager) CountReload(outcome string) {
+// example "ok" or "failed") and, for one that failed, its error, for Stats
+// and the report, which also shows the last one: when, its outcome and its
+// error. opa does not reload a process itself: a host that does (package
+// serve, whose Config.OnReload gives both) counts each try here; the new
+// process of a reload that worked counts it as "ok".
+func (m *Manager) CountReload(outcome string, err error) {
+	last := &ReloadReport{At: time.Now(), Outcome: outcome}
+	if err != nil {
+		last.Error = m.red.scrub(err.Error())
+	}
 	m.reloads.mu.Lock()
 	defer m.reloads.mu.Unlock()
 	if m.reloads.counts == nil {
 		m.reloads.counts = map[string]uint64{}
 	}
 	m.reloads.counts[outcome]++
+	m.reloads.last = last
+}
+
+// lastReload returns a copy of the last reload counted, or nil.
+func (m *Manager) lastReload() *ReloadReport {
+	m.reloads.mu.Lock()
+	defer m.reloads.mu.Unlock()
+	if m.reloads.last == nil {
+		return nil
+	}
+	last := *m.reloads.last
+	return &last
 }
 
 // Stats returns a snapshot of the Manager's counters; see Stats. Each
@@ -238,6 +266,7 @@ func (h *hostRoutes) statsByPlugin() map[string]*routeStats {
 func (m *Manager) addTraffic(rep *Report) {
 	st := m.Stats()
 	rep.Reloads = st.Reloads
+	rep.LastReload = m.lastReload()
 	byName := map[string]PluginStats{}
 	for _, ps := range st.Plugins {
 		byName[ps.Plugin] = ps

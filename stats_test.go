@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/go-chi/chi/v5"
 	"github.com/stretchr/testify/assert"
@@ -163,12 +164,27 @@ func TestStats(t *testing.T) {
 
 	t.Run("reloads", func(t *testing.T) {
 		b := setup(t)
-		b.m.CountReload("ok")
-		b.m.CountReload("failed")
-		b.m.CountReload("ok")
+		b.m.CountReload("ok", nil)
+		b.m.CountReload("failed", nil)
+		b.m.CountReload("ok", nil)
 		want := map[string]uint64{"ok": 2, "failed": 1}
 		assert.Equal(t, want, b.m.Stats().Reloads)
 		assert.Equal(t, want, b.m.Report().Reloads)
+		last := b.m.Report().LastReload
+		require.NotNil(t, last)
+		assert.Equal(t, "ok", last.Outcome)
+		assert.Empty(t, last.Error)
+
+		before := time.Now()
+		b.m.CountReload("failed", errors.New("serve: reload failed: opa: plugin hello: refused"))
+		last = b.m.Report().LastReload
+		require.NotNil(t, last)
+		assert.Equal(t, "failed", last.Outcome)
+		assert.Equal(t, "serve: reload failed: opa: plugin hello: refused", last.Error)
+		assert.False(t, last.At.Before(before), "the time of the last reload")
+		page := getReport(t, b.m.ReportHandler(), "/", browserAccept).Body.String()
+		assert.Contains(t, page, `<div class="paths" id="last-reload">Last reload: failed, `)
+		assert.Contains(t, page, ": serve: reload failed: opa: plugin hello: refused</div>")
 	})
 }
 

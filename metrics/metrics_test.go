@@ -60,7 +60,7 @@ func TestMetrics(t *testing.T) {
 	for _, s := range []string{"a", "", "b"} {
 		_, _ = m.CallHook("check", s)
 	}
-	m.CountReload("ok")
+	m.CountReload("ok", nil)
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(metrics.NewCollector(func() *opa.Manager { return m }))

@@ -63,9 +63,10 @@ type Config struct {
 	NoSIGHUP bool
 	// OnReload, when set, is called after each reload this process tried,
 	// with its outcome: "ok" (a new process serves; this one drains),
-	// "failed" (this one serves on) or "cancelled" (Stop was called). A
-	// host counts reloads with it (opa's Manager.CountReload).
-	OnReload func(outcome string)
+	// "failed" (this one serves on) or "cancelled" (Stop was called), and
+	// the reload's error (nil for ok). A host counts reloads with it (opa's
+	// Manager.CountReload, which the report shows).
+	OnReload func(outcome string, err error)
 }
 
 // Reload outcomes, as Config.OnReload gets them.
@@ -245,7 +246,7 @@ func (p *Process) Reload(ctx context.Context) error {
 		case err != nil:
 			outcome = ReloadFailed
 		}
-		p.cfg.OnReload(outcome)
+		p.cfg.OnReload(outcome, err)
 	}
 	if err == nil {
 		p.closeExit()

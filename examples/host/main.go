@@ -57,9 +57,9 @@ func main() {
 	// its parent hands over.
 	// Reloads are counted for the report and /metrics: a failed one in
 	// this process, which serves on; a successful one by the new process.
-	proc, err := serve.New(serve.Config{PIDFile: *pidFile, OnReload: func(outcome string) {
+	proc, err := serve.New(serve.Config{PIDFile: *pidFile, OnReload: func(outcome string, err error) {
 		if m := opa.GetManager(); m != nil && outcome != serve.ReloadOK {
-			m.CountReload(outcome)
+			m.CountReload(outcome, err)
 		}
 	}})
 	if err != nil {
@@ -111,7 +111,7 @@ func run(proc *serve.Process, addr, adminAddr, settingsDir, dataDir string, with
 		return err
 	}
 	if proc.HasParent() { // started by a reload, which succeeds if this process gets to serve
-		opa.GetManager().CountReload(serve.ReloadOK)
+		opa.GetManager().CountReload(serve.ReloadOK, nil)
 	}
 	fmt.Print(opa.GetManager().Report())
 	// River UI's background work stops before the queue closes.

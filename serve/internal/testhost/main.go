@@ -41,7 +41,7 @@ func main() {
 	pidFile := flag.String("pidfile", "", "PID file")
 	readyTimeout := flag.Duration("ready-timeout", 0, "serve.Config.ReadyTimeout (0: its default)")
 	flag.Parse()
-	proc, err := serve.New(serve.Config{PIDFile: *pidFile, ReadyTimeout: *readyTimeout, OnReload: func(outcome string) {
+	proc, err := serve.New(serve.Config{PIDFile: *pidFile, ReadyTimeout: *readyTimeout, OnReload: func(outcome string, _ error) {
 		fmt.Printf("reload outcome=%s pid=%d\n", outcome, os.Getpid())
 	}})
 	if err != nil {
