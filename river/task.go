@@ -47,9 +47,9 @@ func (a *taskArgs) UnmarshalJSON(b []byte) error {
 type taskWorker struct {
 	rq.WorkerDefaults[taskArgs]
 	task     opa.Task
-	plugin   string       // the plugin that declares the task
-	stopping *atomic.Bool // set when the Work is told to stop (Jobs.stopping)
-	redact   func(err error, args json.RawMessage) error
+	plugin   string                                      // the plugin that declares the task
+	stopping *atomic.Bool                                // set when the Work is told to stop (Jobs.stopping)
+	redact   func(err error, args json.RawMessage) error // nil: the error as it is
 }
 
 // Work runs the task, unless the Work was told to stop before the job
@@ -66,7 +66,11 @@ func (w *taskWorker) Work(ctx context.Context, job *rq.Job[taskArgs]) (err error
 			panic(fmt.Sprintf("plugin %s, task %s: panic: %v", w.plugin, w.task.Kind, v))
 		}
 	}()
-	return outcome(w.plugin, w.task.Kind, job.ID, w.redact(w.task.Run(ctx, job.Args.raw), job.Args.raw))
+	err = w.task.Run(ctx, job.Args.raw)
+	if w.redact != nil {
+		err = w.redact(err, job.Args.raw)
+	}
+	return outcome(w.plugin, w.task.Kind, job.ID, err)
 }
 
 // redactWith returns m.RedactTaskError, or, without a Manager, a func that
