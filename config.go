@@ -104,7 +104,8 @@ type Config struct {
 	// are the bytes loaded, and writing into the file later (cp over it)
 	// cannot crash the running host. A file on a read-only filesystem is
 	// opened in place either way. Set, the files are opened where they are
-	// found, and New logs a warning. Setting: PLUGIN_OPEN_IN_PLACE.
+	// found, and Startup warns (a WARN line and the report's Warnings).
+	// Setting: PLUGIN_OPEN_IN_PLACE.
 	OpenInPlace bool
 
 	// IgnoreLock turns off the enforcement of opa.lock files: by default,

@@ -34,7 +34,7 @@ const inPlaceWarning = "PLUGIN_OPEN_IN_PLACE is true: .so files are checked and 
 // package hashes are read from the copy, while earlier plugins are checked
 // and opened. Every decision is still decide's.
 type staging struct {
-	copy    bool       // make private copies (not a dry run, copies on)
+	copy    bool       // make private copies (Startup, copies on; not Explain)
 	inPlace bool       // PLUGIN_OPEN_IN_PLACE
 	bases   []string   // where the private directory may go
 	dir     *stage.Dir // made at the first file to copy
@@ -96,7 +96,8 @@ func (s *staging) start(c *candidate, sum bool, fetch *preflight.Prefetch, perm 
 }
 
 // wait returns c's staged file, staging it now if start was not called
-// (a candidate the filters were not expected to choose).
+// (prefetch starts none where this binary cannot open .so files, yet
+// Explain still checks them).
 func (s *staging) wait(c *candidate, sum bool) (*stage.File, error) {
 	it := s.items[c]
 	if it == nil {
@@ -125,7 +126,7 @@ func (s *staging) opened(f *stage.File) string {
 	case s.inPlace:
 		return OpenedInPlace
 	}
-	return "" // a dry run
+	return "" // Explain: nothing is opened
 }
 
 // stageStep words a file that could not be staged as a plugin error's
