@@ -173,7 +173,7 @@ func (m *Manager) plan(rep *Report, host *Host, copies bool, do func(*decision) 
 	run := newCheckRun(host)
 	run.opening = do != nil
 	run.perm, run.permOpened = m.cfg.permissionCheckers()
-	run.stage = newStaging(copies, m.cfg.OpenInPlace, m.cfg.copyBases())
+	run.stage = newStaging(copies, m.cfg.OpenInPlace, m.cfg.copyBases(), run.process.Fetch, len(cands))
 	defer func() {
 		if err := run.stage.finish(); err != nil {
 			m.log.Warn("opa: removing the private copies of plugins", "error", err)
@@ -261,7 +261,7 @@ func (m *Manager) prefetch(cands []*candidate, f *filters, run *checkRun) error 
 		if err != nil || f.check(c.match, meta.Tags) != "" || c.badName != nil || !soSupported {
 			continue
 		}
-		if err := run.stage.start(c, m.hashed(c, run), run.process.Fetch, run.perm); err != nil {
+		if err := run.stage.start(c, m.hashed(c, run), run.perm); err != nil {
 			return err
 		}
 	}

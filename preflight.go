@@ -124,21 +124,21 @@ func (m *Manager) preflight(c *candidate, run *checkRun, file *stage.File) (*deb
 // to what the process holds ("build"). It reads path (the file, or its
 // private copy) and names file. A file that passes is recorded.
 func (run *checkRun) checkFile(name, file, path string) (*debug.BuildInfo, string, error) {
-	if err := preflight.CheckELF(path); err != nil {
-		return nil, "preflight", fmt.Errorf("%s %w", file, err)
+	facts := run.process.Fetch.Facts(path) // read ahead by staging, or now
+	if facts.ELF != nil {
+		return nil, "preflight", fmt.Errorf("%s %w", file, facts.ELF)
 	}
-	info, infoErr := preflight.ReadBuild(path)
-	id := preflight.FileIdentity(path, info)
+	info, id := facts.Build, facts.Identity
 	if prev, dup := run.identities[id]; dup && id != "" && sameIdentity(prev.path, path) {
 		if preflight.SameFile(prev.path, path) {
 			return info, "", nil // the same file again: plugin.Open returns the plugin it opened
 		}
 		return nil, "identity", fmt.Errorf("%s is the same plugin as %s (both built from %s, and Go loads a plugin once): remove one of them, or build them from different main packages", file, prev.file, id)
 	}
-	if infoErr != nil {
-		return nil, "build", fmt.Errorf("%s: %w", file, infoErr)
+	if facts.BuildErr != nil {
+		return nil, "build", fmt.Errorf("%s: %w", file, facts.BuildErr)
 	}
-	if sym := preflight.MissingSymbol(path, info, id); sym != "" {
+	if sym := facts.Missing; sym != "" {
 		return nil, "build", fmt.Errorf("%s was built with -ldflags=-pluginpath=%s, but the compiler named its symbols after its package, so plugin.Open would fail with \"could not find symbol %s\": build it without -pluginpath", file, id, sym)
 	}
 	if err := run.process.Check(name, path, info); err != nil {

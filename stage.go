@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"sync"
 
 	"github.com/opa-stack/opa-go/internal/preflight"
 	"github.com/opa-stack/opa-go/internal/stage"
@@ -32,25 +33,35 @@ const inPlaceWarning = "PLUGIN_OPEN_IN_PLACE is true: .so files are checked and 
 // filters chose: each is opened once without blocking, copied into the
 // pass's private directory (hashed in the same read when pinned), and its
 // package hashes are read from the copy, while earlier plugins are checked
-// and opened. Every decision is still decide's.
+// and opened. Files are staged in load order, by GOMAXPROCS-1 goroutines
+// (at least one), so the next file to open is the first one ready and a
+// core is left to the goroutine that opens them. Every decision is still
+// decide's.
 type staging struct {
-	copy    bool       // make private copies (Startup, copies on; not Explain)
-	inPlace bool       // PLUGIN_OPEN_IN_PLACE
-	bases   []string   // where the private directory may go
+	copy    bool     // make private copies (Startup, copies on; not Explain)
+	inPlace bool     // PLUGIN_OPEN_IN_PLACE
+	bases   []string // where the private directory may go
+	fetch   *preflight.Prefetch
 	dir     *stage.Dir // made at the first file to copy
 	items   map[*candidate]*staged
-	sem     chan struct{}
+	queue   chan *staged // the files to stage, in load order; made at the first
+	closed  bool         // queue is closed
+	workers sync.WaitGroup
 }
 
 // staged is one candidate's file, once done is closed.
 type staged struct {
+	c    *candidate
+	sum  bool // compute its SHA-256
 	done chan struct{}
 	file *stage.File
 	err  error
 }
 
-func newStaging(copy, inPlace bool, bases []string) *staging {
-	return &staging{copy: copy, inPlace: inPlace, bases: bases, items: map[*candidate]*staged{}, sem: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)-1))}
+// newStaging returns the staging of a pass over n candidates, whose
+// package hashes go to fetch.
+func newStaging(copy, inPlace bool, bases []string, fetch *preflight.Prefetch, n int) *staging {
+	return &staging{copy: copy, inPlace: inPlace, bases: bases, fetch: fetch, items: map[*candidate]*staged{}, queue: make(chan *staged, n)}
 }
 
 // copyBases are the directories a private directory may be made in, in
@@ -65,10 +76,11 @@ func (c Config) copyBases() []string {
 	return slices.Compact([]string{"/var/tmp", os.TempDir()})
 }
 
-// start begins staging c's file, reading its SHA-256 too when sum is set.
-// The first file to copy makes the private directory; a directory that
-// cannot be made is an error of the whole pass, naming the setting.
-func (s *staging) start(c *candidate, sum bool, fetch *preflight.Prefetch, perm func(string) error) error {
+// start queues c's file for staging, reading its SHA-256 too when sum is
+// set; files are staged in the order they are started. The first file to
+// copy makes the private directory; a directory that cannot be made is an
+// error of the whole pass, naming the setting.
+func (s *staging) start(c *candidate, sum bool, perm func(string) error) error {
 	if s.copy && s.dir == nil {
 		dir, err := stage.NewDir(s.bases)
 		if err == nil {
@@ -81,18 +93,28 @@ func (s *staging) start(c *candidate, sum bool, fetch *preflight.Prefetch, perm 
 		}
 		s.dir = dir
 	}
-	it := &staged{done: make(chan struct{})}
-	s.items[c] = it
-	go func() {
-		defer close(it.done)
-		s.sem <- struct{}{}
-		defer func() { <-s.sem }()
-		it.file, it.err = s.dir.Stage(c.file, c.name, sum)
-		if it.err == nil {
-			fetch.Start(it.file.Path)
+	if len(s.items) == 0 {
+		for range max(1, runtime.GOMAXPROCS(0)-1) {
+			s.workers.Go(func() {
+				for it := range s.queue {
+					s.stage(it)
+				}
+			})
 		}
-	}()
+	}
+	it := &staged{c: c, sum: sum, done: make(chan struct{})}
+	s.items[c] = it
+	s.queue <- it // never blocks: the queue holds every candidate
 	return nil
+}
+
+// stage stages one file: its copy (or the file), then its package hashes.
+func (s *staging) stage(it *staged) {
+	defer close(it.done)
+	it.file, it.err = s.dir.Stage(it.c.file, it.c.name, it.sum)
+	if it.err == nil {
+		s.fetch.Read(it.file.Path)
+	}
 }
 
 // wait returns c's staged file, staging it now if start was not called
@@ -110,9 +132,11 @@ func (s *staging) wait(c *candidate, sum bool) (*stage.File, error) {
 // finish waits for every staged file, then removes the private directory
 // and the copies in it: the plugins opened from them stay mapped.
 func (s *staging) finish() error {
-	for _, it := range s.items {
-		<-it.done
+	if !s.closed {
+		s.closed = true
+		close(s.queue)
 	}
+	s.workers.Wait()
 	return s.dir.Remove()
 }
 

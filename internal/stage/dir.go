@@ -256,7 +256,9 @@ func (d *Dir) copy(f *os.File, fi fs.FileInfo, name string, sum bool) (string, [
 	var n int64
 	if sum {
 		h = sha256.New()
-		n, err = io.CopyBuffer(onlyWriter{dst}, io.TeeReader(f, h), make([]byte, 1<<20))
+		buf := getBuffer()
+		n, err = io.CopyBuffer(onlyWriter{dst}, io.TeeReader(f, h), *buf)
+		buffers.Put(buf)
 	} else {
 		n, err = io.Copy(dst, f)
 	}
@@ -318,8 +320,24 @@ func (d *Dir) create(name string) (*os.File, error) {
 // sumOf is the SHA-256 of what f holds, read from its start.
 func sumOf(f *os.File) ([]byte, error) {
 	h := sha256.New()
-	if _, err := io.CopyBuffer(h, io.NewSectionReader(f, 0, 1<<62), make([]byte, 1<<20)); err != nil {
+	buf := getBuffer()
+	defer buffers.Put(buf)
+	if _, err := io.CopyBuffer(h, io.NewSectionReader(f, 0, 1<<62), *buf); err != nil {
 		return nil, err
 	}
 	return h.Sum(nil), nil
+}
+
+// buffers are the read buffers of hashed copies, kept between files: a
+// load pass would otherwise allocate a megabyte a plugin, and each few
+// megabytes start a garbage collection that scans every plugin loaded.
+var buffers sync.Pool
+
+// getBuffer returns a buffer from buffers, or a new one.
+func getBuffer() *[]byte {
+	if b, ok := buffers.Get().(*[]byte); ok {
+		return b
+	}
+	b := make([]byte, 1<<20)
+	return &b
 }
