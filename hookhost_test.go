@@ -271,6 +271,11 @@ func TestStartupReportsSectionWarnings(t *testing.T) {
 	require.Len(t, w, 2, "%q", w)
 	assert.Equal(t, "ENV=prod: no settings file has a section prod; sections are default, production, prodution (did you mean production?)", w[0])
 	assert.Contains(t, w[1], "section prodution applies only under ENV=prodution")
+
+	// Explain (opa ls) says the same, once per call.
+	rep, err := m.Explain(nil)
+	require.NoError(t, err)
+	assert.Equal(t, w, rep.Warnings)
 }
 
 // TestHookDefinitionMaybeInALeftOutSo: a .so file that a filter left out

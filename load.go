@@ -154,6 +154,9 @@ type decision struct {
 // (unreadable settings, a plugin path or opa.lock that cannot be read, no
 // directory for the copies).
 func (m *Manager) plan(rep *Report, host *Host, copies bool, do func(*decision) error) (errs []error, err error) {
+	for _, w := range m.cfg.warnings { // the settings files', first
+		m.warn(rep, w)
+	}
 	f, err := newFilters(m.cfg)
 	if err != nil {
 		return nil, err

@@ -228,9 +228,6 @@ func (m *Manager) run(ctx context.Context, r chi.Router, rep *Report) (_ *state,
 	if err := startCancelled(ctx, "before loading the plugins"); err != nil {
 		return nil, err
 	}
-	for _, w := range m.cfg.warnings {
-		m.warn(rep, w)
-	}
 	plugins, err := m.loadPlugins(rep)
 	if err != nil {
 		return nil, err
