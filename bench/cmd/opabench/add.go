@@ -249,18 +249,27 @@ func (h *addHostProc) get(path string) (string, error) {
 }
 
 // verify checks that the process the PID file names serves and that the
-// changed plugin answers word.
+// changed plugin answers word. The process a reload replaced writes the
+// outcome before it closes its listener, so for a moment after it a new
+// connection may still reach it: verify waits, up to 10 seconds, for the
+// new process to answer.
 func (h *addHostProc) verify(c config, word string) (int, error) {
 	pid, err := readPIDFile(c.addPIDFile())
 	if err != nil {
 		return 0, err
 	}
-	got, err := h.get("/pid")
-	if err != nil {
-		return 0, err
-	}
-	if got != strconv.Itoa(pid) {
-		return 0, fmt.Errorf("process %s serves, but the PID file says %d", got, pid)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		got, err := h.get("/pid")
+		if err != nil {
+			return 0, err
+		}
+		if got == strconv.Itoa(pid) {
+			break
+		}
+		if time.Now().After(deadline) {
+			return 0, fmt.Errorf("process %s serves, but the PID file says %d", got, pid)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	if got, err := h.get("/changed"); err != nil || got != word {
 		return 0, fmt.Errorf("GET /changed from process %d: %q, %v; want %q (the plugin just built)", pid, got, err, word)
