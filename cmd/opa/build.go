@@ -268,7 +268,13 @@ func (b *builder) build(moduleDir string, pkgs []string, outDir string, every bo
 		name := path.Base(m.importPath)
 		p := builtPlugin{name: name, pkg: m.importPath, srcDir: m.dir,
 			file: filepath.Join(outDir, name+".so"), temp: filepath.Join(outDir, "."+name+".so.tmp")}
-		args := slices.Concat([]string{"build", "-buildmode=plugin"}, flags, []string{"-o", p.temp, m.importPath})
+		// The go command runs in moduleDir: a relative outDir is this
+		// process's.
+		out, err := filepath.Abs(p.temp)
+		if err != nil {
+			return built, err
+		}
+		args := slices.Concat([]string{"build", "-buildmode=plugin"}, flags, []string{"-o", out, m.importPath})
 		fmt.Fprintln(b.c.stdout, shellLine(b.plan.env, "go", args))
 		cmd := exec.Command("go", args...)
 		cmd.Env, cmd.Dir, cmd.Stdout, cmd.Stderr = b.env, moduleDir, b.c.stderr, b.c.stderr
