@@ -335,9 +335,13 @@ func nameInstalled(reason string, installed []installedPlugin) string {
 type mainPkg struct{ importPath, dir string }
 
 // listMains resolves package arguments (patterns too) to import paths with
-// go list, and checks that each is a package main with its own name.
+// go list, and checks that each is a package main with its own name. It
+// uses go list -find, which does not load the packages' imports: the go
+// build that follows does, and says what is missing. Loading them here
+// took about a third of what opa add adds to a plain build (see the opa
+// add row of BENCHMARKS.md).
 func listMains(g goRunner, flags, pkgs []string) ([]mainPkg, error) {
-	out, err := g.output(slices.Concat([]string{"list", "-f", "{{.Name}} {{.ImportPath}} {{.Dir}}"}, flags, pkgs)...)
+	out, err := g.output(slices.Concat([]string{"list", "-find", "-f", "{{.Name}} {{.ImportPath}} {{.Dir}}"}, flags, pkgs)...)
 	if err != nil {
 		return nil, err
 	}
