@@ -179,6 +179,9 @@ func runAdd(c *cli, o deployOptions, targets []string) int {
 			return exitFailed
 		}
 	}
+	for _, p := range built {
+		syncAhead(p.temp) // while they are checked
+	}
 	var names []string
 	for i, p := range built {
 		if slices.Contains(names, p.name) {

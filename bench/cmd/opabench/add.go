@@ -249,27 +249,27 @@ func (h *addHostProc) get(path string) (string, error) {
 }
 
 // verify checks that the process the PID file names serves and that the
-// changed plugin answers word. The process a reload replaced writes the
-// outcome before it closes its listener, so for a moment after it a new
-// connection may still reach it: verify waits, up to 10 seconds, for the
-// new process to answer.
-func (h *addHostProc) verify(c config, word string) (int, error) {
+// changed plugin answers word. The process a reload replaced (old; 0 for
+// none) writes the outcome before it closes its listener, so for a moment
+// after it a new connection may still reach it: verify first waits, up to
+// 30 seconds, for it to exit, so that the next side starts with one
+// process serving, as the first did.
+func (h *addHostProc) verify(c config, word string, old int) (int, error) {
 	pid, err := readPIDFile(c.addPIDFile())
 	if err != nil {
 		return 0, err
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		got, err := h.get("/pid")
-		if err != nil {
-			return 0, err
+	if old != 0 && old != pid {
+		deadline := time.Now().Add(30 * time.Second)
+		for !errors.Is(syscall.Kill(old, 0), syscall.ESRCH) {
+			if time.Now().After(deadline) {
+				return 0, fmt.Errorf("process %d, which the reload replaced, has not exited after 30s", old)
+			}
+			time.Sleep(5 * time.Millisecond)
 		}
-		if got == strconv.Itoa(pid) {
-			break
-		}
-		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("process %s serves, but the PID file says %d", got, pid)
-		}
-		time.Sleep(5 * time.Millisecond)
+	}
+	if got, err := h.get("/pid"); err != nil || got != strconv.Itoa(pid) {
+		return 0, fmt.Errorf("GET /pid: %q, %v; the PID file says %d", got, err, pid)
 	}
 	if got, err := h.get("/changed"); err != nil || got != word {
 		return 0, fmt.Errorf("GET /changed from process %d: %q, %v; want %q (the plugin just built)", pid, got, err, word)
@@ -317,7 +317,7 @@ func addRounds(c config, res *results) (err error) {
 			}
 		}
 	}()
-	if _, err := h.verify(c, "initial"); err != nil {
+	if _, err := h.verify(c, "initial", 0); err != nil {
 		return fmt.Errorf("the host of the opa add comparison: %w", err)
 	}
 	env := addGoEnv()
@@ -375,7 +375,7 @@ func addRounds(c config, res *results) (err error) {
 			if err != nil {
 				return fmt.Errorf("%s, round %d: %w", s.name, round, err)
 			}
-			pid, err := h.verify(c, word)
+			pid, err := h.verify(c, word, before)
 			if err != nil {
 				return fmt.Errorf("%s, round %d: %w", s.name, round, err)
 			}
