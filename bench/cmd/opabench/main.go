@@ -53,7 +53,7 @@ func main() {
 	flag.StringVar(&c.routeTime, "route-benchtime", "2s", "-test.benchtime of the route benchmarks (their ratio must be steady to 1%)")
 	flag.StringVar(&c.discoverTime, "discover-benchtime", "1500ms", "-test.benchtime of the discovery benchmarks")
 	quick := flag.Bool("quick", false, "one short round of everything, to check that it all runs (figures are not meaningful)")
-	flag.IntVar(&c.addRounds, "add-rounds", 8, "rounds of the opa add comparison (each runs opa add and the plain build once)")
+	flag.IntVar(&c.addRounds, "add-rounds", 10, "rounds of the opa add comparison (each runs opa add and the plain build once)")
 	startupOnly := flag.Bool("startup-only", false, "run only the Startup comparison (fresh processes, time and memory); the other rows read n/a")
 	addOnly := flag.Bool("add-only", false, "run only the opa add comparison (a running host, one changed plugin); the other rows read n/a")
 	flag.Parse()
