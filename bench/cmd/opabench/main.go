@@ -3,8 +3,10 @@
 // (`make bench`) starts it in the bench directory.
 //
 // It builds what it needs into build/ (the library's and this module's test
-// binaries, the go-plugin RPC plugin, the Startup host and bare loader, and
-// 20 distinct .so plugins generated into build/_src), then
+// binaries, the go-plugin RPC plugin, the Startup host and bare loader, 20
+// distinct .so plugins generated into build/_src, and for the opa add
+// comparison the opa command, serve's test host and 4 plugins in
+// build/add), then
 //
 //   - runs the Go benchmarks in rounds, each round one run of every
 //     benchmark, the order of each comparison's sides reversed every other
