@@ -117,8 +117,8 @@ type installedSet struct {
 }
 
 // explainInstalled returns the plugins that would load with cfg, in load
-// order, leaving out those named in skip.
-func explainInstalled(cfg opa.Config, host *opa.Host, skip []string) ([]installedPlugin, opa.Report, error) {
+// order, and the report of Explain.
+func explainInstalled(cfg opa.Config, host *opa.Host) ([]installedPlugin, opa.Report, error) {
 	m, err := opa.New(opa.WithConfig(cfg), opa.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		return nil, opa.Report{}, err
@@ -129,7 +129,7 @@ func explainInstalled(cfg opa.Config, host *opa.Host, skip []string) ([]installe
 	}
 	var out []installedPlugin
 	for _, p := range rep.Plugins {
-		if p.Loaded && !p.Builtin && p.File != "" && !slices.Contains(skip, p.Name) {
+		if p.Loaded && !p.Builtin && p.File != "" {
 			out = append(out, installedPlugin{name: p.Name, file: p.File})
 		}
 	}
@@ -173,7 +173,7 @@ func runAdd(c *cli, o deployOptions, targets []string) int {
 	explained := make(chan installedSet, 1)
 	go func() {
 		var s installedSet
-		s.plugins, s.report, s.err = explainInstalled(cfg, h, nil)
+		s.plugins, s.report, s.err = explainInstalled(cfg, h)
 		explained <- s
 	}()
 	var built []builtPlugin
@@ -278,7 +278,7 @@ func runAdd(c *cli, o deployOptions, targets []string) int {
 // change (from before, the report of Explain then) and after it (Explain
 // now), as the host will report them with these settings.
 func printFingerprints(c *cli, cfg opa.Config, h *opa.Host, before opa.Report) {
-	_, after, err := explainInstalled(cfg, h, nil)
+	_, after, err := explainInstalled(cfg, h)
 	if err != nil || before.Fingerprint == nil || after.Fingerprint == nil {
 		return
 	}
