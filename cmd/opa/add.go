@@ -109,9 +109,16 @@ func sameDir(a, b string) bool {
 	return errA == nil && errB == nil && os.SameFile(sa, sb)
 }
 
+// installedSet is what explainInstalled returned.
+type installedSet struct {
+	plugins []installedPlugin
+	report  opa.Report
+	err     error
+}
+
 // explainInstalled returns the plugins that would load with cfg, in load
-// order, leaving out those named in skip.
-func explainInstalled(cfg opa.Config, host *opa.Host, skip []string) ([]installedPlugin, opa.Report, error) {
+// order, and the report of Explain.
+func explainInstalled(cfg opa.Config, host *opa.Host) ([]installedPlugin, opa.Report, error) {
 	m, err := opa.New(opa.WithConfig(cfg), opa.WithLogger(slog.New(slog.DiscardHandler)))
 	if err != nil {
 		return nil, opa.Report{}, err
@@ -122,7 +129,7 @@ func explainInstalled(cfg opa.Config, host *opa.Host, skip []string) ([]installe
 	}
 	var out []installedPlugin
 	for _, p := range rep.Plugins {
-		if p.Loaded && !p.Builtin && p.File != "" && !slices.Contains(skip, p.Name) {
+		if p.Loaded && !p.Builtin && p.File != "" {
 			out = append(out, installedPlugin{name: p.Name, file: p.File})
 		}
 	}
@@ -159,6 +166,16 @@ func runAdd(c *cli, o deployOptions, targets []string) int {
 		return exitFailed
 	}
 	b.noDowngrade = o.noDowngrade
+	h := &opa.Host{File: o.host, Build: host}
+	// What is installed is explained while the plugins build (they are
+	// written to hidden files, which discovery skips): after the build it
+	// took 15 to 50 ms of opa add's time (BENCHMARKS.md, the opa add row).
+	explained := make(chan installedSet, 1)
+	go func() {
+		var s installedSet
+		s.plugins, s.report, s.err = explainInstalled(cfg, h)
+		explained <- s
+	}()
 	var built []builtPlugin
 	defer func() { removeTemps(built) }()
 	for _, t := range targets {
@@ -179,6 +196,9 @@ func runAdd(c *cli, o deployOptions, targets []string) int {
 			return exitFailed
 		}
 	}
+	for _, p := range built {
+		syncAhead(p.temp) // while they are checked
+	}
 	var names []string
 	for i, p := range built {
 		if slices.Contains(names, p.name) {
@@ -190,12 +210,13 @@ func runAdd(c *cli, o deployOptions, targets []string) int {
 			built[i].file = filepath.Join(dir, p.name, "plugin.so") // a directory plugin
 		}
 	}
-	h := &opa.Host{File: o.host, Build: host}
-	installed, before, err := explainInstalled(cfg, h, names)
-	if err != nil {
-		c.errorf("%v", err)
+	set := <-explained
+	if set.err != nil {
+		c.errorf("%v", set.err)
 		return exitFailed
 	}
+	installed := slices.DeleteFunc(set.plugins, func(p installedPlugin) bool { return slices.Contains(names, p.name) })
+	before := set.report
 	if !b.check(built, installed) {
 		return exitFailed
 	}
@@ -257,7 +278,7 @@ func runAdd(c *cli, o deployOptions, targets []string) int {
 // change (from before, the report of Explain then) and after it (Explain
 // now), as the host will report them with these settings.
 func printFingerprints(c *cli, cfg opa.Config, h *opa.Host, before opa.Report) {
-	_, after, err := explainInstalled(cfg, h, nil)
+	_, after, err := explainInstalled(cfg, h)
 	if err != nil || before.Fingerprint == nil || after.Fingerprint == nil {
 		return
 	}

@@ -150,9 +150,11 @@ func TestDeployIntoRunningHost(t *testing.T) {
 		t.Helper()
 		return runOpa(t, work, env, "add", "--host", host, "--path", plugins, "--pidfile", h.pidFile, target)
 	}
-	res = add(env, "./myplugin")
+	// --path relative to the current directory, as a user types it: the go
+	// command runs in the plugin's directory, and must still write there.
+	res = runOpa(t, work, env, "add", "--host", host, "--path", "plugins", "--pidfile", h.pidFile, "./myplugin")
 	require.Equal(t, 0, res.code, "opa add: %s%s", res.stdout, res.stderr)
-	assert.Contains(t, res.stdout, filepath.Join(plugins, "myplugin.so")+": installed")
+	assert.Contains(t, res.stdout, filepath.Join("plugins", "myplugin.so")+": installed")
 	assert.Contains(t, res.stdout, "reloaded: pid ")
 	code, body := h.get(t, "/myplugin")
 	assert.Equal(t, http.StatusOK, code)

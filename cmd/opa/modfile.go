@@ -65,12 +65,12 @@ func matchHost(g goRunner, hostFile string, host *debug.BuildInfo, tmp string, e
 	if err := copyIfExists(strings.TrimSuffix(gomod, ".mod")+".sum", filepath.Join(tmp, "go.sum")); err != nil {
 		return pinned{}, err
 	}
-	own, err := g.output("list", "-m", "-modfile="+modfile)
+	mod, err := readGoMod(g, modfile)
 	if err != nil {
 		return pinned{}, err
 	}
-	deps := hostModules(host, own)
-	resolved, hints, err := resolveFromHost(g, hostFile, host, deps, modfile, every)
+	deps := hostModules(host, mod.Module.Path)
+	resolved, hints, err := resolveFromHost(g, hostFile, host, deps, modfile, mod, every)
 	if err != nil {
 		return pinned{}, err
 	}
@@ -128,15 +128,30 @@ func hostModules(host *debug.BuildInfo, own string) map[string]*debug.Module {
 
 // goModJSON is what go mod edit -json prints, as far as matchHost reads it.
 type goModJSON struct {
+	Module  struct{ Path string }
 	Require []struct{ Path, Version string }
 	Replace []struct {
 		Old, New struct{ Path, Version string }
 	}
 }
 
-// resolveFromHost gives the plugin's go.mod (modfile) a replace to the
-// host's source directory for each module it requires, without a replace
-// of its own, that the host built from a local directory: such a module is
+// readGoMod reads a go.mod file with go mod edit -json.
+func readGoMod(g goRunner, modfile string) (goModJSON, error) {
+	var mod goModJSON
+	out, err := g.output("mod", "edit", "-json", modfile)
+	if err != nil {
+		return mod, err
+	}
+	if err := json.Unmarshal([]byte(out), &mod); err != nil {
+		return mod, fmt.Errorf("go mod edit -json %s: %v", modfile, err)
+	}
+	return mod, nil
+}
+
+// resolveFromHost gives the plugin's go.mod (modfile, as read into mod) a
+// replace to the host's source directory for each module it requires,
+// without a replace of its own, that the host built from a local
+// directory: such a module is
 // often not published (opa-go itself), so the plugin's graph cannot
 // resolve it. It returns the modules so resolved, with their directory,
 // and, for those whose directory is not here, the replace line that would
@@ -146,15 +161,7 @@ type goModJSON struct {
 // requires only the plugin), every such module of the host is replaced,
 // whether required or not: a replace of a module outside the graph does
 // nothing.
-func resolveFromHost(g goRunner, hostFile string, host *debug.BuildInfo, deps map[string]*debug.Module, modfile string, every bool) (map[string]string, []string, error) {
-	out, err := g.output("mod", "edit", "-json", modfile)
-	if err != nil {
-		return nil, nil, err
-	}
-	var mod goModJSON
-	if err := json.Unmarshal([]byte(out), &mod); err != nil {
-		return nil, nil, fmt.Errorf("go mod edit -json %s: %v", modfile, err)
-	}
+func resolveFromHost(g goRunner, hostFile string, host *debug.BuildInfo, deps map[string]*debug.Module, modfile string, mod goModJSON, every bool) (map[string]string, []string, error) {
 	replaced := map[string]bool{}
 	for _, r := range mod.Replace {
 		replaced[r.Old.Path] = true

@@ -40,7 +40,11 @@ func (b *builder) buildRemote(target, outDir string) ([]builtPlugin, error) {
 	deps := hostModules(b.host, "opa-build-main")
 	// The modules the host built from directories are given first: the
 	// plugin may require one that is not published (opa-go itself).
-	resolved, hints, err := resolveFromHost(g, b.hostFile, b.host, deps, gomod, true)
+	mod, err := readGoMod(g, gomod)
+	if err != nil {
+		return nil, err
+	}
+	resolved, hints, err := resolveFromHost(g, b.hostFile, b.host, deps, gomod, mod, true)
 	if err != nil {
 		return nil, err
 	}

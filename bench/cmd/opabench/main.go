@@ -3,15 +3,20 @@
 // (`make bench`) starts it in the bench directory.
 //
 // It builds what it needs into build/ (the library's and this module's test
-// binaries, the go-plugin RPC plugin, the Startup host and bare loader, and
-// 20 distinct .so plugins generated into build/_src), then
+// binaries, the go-plugin RPC plugin, the Startup host and bare loader, 20
+// distinct .so plugins generated into build/_src, and for the opa add
+// comparison the opa command, serve's test host and 4 plugins in
+// build/add), then
 //
 //   - runs the Go benchmarks in rounds, each round one run of every
 //     benchmark, the order of each comparison's sides reversed every other
 //     round (BENCH_REVERSE), and pairs the two sides of each comparison
 //     round by round;
 //   - times fresh processes of the Startup host and of the bare loader,
-//     alternately (host first, then bare first), after a warm-up of each.
+//     alternately (host first, then bare first), after a warm-up of each;
+//   - times `opa add` of one changed plugin into a running host against a
+//     plain go build, rename and SIGHUP (add.go), in turns, after a
+//     warm-up of each.
 //
 // Figures and baselines are medians over the rounds; a ratio is the median
 // of the per-round ratios. A missed target does not fail the run: only a
@@ -35,6 +40,7 @@ type config struct {
 	routeTime      string // -test.benchtime of the route benchmarks
 	discoverTime   string // -test.benchtime of the discovery benchmarks
 	startupPlugins int    // .so plugins Startup loads
+	addRounds      int    // rounds of the opa add comparison
 	root, benchDir string // the library's module, and this one
 	build, results string // build/ and build/results/
 	started        time.Time
@@ -49,13 +55,21 @@ func main() {
 	flag.StringVar(&c.routeTime, "route-benchtime", "2s", "-test.benchtime of the route benchmarks (their ratio must be steady to 1%)")
 	flag.StringVar(&c.discoverTime, "discover-benchtime", "1500ms", "-test.benchtime of the discovery benchmarks")
 	quick := flag.Bool("quick", false, "one short round of everything, to check that it all runs (figures are not meaningful)")
+	flag.IntVar(&c.addRounds, "add-rounds", 10, "rounds of the opa add comparison (each runs opa add and the plain build once)")
 	startupOnly := flag.Bool("startup-only", false, "run only the Startup comparison (fresh processes, time and memory); the other rows read n/a")
+	addOnly := flag.Bool("add-only", false, "run only the opa add comparison (a running host, one changed plugin); the other rows read n/a")
 	flag.Parse()
+	if *startupOnly && *addOnly {
+		fail(fmt.Errorf("-startup-only and -add-only: give one of them"))
+	}
 	if *quick {
-		c.rounds, c.startupRounds, c.benchtime, c.routeTime, c.discoverTime = 1, 2, "20ms", "20ms", "1x"
+		c.rounds, c.startupRounds, c.benchtime, c.routeTime, c.discoverTime, c.addRounds = 1, 2, "20ms", "20ms", "1x", 1
 	}
 	if *startupOnly {
-		c.rounds = 0
+		c.rounds, c.addRounds = 0, 0
+	}
+	if *addOnly {
+		c.rounds, c.startupRounds = 0, 0
 	}
 	c.startupPlugins = 20
 	c.startupTimeout = 2 * time.Minute
@@ -78,18 +92,26 @@ func main() {
 
 	m := machine(c)
 	progress("building into %s", c.build)
-	if err := buildAll(c); err != nil {
-		fail(err)
-	}
-	if err := checkStartup(c); err != nil {
-		// The library's source may have changed while the plugins were
-		// built (others edit the tree): the go command rebuilds what is out
-		// of date, so one more build makes host and plugins alike again.
-		progress("%v\nbuilding again", err)
+	if !*addOnly {
 		if err := buildAll(c); err != nil {
 			fail(err)
 		}
 		if err := checkStartup(c); err != nil {
+			// The library's source may have changed while the plugins were
+			// built (others edit the tree): the go command rebuilds what is
+			// out of date, so one more build makes host and plugins alike
+			// again.
+			progress("%v\nbuilding again", err)
+			if err := buildAll(c); err != nil {
+				fail(err)
+			}
+			if err := checkStartup(c); err != nil {
+				fail(err)
+			}
+		}
+	}
+	if c.addRounds > 0 {
+		if err := buildAdd(c); err != nil {
 			fail(err)
 		}
 	}
@@ -100,9 +122,17 @@ func main() {
 			fail(err)
 		}
 	}
-	progress("Startup: %d fresh processes of each program, in turns", c.startupRounds)
-	if err := startupRounds(c, res); err != nil {
-		fail(err)
+	if c.startupRounds > 0 {
+		progress("Startup: %d fresh processes of each program, in turns", c.startupRounds)
+		if err := startupRounds(c, res); err != nil {
+			fail(err)
+		}
+	}
+	if c.addRounds > 0 {
+		progress("opa add: %d rounds of opa add and of a plain build and reload, in turns", c.addRounds)
+		if err := addRounds(c, res); err != nil {
+			fail(err)
+		}
 	}
 	m.loadEnd = loadAvg()
 	m.elapsed = time.Since(c.started).Round(time.Second)

@@ -39,7 +39,7 @@ type row struct {
 	zeroAllocs bool    // the target also wants 0 allocations for the subject
 }
 
-// rows are the targets (issues 6, 11, 13, 25 and 28), then figures kept for information.
+// rows are the targets (issues 6, 11, 13, 24, 25 and 28), then figures kept for information.
 func rows(c config) []row {
 	hook := func(bench, unit string) side {
 		return side{bench: bench, unit: unit + "-cpu-ns/call", allocs: unit + "-allocs/call"}
@@ -71,6 +71,9 @@ func rows(c config) []row {
 			baseline: cpuOnly("Startup/bare", "wall-ms"), baseWhat: "bare `plugin.Open` + `Lookup`", limit: 1.30},
 		{what: fmt.Sprintf("`Startup` of %d plugins with an opa.lock of them (every check on, each file hashed as it is staged)", c.startupPlugins), subject: cpuOnly("Startup/opa-locked", "wall-ms"),
 			baseline: cpuOnly("Startup/opa-pinned", "wall-ms"), baseWhat: fmt.Sprintf("the same with %d `PLUGIN_SHA256` pins", c.startupPlugins), limit: 1.05},
+		{what: fmt.Sprintf("`opa add` of one changed plugin into a running host (build + check + install + reload, warm cache, %d plugins installed)", len(addStatic)+1),
+			subject: cpuOnly("AddReload/opa", "wall-ms"), baseline: cpuOnly("AddReload/plain", "wall-ms"),
+			baseWhat: "plain `go build -buildmode=plugin` + rename + SIGHUP, to the reload's outcome", limit: 1.20},
 		{what: fmt.Sprintf("memory after `Startup` of %d plugins: RSS, private copies on disk (the default)", c.startupPlugins), subject: cpuOnly("Startup/opa", "mem-mb"),
 			baseline: cpuOnly("Startup/bare", "mem-mb"), baseWhat: "RSS after bare `plugin.Open` + `Lookup`", limit: 1.10},
 		{what: "request to a plugin's route via the host router, counted (requests, class, panics, latency of 1 in 8)", subject: cpuOnly("Route/routes=1", "plugin-cpu-ns/req"),
@@ -96,6 +99,8 @@ func rows(c config) []row {
 			baseline: cpuOnly("Startup/bare", "mem-mb"), baseWhat: "RSS after bare `plugin.Open` + `Lookup`"},
 		{what: "memory: RSS, files opened in place", subject: cpuOnly("Startup/opa-inplace", "mem-mb"),
 			baseline: cpuOnly("Startup/bare", "mem-mb"), baseWhat: "RSS after bare `plugin.Open` + `Lookup`"},
+		{what: "`opa add`, CPU time of it and its go commands (not the host's)", subject: cpuOnly("AddReload/opa", "cpu-ms"),
+			baseline: cpuOnly("AddReload/plain", "cpu-ms"), baseWhat: "the plain `go build`"},
 		{what: "`Startup`, CPU time of the process", subject: cpuOnly("Startup/opa", "cpu-ms"),
 			baseline: cpuOnly("Startup/bare", "cpu-ms"), baseWhat: "bare `plugin.Open` + `Lookup`"},
 		{what: "`Startup`: what it does at run time", subject: cpuOnly("Startup/opa", "wall-ms"),
@@ -112,8 +117,8 @@ func renderTable(m *machineInfo, res *results, rows []row) string {
 	fmt.Fprintf(&b, "- machine: %s, %d cores, %s\n", orUnknown(m.cpu), m.cores, m.kernel)
 	fmt.Fprintf(&b, "- %s\n", orUnknown(m.goVersion))
 	fmt.Fprintf(&b, "- load average (1, 5, 15 min): %s at the start, %s at the end\n", m.loadStart, m.loadEnd)
-	fmt.Fprintf(&b, "- %d rounds of Go benchmarks (-benchtime %s, routes %s, discovery %s), %d fresh processes of each Startup program; took %s\n\n",
-		m.c.rounds, m.c.benchtime, m.c.routeTime, m.c.discoverTime, m.c.startupRounds, m.elapsed)
+	fmt.Fprintf(&b, "- %d rounds of Go benchmarks (-benchtime %s, routes %s, discovery %s), %d fresh processes of each Startup program, %d rounds of `opa add`; took %s\n\n",
+		m.c.rounds, m.c.benchtime, m.c.routeTime, m.c.discoverTime, m.c.startupRounds, m.c.addRounds, m.elapsed)
 	b.WriteString("| what | figure | baseline | ratio | target | result |\n")
 	b.WriteString("|---|---|---|---|---|---|\n")
 	for _, r := range rows {
@@ -125,8 +130,9 @@ the per-round ratios of the two sides, which ran back to back. "CPU" figures
 are the process's CPU time per op (busy neighbours do not inflate them);
 "wall" figures are elapsed time, for 64 goroutines the elapsed time divided
 by all their calls (the inverse of throughput), with their CPU time per
-call in brackets; Startup figures are per fresh process. For routes, the
-ratio is throughput (baseline time / figure). See BENCHMARKS.md.
+call in brackets; Startup figures are per fresh process, opa add
+figures per install and reload. For routes, the ratio is throughput
+(baseline time / figure). See BENCHMARKS.md.
 `)
 	return b.String()
 }
