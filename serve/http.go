@@ -39,12 +39,37 @@ func (p *Process) Serve(ctx context.Context, srv *http.Server, ln net.Listener, 
 		drain = 10 * time.Second
 	}
 	d := wrap(srv)
-	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	served := make(chan struct{}) // closed when srv.Serve has returned: its accept loop has ended
+	var serveErr error
+	go func() { serveErr = srv.Serve(ln); close(served) }()
+	// stopAccepting: a new process accepts from the same socket. A
+	// successful reload calls it before it reports the outcome, so that
+	// no connection made after the report reaches this process.
+	var handedOver atomic.Bool
+	stopAccepting := func() error {
+		d.draining.Store(true)
+		err := ln.Close()
+		<-served
+		if errors.Is(err, net.ErrClosed) {
+			err = nil
+		}
+		if serveErr != nil && !errors.Is(serveErr, net.ErrClosed) && !errors.Is(serveErr, http.ErrServerClosed) {
+			err = errors.Join(err, serveErr)
+		}
+		return err
+	}
+	p.onHandover(func() {
+		handedOver.Store(true)
+		_ = stopAccepting() // its error is Serve's to return, below
+	})
 	select {
-	case err := <-errc:
-		p.Stop()
-		return fmt.Errorf("serve: %w", err)
+	case <-served:
+		if !handedOver.Load() {
+			p.Stop()
+			return fmt.Errorf("serve: %w", serveErr)
+		}
+		<-p.Exit() // the reload reports its outcome, then closes Exit
+		p.log.Info("serve: a new process serves: finishing requests, then exiting")
 	case <-ctx.Done():
 		p.Stop()
 		p.log.Info("serve: shutting down: finishing requests, then closing components")
@@ -53,16 +78,10 @@ func (p *Process) Serve(ctx context.Context, srv *http.Server, ln net.Listener, 
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
-	d.draining.Store(true)
-	// Stop accepting. srv.Serve returns once its accept loop has ended,
-	// so every connection it accepted is tracked by then.
-	err := ln.Close()
-	if serr := <-errc; serr != nil && !errors.Is(serr, net.ErrClosed) && !errors.Is(serr, http.ErrServerClosed) {
-		err = errors.Join(err, serr)
-	}
-	if errors.Is(err, net.ErrClosed) {
-		err = nil
-	}
+	// Stop accepting (if the handover did not already). srv.Serve returns
+	// once its accept loop has ended, so every connection it accepted is
+	// tracked by then.
+	err := stopAccepting()
 	err = errors.Join(err, d.settle(sctx))
 	err = errors.Join(err, srv.Shutdown(sctx))
 	if err != nil {

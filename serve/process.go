@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -93,8 +94,9 @@ type Process struct {
 
 	mu        sync.Mutex
 	stage     stage
-	pending   bool // a SIGHUP came before Ready
-	successor int  // the PID of the process this one handed over to, once known
+	pending   bool     // a SIGHUP came before Ready
+	successor int      // the PID of the process this one handed over to, once known
+	stoppers  []func() // each Serve's: stop accepting, before a handover is reported
 }
 
 // New returns the Process, once per program (tableflip allows one). It
@@ -236,7 +238,16 @@ func (p *Process) Reload(ctx context.Context) error {
 	default:
 		p.stage = stageServing
 	}
+	stoppers := slices.Clone(p.stoppers)
 	p.mu.Unlock()
+	if err == nil {
+		// The new process accepts from the same sockets: stop accepting
+		// here before saying so, so that a client that learns the outcome
+		// (Trigger, opa add) and then connects reaches the new process.
+		for _, stop := range stoppers {
+			stop()
+		}
+	}
 	p.writeResult(start, err)
 	if p.cfg.OnReload != nil {
 		outcome := ReloadOK
@@ -260,6 +271,14 @@ func (p *Process) Reload(ctx context.Context) error {
 		p.log.Error("serve: reload failed; this process keeps serving", "pid", os.Getpid(), "error", err)
 	}
 	return err
+}
+
+// onHandover registers stop, which a successful reload calls before it
+// reports its outcome.
+func (p *Process) onHandover(stop func()) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stoppers = append(p.stoppers, stop)
 }
 
 // begin moves a serving process to stageReloading, or says why it cannot

@@ -1,13 +1,16 @@
 package serve_test
 
 import (
+	"bytes"
 	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // exitedLine matches the line a process prints when it has drained and
@@ -174,4 +177,46 @@ func TestCopyOverALoadedPluginThenReload(t *testing.T) {
 		t.Errorf("after the reload: GET /hello: %d %q, want 200 \"hello v2\"", code, body)
 	}
 	l.finish(t)
+}
+
+// TestReportedReloadMeansNewConnectionsReachTheNewProcess: once a reload's
+// outcome is written (what Trigger and opa add wait for), the old process
+// accepts no more connections, so a client that connects right after
+// reads the new process. The test host's OnReload takes 300ms (it runs
+// after the outcome is written), the outcome file is polled without pause,
+// and each of 3 reloads is followed at once by 20 new connections: when
+// the old process still accepted until its Exit, about half of them
+// reached it.
+func TestReportedReloadMeansNewConnectionsReachTheNewProcess(t *testing.T) {
+	dir := buildDir(t)
+	plugins := t.TempDir()
+	install(t, read(t, filepath.Join(dir, "v1", "hello.so")), plugins, "hello.so")
+	c := startChain(t, plugins, "-on-reload-delay", "300ms")
+	for i := 1; i <= 3; i++ {
+		old := c.pid()
+		before, _ := os.ReadFile(c.pidFile + ".reload")
+		if err := syscall.Kill(old, syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		var outcome []byte
+		for start := time.Now(); ; {
+			outcome, _ = os.ReadFile(c.pidFile + ".reload")
+			if len(outcome) > 0 && !bytes.Equal(outcome, before) {
+				break
+			}
+			if time.Since(start) > deadline {
+				t.Fatalf("reload %d: no outcome after %v", i, deadline)
+			}
+		}
+		if !bytes.Contains(outcome, []byte(`"ok":true`)) {
+			t.Fatalf("reload %d: %s", i, outcome)
+		}
+		pid := c.pid()
+		for j := 0; j < 20; j++ {
+			if code, body := c.get("/pid"); code != http.StatusOK || body != strconv.Itoa(pid) {
+				t.Fatalf("reload %d, connection %d made after the outcome was written: GET /pid: %d %q, want the new process %d (the old one is %d)", i, j, code, body, pid, old)
+			}
+		}
+		c.waitLine(0, fmt.Sprintf("process %d to drain and exit", old), exitedLine(old))
+	}
 }

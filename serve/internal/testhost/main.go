@@ -15,7 +15,7 @@
 // request in flight for as long as a test needs. Its children (reloads)
 // print to the same stdout.
 //
-//	testhost -addr 127.0.0.1:0 -pidfile /tmp/testhost.pid -ready-timeout 1m
+//	testhost -addr 127.0.0.1:0 -pidfile /tmp/testhost.pid -ready-timeout 1m [-on-reload-delay 300ms]
 package main
 
 import (
@@ -40,9 +40,11 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:0", "address to listen on")
 	pidFile := flag.String("pidfile", "", "PID file")
 	readyTimeout := flag.Duration("ready-timeout", 0, "serve.Config.ReadyTimeout (0: its default)")
+	onReloadDelay := flag.Duration("on-reload-delay", 0, "how long OnReload takes (a slow hook, after the outcome is written)")
 	flag.Parse()
 	proc, err := serve.New(serve.Config{PIDFile: *pidFile, ReadyTimeout: *readyTimeout, OnReload: func(outcome string, _ error) {
 		fmt.Printf("reload outcome=%s pid=%d\n", outcome, os.Getpid())
+		time.Sleep(*onReloadDelay)
 	}})
 	if err != nil {
 		slog.Error("testhost", "error", err)
