@@ -28,7 +28,10 @@ const idleGrace = time.Second
 // lost: it stops accepting (a new process accepts from the same socket),
 // answers every request from then on with "Connection: close", closes each
 // keep-alive connection only once it has been idle for a second, and
-// finishes with srv.Shutdown. It returns nil after a clean drain, and the
+// finishes with srv.Shutdown. After a handover it has stopped accepting
+// before the reload's outcome is written (PIDFile+".reload", which Trigger
+// reads), so a connection made after that reaches the new process. It
+// returns nil after a clean drain, and the
 // error if the listener fails. The caller then calls opa.Shutdown and
 // exits.
 //
