@@ -175,7 +175,7 @@ func (m *Manager) plan(rep *Report, host *Host, copies bool, do func(*decision) 
 	rep.Plugins = slices.Grow(rep.Plugins, len(cands))
 	run := newCheckRun(host)
 	run.opening = do != nil
-	run.perm, run.permOpened = m.cfg.permissionCheckers()
+	run.perm, run.permOpened, run.permOpen = m.cfg.permissionCheckers()
 	run.stage = newStaging(copies, m.cfg.OpenInPlace, m.cfg.copyBases(), run.process.Fetch, len(cands))
 	defer func() {
 		if err := run.stage.finish(); err != nil {
@@ -259,7 +259,7 @@ func (m *Manager) prefetch(cands []*candidate, f *filters, run *checkRun) error 
 		if c.builtin != nil || c.shadowed != "" {
 			continue
 		}
-		meta, err := readMeta(c.metaFile, run.perm)
+		meta, err := readMeta(c.metaFile, run.permOpen)
 		run.metas[c] = metaResult{meta, err}
 		if err != nil || f.check(c.match, meta.Tags) != "" || c.badName != nil || !soSupported {
 			continue

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 
@@ -23,12 +24,16 @@ type Meta struct {
 
 // readMeta reads a meta.json file. A file that does not exist is an empty
 // Meta; one that cannot be read or parsed is an error naming the file.
-// Before reading one that exists, check (when not nil) applies the
+// Before reading one that exists, checkOpen (when not nil) applies the
 // permission rule: a meta.json decides, through the tag filters, which code
-// runs.
-func readMeta(file string, check func(string) error) (Meta, error) {
-	if check != nil {
-		err := check(file)
+// runs. It returns the file it checked, open, or a nil file for readMeta to
+// open (see trust.Checker.CheckOpen).
+func readMeta(file string, checkOpen func(string) (*os.File, fs.FileInfo, error)) (Meta, error) {
+	var f *os.File
+	var fi fs.FileInfo
+	if checkOpen != nil {
+		var err error
+		f, fi, err = checkOpen(file)
 		if _, ok := errors.AsType[*trust.Error](err); ok {
 			if _, lerr := os.Lstat(file); errors.Is(lerr, fs.ErrNotExist) {
 				// No meta.json in a directory that fails the rule: the .so
@@ -44,7 +49,14 @@ func readMeta(file string, check func(string) error) (Meta, error) {
 			return Meta{}, fmt.Errorf("meta file %s: %w", file, err)
 		}
 	}
-	data, err := os.ReadFile(file)
+	var data []byte
+	var err error
+	if f != nil {
+		data, err = readOpen(f, fi.Size())
+		f.Close()
+	} else {
+		data, err = os.ReadFile(file)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return Meta{}, nil
 	}
@@ -56,6 +68,25 @@ func readMeta(file string, check func(string) error) (Meta, error) {
 		return Meta{}, fmt.Errorf("meta file %s: %w", file, err)
 	}
 	return m, nil
+}
+
+// readOpen reads an open file to its end, as os.ReadFile does, with size
+// (from its FileInfo) for the size of the buffer.
+func readOpen(f *os.File, size int64) ([]byte, error) {
+	data := make([]byte, 0, size+1) // +1: room for the read that finds the end
+	for {
+		n, err := f.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if err == io.EOF {
+			return data, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		if len(data) == cap(data) { // the file grew
+			data = append(data, 0)[:len(data)]
+		}
+	}
 }
 
 // parseMeta parses the contents of a meta.json file: a JSON object whose

@@ -69,10 +69,11 @@ func CurrentHost() *Host {
 type checkRun struct {
 	identities map[string]chosenFile // plugin identity → the file chosen with it
 	process    *preflight.Process
-	perm       func(string) error              // the pass's permission rule (see permissionCheckers)
-	permOpened func(string, fs.FileInfo) error // the same, for a file open for loading
-	stage      *staging                        // the chosen files, opened and copied
-	opening    bool                            // the plugins chosen will be opened (Startup, not Explain)
+	perm       func(string) error                          // the pass's permission rule (see permissionCheckers)
+	permOpened func(string, fs.FileInfo) error             // the same, for a file open for loading
+	permOpen   func(string) (*os.File, fs.FileInfo, error) // the same, opening a file to read (meta.json)
+	stage      *staging                                    // the chosen files, opened and copied
+	opening    bool                                        // the plugins chosen will be opened (Startup, not Explain)
 	metas      map[*candidate]metaResult
 	locks      map[string]*folderLock // the opa.lock of each search path that has one
 }
@@ -248,22 +249,30 @@ const envAllowInsecure = "OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS"
 // error wrapping fs.ErrNotExist. It takes each directory it has found
 // trusted as checked.
 func (c Config) permissionChecker() func(path string) error {
-	path, _ := c.permissionCheckers()
+	path, _, _ := c.permissionCheckers()
 	return path
 }
 
 // permissionCheckers returns permissionChecker's rule, and the same rule
-// for a file that is open, sharing what they found trusted: the second
-// also applies the rule to the open descriptor's FileInfo (see
-// trust.Checker.CheckOpened), so a file swapped in after it was opened is
-// judged by what was opened.
-func (c Config) permissionCheckers() (func(path string) error, func(path string, opened fs.FileInfo) error) {
+// for a file that is open and for a file about to be read, sharing what
+// they found trusted. The second also applies the rule to the open
+// descriptor's FileInfo (see trust.Checker.CheckOpened), so a file swapped
+// in after it was opened is judged by what was opened. The third opens
+// the file and judges it by the open descriptor where it can (see
+// trust.Checker.CheckOpen): a nil file means the caller opens the path
+// itself, as after the first.
+func (c Config) permissionCheckers() (func(path string) error, func(path string, opened fs.FileInfo) error, func(path string) (*os.File, fs.FileInfo, error)) {
 	if c.AllowInsecurePermissions {
-		return func(string) error { return nil }, func(string, fs.FileInfo) error { return nil }
+		return func(string) error { return nil }, func(string, fs.FileInfo) error { return nil },
+			func(string) (*os.File, fs.FileInfo, error) { return nil, nil, nil }
 	}
 	tc := new(trust.Checker)
 	return func(path string) error { return permissionError(path, tc.Check(path)) },
-		func(path string, fi fs.FileInfo) error { return permissionError(path, tc.CheckOpened(path, fi)) }
+		func(path string, fi fs.FileInfo) error { return permissionError(path, tc.CheckOpened(path, fi)) },
+		func(path string) (*os.File, fs.FileInfo, error) {
+			f, fi, err := tc.CheckOpen(path)
+			return f, fi, permissionError(path, err)
+		}
 }
 
 // permissionError words an error of trust.Check: a broken rule with its fix

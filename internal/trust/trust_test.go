@@ -4,12 +4,14 @@ package trust
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -40,14 +42,18 @@ func TestTempDirIsTrusted(t *testing.T) {
 	require.NoError(t, Check(file), "the test's temporary directory must pass for these tests to mean anything")
 }
 
-func TestCheck(t *testing.T) {
-	for _, tc := range []struct {
-		name string
-		// setup makes the layout under root and returns the path to check;
-		// root/p/x.so exists (0644, in root/p 0755).
-		setup func(t *testing.T, root string) string
-		want  string // "" passes; ROOT/ stands for root
-	}{
+// checkCase is a layout and the verdict of Check on a path in it.
+type checkCase struct {
+	name string
+	// setup makes the layout under root and returns the path to check;
+	// root/p/x.so exists (0644, in root/p 0755).
+	setup func(t *testing.T, root string) string
+	want  string // "" passes; ROOT/ stands for root
+}
+
+// checkCases are the layouts of TestCheck, which TestCheckOpen reuses.
+func checkCases() []checkCase {
+	return []checkCase{
 		{"owner-writable only", func(t *testing.T, root string) string { return root + "/p/x.so" }, ""},
 		{"world-writable file", func(t *testing.T, root string) string {
 			require.NoError(t, os.Chmod(root+"/p/x.so", 0o666))
@@ -151,7 +157,11 @@ func TestCheck(t *testing.T) {
 			require.NoError(t, os.Lchown(root+"/p/link.so", otherUID, otherUID))
 			return root + "/p/link.so"
 		}, "ROOT/p/link.so is owned by uid 54321"},
-	} {
+	}
+}
+
+func TestCheck(t *testing.T) {
+	for _, tc := range checkCases() {
 		t.Run(tc.name, func(t *testing.T) {
 			root := t.TempDir()
 			writeFile(t, root+"/p/x.so", "x")
@@ -250,4 +260,136 @@ func TestCheckerRemembersOnlyWhatPassed(t *testing.T) {
 			assert.Equal(t, Check(tc.path).Error(), err.Error())
 		}
 	}
+}
+
+// TestCheckOpen: CheckOpen gives every layout of TestCheck the verdict
+// Check gives it, whether or not the Checker has already found the
+// directory trusted, and a file it returns is the one at the path.
+func TestCheckOpen(t *testing.T) {
+	for _, tc := range checkCases() {
+		for _, warm := range []bool{false, true} {
+			name := tc.name
+			if warm {
+				name += "/directory checked before"
+			}
+			t.Run(name, func(t *testing.T) {
+				root := t.TempDir()
+				writeFile(t, root+"/p/x.so", "x")
+				path := tc.setup(t, root)
+				var c Checker
+				if warm {
+					_ = c.Check(filepath.Dir(path))
+				}
+				f, fi, err := c.CheckOpen(path)
+				if f != nil {
+					defer f.Close()
+				}
+				want := Check(path)
+				if want == nil {
+					require.NoError(t, err)
+				} else {
+					require.Error(t, err)
+					assert.Equal(t, want.Error(), err.Error())
+					assert.Nil(t, f, "no file is returned with an error")
+				}
+				if f != nil {
+					data, err := io.ReadAll(f)
+					require.NoError(t, err)
+					onDisk, err := os.ReadFile(path)
+					require.NoError(t, err)
+					assert.Equal(t, onDisk, data)
+					assert.Equal(t, int64(len(onDisk)), fi.Size())
+				}
+			})
+		}
+	}
+}
+
+// TestCheckOpenWhatItOpens: CheckOpen opens a regular file whose
+// directory's path holds no symlink; for anything else it checks the
+// path as Check does and leaves the opening to the caller.
+func TestCheckOpenWhatItOpens(t *testing.T) {
+	root := t.TempDir()
+	writeFile(t, root+"/p/x.so", "x")
+	writeFile(t, root+"/shared/plugins/y.so", "y")
+	symlink(t, root+"/p/x.so", root+"/p/link.so")
+	symlink(t, root+"/shared/plugins", root+"/p/plugins")
+	symlink(t, root+"/p/nowhere.so", root+"/p/dangling.so")
+	require.NoError(t, os.Mkdir(root+"/p/dir.so", 0o755))
+	for _, tc := range []struct {
+		name, path string
+		opened     bool
+		notExist   bool
+	}{
+		{"a regular file", root + "/p/x.so", true, false},
+		{"a symlink to a regular file", root + "/p/link.so", false, false},
+		{"a file through a symlinked directory", root + "/p/plugins/y.so", false, false},
+		{"a directory", root + "/p/dir.so", false, false},
+		{"a dangling symlink", root + "/p/dangling.so", false, true},
+		{"a missing file", root + "/p/missing.so", false, true},
+		{"a file in a missing directory", root + "/missing/x.so", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var c Checker
+			f, fi, err := c.CheckOpen(tc.path)
+			if tc.notExist {
+				assert.ErrorIs(t, err, fs.ErrNotExist)
+				assert.Nil(t, f)
+				return
+			}
+			require.NoError(t, err)
+			if !tc.opened {
+				assert.Nil(t, f, "left for the caller to open")
+				return
+			}
+			require.NotNil(t, f)
+			defer f.Close()
+			assert.Equal(t, filepath.Base(tc.path), fi.Name())
+			assert.True(t, fi.Mode().IsRegular())
+		})
+	}
+}
+
+// TestCheckOpenFIFO: a FIFO at the path is not opened for reading in a
+// way that waits for a writer: one owned by another user is refused, as
+// Check refuses it, and one of this user's is left to the caller.
+func TestCheckOpenFIFO(t *testing.T) {
+	root := t.TempDir()
+	require.NoError(t, os.Mkdir(root+"/p", 0o755))
+	require.NoError(t, syscall.Mkfifo(root+"/p/mine.json", 0o644))
+	checkOpen := func(path string) (*os.File, error) {
+		t.Helper()
+		type result struct {
+			f   *os.File
+			err error
+		}
+		done := make(chan result, 1)
+		go func() {
+			var c Checker
+			f, _, err := c.CheckOpen(path)
+			done <- result{f, err}
+		}()
+		select {
+		case r := <-done:
+			return r.f, r.err
+		case <-time.After(10 * time.Second):
+			t.Fatalf("CheckOpen(%s) did not return within 10s: it waits for a writer of the FIFO", path)
+			return nil, nil
+		}
+	}
+	f, err := checkOpen(root + "/p/mine.json")
+	require.NoError(t, err)
+	assert.Nil(t, f, "a FIFO is left to the caller, as after Check")
+
+	t.Run("owned by another user in a sticky directory", func(t *testing.T) {
+		requireRoot(t)
+		chmod(t, root+"/p", 0o1777)
+		require.NoError(t, syscall.Mkfifo(root+"/p/theirs.json", 0o644))
+		require.NoError(t, os.Chown(root+"/p/theirs.json", otherUID, otherUID))
+		f, err := checkOpen(root + "/p/theirs.json")
+		assert.Nil(t, f)
+		require.Error(t, err)
+		assert.Equal(t, Check(root+"/p/theirs.json").Error(), err.Error())
+		assert.Contains(t, err.Error(), root+"/p/theirs.json is owned by uid 54321")
+	})
 }

@@ -3,6 +3,7 @@
 package trust
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -29,6 +30,16 @@ func Check(path string) error { return new(Checker).Check(path) }
 // change made after it looked is not seen. Not safe for concurrent use.
 type Checker struct {
 	trusted map[string]bool // real directories that passed, with their ancestors
+	uid     uint32          // the user this process runs as, read once
+}
+
+// walker starts the walk of one path, abs, with what c knows.
+func (c *Checker) walker(abs string) walker {
+	if c.trusted == nil {
+		c.trusted = map[string]bool{}
+		c.uid = uint32(os.Geteuid())
+	}
+	return walker{uid: c.uid, checked: abs, trusted: c.trusted}
 }
 
 // Check is the package's Check, with the directories found trusted so far
@@ -38,11 +49,60 @@ func (c *Checker) Check(path string) error {
 	if err != nil {
 		return err
 	}
-	if c.trusted == nil {
-		c.trusted = map[string]bool{}
-	}
-	w := walker{uid: uint32(os.Geteuid()), checked: abs, trusted: c.trusted}
+	w := c.walker(abs)
 	return w.walk(abs)
+}
+
+// CheckOpen is Check for a file the caller then reads. Where it can, it
+// opens the file (not following a symlink at its end, and without blocking
+// on a FIFO) and applies the rule for the file at the end of path to the
+// open descriptor's FileInfo instead of to an lstat of path, and returns
+// the open file and that FileInfo: the caller reads the very file that was
+// checked and needs no stat of its own. It can when path is a regular file
+// in a directory that passes the rule and whose path holds no symlink.
+// Otherwise (path ends in a symlink, or its directory is reached through
+// one, or the file cannot be opened so) it returns what Check returns and
+// a nil file: the caller opens path itself, as after Check. A path that
+// does not exist is an error wrapping fs.ErrNotExist, as with Check.
+func (c *Checker) CheckOpen(path string) (*os.File, fs.FileInfo, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	dir := filepath.Dir(abs)
+	w := c.walker(abs)
+	if dir == abs {
+		return nil, nil, w.walk(abs) // "/"
+	}
+	if !c.trusted[dir] {
+		// The walk of dir checks what the walk of abs checks on its way
+		// to the last name, and says so as it would (w.checked is abs).
+		// dir itself is then trusted only when it is a real directory.
+		if err := w.walk(dir); err != nil || !c.trusted[dir] {
+			return nil, nil, c.Check(path)
+		}
+	}
+	f, err := os.OpenFile(abs, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil, err
+	}
+	if err != nil { // a symlink (ELOOP, or EMLINK on some BSDs), or unreadable
+		return nil, nil, c.Check(path)
+	}
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, c.Check(path)
+	}
+	if err := w.owner(abs, fi); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	if err := w.writable(abs, fi, false); err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, fi, nil
 }
 
 // CheckOpened is Check for a file that the caller has open, with fi the
@@ -59,7 +119,7 @@ func (c *Checker) CheckOpened(path string, fi fs.FileInfo) error {
 	if err != nil {
 		return err
 	}
-	w := walker{uid: uint32(os.Geteuid()), checked: abs, trusted: c.trusted}
+	w := c.walker(abs)
 	if err := w.owner(abs, fi); err != nil {
 		return err
 	}
