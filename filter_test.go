@@ -289,3 +289,64 @@ func TestTagFilterTypos(t *testing.T) {
 		})
 	}
 }
+
+// TestFilterREMatchesAsTheRegexp: a PLUGIN_*_RE tested without the regexp
+// (a literal with .* before it or $ after it) answers as the regexp
+// ^(?:pattern) does, newlines and invalid UTF-8 in the match string
+// included; other patterns go to the regexp.
+func TestFilterREMatchesAsTheRegexp(t *testing.T) {
+	subjects := []string{"", "7", "/p0", "/data/opa/plugins/p01237", "/data/opa/plugins/p01230", "/data/p0/x",
+		"demo_util", "/x/demo_util", "a\n/p0", "/p0\n", "a\n7", "7\n", "\n", "ab\xffc/p0", "\xff7", "é/p0", "ÉTÉ",
+		"/data/opa/demo-plugins/demo_util", "abcabc", "aBc"}
+	for _, tc := range []struct {
+		pattern string
+		simple  bool
+	}{
+		{`.*/p0`, true},
+		{`.*7$`, true},
+		{`.*7\z`, true},
+		{`demo_`, true},
+		{`/data/opa/demo-plugins/demo_util$`, true},
+		{`.*`, true},
+		{`.*$`, true},
+		{`$`, true},
+		{`(?s).*/p0`, true},
+		{`(?s).*7$`, true},
+		{`.*?/p0`, true},
+		{`.*é/p0`, true},
+		{`.*abc`, true},
+		{`(?i).*abc`, false},
+		{`(?m).*7$`, false},
+		{`.*\x{FFFD}`, false},
+		{`.*a.c`, false},
+		{`(.*)/p0`, false},
+		{`.*/p[0-9]`, false},
+		{`a|b`, false},
+		{`^demo`, false},
+		{`.+7`, false},
+	} {
+		t.Run(tc.pattern, func(t *testing.T) {
+			f, err := newFilterRE("PLUGIN_WHITELIST_RE", tc.pattern)
+			require.NoError(t, err)
+			assert.Equal(t, tc.simple, f.simple, "tested without the regexp")
+			for _, s := range subjects {
+				assert.Equal(t, f.re.MatchString(s), f.MatchString(s), "%q on %q", tc.pattern, s)
+			}
+		})
+	}
+}
+
+func FuzzFilterRE(f *testing.F) {
+	for _, seed := range [][2]string{{`.*/p0`, "/data/p01"}, {`.*7$`, "a\n7"}, {`(?s).*x$`, "\nx"}, {`ab`, "abc"}, {`.*é`, "\xffé"}} {
+		f.Add(seed[0], seed[1])
+	}
+	f.Fuzz(func(t *testing.T, pattern, s string) {
+		re, err := newFilterRE("PLUGIN_WHITELIST_RE", pattern)
+		if err != nil || re == nil {
+			return
+		}
+		if got, want := re.MatchString(s), re.re.MatchString(s); got != want {
+			t.Fatalf("%q on %q: %v, the regexp says %v (simple %v)", pattern, s, got, want, re.simple)
+		}
+	})
+}
