@@ -93,12 +93,18 @@ func readOpen(f *os.File, size int64) ([]byte, error) {
 // optional "tags" is a list of strings. Every other field is kept in Extra.
 func parseMeta(data []byte) (Meta, error) {
 	var fields map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader(data))
-	if err := dec.Decode(&fields); err != nil {
-		return Meta{}, fmt.Errorf("invalid JSON: %w (want an object such as {\"tags\": [\"a\", \"b\"]})", err)
-	}
-	if dec.More() {
-		return Meta{}, errors.New("invalid JSON: more than one value")
+	// One JSON value and nothing else, the common case, decodes the same
+	// with json.Unmarshal as with a Decoder, in fewer allocations; anything
+	// else goes through the Decoder, whose verdict (and error) it keeps.
+	if json.Unmarshal(data, &fields) != nil {
+		fields = nil
+		dec := json.NewDecoder(bytes.NewReader(data))
+		if err := dec.Decode(&fields); err != nil {
+			return Meta{}, fmt.Errorf("invalid JSON: %w (want an object such as {\"tags\": [\"a\", \"b\"]})", err)
+		}
+		if dec.More() {
+			return Meta{}, errors.New("invalid JSON: more than one value")
+		}
 	}
 	if fields == nil {
 		return Meta{}, errors.New("want a JSON object such as {\"tags\": [\"a\", \"b\"]}, got null")
