@@ -22,25 +22,59 @@ import (
 // ResponseWriter once it has returned (net/http's rule, whose own writer
 // reuses its buffers the same way); the pooled writer is emptied first.
 //
-// Only one request in h.timeMask+1 is timed (WithLatencySampling): reading
-// the clock twice costs as much as the rest of the counting together
-// (the "request to a plugin's route" row of BENCHMARKS.md).
+// Only one request in h.timeMask+1 is timed (WithLatencySampling), on the
+// monotonic clock alone (sinceEpoch): reading the clock costs as much as
+// the rest of the counting together (the same row).
+//
+// A request that returns is counted by done, after the handler; only one
+// that does not (a panic, or runtime.Goexit) goes through panicked, whose
+// recover would otherwise be paid by every request (the same row).
 func (h *pluginHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n := h.stats.requests.Add(1)
 	sw := writerPool.Get().(*statusWriter)
 	sw.ResponseWriter, sw.code = w, 0
-	var start time.Time
+	start := time.Duration(-1) // not timed
 	if (n-1)&h.timeMask == 0 { // the first request, then one in timeMask+1
-		start = time.Now()
+		start = sinceEpoch()
 	}
-	defer h.finish(sw, r, start)
+	returned := false
+	defer func() {
+		if !returned {
+			h.panicked(sw, r, start, recover())
+		}
+	}()
 	h.next.ServeHTTP(sw, r)
+	returned = true
+	h.done(sw, start)
 }
 
-// finish is deferred by ServeHTTP: it recovers and logs a panic, answers
-// 500 if nothing was written yet, and counts the response.
-func (h *pluginHandler) finish(sw *statusWriter, r *http.Request, start time.Time) {
-	v := recover()
+// epoch is where the clock of sinceEpoch starts.
+var epoch = time.Now()
+
+// sinceEpoch reads the monotonic clock, as time.Since does; time.Now reads
+// the wall clock too.
+func sinceEpoch() time.Duration { return time.Since(epoch) }
+
+// done counts the response of a request timed from start (-1: not timed)
+// and puts its status writer back in the pool.
+func (h *pluginHandler) done(sw *statusWriter, start time.Duration) {
+	code := sw.code
+	if code == 0 {
+		code = http.StatusOK // what net/http sends when the handler wrote nothing
+	}
+	h.stats.count(code)
+	if start >= 0 {
+		h.stats.observe(sinceEpoch() - start)
+	}
+	sw.ResponseWriter = nil
+	writerPool.Put(sw)
+}
+
+// panicked is ServeHTTP's end when the handler did not return, with v
+// what recover returned (nil for runtime.Goexit): it logs a panic, answers
+// 500 if nothing was written yet, counts the response, and panics again
+// where the host is to see it.
+func (h *pluginHandler) panicked(sw *statusWriter, r *http.Request, start time.Duration, v any) {
 	abort := v != nil && v == any(http.ErrAbortHandler) // net/http's own quiet abort: no bug
 	started := sw.code != 0
 	if v != nil && !abort {
@@ -54,16 +88,7 @@ func (h *pluginHandler) finish(sw *statusWriter, r *http.Request, start time.Tim
 			}
 		}
 	}
-	code := sw.code
-	if code == 0 {
-		code = http.StatusOK // what net/http sends when the handler wrote nothing
-	}
-	h.stats.count(code)
-	if !start.IsZero() {
-		h.stats.observe(time.Since(start))
-	}
-	sw.ResponseWriter = nil
-	writerPool.Put(sw)
+	h.done(sw, start)
 	switch {
 	case v == nil:
 	case !h.recover || abort:
@@ -99,6 +124,15 @@ func (w *statusWriter) Write(p []byte) (int, error) {
 	return w.ResponseWriter.Write(p)
 }
 
+// WriteString writes s through the wrapped writer's WriteString where it
+// has one (net/http's does), without a copy of s into a byte slice.
+func (w *statusWriter) WriteString(s string) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return io.WriteString(w.ResponseWriter, s)
+}
+
 // Unwrap returns the writer it wraps, for http.ResponseController.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
@@ -132,7 +166,8 @@ func (w *statusWriter) ReadFrom(src io.Reader) (int64, error) {
 }
 
 var (
-	_ http.Flusher  = (*statusWriter)(nil)
-	_ http.Hijacker = (*statusWriter)(nil)
-	_ io.ReaderFrom = (*statusWriter)(nil)
+	_ http.Flusher    = (*statusWriter)(nil)
+	_ http.Hijacker   = (*statusWriter)(nil)
+	_ io.ReaderFrom   = (*statusWriter)(nil)
+	_ io.StringWriter = (*statusWriter)(nil)
 )
