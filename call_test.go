@@ -26,6 +26,7 @@ func callPlugins() []opa.Option {
 		def("deref", (func(*int) int)(nil)),
 		def("describe", (func(fmt.Stringer, error) string)(nil)),
 		def("boom", (func() string)(nil)),
+		def("count", (func([]string) int)(nil)),
 		def("nobody", (func() string)(nil)),
 	}}
 	impl := opa.Plugin{Hooks: []opa.Hook{
@@ -52,11 +53,16 @@ func callPlugins() []opa.Option {
 		}),
 		hook("describe", 0, func(s fmt.Stringer, err error) string { return fmt.Sprint(s, " ", err) }),
 		hook("boom", 0, func() string { panic("kaboom") }),
+		hook("count", 0, func(xs []string) int { return len(xs) }),
 	}}
 	return []opa.Option{opa.WithPlugin("defs", defs), opa.WithPlugin("impl", impl)}
 }
 
 type stringer string
+
+// names is a named []string: assignable to a []string parameter without
+// being its type.
+type names []string
 
 func (s stringer) String() string { return "<" + string(s) + ">" }
 
@@ -79,6 +85,9 @@ func TestCallHook(t *testing.T) {
 		{"fixed only of a variadic", "join", []any{"-"}, []any{""}, nil, nil},
 		{"results and nil error", "div", []any{6, 3}, []any{2, nil}, nil, nil},
 		{"pointer", "deref", []any{&seven}, []any{7}, nil, nil},
+		{"assignable, not the same type", "count", []any{names{"a", "b"}}, []any{2}, nil, nil},
+		{"the parameter's own type", "count", []any{[]string{"a"}}, []any{1}, nil, nil},
+		{"nil for a slice", "count", []any{nil}, []any{0}, nil, nil},
 		{"nil for a pointer", "deref", []any{nil}, []any{-1}, nil, nil},
 		{"interfaces, nil for an interface", "describe", []any{stringer("x"), nil}, []any{"<x> <nil>"}, nil, nil},
 		{"hook error is returned unchanged with the results", "div", []any{1, 0}, []any{0, fmt.Errorf("div 1: %w", errDivZero)}, errDivZero, []string{"div 1: division by zero"}},
@@ -94,7 +103,7 @@ func TestCallHook(t *testing.T) {
 		{"panicking hook", "boom", nil, nil, nil, []string{`hook "boom" (plugin impl): panicked: kaboom`}},
 		{"defined but not implemented", "nobody", nil, nil, opa.ErrNotFound, []string{`hook "nobody" is defined by plugin defs`}},
 		{"unknown name lists the defined hooks", "nope", nil, nil, opa.ErrNotFound,
-			[]string{`no hook named "nope"`, "[boom deref describe div greet join nobody sum]"}},
+			[]string{`no hook named "nope"`, "[boom count deref describe div greet join nobody sum]"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

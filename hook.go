@@ -37,8 +37,9 @@ type hookEntry struct {
 	val      reflect.Value // fn, for CallHook
 	in       []reflect.Type
 	variadic bool
-	lastErr  bool       // the last result is an error
-	stats    *hookStats // CallHook's counters, apart from what HookFunc reads
+	elem     reflect.Type // of a variadic hook, the type of its variadic arguments
+	lastErr  bool         // the last result is an error
+	stats    *hookStats   // CallHook's counters, apart from what HookFunc reads
 }
 
 // hookDef is a registered definition and the plugin that gave it, or the
@@ -216,6 +217,9 @@ func newHookEntry(name, plugin string, order int, val reflect.Value) *hookEntry 
 	e := &hookEntry{name: name, plugin: plugin, order: order, fn: val.Interface(), val: val, variadic: typ.IsVariadic(), stats: &hookStats{}}
 	for i := range typ.NumIn() {
 		e.in = append(e.in, typ.In(i))
+	}
+	if e.variadic {
+		e.elem = e.in[len(e.in)-1].Elem()
 	}
 	e.lastErr = typ.NumOut() > 0 && typ.Out(typ.NumOut()-1) == errorType
 	return e
