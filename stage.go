@@ -119,14 +119,33 @@ func (s *staging) stage(it *staged) {
 
 // wait returns c's staged file, staging it now if start was not called
 // (prefetch starts none where this binary cannot open .so files, yet
-// Explain still checks them).
+// Explain still checks them). While c's file is not ready, the caller
+// stages the next file in the queue itself rather than wait idle: where
+// staging a file costs about as much as opening one (a pinned plugin's
+// copy is hashed too), the goroutine that opens plugins would otherwise
+// wait for the one that stages them, with a core to spare.
 func (s *staging) wait(c *candidate, sum bool) (*stage.File, error) {
 	it := s.items[c]
 	if it == nil {
 		return s.dir.Stage(c.file, c.name, sum)
 	}
-	<-it.done
-	return it.file, it.err
+	for {
+		select {
+		case <-it.done:
+			return it.file, it.err
+		default:
+		}
+		select {
+		case <-it.done:
+			return it.file, it.err
+		case next, ok := <-s.queue:
+			if !ok { // finished: nothing left to stage
+				<-it.done
+				return it.file, it.err
+			}
+			s.stage(next)
+		}
+	}
 }
 
 // finish waits for every staged file, then removes the private directory

@@ -11,6 +11,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // How plugin.Open decides that a plugin "was built with a different version
@@ -97,7 +98,9 @@ func readPackages(r io.ReaderAt, size int64) (*Packages, error) {
 		return nil, ErrNoHashes
 	}
 	var found []hashSym
-	buf := make([]byte, hashChunk)
+	bufp := getScratch(hashChunk)
+	defer scratch.Put(bufp)
+	buf := *bufp
 	err = scanSymbols(r, size, f, symtab, []byte(hashBytesPrefix), buf, func(name []byte, sect *elf.Section, off, n uint64) {
 		if n > 0 && n <= maxHashSize {
 			found = append(found, hashSym{pkg: string(name[len(hashBytesPrefix):]), off: off, size: n, sect: sect.Name})
@@ -132,7 +135,9 @@ func scanSymbols(r io.ReaderAt, size int64, f *elf.File, symtab *elf.Section, pr
 			return fmt.Errorf("section %s lies outside the file (%d bytes)", s.Name, size)
 		}
 	}
-	strs := make([]byte, strtab.Size)
+	strsp := getScratch(int(strtab.Size))
+	defer scratch.Put(strsp)
+	strs := *strsp
 	if err := readFull(r, strs, strtab.Offset, strtab.Name); err != nil {
 		return err
 	}
@@ -179,6 +184,22 @@ func scanSymbols(r io.ReaderAt, size int64, f *elf.File, symtab *elf.Section, pr
 		}
 	}
 	return nil
+}
+
+// scratch keeps read buffers between calls (*[]byte): a load pass reads
+// a string table of about a megabyte a plugin, and each few megabytes
+// allocated start a garbage collection, which scans every plugin loaded
+// so far.
+var scratch sync.Pool
+
+// getScratch returns a buffer of n bytes from scratch, or a new one.
+func getScratch(n int) *[]byte {
+	if b, ok := scratch.Get().(*[]byte); ok && cap(*b) >= n {
+		*b = (*b)[:n]
+		return b
+	}
+	b := make([]byte, n)
+	return &b
 }
 
 // maxHashSize bounds the size of a hash symbol (8 bytes today).
