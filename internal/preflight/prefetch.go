@@ -80,14 +80,8 @@ func (p *Prefetch) Read(file string) {
 // Facts returns file's Facts: those Read kept (waiting for a read under
 // way), or read now.
 func (p *Prefetch) Facts(file string) *Facts {
-	if p != nil {
-		p.mu.Lock()
-		it := p.items[file]
-		p.mu.Unlock()
-		if it != nil {
-			<-it.done
-			return it.facts
-		}
+	if f := p.kept(file); f != nil {
+		return f
 	}
 	return ReadFacts(file)
 }
@@ -95,14 +89,24 @@ func (p *Prefetch) Facts(file string) *Facts {
 // Packages returns the package hashes of file (see ReadPackages): those
 // Read kept, or read now.
 func (p *Prefetch) Packages(file string) (*Packages, error) {
-	if p != nil {
-		p.mu.Lock()
-		it := p.items[file]
-		p.mu.Unlock()
-		if it != nil {
-			<-it.done
-			return it.facts.Packages, it.facts.PackagesErr
-		}
+	if f := p.kept(file); f != nil {
+		return f.Packages, f.PackagesErr
 	}
 	return ReadPackages(file)
+}
+
+// kept returns the Facts that Read keeps for file, waiting for a read
+// under way, or nil when none was begun.
+func (p *Prefetch) kept(file string) *Facts {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	it := p.items[file]
+	p.mu.Unlock()
+	if it == nil {
+		return nil
+	}
+	<-it.done
+	return it.facts
 }
