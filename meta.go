@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 
@@ -73,20 +72,10 @@ func readMeta(file string, checkOpen func(string) (*os.File, fs.FileInfo, error)
 // readOpen reads an open file to its end, as os.ReadFile does, with size
 // (from its FileInfo) for the size of the buffer.
 func readOpen(f *os.File, size int64) ([]byte, error) {
-	data := make([]byte, 0, size+1) // +1: room for the read that finds the end
-	for {
-		n, err := f.Read(data[len(data):cap(data)])
-		data = data[:len(data)+n]
-		if err == io.EOF {
-			return data, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		if len(data) == cap(data) { // the file grew
-			data = append(data, 0)[:len(data)]
-		}
-	}
+	var b bytes.Buffer
+	b.Grow(int(size) + bytes.MinRead) // room for the read that finds the end
+	_, err := b.ReadFrom(f)
+	return b.Bytes(), err
 }
 
 // parseMeta parses the contents of a meta.json file: a JSON object whose

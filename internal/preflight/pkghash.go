@@ -11,7 +11,8 @@ import (
 	"math"
 	"slices"
 	"strings"
-	"sync"
+
+	"github.com/opa-stack/opa-go/internal/bufpool"
 )
 
 // How plugin.Open decides that a plugin "was built with a different version
@@ -98,8 +99,8 @@ func readPackages(r io.ReaderAt, size int64) (*Packages, error) {
 		return nil, ErrNoHashes
 	}
 	var found []hashSym
-	bufp := getScratch(hashChunk)
-	defer scratch.Put(bufp)
+	bufp := bufpool.Get(hashChunk)
+	defer bufpool.Put(bufp)
 	buf := *bufp
 	err = scanSymbols(r, size, f, symtab, []byte(hashBytesPrefix), buf, func(name []byte, sect *elf.Section, off, n uint64) {
 		if n > 0 && n <= maxHashSize {
@@ -135,8 +136,8 @@ func scanSymbols(r io.ReaderAt, size int64, f *elf.File, symtab *elf.Section, pr
 			return fmt.Errorf("section %s lies outside the file (%d bytes)", s.Name, size)
 		}
 	}
-	strsp := getScratch(int(strtab.Size))
-	defer scratch.Put(strsp)
+	strsp := bufpool.Get(int(strtab.Size))
+	defer bufpool.Put(strsp)
 	strs := *strsp
 	if err := readFull(r, strs, strtab.Offset, strtab.Name); err != nil {
 		return err
@@ -184,22 +185,6 @@ func scanSymbols(r io.ReaderAt, size int64, f *elf.File, symtab *elf.Section, pr
 		}
 	}
 	return nil
-}
-
-// scratch keeps read buffers between calls (*[]byte): a load pass reads
-// a string table of about a megabyte a plugin, and each few megabytes
-// allocated start a garbage collection, which scans every plugin loaded
-// so far.
-var scratch sync.Pool
-
-// getScratch returns a buffer of n bytes from scratch, or a new one.
-func getScratch(n int) *[]byte {
-	if b, ok := scratch.Get().(*[]byte); ok && cap(*b) >= n {
-		*b = (*b)[:n]
-		return b
-	}
-	b := make([]byte, n)
-	return &b
 }
 
 // maxHashSize bounds the size of a hash symbol (8 bytes today).

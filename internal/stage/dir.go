@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/opa-stack/opa-go/internal/bufpool"
 )
 
 // Prefix starts the name of every directory NewDir makes.
@@ -256,9 +258,9 @@ func (d *Dir) copy(f *os.File, fi fs.FileInfo, name string, sum bool) (string, [
 	var n int64
 	if sum {
 		h = sha256.New()
-		buf := getBuffer()
+		buf := bufpool.Get(copyBuffer)
 		n, err = io.CopyBuffer(onlyWriter{dst}, io.TeeReader(f, h), *buf)
-		buffers.Put(buf)
+		bufpool.Put(buf)
 	} else {
 		n, err = io.Copy(dst, f)
 	}
@@ -320,24 +322,13 @@ func (d *Dir) create(name string) (*os.File, error) {
 // sumOf is the SHA-256 of what f holds, read from its start.
 func sumOf(f *os.File) ([]byte, error) {
 	h := sha256.New()
-	buf := getBuffer()
-	defer buffers.Put(buf)
+	buf := bufpool.Get(copyBuffer)
+	defer bufpool.Put(buf)
 	if _, err := io.CopyBuffer(h, io.NewSectionReader(f, 0, 1<<62), *buf); err != nil {
 		return nil, err
 	}
 	return h.Sum(nil), nil
 }
 
-// buffers are the read buffers of hashed copies, kept between files: a
-// load pass would otherwise allocate a megabyte a plugin, and each few
-// megabytes start a garbage collection that scans every plugin loaded.
-var buffers sync.Pool
-
-// getBuffer returns a buffer from buffers, or a new one.
-func getBuffer() *[]byte {
-	if b, ok := buffers.Get().(*[]byte); ok {
-		return b
-	}
-	b := make([]byte, 1<<20)
-	return &b
-}
+// copyBuffer is the size of the buffer a hashed copy is read through.
+const copyBuffer = 1 << 20

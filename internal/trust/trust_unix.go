@@ -94,15 +94,20 @@ func (c *Checker) CheckOpen(path string) (*os.File, fs.FileInfo, error) {
 		f.Close()
 		return nil, nil, c.Check(path)
 	}
-	if err := w.owner(abs, fi); err != nil {
-		f.Close()
-		return nil, nil, err
-	}
-	if err := w.writable(abs, fi, false); err != nil {
+	if err := w.file(abs, fi); err != nil {
 		f.Close()
 		return nil, nil, err
 	}
 	return f, fi, nil
+}
+
+// file applies the rule for the file at the end of abs to fi, what its
+// open descriptor says: its owner, and who may write it.
+func (w *walker) file(abs string, fi fs.FileInfo) error {
+	if err := w.owner(abs, fi); err != nil {
+		return err
+	}
+	return w.writable(abs, fi, false)
 }
 
 // CheckOpened is Check for a file that the caller has open, with fi the
@@ -120,10 +125,7 @@ func (c *Checker) CheckOpened(path string, fi fs.FileInfo) error {
 		return err
 	}
 	w := c.walker(abs)
-	if err := w.owner(abs, fi); err != nil {
-		return err
-	}
-	return w.writable(abs, fi, false)
+	return w.file(abs, fi)
 }
 
 // walker resolves one path and checks what it passes.
