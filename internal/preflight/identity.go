@@ -111,7 +111,14 @@ func ldflagsPluginPath(ldflags string) string {
 // symbol table (built with -ldflags=-s) or is not such an ELF file; call it
 // after CheckELF. Like ReadPackages, it reads through a buffer of a fixed
 // size and never crashes on a damaged file.
-func ELFPluginPath(file string) (key string) {
+func ELFPluginPath(file string) string {
+	return readELFString(file, elfPluginPath)
+}
+
+// readELFString opens file without blocking and returns what read finds
+// in it, or "" when it cannot be opened or read panics (a damaged file
+// that debug/elf does not refuse).
+func readELFString(file string, read func(r io.ReaderAt, size int64) string) (out string) {
 	f, st, err := OpenFile(file)
 	if err != nil {
 		return ""
@@ -119,10 +126,10 @@ func ELFPluginPath(file string) (key string) {
 	defer f.Close()
 	defer func() {
 		if recover() != nil {
-			key = ""
+			out = ""
 		}
 	}()
-	return elfPluginPath(f, st.Size())
+	return read(f, st.Size())
 }
 
 // pluginPathSymbol is the symbol of a plugin's path; maxPluginPath bounds
@@ -171,7 +178,7 @@ const unnamedPrefix = "plugin/unnamed-"
 // with go1.26.8). Only a key other than the package's path is read for;
 // a plugin built with both -trimpath and -pluginpath from a package is
 // not seen (its build information hides the flag, see Identity).
-func MissingSymbol(file string, info *debug.BuildInfo, key string) (name string) {
+func MissingSymbol(file string, info *debug.BuildInfo, key string) string {
 	if info == nil || key == "" {
 		return ""
 	}
@@ -184,16 +191,12 @@ func MissingSymbol(file string, info *debug.BuildInfo, key string) (name string)
 	} else if key == info.Path {
 		return ""
 	}
-	f, st, err := OpenFile(file)
-	if err != nil {
-		return ""
-	}
-	defer f.Close()
-	defer func() {
-		if recover() != nil {
-			name = ""
-		}
-	}()
+	return readELFString(file, func(r io.ReaderAt, size int64) string { return missingSymbol(r, size, compiled, key) })
+}
+
+// missingSymbol does MissingSymbol's reading, of f (size bytes), for the
+// symbols named after compiled, of the plugin whose runtime key is key.
+func missingSymbol(f io.ReaderAt, size int64, compiled, key string) string {
 	ef, err := elf.NewFile(f)
 	if err != nil {
 		return ""
@@ -204,7 +207,7 @@ func MissingSymbol(file string, info *debug.BuildInfo, key string) (name string)
 	}
 	buf := make([]byte, hashChunk)
 	var exported []string
-	err = scanSymbols(f, st.Size(), ef, dynsym, []byte(compiled), buf, func(sym []byte, _ *elf.Section, _, _ uint64) {
+	err = scanSymbols(f, size, ef, dynsym, []byte(compiled), buf, func(sym []byte, _ *elf.Section, _, _ uint64) {
 		rest := string(sym[len(compiled):])
 		if compiled == unnamedPrefix { // plugin/unnamed-HASH.NAME
 			_, rest, _ = strings.Cut(rest, ".")
@@ -217,7 +220,7 @@ func MissingSymbol(file string, info *debug.BuildInfo, key string) (name string)
 		return ""
 	}
 	have := map[string]bool{}
-	err = scanSymbols(f, st.Size(), ef, dynsym, []byte(key+"."), buf, func(sym []byte, _ *elf.Section, _, _ uint64) {
+	err = scanSymbols(f, size, ef, dynsym, []byte(key+"."), buf, func(sym []byte, _ *elf.Section, _, _ uint64) {
 		have[string(sym[len(key)+1:])] = true
 	})
 	if err != nil {
