@@ -84,12 +84,8 @@ func (j *Jobs) orphanKinds(ctx context.Context) ([]string, error) {
 // cancelled. Cancelled jobs stay in the database, with their args, until
 // River's cleaner deletes them (after 24h); Retry brings one back.
 func (j *Jobs) CancelOrphans(ctx context.Context) (int, error) {
-	kinds, err := j.orphanKinds(ctx)
+	kinds, ins, err := j.orphanClient(ctx)
 	if err != nil || len(kinds) == 0 {
-		return 0, err
-	}
-	ins, err := j.client()
-	if err != nil {
 		return 0, err
 	}
 	n := 0
@@ -110,16 +106,26 @@ func (j *Jobs) CancelOrphans(ctx context.Context) (int, error) {
 	}
 }
 
+// orphanClient returns the kinds of Orphans that this process has no task
+// for and, when there are any, the client to act on their jobs with.
+func (j *Jobs) orphanClient(ctx context.Context) ([]string, client, error) {
+	kinds, err := j.orphanKinds(ctx)
+	if err != nil || len(kinds) == 0 {
+		return nil, nil, err
+	}
+	ins, err := j.client()
+	if err != nil {
+		return nil, nil, err
+	}
+	return kinds, ins, nil
+}
+
 // DeleteOrphans deletes the jobs of Orphans (River's JobDeleteMany),
 // except those of kinds this process has a task for, and returns how many
 // it deleted. They are gone, args and all.
 func (j *Jobs) DeleteOrphans(ctx context.Context) (int, error) {
-	kinds, err := j.orphanKinds(ctx)
+	kinds, ins, err := j.orphanClient(ctx)
 	if err != nil || len(kinds) == 0 {
-		return 0, err
-	}
-	ins, err := j.client()
-	if err != nil {
 		return 0, err
 	}
 	n := 0
