@@ -1,10 +1,7 @@
 package opa_test
 
 import (
-	"bytes"
 	"debug/buildinfo"
-	"debug/elf"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"os"
@@ -19,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opa-stack/opa-go"
+	"github.com/opa-stack/opa-go/internal/testenv"
 )
 
 // The compatibility corpus: plugins built in the ways users get wrong (and
@@ -354,32 +352,6 @@ func TestCheckPluginFindsACopy(t *testing.T) {
 		runtimeVerdicts(t, first, copied), "the runtime agrees")
 }
 
-// damageHashAndNfunctab flips the hash of package pkg in a copy of a real
-// plugin, so that it conflicts with the host and the check explains the
-// conflict from the line table, and sets the line table's function count
-// to 0xffffffff, which debug/gosym takes as an allocation size.
-func damageHashAndNfunctab(t *testing.T, plug []byte, pkg string) []byte {
-	t.Helper()
-	b := bytes.Clone(plug)
-	f, err := elf.NewFile(bytes.NewReader(b))
-	require.NoError(t, err)
-	syms, err := f.DynamicSymbols()
-	require.NoError(t, err)
-	flipped := false
-	for _, s := range syms {
-		if s.Name == "go:link.pkghashbytes."+pkg {
-			sect := f.Sections[s.Section]
-			b[sect.Offset+s.Value-sect.Addr] ^= 0xff
-			flipped = true
-		}
-	}
-	require.True(t, flipped, "the plugin exports the hash of %s", pkg)
-	pcln := f.Section(".gopclntab")
-	require.NotNil(t, pcln)
-	binary.LittleEndian.PutUint64(b[pcln.Offset+8:], 0xffffffff)
-	return b
-}
-
 // TestDamagedLineTableIsRefused: a plugin whose package hash conflicts
 // with the host's and whose line table claims 4G functions is refused by
 // CheckPlugin and by Startup, which go on (the explanation of the conflict
@@ -389,7 +361,7 @@ func TestDamagedLineTableIsRefused(t *testing.T) {
 	plug, err := os.ReadFile(filepath.Join(fixtureDir(t), "hello.so"))
 	require.NoError(t, err)
 	damaged := filepath.Join(s.mkdir("p"), "damaged.so")
-	require.NoError(t, os.WriteFile(damaged, damageHashAndNfunctab(t, plug, "runtime"), 0o644))
+	require.NoError(t, os.WriteFile(damaged, testenv.DamageHashAndNfunctab(t, plug, "runtime"), 0o644))
 
 	errs := opa.CheckPlugin(testHost(t), damaged)
 	mm, ok := errors.AsType[*opa.BuildMismatchError](errs[0])

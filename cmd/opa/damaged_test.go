@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"debug/elf"
-	"encoding/binary"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,33 +9,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-)
 
-// damageHashAndNfunctab flips the hash of package pkg in a copy of a real
-// plugin, so that it conflicts with the host and the check explains the
-// conflict from the line table, and sets the line table's function count
-// to 0xffffffff, which debug/gosym takes as an allocation size.
-func damageHashAndNfunctab(t *testing.T, plug []byte, pkg string) []byte {
-	t.Helper()
-	b := bytes.Clone(plug)
-	f, err := elf.NewFile(bytes.NewReader(b))
-	require.NoError(t, err)
-	syms, err := f.DynamicSymbols()
-	require.NoError(t, err)
-	flipped := false
-	for _, s := range syms {
-		if s.Name == "go:link.pkghashbytes."+pkg {
-			sect := f.Sections[s.Section]
-			b[sect.Offset+s.Value-sect.Addr] ^= 0xff
-			flipped = true
-		}
-	}
-	require.True(t, flipped, "the plugin exports the hash of %s", pkg)
-	pcln := f.Section(".gopclntab")
-	require.NotNil(t, pcln)
-	binary.LittleEndian.PutUint64(b[pcln.Offset+8:], 0xffffffff)
-	return b
-}
+	"github.com/opa-stack/opa-go/internal/testenv"
+)
 
 // TestCheckDamagedPlugin: a plugin whose package hash conflicts and whose
 // line table claims 4G functions is refused by opa check, which exits
@@ -48,7 +21,7 @@ func TestCheckDamagedPlugin(t *testing.T) {
 	plug, err := os.ReadFile(f.hello)
 	require.NoError(t, err)
 	damaged := filepath.Join(t.TempDir(), "damaged.so")
-	require.NoError(t, os.WriteFile(damaged, damageHashAndNfunctab(t, plug, "runtime"), 0o644))
+	require.NoError(t, os.WriteFile(damaged, testenv.DamageHashAndNfunctab(t, plug, "runtime"), 0o644))
 	res := runOpa(t, repoRoot(t), nil, "check", "--host", f.host, damaged)
 	assert.Equal(t, 1, res.code, "refused, not aborted: %s", res.stderr)
 	assert.NotContains(t, res.stderr, "fatal error")
