@@ -76,7 +76,7 @@ func WithPanicRecovery(on bool) Option {
 
 // DefaultLatencySampling is how many requests to a plugin's routes there
 // are for each one timed, unless WithLatencySampling says otherwise.
-const DefaultLatencySampling = 8 // a power of two
+const DefaultLatencySampling = 16 // a power of two
 
 // WithLatencySampling makes the latency histogram of each plugin's routes
 // (Stats) time the first request and then one in every n, n rounded up to

@@ -25,6 +25,11 @@ type pluginHandler struct {
 	recover         bool   // recover panics (WithPanicRecovery)
 	timeMask        uint64 // time one request in timeMask+1, a power of two (WithLatencySampling)
 	log             *slog.Logger
+
+	// spare is written by every request: a cache line away from the fields
+	// above, which every request reads.
+	_     [64]byte
+	spare spareWriter
 }
 
 // hostRoutes is what a Manager needs to see, after Startup, whether the

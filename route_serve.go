@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,35 +17,39 @@ import (
 // recovers a panic in the plugin's handler or middleware (see
 // WithPanicRecovery).
 //
-// The status writer comes from a pool: an allocation per request costs as
-// much as the rest of the counting (the "request to a plugin's route" row
-// of BENCHMARKS.md, BenchmarkPluginHandler). A handler must not use its
-// ResponseWriter once it has returned (net/http's rule, whose own writer
-// reuses its buffers the same way); the pooled writer is emptied first.
-//
-// Only one request in h.timeMask+1 is timed (WithLatencySampling), on the
-// monotonic clock alone (sinceEpoch): reading the clock costs as much as
-// the rest of the counting together (the same row).
-//
-// A request that returns is counted by done, after the handler; only one
-// that does not (a panic, or runtime.Goexit) goes through panicked, whose
-// recover would otherwise be paid by every request (the same row).
+// What each part costs is in the "request to a plugin's route" row of
+// BENCHMARKS.md and in BenchmarkPluginHandler:
+//   - The status writer is the route's spare when no other request holds
+//     it (spareWriter), and otherwise comes from a pool. An allocation per
+//     request costs as much as the rest of the counting, and the pool's
+//     Get and Put cost about twice the spare's compare-and-swap and store.
+//     A handler must not use its ResponseWriter once it has returned
+//     (net/http's rule, whose own writer reuses its buffers the same way);
+//     the writer is emptied first.
+//   - Only one request in h.timeMask+1 is timed (WithLatencySampling), on
+//     the monotonic clock alone (sinceEpoch): a timed request costs about
+//     twice an untimed one.
+//   - The deferred call is a method with its arguments (finish), which
+//     costs less than a closure over a "returned" flag.
 func (h *pluginHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	n := h.stats.requests.Add(1)
-	sw := writerPool.Get().(*statusWriter)
+	sw := h.spare.get()
 	sw.ResponseWriter, sw.code = w, 0
 	start := time.Duration(-1) // not timed
 	if (n-1)&h.timeMask == 0 { // the first request, then one in timeMask+1
 		start = sinceEpoch()
 	}
-	returned := false
-	defer func() {
-		if !returned {
-			h.panicked(sw, r, start, recover())
-		}
-	}()
+	defer h.finish(sw, r, start)
 	h.next.ServeHTTP(sw, r)
-	returned = true
+}
+
+// finish is ServeHTTP's deferred end: done for a handler that returned (or
+// called runtime.Goexit), panicked for one that panicked.
+func (h *pluginHandler) finish(sw *statusWriter, r *http.Request, start time.Duration) {
+	if v := recover(); v != nil {
+		h.panicked(sw, r, start, v)
+		return
+	}
 	h.done(sw, start)
 }
 
@@ -56,7 +61,7 @@ var epoch = time.Now()
 func sinceEpoch() time.Duration { return time.Since(epoch) }
 
 // done counts the response of a request timed from start (-1: not timed)
-// and puts its status writer back in the pool.
+// and gives its status writer back.
 func (h *pluginHandler) done(sw *statusWriter, start time.Duration) {
 	code := sw.code
 	if code == 0 {
@@ -66,18 +71,16 @@ func (h *pluginHandler) done(sw *statusWriter, start time.Duration) {
 	if start >= 0 {
 		h.stats.observe(sinceEpoch() - start)
 	}
-	sw.ResponseWriter = nil
-	writerPool.Put(sw)
+	h.spare.put(sw)
 }
 
-// panicked is ServeHTTP's end when the handler did not return, with v
-// what recover returned (nil for runtime.Goexit): it logs a panic, answers
-// 500 if nothing was written yet, counts the response, and panics again
-// where the host is to see it.
+// panicked is ServeHTTP's end when the handler panicked with v: it logs
+// the panic, answers 500 if nothing was written yet, counts the response,
+// and panics again where the host is to see it.
 func (h *pluginHandler) panicked(sw *statusWriter, r *http.Request, start time.Duration, v any) {
-	abort := v != nil && v == any(http.ErrAbortHandler) // net/http's own quiet abort: no bug
+	abort := v == any(http.ErrAbortHandler) // net/http's own quiet abort: no bug
 	started := sw.code != 0
-	if v != nil && !abort {
+	if !abort {
 		h.stats.panics.Add(1)
 		if h.recover {
 			h.log.Error("opa: a handler of plugin "+h.plugin+" panicked",
@@ -90,7 +93,6 @@ func (h *pluginHandler) panicked(sw *statusWriter, r *http.Request, start time.D
 	}
 	h.done(sw, start)
 	switch {
-	case v == nil:
 	case !h.recover || abort:
 		panic(v) // the host recovers (or net/http does)
 	case started:
@@ -101,6 +103,34 @@ func (h *pluginHandler) panicked(sw *statusWriter, r *http.Request, start time.D
 }
 
 var writerPool = sync.Pool{New: func() any { return new(statusWriter) }}
+
+// spareWriter is a route's own status writer, for one request at a time:
+// a route whose requests do not overlap (most routes, most of the time)
+// takes and returns it with an atomic compare-and-swap and a store, which
+// cost less than a sync.Pool's Get and Put; a request that finds it taken
+// uses the pool.
+type spareWriter struct {
+	busy atomic.Bool
+	w    statusWriter
+}
+
+// get returns the spare if it is free, or a writer from the pool.
+func (s *spareWriter) get() *statusWriter {
+	if !s.busy.Load() && s.busy.CompareAndSwap(false, true) {
+		return &s.w
+	}
+	return writerPool.Get().(*statusWriter)
+}
+
+// put empties sw and gives it back: to the spare, or to the pool.
+func (s *spareWriter) put(sw *statusWriter) {
+	sw.ResponseWriter = nil
+	if sw == &s.w {
+		s.busy.Store(false)
+		return
+	}
+	writerPool.Put(sw)
+}
 
 // statusWriter records the status code a handler writes. It keeps the
 // optional interfaces net/http's own writer has (Flusher, Hijacker,

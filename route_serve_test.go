@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -129,4 +131,45 @@ func sumBuckets(s *routeStats) uint64 {
 		n += s.buckets[i].Load()
 	}
 	return n
+}
+
+// TestPluginHandlerOverlapping: requests to one route that overlap each
+// get a status writer of their own (the route's spare for one, the pool's
+// for the others), so that each records its own status; and the spare is
+// free again once they all ended.
+func TestPluginHandlerOverlapping(t *testing.T) {
+	const n = 8
+	stats := &routeStats{}
+	entered := make(chan struct{}, n)
+	release := make(chan struct{})
+	ph := &pluginHandler{next: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code, err := strconv.Atoi(r.URL.Query().Get("code"))
+		if err != nil {
+			panic(err)
+		}
+		entered <- struct{}{}
+		<-release // all n are inside the handler at once
+		w.WriteHeader(code)
+	}), plugin: "p", method: http.MethodGet, pattern: "/", stats: stats, recover: true, log: slog.New(slog.DiscardHandler)}
+	codes := []int{200, 201, 404, 500, 301, 503, 204, 418}
+	recs := make([]*httptest.ResponseRecorder, n)
+	var wg sync.WaitGroup
+	for i, code := range codes {
+		recs[i] = httptest.NewRecorder()
+		wg.Go(func() {
+			ph.ServeHTTP(recs[i], httptest.NewRequest(http.MethodGet, "/?code="+strconv.Itoa(code), nil))
+		})
+	}
+	for range n {
+		<-entered
+	}
+	assert.True(t, ph.spare.busy.Load(), "one of the requests holds the spare")
+	close(release)
+	wg.Wait()
+	for i, code := range codes {
+		assert.Equal(t, code, recs[i].Code, "request %d", i)
+	}
+	assert.Equal(t, [5]uint64{0, 3, 1, 2, 2}, [5]uint64{stats.classes[0].Load(), stats.classes[1].Load(), stats.classes[2].Load(), stats.classes[3].Load(), stats.classes[4].Load()})
+	assert.False(t, ph.spare.busy.Load(), "the spare is free once the requests ended")
+	assert.Nil(t, ph.spare.w.ResponseWriter, "and emptied")
 }

@@ -76,7 +76,7 @@ func rows(c config) []row {
 			baseWhat: "plain `go build -buildmode=plugin` + rename + SIGHUP, to the reload's outcome", limit: 1.20},
 		{what: fmt.Sprintf("memory after `Startup` of %d plugins: RSS, private copies on disk (the default)", c.startupPlugins), subject: cpuOnly("Startup/opa", "mem-mb"),
 			baseline: cpuOnly("Startup/bare", "mem-mb"), baseWhat: "RSS after bare `plugin.Open` + `Lookup`", limit: 1.10},
-		{what: "request to a plugin's route via the host router, counted (requests, class, panics, latency of 1 in 8)", subject: cpuOnly("Route/routes=1", "plugin-cpu-ns/req"),
+		{what: "request to a plugin's route via the host router, counted (requests, class, panics, latency of 1 in 16)", subject: cpuOnly("Route/routes=1", "plugin-cpu-ns/req"),
 			baseline: cpuOnly("Route/routes=1", "direct-cpu-ns/req"), baseWhat: "handler on a chi router", kind: throughputRatio, limit: 0.95},
 		{what: "the same, 100 plugins × 10 routes mounted", subject: cpuOnly("Route/routes=1000", "plugin-cpu-ns/req"),
 			baseline: cpuOnly("Route/routes=1000", "direct-cpu-ns/req"), baseWhat: "1,000 routes on a chi router", kind: throughputRatio, limit: 0.95},
