@@ -22,7 +22,8 @@ import (
 //   - The status writer is the route's spare when no other request holds
 //     it (spareWriter), and otherwise comes from a pool. An allocation per
 //     request costs as much as the rest of the counting, and the pool's
-//     Get and Put cost about twice the spare's compare-and-swap and store.
+//     Get and Put several times the spare's compare-and-swap and store
+//     (BENCHMARKS.md, "a spare status writer per route").
 //     A handler must not use its ResponseWriter once it has returned
 //     (net/http's rule, whose own writer reuses its buffers the same way);
 //     the writer is emptied first.
