@@ -9,6 +9,12 @@ import "sync"
 
 var pool sync.Pool // *[]byte
 
+// minCap is the least capacity of a buffer: the size of a copy's buffer,
+// and about that of a plugin's string table. Buffers of the smaller reads
+// get it too, so that any buffer kept serves any of the usual reads; a
+// kept buffer too small for a read would be dropped and a new one made.
+const minCap = 1 << 20
+
 // Get returns a buffer of n bytes, reused when one big enough is kept. Give
 // it back with Put once nothing refers to its bytes.
 func Get(n int) *[]byte {
@@ -16,7 +22,7 @@ func Get(n int) *[]byte {
 		*b = (*b)[:n]
 		return b
 	}
-	b := make([]byte, n)
+	b := make([]byte, n, max(n, minCap))
 	return &b
 }
 

@@ -7,6 +7,8 @@ import (
 	"runtime/debug"
 	"slices"
 	"strings"
+
+	"github.com/opa-stack/opa-go/internal/bufpool"
 )
 
 // Identity returns the key under which the Go runtime registers a
@@ -151,7 +153,9 @@ func elfPluginPath(r io.ReaderAt, size int64) string {
 	}
 	var off, n uint64
 	found := 0
-	err = scanSymbols(r, size, f, symtab, []byte(pluginPathSymbol+"\x00"), make([]byte, hashChunk), func(_ []byte, _ *elf.Section, o, sz uint64) {
+	buf := bufpool.Get(hashChunk)
+	defer bufpool.Put(buf)
+	err = scanSymbols(r, size, f, symtab, []byte(pluginPathSymbol+"\x00"), *buf, func(_ []byte, _ *elf.Section, o, sz uint64) {
 		off, n = o, sz
 		found++
 	})
@@ -205,7 +209,9 @@ func missingSymbol(f io.ReaderAt, size int64, compiled, key string) string {
 	if dynsym == nil {
 		return ""
 	}
-	buf := make([]byte, hashChunk)
+	bufp := bufpool.Get(hashChunk)
+	defer bufpool.Put(bufp)
+	buf := *bufp
 	var exported []string
 	err = scanSymbols(f, size, ef, dynsym, []byte(compiled), buf, func(sym []byte, _ *elf.Section, _, _ uint64) {
 		rest := string(sym[len(compiled):])
