@@ -20,6 +20,10 @@ import (
 // Prefix starts the name of every directory NewDir makes.
 const Prefix = "opa-copies-"
 
+// newPrefix starts the name of a directory NewDir is still making: it
+// has no lock yet, so Clean leaves it alone until it is staleAge old.
+const newPrefix = "." + Prefix + "new-"
+
 // lockName is the file in a Dir that its process holds locked.
 const lockName = ".lock"
 
@@ -69,18 +73,28 @@ func newDirIn(base string) (*Dir, error) {
 		return nil, fmt.Errorf("%s is on a filesystem mounted noexec, from which plugins cannot be mapped", base)
 	}
 	Clean(base)
-	path, err := os.MkdirTemp(base, Prefix+strconv.Itoa(os.Getpid())+"-")
+	// The directory is made and locked under a name Clean does not take
+	// for a directory of copies, and only then renamed to one: a process
+	// that cleans the base at the same moment (a host and its worker start
+	// together) never sees it unlocked.
+	tmp, err := os.MkdirTemp(base, newPrefix+strconv.Itoa(os.Getpid())+"-")
 	if err != nil {
 		return nil, err
 	}
-	d := &Dir{path: path, byPath: map[string]*File{}, names: map[string]bool{}}
-	if d.lock, err = os.OpenFile(filepath.Join(path, lockName), os.O_CREATE|os.O_RDWR|os.O_EXCL, 0o600); err == nil {
+	d := &Dir{path: tmp, byPath: map[string]*File{}, names: map[string]bool{}}
+	if d.lock, err = os.OpenFile(filepath.Join(tmp, lockName), os.O_CREATE|os.O_RDWR|os.O_EXCL, 0o600); err == nil {
 		err = lockFile(d.lock, true)
 	}
 	if err != nil {
 		d.Remove()
-		return nil, fmt.Errorf("%s: locking it: %w", path, err)
+		return nil, fmt.Errorf("%s: locking it: %w", tmp, err)
 	}
+	path := filepath.Join(base, Prefix+strings.TrimPrefix(filepath.Base(tmp), newPrefix))
+	if err := os.Rename(tmp, path); err != nil {
+		d.Remove()
+		return nil, err
+	}
+	d.path = path
 	return d, nil
 }
 
@@ -101,9 +115,9 @@ func (d *Dir) Remove() error {
 	return err
 }
 
-// staleAge is how old a directory without a lock file must be before
-// Clean takes it for a leftover: a running process creates its lock file
-// right after the directory.
+// staleAge is how old a directory without a lock (one still being made,
+// or one whose lock file is gone) must be before Clean takes it for a
+// leftover: a running process locks its directory right after making it.
 const staleAge = time.Minute
 
 // Clean removes, in base, the directories of copies that dead processes of
@@ -117,14 +131,19 @@ func Clean(base string) int {
 	}
 	removed := 0
 	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), Prefix) || !e.IsDir() {
+		making := strings.HasPrefix(e.Name(), newPrefix)
+		if !making && !strings.HasPrefix(e.Name(), Prefix) || !e.IsDir() {
 			continue
 		}
 		dir := filepath.Join(base, e.Name())
-		if fi, err := os.Lstat(dir); err != nil || !ownedByMe(fi) {
+		fi, err := os.Lstat(dir)
+		if err != nil || !ownedByMe(fi) {
 			continue
 		}
-		if stale(dir) && os.RemoveAll(dir) == nil {
+		if making && time.Since(fi.ModTime()) <= staleAge || !making && !stale(dir) {
+			continue // being made (a dead maker's is staleAge old), or in use
+		}
+		if os.RemoveAll(dir) == nil {
 			removed++
 		}
 	}
@@ -142,7 +161,12 @@ func stale(dir string) bool {
 		return false
 	}
 	defer f.Close()
-	return lockFile(f, false) == nil // got it: its holder has died
+	if lockFile(f, false) != nil {
+		return false // its holder runs
+	}
+	// Got it: its holder has died, or has just removed the directory
+	// (Remove unlocks last), and then there is nothing left to clean.
+	return linked(f)
 }
 
 // File is a plugin file ready to be checked and opened.

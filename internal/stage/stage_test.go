@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -159,8 +160,18 @@ func TestRemoveAndClean(t *testing.T) {
 	write(t, filepath.Join(dead, "x.so"), "left behind")
 	notOurs := filepath.Join(base, "other-dir")
 	require.NoError(t, os.Mkdir(notOurs, 0o700))
-	assert.Equal(t, 1, Clean(base))
+	// One that a process is making is left alone, unless it has been
+	// making it for longer than a process takes.
+	making := filepath.Join(base, newPrefix+"2-making")
+	require.NoError(t, os.Mkdir(making, 0o700))
+	abandoned := filepath.Join(base, newPrefix+"3-abandoned")
+	require.NoError(t, os.Mkdir(abandoned, 0o700))
+	old := time.Now().Add(-2 * staleAge)
+	require.NoError(t, os.Chtimes(abandoned, old, old))
+	assert.Equal(t, 2, Clean(base))
 	assert.NoDirExists(t, dead)
+	assert.NoDirExists(t, abandoned)
+	assert.DirExists(t, making)
 	assert.DirExists(t, notOurs)
 	assert.DirExists(t, d.Path())
 
@@ -176,4 +187,42 @@ func TestNewDirNamesEveryBaseTried(t *testing.T) {
 	assert.True(t, strings.Contains(err.Error(), "/nonexistent/opa") && strings.Contains(err.Error(), file+" is not a directory"), err.Error())
 	_, err = NewDir(nil)
 	assert.Error(t, err)
+}
+
+// TestCleanNeverTakesANewDirectory: a host and a worker started together
+// (as make run starts them) each clean the base while the other makes its
+// directory. Clean must never take a directory whose maker is alive, even
+// in the moment between its lock file's creation and its lock.
+func TestCleanNeverTakesANewDirectory(t *testing.T) {
+	base := t.TempDir()
+	src := filepath.Join(t.TempDir(), "hello.so")
+	write(t, src, "plugin bytes")
+	stop := make(chan struct{})
+	cleaned := make(chan int)
+	go func() {
+		n := 0
+		for {
+			select {
+			case <-stop:
+				cleaned <- n
+				return
+			default:
+				n += Clean(base)
+			}
+		}
+	}()
+	for i := range 300 {
+		d, err := NewDir([]string{base})
+		if err == nil {
+			_, err = d.Stage(src, "hello", false)
+		}
+		if err != nil {
+			close(stop)
+			<-cleaned
+			t.Fatalf("round %d: a directory being made was taken for a dead one's: %v", i, err)
+		}
+		require.NoError(t, d.Remove())
+	}
+	close(stop)
+	assert.Zero(t, <-cleaned, "Clean removed a live directory")
 }

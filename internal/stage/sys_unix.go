@@ -32,6 +32,16 @@ func ownedByMe(fi fs.FileInfo) bool {
 	return ok && int(st.Uid) == os.Geteuid()
 }
 
+// linked says whether an open file still has a name.
+func linked(f *os.File) bool {
+	fi, err := f.Stat()
+	if err != nil {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return !ok || st.Nlink > 0
+}
+
 // fileID is a file's device and inode: the same file by any name.
 type fileID struct{ dev, ino uint64 }
 
