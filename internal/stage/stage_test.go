@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -187,6 +188,54 @@ func TestNewDirNamesEveryBaseTried(t *testing.T) {
 	assert.True(t, strings.Contains(err.Error(), "/nonexistent/opa") && strings.Contains(err.Error(), file+" is not a directory"), err.Error())
 	_, err = NewDir(nil)
 	assert.Error(t, err)
+}
+
+// envStageLoop names the base of TestProcessesStartingTogether's children.
+const envStageLoop = "OPA_STAGE_LOOP_BASE"
+
+// TestProcessesStartingTogether: processes that make their directories in
+// one base at once (make run starts a host and a worker together; each
+// Startup cleans the base first) must never remove each other's. Before
+// directories were locked under a name Clean passes over, 4 processes of
+// 200 Startups each lost about 1.5% of them here ("copying ...: no such
+// file or directory"), which failed the worker's Startup.
+func TestProcessesStartingTogether(t *testing.T) {
+	if base := os.Getenv(envStageLoop); base != "" {
+		stageLoop(t, base, 100)
+		return
+	}
+	base := t.TempDir()
+	cmds := make([]*exec.Cmd, 4)
+	outs := make([]strings.Builder, len(cmds))
+	for i := range cmds {
+		cmds[i] = exec.Command(os.Args[0], "-test.run=^TestProcessesStartingTogether$", "-test.count=1")
+		cmds[i].Env = append(os.Environ(), envStageLoop+"="+base)
+		cmds[i].Stdout, cmds[i].Stderr = &outs[i], &outs[i]
+		require.NoError(t, cmds[i].Start())
+	}
+	for i, cmd := range cmds {
+		assert.NoError(t, cmd.Wait(), "process %d:\n%s", i, outs[i].String())
+	}
+	entries, err := os.ReadDir(base)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "every process removed its own directory")
+}
+
+// stageLoop makes a directory in base, stages a file in it and removes
+// it, rounds times, as a Startup does; it fails at the first that fails.
+func stageLoop(t *testing.T, base string, rounds int) {
+	src := filepath.Join(t.TempDir(), "hello.so")
+	write(t, src, "plugin bytes")
+	for i := range rounds {
+		d, err := NewDir([]string{base})
+		if err == nil {
+			_, err = d.Stage(src, "hello", false)
+			err = errors.Join(err, d.Remove())
+		}
+		if err != nil {
+			t.Fatalf("round %d: another process took this one's directory for a dead one's: %v", i, err)
+		}
+	}
 }
 
 // TestCleanNeverTakesANewDirectory: a host and a worker started together
