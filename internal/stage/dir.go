@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -271,20 +270,17 @@ func (f *File) again(src string, sum bool) (*File, error) {
 }
 
 // copy writes the bytes of f into a new file in d and returns its path, and
-// their SHA-256 when sum is set. Without sum the kernel copies
-// (copy_file_range, which shares the blocks where the filesystem can).
+// their SHA-256 when sum is set. The kernel copies (copy_file_range, which
+// shares the blocks where the filesystem can).
 func (d *Dir) copy(f *os.File, fi fs.FileInfo, name string, sum bool) (string, []byte, error) {
 	dst, err := d.create(name)
 	if err != nil {
 		return "", nil, err
 	}
-	var h hash.Hash
 	var n int64
+	var sha []byte
 	if sum {
-		h = sha256.New()
-		buf := bufpool.Get(copyBuffer)
-		n, err = io.CopyBuffer(onlyWriter{dst}, io.TeeReader(f, h), *buf)
-		bufpool.Put(buf)
+		n, sha, err = copyHashed(dst, f)
 	} else {
 		n, err = io.Copy(dst, f)
 	}
@@ -298,17 +294,39 @@ func (d *Dir) copy(f *os.File, fi fs.FileInfo, name string, sum bool) (string, [
 		os.Remove(dst.Name())
 		return "", nil, err
 	}
-	if h != nil {
-		return dst.Name(), h.Sum(nil), nil
-	}
-	return dst.Name(), nil, nil
+	return dst.Name(), sha, nil
 }
 
-// onlyWriter hides a file's ReadFrom, so that io.CopyBuffer uses its
-// buffer (the source is a TeeReader, which copy_file_range cannot serve).
-type onlyWriter struct{ w io.Writer }
-
-func (o onlyWriter) Write(p []byte) (int, error) { return o.w.Write(p) }
+// copyHashed copies src into dst a chunk at a time, in the kernel
+// (copy_file_range), and hashes each chunk as read back from dst while it
+// is in the cache: the SHA-256 is of the copy's bytes, those that are
+// checked and loaded. Reading the source into a buffer and writing that
+// (the copy in user space that hashing seems to call for) cost twice the
+// CPU time here: write(2) fills the page cache more slowly than the
+// kernel's own copy (BENCHMARKS.md).
+func copyHashed(dst, src *os.File) (int64, []byte, error) {
+	h := sha256.New()
+	buf := bufpool.Get(copyBuffer)
+	defer bufpool.Put(buf)
+	var n int64
+	for {
+		k, err := io.CopyN(dst, src, int64(len(*buf)))
+		if k > 0 {
+			chunk := (*buf)[:k]
+			if _, rerr := dst.ReadAt(chunk, n); rerr != nil {
+				return n, nil, fmt.Errorf("reading the copy back: %w", rerr)
+			}
+			h.Write(chunk)
+			n += k
+		}
+		if errors.Is(err, io.EOF) {
+			return n, h.Sum(nil), nil
+		}
+		if err != nil {
+			return n, nil, err
+		}
+	}
+}
 
 // unchanged checks that the n bytes read from f are the whole file as it
 // was opened: the same size, and not written to since (the same
@@ -340,7 +358,7 @@ func (d *Dir) create(name string) (*os.File, error) {
 		file = base + "-" + strconv.Itoa(i) + ".so"
 	}
 	d.names[file] = true
-	return os.OpenFile(filepath.Join(d.path, file), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	return os.OpenFile(filepath.Join(d.path, file), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600) // read back to be hashed
 }
 
 // sumOf is the SHA-256 of what f holds, read from its start.
