@@ -8,8 +8,6 @@ import (
 	"runtime"
 	"slices"
 	"sync"
-	"sync/atomic"
-	"time"
 
 	"github.com/opa-stack/opa-go/internal/preflight"
 	"github.com/opa-stack/opa-go/internal/stage"
@@ -33,11 +31,12 @@ const inPlaceWarning = "PLUGIN_OPEN_IN_PLACE is true: .so files are checked and 
 
 // staging is the background work of one load pass on the .so files the
 // filters chose: each is opened once without blocking, copied into the
-// pass's private directory (the copy hashed as it is made, when pinned), and its
-// package hashes are read from the copy, while earlier plugins are checked
-// and opened. Files are staged in load order, by GOMAXPROCS-1 goroutines
-// (at least one), so the next file to open is the first one ready and a
-// core is left to the goroutine that opens them. Every decision is still
+// pass's private directory (the copy hashed as it is made, when pinned),
+// and its package hashes are read from the copy, while earlier plugins are
+// checked and opened. Files are staged in load order, by GOMAXPROCS-1
+// goroutines (at least one), so the next file to open is the first one
+// ready and a core is left to the goroutine that opens them, which stages
+// files too while it would wait (see wait). Every decision is still
 // decide's.
 type staging struct {
 	copy    bool     // make private copies (Startup, copies on; not Explain)
@@ -46,7 +45,6 @@ type staging struct {
 	fetch   *preflight.Prefetch
 	dir     *stage.Dir // made at the first file to copy
 	items   map[*candidate]*staged
-	last    atomic.Int64 // how long the last file took to stage (ns)
 	queue   chan *staged // the files to stage, in load order; made at the first
 	closed  bool         // queue is closed
 	workers sync.WaitGroup
@@ -54,12 +52,11 @@ type staging struct {
 
 // staged is one candidate's file, once done is closed.
 type staged struct {
-	c       *candidate
-	sum     bool         // compute its SHA-256
-	started atomic.Int64 // when its staging began (UnixNano); 0 until then
-	done    chan struct{}
-	file    *stage.File
-	err     error
+	c    *candidate
+	sum  bool // compute its SHA-256
+	done chan struct{}
+	file *stage.File
+	err  error
 }
 
 // newStaging returns the staging of a pass over n candidates, whose
@@ -115,42 +112,31 @@ func (s *staging) start(c *candidate, sum bool, perm func(string) error) error {
 // stage stages one file: its copy (or the file), then its package hashes.
 func (s *staging) stage(it *staged) {
 	defer close(it.done)
-	start := time.Now()
-	it.started.Store(start.UnixNano())
 	it.file, it.err = s.dir.Stage(it.c.file, it.c.name, it.sum)
 	if it.err == nil {
 		s.fetch.Read(it.file.Path)
 	}
-	s.last.Store(int64(time.Since(start)))
 }
 
 // wait returns c's staged file, staging it now if start was not called
 // (prefetch starts none where this binary cannot open .so files, yet
 // Explain still checks them).
 //
-// While c's file is not ready, the caller may stage the next file in the
-// queue itself rather than wait idle: where staging a file costs about as
-// much as opening one (a pinned plugin's copy is hashed too), the
+// While c's file is not ready, the caller stages the next file in the
+// queue itself rather than wait idle. Where staging a file costs about as
+// much as opening one or more (a pinned plugin's copy is hashed too), the
 // goroutine that opens plugins would otherwise wait for the one that
-// stages them, with a core to spare. It does so only when c's file has
-// more than half of a file's staging left (as long as the last file
-// took): staging another delays the opening of c's by what it takes
-// beyond that.
+// stages them, a few milliseconds a file, with a core to spare; staging
+// another delays the opening of c's by up to a file's staging, but keeps
+// both cores busy. A timeline of 20 pinned plugins (BENCHMARKS.md) ended
+// about 8% sooner than with the earlier rule, which helped only when c's
+// file had more than half of its staging left.
 func (s *staging) wait(c *candidate, sum bool) (*stage.File, error) {
 	it := s.items[c]
 	if it == nil {
 		return s.dir.Stage(c.file, c.name, sum)
 	}
 	for {
-		select {
-		case <-it.done:
-			return it.file, it.err
-		default:
-		}
-		if !s.worthHelping(it) {
-			<-it.done
-			return it.file, it.err
-		}
 		select {
 		case <-it.done:
 			return it.file, it.err
@@ -162,15 +148,6 @@ func (s *staging) wait(c *candidate, sum bool) (*stage.File, error) {
 			s.stage(next)
 		}
 	}
-}
-
-// worthHelping says whether the file it, not staged yet, has more than half
-// of a file's staging time left: one not started, or the first file (none
-// has been timed), or one started less than half as long ago as the last
-// file took.
-func (s *staging) worthHelping(it *staged) bool {
-	started, last := it.started.Load(), s.last.Load()
-	return started == 0 || last == 0 || time.Now().UnixNano()-started < last/2
 }
 
 // finish waits for every staged file, then removes the private directory

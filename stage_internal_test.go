@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opa-stack/opa-go/internal/preflight"
+	"github.com/opa-stack/opa-go/internal/stage"
 )
 
 // TestStagingGivesEachFileItsCopy: files staged by the staging goroutines
@@ -47,16 +48,52 @@ func TestStagingGivesEachFileItsCopy(t *testing.T) {
 	assert.ErrorIs(t, err, os.ErrNotExist, "the private directory outlived the pass")
 }
 
-// TestWorthHelping: the caller stages another file only while its own has
-// more than half of a file's staging left.
-func TestWorthHelping(t *testing.T) {
-	s := &staging{}
-	it := &staged{}
-	assert.True(t, s.worthHelping(it), "not started: help")
-	it.started.Store(time.Now().UnixNano())
-	assert.True(t, s.worthHelping(it), "no file timed yet (the first): help")
-	s.last.Store(int64(time.Hour))
-	assert.True(t, s.worthHelping(it), "just started, files take an hour: help")
-	it.started.Store(time.Now().Add(-40 * time.Minute).UnixNano())
-	assert.False(t, s.worthHelping(it), "two thirds done: wait")
+// TestStagingCallerHelps: while the caller's own file is being staged
+// elsewhere, it stages the files queued after it instead of waiting idle,
+// and returns its own once that is done.
+func TestStagingCallerHelps(t *testing.T) {
+	src := t.TempDir()
+	s := newStaging(true, false, []string{t.TempDir()}, preflight.NewPrefetch(), 4)
+	var err error
+	s.dir, err = stage.NewDir(s.bases)
+	require.NoError(t, err)
+	defer s.dir.Remove()
+	var own *staged
+	var queued []*staged
+	for i := range 4 {
+		name := "p" + strconv.Itoa(i)
+		file := filepath.Join(src, name+".so")
+		require.NoError(t, os.WriteFile(file, []byte(name), 0o644))
+		it := &staged{c: &candidate{name: name, file: file}, done: make(chan struct{})}
+		s.items[it.c] = it
+		if i == 0 { // the caller's: another goroutine stages it
+			own = it
+			continue
+		}
+		queued = append(queued, it)
+		s.queue <- it
+	}
+	got := make(chan *stage.File)
+	go func() {
+		f, err := s.wait(own.c, false)
+		assert.NoError(t, err)
+		got <- f
+	}()
+	for _, it := range queued {
+		select {
+		case <-it.done:
+		case <-time.After(time.Minute):
+			t.Fatalf("%s was not staged while the caller waited", it.c.name)
+		}
+		require.NoError(t, it.err)
+		assert.True(t, it.file.Copied, it.c.name)
+	}
+	select {
+	case <-got:
+		t.Fatal("wait returned before its own file was staged")
+	default:
+	}
+	own.file, own.err = s.dir.Stage(own.c.file, own.c.name, false)
+	close(own.done)
+	assert.Equal(t, own.file, <-got)
 }

@@ -300,10 +300,13 @@ func (d *Dir) copy(f *os.File, fi fs.FileInfo, name string, sum bool) (string, [
 // copyHashed copies src into dst a chunk at a time, in the kernel
 // (copy_file_range), and hashes each chunk as read back from dst while it
 // is in the cache: the SHA-256 is of the copy's bytes, those that are
-// checked and loaded. Reading the source into a buffer and writing that
-// (the copy in user space that hashing seems to call for) cost twice the
-// CPU time here: write(2) fills the page cache more slowly than the
-// kernel's own copy (BENCHMARKS.md).
+// checked and loaded. Reading the source into a buffer, hashing it and
+// writing it costs as much CPU on an idle machine, and its cost moves
+// more: up to twice as much in some runs, and twice as much on a loaded
+// machine, where write(2) fills the page cache more slowly than the
+// kernel's copy does (BENCHMARKS.md). Where the filesystem shares blocks
+// (btrfs, XFS), the copy costs next to nothing but its read-back comes
+// from the disk.
 func copyHashed(dst, src *os.File) (int64, []byte, error) {
 	h := sha256.New()
 	buf := bufpool.Get(copyBuffer)
