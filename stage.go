@@ -137,6 +137,12 @@ func (s *staging) wait(c *candidate, sum bool) (*stage.File, error) {
 		return s.dir.Stage(c.file, c.name, sum)
 	}
 	for {
+		// Its own file first: a select with both ready picks at random.
+		select {
+		case <-it.done:
+			return it.file, it.err
+		default:
+		}
 		select {
 		case <-it.done:
 			return it.file, it.err
