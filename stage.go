@@ -31,8 +31,8 @@ const inPlaceWarning = "PLUGIN_OPEN_IN_PLACE is true: .so files are checked and 
 
 // staging is the background work of one load pass on the .so files the
 // filters chose: each is opened once without blocking, copied into the
-// pass's private directory (the copy hashed as it is made, when pinned),
-// and its package hashes are read from the copy, while earlier plugins are
+// pass's private directory (hashed in the same read when pinned), and
+// its package hashes are read from the copy, while earlier plugins are
 // checked and opened. Files are staged in load order, by GOMAXPROCS-1
 // goroutines (at least one), so the next file to open is the first one
 // ready and a core is left to the goroutine that opens them, which stages

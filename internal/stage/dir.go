@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
@@ -270,17 +271,20 @@ func (f *File) again(src string, sum bool) (*File, error) {
 }
 
 // copy writes the bytes of f into a new file in d and returns its path, and
-// their SHA-256 when sum is set. The kernel copies (copy_file_range, which
-// shares the blocks where the filesystem can).
+// their SHA-256 when sum is set. Without sum the kernel copies
+// (copy_file_range, which shares the blocks where the filesystem can).
 func (d *Dir) copy(f *os.File, fi fs.FileInfo, name string, sum bool) (string, []byte, error) {
 	dst, err := d.create(name)
 	if err != nil {
 		return "", nil, err
 	}
+	var h hash.Hash
 	var n int64
-	var sha []byte
 	if sum {
-		n, sha, err = copyHashed(dst, f)
+		h = sha256.New()
+		buf := bufpool.Get(copyBuffer)
+		n, err = io.CopyBuffer(onlyWriter{dst}, io.TeeReader(f, h), *buf)
+		bufpool.Put(buf)
 	} else {
 		n, err = io.Copy(dst, f)
 	}
@@ -294,42 +298,17 @@ func (d *Dir) copy(f *os.File, fi fs.FileInfo, name string, sum bool) (string, [
 		os.Remove(dst.Name())
 		return "", nil, err
 	}
-	return dst.Name(), sha, nil
+	if h != nil {
+		return dst.Name(), h.Sum(nil), nil
+	}
+	return dst.Name(), nil, nil
 }
 
-// copyHashed copies src into dst a chunk at a time, in the kernel
-// (copy_file_range), and hashes each chunk as read back from dst while it
-// is in the cache: the SHA-256 is of the copy's bytes, those that are
-// checked and loaded. Reading the source into a buffer, hashing it and
-// writing it costs as much CPU on an idle machine, and its cost moves
-// more: up to twice as much in some runs, and twice as much on a loaded
-// machine, where write(2) fills the page cache more slowly than the
-// kernel's copy does (BENCHMARKS.md). Where the filesystem shares blocks
-// (btrfs, XFS), the copy costs next to nothing but its read-back comes
-// from the disk.
-func copyHashed(dst, src *os.File) (int64, []byte, error) {
-	h := sha256.New()
-	buf := bufpool.Get(copyBuffer)
-	defer bufpool.Put(buf)
-	var n int64
-	for {
-		k, err := io.CopyN(dst, src, int64(len(*buf)))
-		if k > 0 {
-			chunk := (*buf)[:k]
-			if _, rerr := dst.ReadAt(chunk, n); rerr != nil {
-				return n, nil, fmt.Errorf("reading the copy back: %w", rerr)
-			}
-			h.Write(chunk)
-			n += k
-		}
-		if errors.Is(err, io.EOF) {
-			return n, h.Sum(nil), nil
-		}
-		if err != nil {
-			return n, nil, err
-		}
-	}
-}
+// onlyWriter hides a file's ReadFrom, so that io.CopyBuffer uses its
+// buffer (the source is a TeeReader, which copy_file_range cannot serve).
+type onlyWriter struct{ w io.Writer }
+
+func (o onlyWriter) Write(p []byte) (int, error) { return o.w.Write(p) }
 
 // unchanged checks that the n bytes read from f are the whole file as it
 // was opened: the same size, and not written to since (the same
@@ -361,7 +340,7 @@ func (d *Dir) create(name string) (*os.File, error) {
 		file = base + "-" + strconv.Itoa(i) + ".so"
 	}
 	d.names[file] = true
-	return os.OpenFile(filepath.Join(d.path, file), os.O_CREATE|os.O_EXCL|os.O_RDWR, 0o600) // read back to be hashed
+	return os.OpenFile(filepath.Join(d.path, file), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
 }
 
 // sumOf is the SHA-256 of what f holds, read from its start.

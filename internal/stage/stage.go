@@ -14,7 +14,7 @@
 // cannot hang the host), and refused unless it is a regular file. Its
 // owner and mode are those of the open descriptor, so a file swapped in
 // after the path was checked is seen for what it is. Its SHA-256 is
-// computed from the copy, chunk by chunk as it is made.
+// computed from the same bytes that are copied.
 package stage
 
 import (
