@@ -97,3 +97,29 @@ func TestStagingCallerHelps(t *testing.T) {
 	close(own.done)
 	assert.Equal(t, own.file, <-got)
 }
+
+// TestStagingOwnFileFirst: a caller whose file is ready takes it, and
+// stages nothing else first, however many files are queued. (A select
+// on both picked one at random: half the time the opener staged another
+// file before opening its own.)
+func TestStagingOwnFileFirst(t *testing.T) {
+	src := t.TempDir()
+	file := filepath.Join(src, "p.so")
+	require.NoError(t, os.WriteFile(file, []byte("p"), 0o644))
+	for round := range 20 {
+		s := newStaging(false, false, nil, preflight.NewPrefetch(), 2)
+		own := &staged{c: &candidate{name: "own", file: file}, done: make(chan struct{}), file: &stage.File{Path: file}}
+		close(own.done)
+		next := &staged{c: &candidate{name: "next", file: file}, done: make(chan struct{})}
+		s.items[own.c], s.items[next.c] = own, next
+		s.queue <- next
+		f, err := s.wait(own.c, false)
+		require.NoError(t, err)
+		assert.Same(t, own.file, f)
+		select {
+		case <-next.done:
+			t.Fatalf("round %d: the caller staged a queued file before taking its own, which was ready", round)
+		default:
+		}
+	}
+}
