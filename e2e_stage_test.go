@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -17,6 +18,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -183,6 +185,45 @@ func TestFilesThatAreNotPluginsInAPluginFolder(t *testing.T) {
 	s.setenv("OPA_PLUGIN_ON_ERROR=fail")
 	res = s.run()
 	assert.Contains(t, res.StartupError, filepath.Join(dir, "device.so")+" is a character device")
+}
+
+// TestMetaFileThatIsNotAMetaFile: a named pipe where a plugin's meta.json
+// should be is refused, saying what it is, with the permission rule on
+// and off; Startup does not wait for a writer that never comes (it did,
+// with the rule on or off). A meta.json of more than a megabyte is
+// refused, saying its size, without being read. An opa.lock that is a
+// named pipe fails Startup instead of blocking it.
+func TestMetaFileThatIsNotAMetaFile(t *testing.T) {
+	s := newSandbox(t)
+	dir := s.mkdir("plugins")
+	s.place("hello", "plugins/hello.so")
+	meta := filepath.Join(dir, "hello-meta.json")
+	require.NoError(t, syscall.Mkfifo(meta, 0o644))
+	for _, insecure := range []string{"false", "true"} {
+		s.setenv("OPA_PLUGIN_PATHS="+dir, "OPA_PLUGIN_ON_ERROR=skip", "OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS="+insecure)
+		res := s.runWithin(time.Minute)
+		require.Empty(t, res.StartupError)
+		p := res.plugin(t, "hello")
+		assert.False(t, p.Loaded, "insecure permissions allowed: %s", insecure)
+		assert.Contains(t, p.Reason, meta+" is a named pipe (FIFO), not a regular file", "insecure permissions allowed: %s", insecure)
+	}
+
+	require.NoError(t, os.Remove(meta))
+	f, err := os.Create(meta)
+	require.NoError(t, err)
+	require.NoError(t, f.Truncate(1<<30)) // sparse: a gigabyte of nothing
+	require.NoError(t, f.Close())
+	res := s.runWithin(time.Minute)
+	p := res.plugin(t, "hello")
+	assert.False(t, p.Loaded)
+	assert.Contains(t, p.Reason, fmt.Sprintf("meta file %s is %d bytes, more than the %d a meta.json may have", meta, 1<<30, 1<<20))
+
+	// An opa.lock that is a named pipe fails Startup, saying so.
+	require.NoError(t, os.Remove(meta))
+	lockFile := filepath.Join(dir, opa.LockFile)
+	require.NoError(t, syscall.Mkfifo(lockFile, 0o644))
+	res = s.runWithin(time.Minute)
+	assert.Contains(t, res.StartupError, "lock file "+lockFile+": "+lockFile+" is a named pipe (FIFO), not a regular file")
 }
 
 func makeSocket(t *testing.T, path string) string {

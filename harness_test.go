@@ -3,6 +3,7 @@ package opa_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -223,15 +224,31 @@ func (s *sandbox) setenv(kv ...string) { s.env = append(s.env, kv...) }
 // what it prints.
 func (s *sandbox) run(args ...string) hostResult {
 	s.t.Helper()
+	return s.runWithin(0, args...)
+}
+
+// runWithin is run for a host that might hang: it is killed, and the test
+// fails, if it has not exited within limit (0: no limit).
+func (s *sandbox) runWithin(limit time.Duration, args ...string) hostResult {
+	s.t.Helper()
 	host := s.host
 	if host == "" {
 		host = filepath.Join(s.fixtures, "host")
 	}
-	cmd := exec.Command(host, args...)
+	ctx := context.Background()
+	if limit > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, limit)
+		defer cancel()
+	}
+	cmd := exec.CommandContext(ctx, host, args...)
 	cmd.Env = append(cleanEnv(), s.env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			s.t.Fatalf("host %v did not exit within %s (blocked?)\nstderr:\n%s", args, limit, stderr.String())
+		}
 		s.t.Fatalf("host %v: %v\nstdout:\n%s\nstderr:\n%s", args, err, stdout.String(), stderr.String())
 	}
 	var res hostResult

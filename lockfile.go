@@ -50,7 +50,7 @@ func readLocks(paths []string, check func(string) error) (map[string]*folderLock
 				return nil, fmt.Errorf("opa: lock file %s: %w", file, trustStep(err))
 			}
 		}
-		data, err := os.ReadFile(file)
+		data, err := readLockFile(file)
 		if err != nil {
 			return nil, fmt.Errorf("opa: lock file %s: %w", file, err)
 		}
@@ -61,6 +61,25 @@ func readLocks(paths []string, check func(string) error) (map[string]*folderLock
 		out[dir] = &folderLock{file: file, lock: l}
 	}
 	return out, nil
+}
+
+// maxLockSize is the most bytes an opa.lock may have: some 200 bytes a
+// plugin, so room for tens of thousands.
+const maxLockSize = 16 << 20
+
+// readLockFile reads an opa.lock without blocking (a named pipe in its
+// place is refused, saying so, as a plugin file is) and without reading
+// more than maxLockSize bytes.
+func readLockFile(file string) ([]byte, error) {
+	f, fi, err := preflight.OpenFile(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi.Size() > maxLockSize {
+		return nil, fmt.Errorf("it is %d bytes, more than the %d an opa.lock may have: is it the right file?", fi.Size(), maxLockSize)
+	}
+	return readOpen(f, fi.Size(), maxLockSize)
 }
 
 // lockOf returns the lock that governs candidate c, or nil.
