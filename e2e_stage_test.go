@@ -216,14 +216,19 @@ func TestMetaFileThatIsNotAMetaFile(t *testing.T) {
 	res := s.runWithin(time.Minute)
 	p := res.plugin(t, "hello")
 	assert.False(t, p.Loaded)
-	assert.Contains(t, p.Reason, fmt.Sprintf("meta file %s is %d bytes, more than the %d a meta.json may have", meta, 1<<30, 1<<20))
+	assert.Contains(t, p.Reason, fmt.Sprintf("meta file %s: it is %d bytes, more than the %d a meta.json may have", meta, 1<<30, 1<<20))
 
-	// An opa.lock that is a named pipe fails Startup, saying so.
+	// An opa.lock that is a named pipe fails Startup, saying so, with the
+	// permission rule on and off.
 	require.NoError(t, os.Remove(meta))
 	lockFile := filepath.Join(dir, opa.LockFile)
 	require.NoError(t, syscall.Mkfifo(lockFile, 0o644))
-	res = s.runWithin(time.Minute)
-	assert.Contains(t, res.StartupError, "lock file "+lockFile+": "+lockFile+" is a named pipe (FIFO), not a regular file")
+	for _, insecure := range []string{"false", "true"} {
+		s.setenv("OPA_PLUGIN_ALLOW_INSECURE_PERMISSIONS=" + insecure)
+		res = s.runWithin(time.Minute)
+		assert.Contains(t, res.StartupError, "lock file "+lockFile+": "+lockFile+" is a named pipe (FIFO), not a regular file: an opa.lock must be a regular file",
+			"insecure permissions allowed: %s", insecure)
+	}
 }
 
 func makeSocket(t *testing.T, path string) string {

@@ -182,7 +182,7 @@ func (m *Manager) plan(rep *Report, host *Host, copies bool, do func(*decision) 
 			m.log.Warn("opa: removing the private copies of plugins", "error", err)
 		}
 	}()
-	if run.locks, err = readLocks(paths, run.perm); err != nil {
+	if run.locks, err = readLocks(paths, run.permOpen); err != nil {
 		return nil, err
 	}
 	if m.cfg.IgnoreLock {

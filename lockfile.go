@@ -13,6 +13,7 @@ import (
 
 	"github.com/opa-stack/opa-go/internal/lock"
 	"github.com/opa-stack/opa-go/internal/preflight"
+	"github.com/opa-stack/opa-go/internal/trust"
 )
 
 // LockFile is the name of the lock file of a plugin folder. A folder that
@@ -23,7 +24,7 @@ import (
 // an entry whose file is not there fails Startup, or is a warning with
 // PLUGIN_ON_ERROR=skip. A PLUGIN_SHA256 pin of the same name overrides the
 // lock's sum, with a warning. Config.IgnoreLock turns it all off. The lock
-// is checked by the permission rule of meta.json files.
+// is checked by the permission rule of meta.json files, on the file it reads.
 const LockFile = lock.FileName
 
 // lockIgnoredWarning is the warning of a Startup with locks off.
@@ -35,22 +36,21 @@ type folderLock struct {
 	lock *lock.File
 }
 
-// readLocks reads the opa.lock of every search path that has one, by path,
-// applying the permission rule (check) first, as readMeta does. A lock that
-// cannot be read or parsed is an error naming it.
-func readLocks(paths []string, check func(string) error) (map[string]*folderLock, error) {
+// readLocks reads the opa.lock of every search path that has one, applying
+// the permission rule (checkOpen) to the file it reads, as readMeta does. A
+// lock that cannot be read or parsed, or that breaks the rule, is an error
+// naming it.
+func readLocks(paths []string, checkOpen func(string) (*os.File, fs.FileInfo, error)) (map[string]*folderLock, error) {
 	out := map[string]*folderLock{}
 	for _, dir := range paths {
 		file := filepath.Join(dir, LockFile)
 		if _, err := os.Lstat(file); errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		if check != nil {
-			if err := check(file); err != nil {
-				return nil, fmt.Errorf("opa: lock file %s: %w", file, trustStep(err))
-			}
+		data, err := readLockFile(file, checkOpen)
+		if _, ok := errors.AsType[*trust.Error](err); ok {
+			return nil, fmt.Errorf("opa: lock file %s: %w", file, trustStep(err))
 		}
-		data, err := readLockFile(file)
 		if err != nil {
 			return nil, fmt.Errorf("opa: lock file %s: %w", file, err)
 		}
@@ -63,23 +63,23 @@ func readLocks(paths []string, check func(string) error) (map[string]*folderLock
 	return out, nil
 }
 
-// maxLockSize is the most bytes an opa.lock may have: some 200 bytes a
-// plugin, so room for tens of thousands.
-const maxLockSize = 16 << 20
-
 // readLockFile reads an opa.lock without blocking (a named pipe in its
 // place is refused, saying so, as a plugin file is) and without reading
-// more than maxLockSize bytes.
-func readLockFile(file string) ([]byte, error) {
-	f, fi, err := preflight.OpenFile(file)
-	if err != nil {
-		return nil, err
+// more than lock.MaxSize bytes. checkOpen (when not nil) applies the
+// permission rule first, to the descriptor it opens where it can (see
+// readMeta): the lock read is the lock checked.
+func readLockFile(file string, checkOpen func(string) (*os.File, fs.FileInfo, error)) ([]byte, error) {
+	if checkOpen != nil {
+		f, fi, err := checkOpen(file)
+		if err != nil {
+			return nil, err
+		}
+		if f != nil {
+			defer f.Close()
+			return preflight.ReadOpen(f, fi, "an opa.lock", lock.MaxSize)
+		}
 	}
-	defer f.Close()
-	if fi.Size() > maxLockSize {
-		return nil, fmt.Errorf("it is %d bytes, more than the %d an opa.lock may have: is it the right file?", fi.Size(), maxLockSize)
-	}
-	return readOpen(f, fi.Size(), maxLockSize)
+	return preflight.ReadFile(file, "an opa.lock", lock.MaxSize)
 }
 
 // lockOf returns the lock that governs candidate c, or nil.

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 
@@ -50,23 +49,19 @@ func readMeta(file string, checkOpen func(string) (*os.File, fs.FileInfo, error)
 			return Meta{}, fmt.Errorf("meta file %s: %w", file, err)
 		}
 	}
+	var data []byte
+	var err error
 	if f == nil {
 		// Opened without blocking, as a plugin file is: a named pipe in
 		// its place would wait for a writer for ever.
-		var err error
-		f, fi, err = preflight.OpenFile(file)
+		data, err = preflight.ReadFile(file, "a meta.json", maxMetaSize)
 		if errors.Is(err, fs.ErrNotExist) {
 			return Meta{}, nil
 		}
-		if err != nil {
-			return Meta{}, fmt.Errorf("meta file %s: %w", file, err)
-		}
+	} else {
+		data, err = preflight.ReadOpen(f, fi, "a meta.json", maxMetaSize)
+		f.Close()
 	}
-	defer f.Close()
-	if fi.Size() > maxMetaSize {
-		return Meta{}, fmt.Errorf("meta file %s is %d bytes, more than the %d a meta.json may have: is it the right file?", file, fi.Size(), maxMetaSize)
-	}
-	data, err := readOpen(f, fi.Size(), maxMetaSize)
 	if err != nil {
 		return Meta{}, fmt.Errorf("meta file %s: %w", file, err)
 	}
@@ -75,19 +70,6 @@ func readMeta(file string, checkOpen func(string) (*os.File, fs.FileInfo, error)
 		return Meta{}, fmt.Errorf("meta file %s: %w", file, err)
 	}
 	return m, nil
-}
-
-// readOpen reads an open file to its end, as os.ReadFile does, with size
-// (from its FileInfo) for the size of the buffer, and fails once it has
-// read more than limit bytes.
-func readOpen(f *os.File, size, limit int64) ([]byte, error) {
-	var b bytes.Buffer
-	b.Grow(int(min(size, limit)) + bytes.MinRead) // room for the read that finds the end
-	_, err := b.ReadFrom(io.LimitReader(f, limit+1))
-	if err == nil && int64(b.Len()) > limit {
-		err = fmt.Errorf("it grew past %d bytes while it was read", limit)
-	}
-	return b.Bytes(), err
 }
 
 // maxMetaSize is the most bytes a meta.json may have. One holds tags and a

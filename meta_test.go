@@ -2,7 +2,6 @@ package opa
 
 import (
 	"encoding/json"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -91,24 +90,6 @@ func TestReadMetaChecked(t *testing.T) {
 			assert.Equal(t, []string{"linked"}, m.Tags)
 		})
 	}
-}
-
-// TestReadOpenGrowingFile: readOpen reads to the end of a file that is
-// larger than the size it was given, up to its limit, and fails past it.
-func TestReadOpenGrowingFile(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "meta.json")
-	writeFile(t, file, strings.Repeat("y", 5000))
-	f, err := os.Open(file)
-	require.NoError(t, err)
-	defer f.Close()
-	data, err := readOpen(f, 10, 5000)
-	require.NoError(t, err)
-	assert.Equal(t, strings.Repeat("y", 5000), string(data))
-
-	_, err = f.Seek(0, io.SeekStart)
-	require.NoError(t, err)
-	_, err = readOpen(f, 10, 4999)
-	assert.EqualError(t, err, "it grew past 4999 bytes while it was read")
 }
 
 func TestReadMetaMissingIsEmpty(t *testing.T) {

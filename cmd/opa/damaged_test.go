@@ -31,8 +31,9 @@ func TestCheckDamagedPlugin(t *testing.T) {
 		res.stdout)
 }
 
-// TestCheckOtherFiles: a FIFO named as a plugin or as the host is refused
-// with its type, and opa does not block on it.
+// TestCheckOtherFiles: a FIFO named as a plugin or as the host, or in the
+// place of a folder's opa.lock, is refused with its type, and opa does not
+// block on it (opa lock waited for a writer for ever).
 func TestCheckOtherFiles(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("no FIFOs here")
@@ -48,4 +49,11 @@ func TestCheckOtherFiles(t *testing.T) {
 	res = runOpa(t, repoRoot(t), nil, "check", "--host", fifo, f.hello)
 	assert.Equal(t, 2, res.code, res.stderr)
 	assert.Contains(t, res.stderr, "opa check: --host "+fifo+": is a named pipe (FIFO), not a regular file")
+
+	dir := t.TempDir()
+	lockFile := filepath.Join(dir, "opa.lock")
+	require.NoError(t, syscall.Mkfifo(lockFile, 0o644))
+	res = runOpa(t, repoRoot(t), nil, "lock", dir)
+	assert.NotZero(t, res.code, res.stderr)
+	assert.Contains(t, res.stderr, "lock file "+lockFile+": "+lockFile+" is a named pipe (FIFO), not a regular file: an opa.lock must be a regular file")
 }

@@ -92,12 +92,12 @@ func lockHost(file string, info *debug.BuildInfo) *lock.Host {
 // readLock reads dir's opa.lock; nil when it has none.
 func readLock(dir string) (*lock.File, error) {
 	file := filepath.Join(dir, lock.FileName)
-	data, err := os.ReadFile(file)
+	data, err := preflight.ReadFile(file, "an opa.lock", lock.MaxSize) // without blocking on a named pipe
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("lock file %s: %w", file, err)
 	}
 	f, err := lock.Parse(data)
 	if err != nil {

@@ -25,6 +25,10 @@ import (
 // FileName is the name of the lock file in a plugin folder.
 const FileName = "opa.lock"
 
+// MaxSize is the most bytes an opa.lock may have: some 200 bytes a plugin,
+// so room for tens of thousands. Readers refuse a larger file unread.
+const MaxSize = 16 << 20
+
 // Version is the format version this package writes and reads.
 const Version = 1
 

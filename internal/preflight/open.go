@@ -1,8 +1,10 @@
 package preflight
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 )
@@ -13,6 +15,9 @@ import (
 type NotRegularError struct {
 	File string
 	Mode fs.FileMode
+	// What names what the file was to be, for the reason ("a meta.json");
+	// empty for a plugin or a host binary.
+	What string
 }
 
 // Error names the file and its type.
@@ -22,6 +27,9 @@ func (e *NotRegularError) Error() string {
 
 // Reason is Error without the file name, for messages that name it first.
 func (e *NotRegularError) Reason() string {
+	if e.What != "" {
+		return fmt.Sprintf("is %s, not a regular file: %s must be a regular file", e.Type(), e.What)
+	}
 	if e.Mode.IsDir() {
 		return "is a directory, not a plugin file: remove it or rename it so its name does not end in .so"
 	}
@@ -80,6 +88,42 @@ func OpenFile(file string) (*os.File, fs.FileInfo, error) {
 		return nil, nil, &NotRegularError{File: file, Mode: st.Mode()}
 	}
 	return f, st, nil
+}
+
+// ReadFile reads a file that opa reads whole (a meta.json, an opa.lock, a
+// settings file) as os.ReadFile does, but opened as OpenFile opens a
+// plugin, so that a named pipe in its place cannot block the caller, and
+// read only up to limit bytes (see ReadOpen). what names the file in a
+// refusal: "a meta.json".
+func ReadFile(file, what string, limit int64) ([]byte, error) {
+	f, fi, err := OpenFile(file)
+	if nr, ok := errNotRegular(err); ok {
+		nr.What = what
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return ReadOpen(f, fi, what, limit)
+}
+
+// ReadOpen reads f, open with FileInfo fi, to its end, as os.ReadFile
+// does. A file of more than limit bytes is refused with its size, unread,
+// and one that grows past limit while it is read is refused too: a wrong
+// or growing file is never read into memory whole.
+func ReadOpen(f *os.File, fi fs.FileInfo, what string, limit int64) ([]byte, error) {
+	if fi.Size() > limit {
+		return nil, fmt.Errorf("it is %d bytes, more than the %d %s may have: is it the right file?", fi.Size(), limit, what)
+	}
+	var b bytes.Buffer
+	b.Grow(int(fi.Size()) + bytes.MinRead) // room for the read that finds the end
+	if _, err := b.ReadFrom(io.LimitReader(f, limit+1)); err != nil {
+		return nil, err
+	}
+	if int64(b.Len()) > limit {
+		return nil, fmt.Errorf("it grew past %d bytes while it was read", limit)
+	}
+	return b.Bytes(), nil
 }
 
 // errNotRegular reports whether err is a *NotRegularError, and returns it.

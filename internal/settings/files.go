@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -11,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/spf13/viper"
+
+	"github.com/opa-stack/opa-go/internal/preflight"
 )
 
 // settingsExts are the settings file types LoadConfig reads.
@@ -72,15 +75,28 @@ func settingsFiles(dir string, check func(string) error) ([]string, error) {
 // viper: AllSettings would drop empty maps (so "OPTS: {}" could not clear a
 // lower layer's), split keys holding dots, and fold keys that differ only in
 // case silently, where LoadConfig reports them.
+//
+// The file is read as a plugin's meta.json is (preflight.ReadFile): a named
+// pipe in its place is refused rather than waited on, and one of more than
+// MaxFileSize bytes is refused unread. viper then parses the bytes read,
+// by the type its name gives.
 func readSettingsFile(path string) (map[string]any, error) {
+	data, err := preflight.ReadFile(path, "a settings file", MaxFileSize)
+	if err != nil {
+		return nil, &Error{Source: path, Err: fmt.Errorf("cannot read settings file: %w", err)}
+	}
 	dec := &captureDecoders{}
 	v := viper.NewWithOptions(viper.WithDecoderRegistry(dec))
-	v.SetConfigFile(path)
-	if err := v.ReadInConfig(); err != nil {
+	v.SetConfigType(strings.TrimPrefix(filepath.Ext(path), "."))
+	if err := v.ReadConfig(bytes.NewReader(data)); err != nil {
 		return nil, &Error{Source: path, Err: fmt.Errorf("cannot read settings file: %w", err)}
 	}
 	return dec.raw, nil
 }
+
+// MaxFileSize is the most bytes a settings file may have: a cap so that a
+// wrong or growing file is never read into memory whole.
+const MaxFileSize = 16 << 20
 
 // captureDecoders is a viper DecoderRegistry that keeps, in raw, what the
 // last decoding produced, before viper lower-cases it. JSON is decoded with
