@@ -205,7 +205,7 @@ func TestMetaFileThatIsNotAMetaFile(t *testing.T) {
 		require.Empty(t, res.StartupError)
 		p := res.plugin(t, "hello")
 		assert.False(t, p.Loaded, "insecure permissions allowed: %s", insecure)
-		assert.Contains(t, p.Reason, meta+" is a named pipe (FIFO), not a regular file", "insecure permissions allowed: %s", insecure)
+		assert.Contains(t, p.Reason, "meta file "+meta+": "+meta+" is a named pipe (FIFO), not a regular file: a meta.json must be a regular file", "insecure permissions allowed: %s", insecure)
 	}
 
 	require.NoError(t, os.Remove(meta))

@@ -36,8 +36,9 @@ type folderLock struct {
 	lock *lock.File
 }
 
-// readLocks reads the opa.lock of every search path that has one, applying
-// the permission rule (checkOpen) to the file it reads, as readMeta does. A
+// readLocks reads the opa.lock of every search path that has one, as
+// readMeta reads a meta.json: without blocking, up to lock.MaxSize bytes,
+// and judged by the permission rule (checkOpen) on the file it reads. A
 // lock that cannot be read or parsed, or that breaks the rule, is an error
 // naming it.
 func readLocks(paths []string, checkOpen func(string) (*os.File, fs.FileInfo, error)) (map[string]*folderLock, error) {
@@ -47,7 +48,7 @@ func readLocks(paths []string, checkOpen func(string) (*os.File, fs.FileInfo, er
 		if _, err := os.Lstat(file); errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
-		data, err := readLockFile(file, checkOpen)
+		data, err := readChecked(file, "an opa.lock", lock.MaxSize, checkOpen)
 		if _, ok := errors.AsType[*trust.Error](err); ok {
 			return nil, fmt.Errorf("opa: lock file %s: %w", file, trustStep(err))
 		}
@@ -61,25 +62,6 @@ func readLocks(paths []string, checkOpen func(string) (*os.File, fs.FileInfo, er
 		out[dir] = &folderLock{file: file, lock: l}
 	}
 	return out, nil
-}
-
-// readLockFile reads an opa.lock without blocking (a named pipe in its
-// place is refused, saying so, as a plugin file is) and without reading
-// more than lock.MaxSize bytes. checkOpen (when not nil) applies the
-// permission rule first, to the descriptor it opens where it can (see
-// readMeta): the lock read is the lock checked.
-func readLockFile(file string, checkOpen func(string) (*os.File, fs.FileInfo, error)) ([]byte, error) {
-	if checkOpen != nil {
-		f, fi, err := checkOpen(file)
-		if err != nil {
-			return nil, err
-		}
-		if f != nil {
-			defer f.Close()
-			return preflight.ReadOpen(f, fi, "an opa.lock", lock.MaxSize)
-		}
-	}
-	return preflight.ReadFile(file, "an opa.lock", lock.MaxSize)
 }
 
 // lockOf returns the lock that governs candidate c, or nil.

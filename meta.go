@@ -24,43 +24,21 @@ type Meta struct {
 
 // readMeta reads a meta.json file. A file that does not exist is an empty
 // Meta; one that cannot be read or parsed is an error naming the file.
-// Before reading one that exists, checkOpen (when not nil) applies the
-// permission rule: a meta.json decides, through the tag filters, which code
-// runs. It returns the file it checked, open, or a nil file for readMeta to
-// open (see trust.Checker.CheckOpen).
+// checkOpen (when not nil) applies the permission rule to the file read
+// (see readChecked): a meta.json decides, through the tag filters, which
+// code runs.
 func readMeta(file string, checkOpen func(string) (*os.File, fs.FileInfo, error)) (Meta, error) {
-	var f *os.File
-	var fi fs.FileInfo
-	if checkOpen != nil {
-		var err error
-		f, fi, err = checkOpen(file)
-		if _, ok := errors.AsType[*trust.Error](err); ok {
-			if _, lerr := os.Lstat(file); errors.Is(lerr, fs.ErrNotExist) {
-				// No meta.json in a directory that fails the rule: the .so
-				// file's own check says so, at its step.
-				return Meta{}, nil
-			}
-			return Meta{}, trustStep(err)
-		}
-		if errors.Is(err, fs.ErrNotExist) {
+	data, err := readChecked(file, "a meta.json", maxMetaSize, checkOpen)
+	if _, ok := errors.AsType[*trust.Error](err); ok {
+		if _, lerr := os.Lstat(file); errors.Is(lerr, fs.ErrNotExist) {
+			// No meta.json in a directory that fails the rule: the .so
+			// file's own check says so, at its step.
 			return Meta{}, nil
 		}
-		if err != nil {
-			return Meta{}, fmt.Errorf("meta file %s: %w", file, err)
-		}
+		return Meta{}, trustStep(err)
 	}
-	var data []byte
-	var err error
-	if f == nil {
-		// Opened without blocking, as a plugin file is: a named pipe in
-		// its place would wait for a writer for ever.
-		data, err = preflight.ReadFile(file, "a meta.json", maxMetaSize)
-		if errors.Is(err, fs.ErrNotExist) {
-			return Meta{}, nil
-		}
-	} else {
-		data, err = preflight.ReadOpen(f, fi, "a meta.json", maxMetaSize)
-		f.Close()
+	if errors.Is(err, fs.ErrNotExist) {
+		return Meta{}, nil
 	}
 	if err != nil {
 		return Meta{}, fmt.Errorf("meta file %s: %w", file, err)
@@ -70,6 +48,33 @@ func readMeta(file string, checkOpen func(string) (*os.File, fs.FileInfo, error)
 		return Meta{}, fmt.Errorf("meta file %s: %w", file, err)
 	}
 	return m, nil
+}
+
+// readChecked reads a file that opa reads whole (a meta.json, an opa.lock)
+// without blocking and without reading more than limit bytes (see
+// preflight.ReadFile; what names the file in a refusal). checkOpen, the
+// pass's permission rule (nil: none, as with
+// PLUGIN_ALLOW_INSECURE_PERMISSIONS), opens the file and judges the open
+// descriptor, so that the bytes read are those of the file judged, even if
+// another file was renamed into its place meanwhile.
+func readChecked(file, what string, limit int64, checkOpen func(string) (*os.File, fs.FileInfo, error)) ([]byte, error) {
+	var f *os.File
+	var fi fs.FileInfo
+	var err error
+	if checkOpen != nil {
+		f, fi, err = checkOpen(file)
+	}
+	if nr, ok := errors.AsType[*preflight.NotRegularError](err); ok {
+		nr.What = what
+	}
+	if err != nil {
+		return nil, err
+	}
+	if f == nil { // no rule, or the rule is off
+		return preflight.ReadFile(file, what, limit)
+	}
+	defer f.Close()
+	return preflight.ReadOpen(f, fi, what, limit)
 }
 
 // maxMetaSize is the most bytes a meta.json may have. One holds tags and a

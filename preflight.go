@@ -258,9 +258,10 @@ func (c Config) permissionChecker() func(path string) error {
 // they found trusted. The second also applies the rule to the open
 // descriptor's FileInfo (see trust.Checker.CheckOpened), so a file swapped
 // in after it was opened is judged by what was opened. The third opens
-// the file and judges it by the open descriptor where it can (see
-// trust.Checker.CheckOpen): a nil file means the caller opens the path
-// itself, as after the first.
+// the file and judges it by the open descriptor (trust.Checker.CheckOpen
+// where it can, else preflight.OpenFile then CheckOpened), and gives the
+// caller that file; with the rule off it gives a nil file, and the caller
+// opens the path itself.
 func (c Config) permissionCheckers() (func(path string) error, func(path string, opened fs.FileInfo) error, func(path string) (*os.File, fs.FileInfo, error)) {
 	if c.AllowInsecurePermissions {
 		return func(string) error { return nil }, func(string, fs.FileInfo) error { return nil },
@@ -271,7 +272,19 @@ func (c Config) permissionCheckers() (func(path string) error, func(path string,
 		func(path string, fi fs.FileInfo) error { return permissionError(path, tc.CheckOpened(path, fi)) },
 		func(path string) (*os.File, fs.FileInfo, error) {
 			f, fi, err := tc.CheckOpen(path)
-			return f, fi, permissionError(path, err)
+			if err != nil || f != nil {
+				return f, fi, permissionError(path, err)
+			}
+			// CheckOpen judged the path (a symlink on it): open it as
+			// a plugin file is opened, and judge what was opened too.
+			if f, fi, err = preflight.OpenFile(path); err != nil {
+				return nil, nil, err // not there, or not a regular file: the caller words it
+			}
+			if err := tc.CheckOpened(path, fi); err != nil {
+				f.Close()
+				return nil, nil, permissionError(path, err)
+			}
+			return f, fi, nil
 		}
 }
 
