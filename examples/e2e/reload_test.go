@@ -126,7 +126,11 @@ func requestLoop(base, path string, max int) (stop func(t *testing.T)) {
 
 // TestWorkerReloadRunsEveryJobOnce: jobs that take a while are running
 // when the worker reloads; the new worker takes the queued ones, the old
-// one finishes its running ones, and every job runs exactly once.
+// one finishes its running ones, and every job runs exactly once. All but
+// the first two jobs wait for a gate that opens once the old worker has
+// stopped taking jobs, so that jobs are still queued then, however long
+// the reload takes: without it, the old worker once ran all 40 before the
+// new one worked ("the new worker ran no job").
 func TestWorkerReloadRunsEveryJobOnce(t *testing.T) {
 	examplesBuilt(t)
 	plugins := t.TempDir()
@@ -139,9 +143,14 @@ func TestWorkerReloadRunsEveryJobOnce(t *testing.T) {
 	w := startChain(t, "worker", env, "-settings", settingsDir(t), "-data", data)
 	w.waitLine(0, workerReady)
 	ran := filepath.Join(t.TempDir(), "ran")
+	gate := filepath.Join(t.TempDir(), "gate")
 	const jobs = 40
 	for i := 1; i <= jobs; i++ {
-		expect(t, h, "POST", fmt.Sprintf("/nap?id=%d&ms=300&file=%s", i, ran), "", http.StatusOK, "")
+		q := fmt.Sprintf("/nap?id=%d&ms=300&file=%s", i, ran)
+		if i > 2 {
+			q += "&gate=" + gate
+		}
+		expect(t, h, "POST", q, "", http.StatusOK, "")
 	}
 	// Reload once some jobs have run: others are running then.
 	waitFile(t, ran, func(b string) bool { return strings.Count(b, "\n") >= 2 })
@@ -155,6 +164,10 @@ func TestWorkerReloadRunsEveryJobOnce(t *testing.T) {
 		t.Fatalf("worker reload: %v", err)
 	}
 	w.waitLine(from, workerReady)
+	w.waitContains(from, "a new worker works: finishing the running jobs")
+	if err := os.WriteFile(gate, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	waitFile(t, ran, func(b string) bool { return strings.Count(b, "\n") >= jobs })
 	w.stop()
 	h.stop()

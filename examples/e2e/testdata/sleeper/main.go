@@ -1,6 +1,7 @@
 // Package main is a test plugin with a slow task, for the worker reload
-// test: POST /nap?id=N&ms=M&file=F queues the task sleeper.nap, which
-// sleeps M milliseconds, then appends "N PID" to F.
+// test: POST /nap?id=N&ms=M&file=F[&gate=G] queues the task sleeper.nap,
+// which sleeps M milliseconds and, given G, waits until the file G exists,
+// then appends "N PID" to F.
 package main
 
 import (
@@ -20,6 +21,7 @@ type napArgs struct {
 	ID   int    `json:"id"`
 	MS   int    `json:"ms"`
 	File string `json:"file"`
+	Gate string `json:"gate,omitempty"`
 }
 
 // Plugin serves POST /nap and runs sleeper.nap.
@@ -32,7 +34,7 @@ func router() chi.Router {
 		ms, _ := strconv.Atoi(req.URL.Query().Get("ms"))
 		enqueue, err := opa.HookFunc[func(context.Context, string, any) error]("enqueue")
 		if err == nil {
-			err = enqueue(req.Context(), "sleeper.nap", napArgs{ID: id, MS: ms, File: req.URL.Query().Get("file")})
+			err = enqueue(req.Context(), "sleeper.nap", napArgs{ID: id, MS: ms, File: req.URL.Query().Get("file"), Gate: req.URL.Query().Get("gate")})
 		}
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
@@ -45,6 +47,18 @@ func router() chi.Router {
 // twice.
 func nap(_ context.Context, a napArgs) error {
 	time.Sleep(time.Duration(a.MS) * time.Millisecond)
+	if a.Gate != "" {
+		deadline := time.Now().Add(2 * time.Minute)
+		for {
+			if _, err := os.Stat(a.Gate); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("job %d: the gate %s did not open within 2 minutes", a.ID, a.Gate)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	f, err := os.OpenFile(a.File, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
 	if err != nil {
 		return err
