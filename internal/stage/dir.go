@@ -184,8 +184,12 @@ type File struct {
 	// Info is what the open descriptor of Source said: its owner, mode and
 	// size are those of the bytes in Path.
 	Info fs.FileInfo
-	// SHA256 is the SHA-256 of the bytes in Path, when it was asked for.
+	// SHA256 is the SHA-256 of the file's bytes, when it was asked for.
 	SHA256 []byte
+	// Holes says that Path, a copy, leaves the file's DWARF sections out
+	// (they read as zeros; see debugSpans): its bytes are the file's
+	// everywhere else, and SHA256 is still the file's.
+	Holes bool
 }
 
 // Stage opens src (see Open) and gives the file to check and to open: a
@@ -227,7 +231,7 @@ func (d *Dir) Stage(src, name string, sum bool) (*File, error) {
 		}
 		return out, nil
 	}
-	if out.Path, out.SHA256, err = d.copy(f, fi, name, sum); err != nil {
+	if out.Path, out.SHA256, out.Holes, err = d.copy(f, fi, name, sum); err != nil {
 		return nil, fmt.Errorf("copying %s: %w", src, err)
 	}
 	out.Copied = true
@@ -253,40 +257,62 @@ func (f *File) Key() (k Key, ok bool) {
 }
 
 // again is a file staged before, staged again by another name (src): the
-// same copy, whose SHA-256 is computed from the copy if it was not yet.
+// same copy, whose SHA-256 is computed if it was not yet: from the copy,
+// or, where the copy has holes, from the file, if it is still the one
+// copied (the same inode, size and modification time).
 func (f *File) again(src string, sum bool) (*File, error) {
 	out := *f
 	out.Source = src
-	if sum && out.SHA256 == nil {
-		c, err := os.Open(f.Path)
-		if err != nil {
-			return nil, err
+	if !sum || out.SHA256 != nil {
+		return &out, nil
+	}
+	var from *os.File
+	var err error
+	if f.Holes {
+		var fi fs.FileInfo
+		if from, fi, err = Open(src); err == nil && !sameFile(f.Info, fi) {
+			from.Close()
+			return nil, fmt.Errorf("%w since it was copied under another name: a deploy that writes into the file? Install plugins by renaming a finished file into place", ErrChanged)
 		}
-		defer c.Close()
-		if out.SHA256, err = sumOf(c); err != nil {
-			return nil, fmt.Errorf("reading %s for its SHA-256: %w", f.Path, err)
-		}
+	} else {
+		from, err = os.Open(f.Path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer from.Close()
+	if out.SHA256, err = sumOf(from); err != nil {
+		return nil, fmt.Errorf("reading %s for its SHA-256: %w", from.Name(), err)
 	}
 	return &out, nil
 }
 
+// sameFile says whether a and b are the same file with the same bytes, as
+// far as stat can tell: the same inode, size and modification time.
+func sameFile(a, b fs.FileInfo) bool {
+	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
+}
+
 // copy writes the bytes of f into a new file in d and returns its path, and
-// their SHA-256 when sum is set. Without sum the kernel copies
-// (copy_file_range, which shares the blocks where the filesystem can).
-func (d *Dir) copy(f *os.File, fi fs.FileInfo, name string, sum bool) (string, []byte, error) {
+// their SHA-256 when sum is set. It leaves f's DWARF sections out, as
+// holes (see debugSpans); the SHA-256 is that of every byte of f. Without
+// sum the kernel copies (copy_file_range, which shares the blocks where
+// the filesystem can).
+func (d *Dir) copy(f *os.File, fi fs.FileInfo, name string, sum bool) (string, []byte, bool, error) {
 	dst, err := d.create(name)
 	if err != nil {
-		return "", nil, err
+		return "", nil, false, err
 	}
 	var h hash.Hash
 	var n int64
+	skip := debugSpans(f, fi.Size())
 	if sum {
 		h = sha256.New()
 		buf := bufpool.Get(copyBuffer)
-		n, err = io.CopyBuffer(onlyWriter{dst}, io.TeeReader(f, h), *buf)
+		n, err = copyHashing(dst, f, fi.Size(), skip, h, *buf)
 		bufpool.Put(buf)
 	} else {
-		n, err = io.Copy(dst, f)
+		n, err = copyExcept(dst, f, fi.Size(), skip)
 	}
 	if cerr := dst.Close(); err == nil {
 		err = cerr
@@ -296,19 +322,13 @@ func (d *Dir) copy(f *os.File, fi fs.FileInfo, name string, sum bool) (string, [
 	}
 	if err != nil {
 		os.Remove(dst.Name())
-		return "", nil, err
+		return "", nil, false, err
 	}
 	if h != nil {
-		return dst.Name(), h.Sum(nil), nil
+		return dst.Name(), h.Sum(nil), len(skip) > 0, nil
 	}
-	return dst.Name(), nil, nil
+	return dst.Name(), nil, len(skip) > 0, nil
 }
-
-// onlyWriter hides a file's ReadFrom, so that io.CopyBuffer uses its
-// buffer (the source is a TeeReader, which copy_file_range cannot serve).
-type onlyWriter struct{ w io.Writer }
-
-func (o onlyWriter) Write(p []byte) (int, error) { return o.w.Write(p) }
 
 // unchanged checks that the n bytes read from f are the whole file as it
 // was opened: the same size, and not written to since (the same

@@ -14,7 +14,9 @@
 // cannot hang the host), and refused unless it is a regular file. Its
 // owner and mode are those of the open descriptor, so a file swapped in
 // after the path was checked is seen for what it is. Its SHA-256 is
-// computed from the same bytes that are copied.
+// computed from the same bytes that are copied. The copy leaves out the
+// file's DWARF sections, which nothing loads or checks (see debugSpans),
+// as holes.
 package stage
 
 import (
