@@ -293,11 +293,11 @@ func sameFile(a, b fs.FileInfo) bool {
 	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
 }
 
-// copy writes the bytes of f into a new file in d and returns its path, and
-// their SHA-256 when sum is set. It leaves f's DWARF sections out, as
-// holes (see debugSpans); the SHA-256 is that of every byte of f. Without
-// sum the kernel copies (copy_file_range, which shares the blocks where
-// the filesystem can).
+// copy writes the bytes of f into a new file in d, but for its DWARF
+// sections, left as holes (see debugSpans), and returns its path, the
+// SHA-256 of every byte of f when sum is set, and whether the copy has
+// holes. Without sum the kernel copies (copy_file_range, which shares the
+// blocks where the filesystem can).
 func (d *Dir) copy(f *os.File, fi fs.FileInfo, name string, sum bool) (string, []byte, bool, error) {
 	dst, err := d.create(name)
 	if err != nil {
@@ -309,10 +309,10 @@ func (d *Dir) copy(f *os.File, fi fs.FileInfo, name string, sum bool) (string, [
 	if sum {
 		h = sha256.New()
 		buf := bufpool.Get(copyBuffer)
-		n, err = copyHashing(dst, f, fi.Size(), skip, h, *buf)
+		n, err = copyExcept(dst, f, fi.Size(), skip, h, *buf)
 		bufpool.Put(buf)
 	} else {
-		n, err = copyExcept(dst, f, fi.Size(), skip)
+		n, err = copyExcept(dst, f, fi.Size(), skip, nil, nil)
 	}
 	if cerr := dst.Close(); err == nil {
 		err = cerr
@@ -324,10 +324,11 @@ func (d *Dir) copy(f *os.File, fi fs.FileInfo, name string, sum bool) (string, [
 		os.Remove(dst.Name())
 		return "", nil, false, err
 	}
+	var sha []byte
 	if h != nil {
-		return dst.Name(), h.Sum(nil), len(skip) > 0, nil
+		sha = h.Sum(nil)
 	}
-	return dst.Name(), nil, len(skip) > 0, nil
+	return dst.Name(), sha, len(skip) > 0, nil
 }
 
 // unchanged checks that the n bytes read from f are the whole file as it

@@ -1,6 +1,7 @@
 package stage
 
 import (
+	"cmp"
 	"debug/elf"
 	"fmt"
 	"io"
@@ -51,7 +52,7 @@ func debugSpans(r io.ReaderAt, size int64) (out []span) {
 		}
 		out = append(out, sp)
 	}
-	slices.SortFunc(out, func(a, b span) int { return int(a.off - b.off) })
+	slices.SortFunc(out, func(a, b span) int { return cmp.Compare(a.off, b.off) })
 	merged := out[:0]
 	for _, sp := range out {
 		if n := len(merged); n > 0 && sp.off <= merged[n-1].end {
@@ -65,76 +66,58 @@ func debugSpans(r io.ReaderAt, size int64) (out []span) {
 
 // copyExcept copies the size bytes of src into dst, except the ranges of
 // skip (sorted, disjoint), which it leaves as holes: dst reads as zeros
-// there and holds no blocks for them. The kernel copies the rest
-// (copy_file_range, through each file's offset). It returns the bytes
-// copied plus those skipped: size, unless src ended early.
-func copyExcept(dst, src *os.File, size int64, skip []span) (int64, error) {
-	var n, pos int64
-	upTo := func(end int64) error {
+// there and holds no blocks for them. With h nil the kernel copies the
+// rest (copy_file_range, through each file's offset) and the holes are
+// not read. Otherwise every byte of src, skipped ones included, goes
+// through h in order, read through buf, so that h sums the whole file. It
+// returns how far it got: size, unless src ended early (ErrChanged).
+func copyExcept(dst, src *os.File, size int64, skip []span, h io.Writer, buf []byte) (int64, error) {
+	var pos int64
+	// to moves pos to end, writing the bytes on the way to dst if write.
+	to := func(end int64, write bool) error {
 		if end <= pos {
 			return nil
 		}
-		if _, err := src.Seek(pos, io.SeekStart); err != nil {
-			return err
-		}
-		if _, err := dst.Seek(pos, io.SeekStart); err != nil {
-			return err
-		}
-		c, err := io.Copy(dst, io.LimitReader(src, end-pos))
-		n += c
-		if err == nil && c != end-pos {
-			err = fmt.Errorf("%w (it ended at byte %d)", ErrChanged, pos+c)
+		c, err := copyPart(dst, src, pos, end-pos, write, h, buf)
+		pos += c
+		if err == nil && pos != end {
+			err = fmt.Errorf("%w (it ended at byte %d)", ErrChanged, pos)
 		}
 		return err
 	}
 	for _, sp := range skip {
-		if err := upTo(sp.off); err != nil {
-			return n, err
+		if err := to(sp.off, true); err != nil {
+			return pos, err
 		}
-		n += sp.end - max(pos, sp.off)
-		pos = max(pos, sp.end)
+		if err := to(sp.end, false); err != nil {
+			return pos, err
+		}
 	}
-	if err := upTo(size); err != nil {
-		return n, err
+	if err := to(size, true); err != nil {
+		return pos, err
 	}
-	return n, dst.Truncate(size)
+	return pos, dst.Truncate(size)
 }
 
-// copyHashing is copyExcept for a copy that is hashed too: every byte of
-// src, skipped ones included, goes through h in order, so h sums the whole
-// file, while only the bytes outside skip are written to dst. It reads
-// through buf.
-func copyHashing(dst, src *os.File, size int64, skip []span, h io.Writer, buf []byte) (int64, error) {
-	var n, pos int64
-	part := func(end int64, write bool) error {
-		if end <= pos {
-			return nil
-		}
-		in := io.NewSectionReader(src, pos, end-pos)
-		var c int64
-		var err error
-		if write {
-			c, err = io.CopyBuffer(io.NewOffsetWriter(dst, pos), io.TeeReader(in, h), buf)
-		} else {
-			c, err = io.CopyBuffer(h, in, buf)
-		}
-		n += c
-		if err == nil && c != end-pos {
-			err = fmt.Errorf("%w (it ended at byte %d)", ErrChanged, pos+c)
-		}
-		pos += c
-		return err
+// copyPart is copyExcept's work on the n bytes at off: copied from src to
+// dst at the same offset if write, and read into h when h is not nil.
+func copyPart(dst, src *os.File, off, n int64, write bool, h io.Writer, buf []byte) (int64, error) {
+	in := io.NewSectionReader(src, off, n)
+	switch {
+	case h != nil && write:
+		return io.CopyBuffer(io.NewOffsetWriter(dst, off), io.TeeReader(in, h), buf)
+	case h != nil:
+		return io.CopyBuffer(h, in, buf)
+	case !write:
+		return n, nil // a hole, not read
 	}
-	for _, sp := range skip {
-		if err := part(sp.off, true); err != nil {
-			return n, err
-		}
-		if err := part(sp.end, false); err != nil {
-			return n, err
-		}
+	// The kernel's copy: io.Copy uses copy_file_range from *os.File (or a
+	// LimitedReader of one) to *os.File, at each file's own offset.
+	if _, err := src.Seek(off, io.SeekStart); err != nil {
+		return 0, err
 	}
-	if err := part(size, true); err != nil {
-		return n, err
+	if _, err := dst.Seek(off, io.SeekStart); err != nil {
+		return 0, err
 	}
-	return n, dst.Truncate(size)
+	return io.Copy(dst, io.LimitReader(src, n))
 }
