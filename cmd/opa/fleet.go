@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -11,13 +10,13 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/opa-stack/opa-go"
+	"github.com/opa-stack/opa-go/internal/preflight"
 )
 
 var fleetCommand = &command{
@@ -72,6 +71,9 @@ const maxFetches = 32
 func runFleet(c *cli, o fleetOptions, urls []string) int {
 	if o.file != "" {
 		more, err := readURLs(o.file)
+		if nr, ok := errors.AsType[*preflight.NotRegularError](err); ok {
+			return c.usageErr("--file %s %s", o.file, nr.Reason())
+		}
 		if err != nil {
 			return c.usageErr("--file %s: %v", o.file, cause(err))
 		}
@@ -108,22 +110,25 @@ func runFleet(c *cli, o fleetOptions, urls []string) int {
 	return exitOK
 }
 
-// readURLs reads one URL a line; blank lines and # comments are skipped.
+// maxURLsSize is the most bytes a --file list of report URLs may have.
+const maxURLsSize = 16 << 20
+
+// readURLs reads one URL a line; blank lines and # comments are skipped. The
+// file is read as opa reads a meta.json: a named pipe is refused, not
+// waited on.
 func readURLs(file string) ([]string, error) {
-	f, err := os.Open(file)
+	b, err := preflight.ReadFile(file, "a list of report URLs", maxURLsSize)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
 	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		line, _, _ := strings.Cut(sc.Text(), "#")
+	for line := range strings.Lines(string(b)) {
+		line, _, _ = strings.Cut(line, "#")
 		if line = strings.TrimSpace(line); line != "" {
 			out = append(out, line)
 		}
 	}
-	return out, sc.Err()
+	return out, nil
 }
 
 // fetchAll reads every instance's report, at most maxFetches at once, each

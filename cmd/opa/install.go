@@ -1,17 +1,17 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/opa-stack/opa-go/internal/pidfile"
 )
 
 // Installing never writes into a file a host may have open: each file is
@@ -149,40 +149,26 @@ func forget(undos []undo) {
 	}
 }
 
-// reloadResult is what a serve process writes to PIDFILE.reload.
-type reloadResult struct {
-	PID   int    `json:"pid"`
-	OK    bool   `json:"ok"`
-	Error string `json:"error,omitempty"`
-}
-
 // reload sends SIGHUP to the process pidFile names and waits, up to
 // timeout, for the outcome it writes to pidFile+".reload". It returns the
 // PID that serves now, or an error saying why the old one serves on.
 func reload(pidFile string, timeout time.Duration) (int, error) {
-	pid, err := readPID(pidFile)
+	r, err := pidfile.Ask(pidFile)
 	if err != nil {
-		return 0, err
-	}
-	before, _ := os.ReadFile(pidFile + ".reload")
-	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
-		return 0, fmt.Errorf("--pidfile %s: cannot signal process %d: %w (is the host running?)", pidFile, pid, err)
+		return 0, fmt.Errorf("--pidfile: %w (is the host running?)", err)
 	}
 	deadline := time.Now().Add(timeout)
 	for {
-		b, err := os.ReadFile(pidFile + ".reload")
-		var r reloadResult
-		if err == nil && string(b) != string(before) && json.Unmarshal(b, &r) == nil && r.PID == pid {
-			if !r.OK {
-				return 0, fmt.Errorf("process %d serves on: %s", pid, strings.TrimPrefix(r.Error, "serve: "))
-			}
+		o, done, err := r.Done()
+		switch {
+		case errors.Is(err, pidfile.ErrExited):
+			return 0, fmt.Errorf("process %d exited without writing the outcome of its reload to %s (is it a host built with package serve?)", r.PID, pidfile.OutcomeFile(pidFile))
+		case done && !o.OK:
+			return 0, fmt.Errorf("process %d serves on: %s", r.PID, strings.TrimPrefix(o.Error, "serve: "))
+		case done:
 			return readPID(pidFile)
-		}
-		if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
-			return 0, fmt.Errorf("process %d exited without writing the outcome of its reload to %s.reload (is it a host built with package serve?)", pid, pidFile)
-		}
-		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("no outcome of the reload of process %d in %s.reload after %s (is it a host built with package serve? --timeout waits longer)", pid, pidFile, timeout)
+		case time.Now().After(deadline):
+			return 0, fmt.Errorf("no outcome of the reload of process %d in %s after %s (is it a host built with package serve? --timeout waits longer)", r.PID, pidfile.OutcomeFile(pidFile), timeout)
 		}
 		// A reload takes a few hundred milliseconds; its outcome is a
 		// small file. Reading it every 2 ms costs little and adds 1 ms on
@@ -194,15 +180,12 @@ func reload(pidFile string, timeout time.Duration) (int, error) {
 // reloadPoll is how often reload reads the outcome file.
 const reloadPoll = 2 * time.Millisecond
 
-// readPID returns the PID a PID file holds.
+// readPID returns the PID a PID file holds; a named pipe or a file that
+// holds more than a PID is refused unread.
 func readPID(pidFile string) (int, error) {
-	b, err := os.ReadFile(pidFile)
+	pid, err := pidfile.Read(pidFile)
 	if err != nil {
-		return 0, fmt.Errorf("--pidfile %s: %w", pidFile, cause(err))
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 {
-		return 0, fmt.Errorf("--pidfile %s: holds %q, not a PID", pidFile, b)
+		return 0, fmt.Errorf("--pidfile: %w", err)
 	}
 	return pid, nil
 }

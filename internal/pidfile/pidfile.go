@@ -1,0 +1,137 @@
+// Package pidfile holds the files through which a host run by package serve
+// and the commands that reload it talk: the PID file, which names the
+// process that serves, and beside it PIDFILE.reload, where that process
+// records the outcome of each reload it tried. serve writes both;
+// serve.Trigger and opa add read them.
+//
+// Every read opens without blocking and reads a bounded number of bytes,
+// so a named pipe or a wrong file given as a PID file is an error that
+// says so, not a hang.
+package pidfile
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/opa-stack/opa-go/internal/preflight"
+)
+
+const (
+	// maxPIDSize is the most bytes a PID file may hold: a PID and a newline.
+	maxPIDSize = 64
+	// maxOutcomeSize is the most bytes PIDFILE.reload may hold: the reason
+	// a reload failed can quote a whole Startup error.
+	maxOutcomeSize = 1 << 20
+)
+
+// Read returns the PID that pidFile holds.
+func Read(pidFile string) (int, error) {
+	b, err := read(pidFile, "a PID file", maxPIDSize)
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("%s holds %q, not a PID", pidFile, b)
+	}
+	return pid, nil
+}
+
+// read reads file whole with preflight.ReadFile, and names the file in
+// each error (an error of open or stat names it already).
+func read(file, what string, limit int64) ([]byte, error) {
+	b, err := preflight.ReadFile(file, what, limit)
+	if err == nil {
+		return b, nil
+	}
+	if _, ok := errors.AsType[*preflight.NotRegularError](err); ok {
+		return nil, err
+	}
+	if _, ok := errors.AsType[*fs.PathError](err); ok {
+		return nil, err
+	}
+	return nil, fmt.Errorf("%s: %w", file, err)
+}
+
+// Outcome is what a process writes to PIDFILE.reload after each reload it
+// tried.
+type Outcome struct {
+	PID     int       `json:"pid"`   // the process that reloaded
+	Started time.Time `json:"start"` // when the reload started
+	OK      bool      `json:"ok"`
+	Error   string    `json:"error,omitempty"` // why it failed; this process serves on
+}
+
+// OutcomeFile is where the outcomes of the reloads of the process pidFile
+// names are written.
+func OutcomeFile(pidFile string) string { return pidFile + ".reload" }
+
+// WriteOutcome records o beside pidFile, atomically: a reader finds the
+// outcome before it or o, never part of o.
+func WriteOutcome(pidFile string, o Outcome) error {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return err
+	}
+	dst := OutcomeFile(pidFile)
+	tmp := dst + ".tmp" + strconv.Itoa(os.Getpid())
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, dst); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// ErrExited means the process asked to reload exited without writing an
+// outcome.
+var ErrExited = errors.New("exited without writing the outcome of its reload")
+
+// Reload is one reload asked of the process a PID file names: Ask sends
+// it SIGHUP; Done then tells whether that process has written the outcome.
+type Reload struct {
+	pidFile string
+	// PID is the process asked to reload.
+	PID    int
+	before []byte // PIDFILE.reload before the signal: an older outcome
+}
+
+// Ask reads the PID that pidFile names and sends that process SIGHUP. An
+// error reading the PID file is Read's; one of the signal wraps the
+// syscall's error (syscall.ESRCH: no such process).
+func Ask(pidFile string) (*Reload, error) {
+	pid, err := Read(pidFile)
+	if err != nil {
+		return nil, err
+	}
+	r := &Reload{pidFile: pidFile, PID: pid}
+	r.before, _ = read(OutcomeFile(pidFile), "a reload outcome", maxOutcomeSize)
+	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
+		return nil, fmt.Errorf("cannot signal process %d, which %s names: %w", pid, pidFile, err)
+	}
+	return r, nil
+}
+
+// Done reads PIDFILE.reload once. It returns the outcome and true once the
+// process has written the outcome of this reload; false while it has
+// not, or ErrExited if the process is gone without writing one.
+func (r *Reload) Done() (Outcome, bool, error) {
+	b, err := read(OutcomeFile(r.pidFile), "a reload outcome", maxOutcomeSize)
+	var o Outcome
+	if err == nil && string(b) != string(r.before) && json.Unmarshal(b, &o) == nil && o.PID == r.PID {
+		return o, true, nil
+	}
+	if errors.Is(syscall.Kill(r.PID, 0), syscall.ESRCH) {
+		return Outcome{}, false, ErrExited
+	}
+	return Outcome{}, false, nil
+}
