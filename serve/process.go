@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strconv"
@@ -18,12 +19,19 @@ import (
 	"time"
 
 	"github.com/cloudflare/tableflip"
+
+	"github.com/opa-stack/opa-go/internal/pidfile"
+	"github.com/opa-stack/opa-go/internal/preflight"
 )
 
 // reasonEnv names the environment variable through which a process tells
 // the new process it starts where to write why it failed (Fail). It is not
 // an OPA_ variable: opa's settings never see it.
 const reasonEnv = "OPASERVE_REASON_FILE"
+
+// maxReason is the most of a new process's reason for failing that a
+// reload reads (a Startup error naming many plugins is a few kilobytes).
+const maxReason = 1 << 20
 
 // ErrReloading is returned by Reload while another reload runs.
 var ErrReloading = errors.New("serve: a reload is already running")
@@ -317,21 +325,22 @@ func (p *Process) reload(ctx context.Context) (int, error) {
 	if err := p.upg.WaitForParent(ctx); err != nil && ctx.Err() != nil {
 		return 0, fmt.Errorf("serve: reload: the process this one replaced has not exited yet: %w", err)
 	}
-	f, err := os.CreateTemp("", "opa-serve-reason-")
+	// The new process writes why it failed (Fail) and its PID (Ready) into
+	// a directory only this user can enter: names in a shared /tmp could be
+	// taken first by another user, as a named pipe or a symbolic link.
+	dir, err := os.MkdirTemp("", "opa-serve-reload-")
 	if err != nil {
 		return 0, fmt.Errorf("serve: reload: %w", err)
 	}
-	_ = f.Close()
-	defer os.Remove(f.Name())
-	defer os.Remove(f.Name() + ".pid")
+	defer os.RemoveAll(dir)
+	reasonFile := filepath.Join(dir, "reason")
 	p.envMu.Lock()
-	_ = os.Setenv(reasonEnv, f.Name())
+	_ = os.Setenv(reasonEnv, reasonFile)
 	err = p.upgrade(ctx)
 	_ = os.Unsetenv(reasonEnv)
 	p.envMu.Unlock()
 	if err == nil {
-		b, _ := os.ReadFile(f.Name() + ".pid")
-		pid, _ := strconv.Atoi(string(b))
+		pid, _ := pidfile.Read(reasonFile + ".pid")
 		return pid, nil
 	}
 	// tableflip's startChild leaves the parent's copies of the two pipes
@@ -340,7 +349,7 @@ func (p *Process) reload(ctx context.Context) (int, error) {
 	// which an idle process may not run for minutes. Collect now, so that
 	// their finalizers close them.
 	runtime.GC()
-	if reason, _ := os.ReadFile(f.Name()); len(reason) > 0 {
+	if reason, _ := preflight.ReadFile(reasonFile, "a reload's reason", maxReason); len(reason) > 0 {
 		return 0, &ReloadError{Reason: string(reason), Err: err}
 	}
 	if strings.Contains(err.Error(), "timed out") {

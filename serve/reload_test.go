@@ -136,6 +136,12 @@ func TestBadReloadKeepsServing(t *testing.T) {
 	if !strings.Contains(out, fmt.Sprintf("reload outcome=ok pid=%d\n", first)) {
 		t.Errorf("OnReload did not say ok in process %d:\n%s", first, out)
 	}
+	// Each new process wrote why it failed, and its PID, into a directory
+	// of the old process's own, not into the shared temporary directory,
+	// where another user could have made the names first.
+	if n, private := strings.Count(out, "reason dir mode="), strings.Count(out, "reason dir mode=-rwx------ "); n != 5 || private != n {
+		t.Errorf("%d new processes wrote their reason into a private directory (mode -rwx------), want all 5:\n%s", private, out)
+	}
 }
 
 // TestCopyOverALoadedPluginThenReload is the deploy by hand that used to

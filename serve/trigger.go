@@ -20,7 +20,11 @@ func (p *Process) writeResult(start time.Time, err error) {
 	if err != nil {
 		o.Error = err.Error()
 	}
-	_ = pidfile.WriteOutcome(p.cfg.PIDFile, o)
+	if err := pidfile.WriteOutcome(p.cfg.PIDFile, o); err != nil {
+		// Trigger and opa add then learn the outcome from the PID file
+		// alone (see pidfile.Reload.Done).
+		p.log.Error("serve: cannot write the reload's outcome", "file", pidfile.OutcomeFile(p.cfg.PIDFile), "error", err)
+	}
 }
 
 // ReadPID returns the PID that a PID file holds. A file that is not a
@@ -60,6 +64,8 @@ func Trigger(ctx context.Context, pidFile string) (int, error) {
 		switch {
 		case errors.Is(err, pidfile.ErrExited):
 			return 0, fmt.Errorf("serve: process %d exited without reporting a reload", r.PID)
+		case err != nil:
+			return 0, fmt.Errorf("serve: the outcome of the reload of process %d: %w", r.PID, err)
 		case !done:
 			continue
 		case !o.OK:

@@ -82,14 +82,14 @@ func WriteOutcome(pidFile string, o Outcome) error {
 	}
 	dst := OutcomeFile(pidFile)
 	tmp := dst + ".tmp" + strconv.Itoa(os.Getpid())
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
+	err = os.WriteFile(tmp, append(b, '\n'), 0o644)
+	if err == nil {
+		err = os.Rename(tmp, dst)
 	}
-	if err := os.Rename(tmp, dst); err != nil {
+	if err != nil {
 		os.Remove(tmp)
-		return err
 	}
-	return nil
+	return err
 }
 
 // ErrExited means the process asked to reload exited without writing an
@@ -107,31 +107,63 @@ type Reload struct {
 
 // Ask reads the PID that pidFile names and sends that process SIGHUP. An
 // error reading the PID file is Read's; one of the signal wraps the
-// syscall's error (syscall.ESRCH: no such process).
+// syscall's error (syscall.ESRCH: no such process). An outcome file that
+// is there but cannot be read is an error before any signal.
 func Ask(pidFile string) (*Reload, error) {
-	pid, err := Read(pidFile)
+	pid, err := Check(pidFile)
 	if err != nil {
 		return nil, err
 	}
-	r := &Reload{pidFile: pidFile, PID: pid}
-	r.before, _ = read(OutcomeFile(pidFile), "a reload outcome", maxOutcomeSize)
+	before, _ := readOutcome(pidFile) // Check read it
 	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 		return nil, fmt.Errorf("cannot signal process %d, which %s names: %w", pid, pidFile, err)
 	}
-	return r, nil
+	return &Reload{pidFile: pidFile, PID: pid, before: before}, nil
+}
+
+// Check reads pidFile and the outcome file beside it as Ask does, without
+// sending a signal: a command checks them before it changes anything.
+func Check(pidFile string) (int, error) {
+	pid, err := Read(pidFile)
+	if err != nil {
+		return 0, err
+	}
+	if _, err := readOutcome(pidFile); err != nil {
+		return 0, err
+	}
+	return pid, nil
+}
+
+// readOutcome reads PIDFILE.reload: nil and no error when there is none.
+func readOutcome(pidFile string) ([]byte, error) {
+	b, err := read(OutcomeFile(pidFile), "a reload outcome", maxOutcomeSize)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
 }
 
 // Done reads PIDFILE.reload once. It returns the outcome and true once the
-// process has written the outcome of this reload; false while it has
-// not, or ErrExited if the process is gone without writing one.
+// process has written the outcome of this reload, and false while it has
+// not. When the process is gone without an outcome, the PID file says
+// what became of the reload: naming another process that runs, the reload
+// worked (the old process could not write its outcome) and Done returns
+// an outcome that says OK; otherwise ErrExited. An outcome file that
+// cannot be read is an error.
 func (r *Reload) Done() (Outcome, bool, error) {
-	b, err := read(OutcomeFile(r.pidFile), "a reload outcome", maxOutcomeSize)
+	b, err := readOutcome(r.pidFile)
+	if err != nil {
+		return Outcome{}, false, err
+	}
 	var o Outcome
-	if err == nil && string(b) != string(r.before) && json.Unmarshal(b, &o) == nil && o.PID == r.PID {
+	if b != nil && string(b) != string(r.before) && json.Unmarshal(b, &o) == nil && o.PID == r.PID {
 		return o, true, nil
 	}
-	if errors.Is(syscall.Kill(r.PID, 0), syscall.ESRCH) {
-		return Outcome{}, false, ErrExited
+	if !errors.Is(syscall.Kill(r.PID, 0), syscall.ESRCH) {
+		return Outcome{}, false, nil
 	}
-	return Outcome{}, false, nil
+	if pid, err := Read(r.pidFile); err == nil && pid != r.PID && syscall.Kill(pid, 0) == nil {
+		return Outcome{PID: r.PID, OK: true}, true, nil
+	}
+	return Outcome{}, false, ErrExited
 }

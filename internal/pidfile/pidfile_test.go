@@ -67,25 +67,24 @@ func TestReadRefusesANamedPipe(t *testing.T) {
 		t.Fatal("reading a named pipe as a PID file still waits after 30 s")
 	}
 
-	// The outcome file is read the same way: Ask and Done do not wait on a
-	// named pipe in its place either.
+	// The outcome file is read the same way: Ask refuses a named pipe in
+	// its place at once, before it signals the process.
 	pidFile := filepath.Join(t.TempDir(), "host.pid")
 	child := startIgnoringHUP(t)
 	require.NoError(t, os.WriteFile(pidFile, []byte(strconv.Itoa(child.Process.Pid)), 0o644))
 	require.NoError(t, syscall.Mkfifo(pidfile.OutcomeFile(pidFile), 0o644))
 	go func() {
-		r, err := pidfile.Ask(pidFile)
-		if err == nil {
-			_, _, err = r.Done()
-		}
+		_, err := pidfile.Ask(pidFile)
 		done <- err
 	}()
 	select {
 	case err := <-done:
-		assert.NoError(t, err, "no outcome yet: not done, no error")
+		assert.EqualError(t, err, pidfile.OutcomeFile(pidFile)+" is a named pipe (FIFO), not a regular file: a reload outcome must be a regular file")
 	case <-time.After(30 * time.Second):
-		t.Fatal("Ask or Done still waits on a named pipe as the outcome file after 30 s")
+		t.Fatal("Ask still waits on a named pipe as the outcome file after 30 s")
 	}
+	_, err := pidfile.Check(pidFile)
+	assert.ErrorContains(t, err, "is a named pipe (FIFO)", "Check reads the outcome file too")
 }
 
 // startIgnoringHUP starts a process that ignores SIGHUP, as a host that
@@ -166,4 +165,45 @@ func TestAskAProcessThatIsGone(t *testing.T) {
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, syscall.ESRCH), "%v", err)
 	assert.Contains(t, err.Error(), "cannot signal process "+strconv.Itoa(gone.Process.Pid)+", which "+pidFile+" names")
+}
+
+// A process that handed over but could not write its outcome (a full
+// disk) is gone when Done looks; the PID file then names the new process,
+// which runs: the reload worked.
+func TestDoneReadsThePIDFileWhenTheOutcomeIsMissing(t *testing.T) {
+	pidFile := filepath.Join(t.TempDir(), "host.pid")
+	old := startIgnoringHUP(t)
+	require.NoError(t, os.WriteFile(pidFile, []byte(strconv.Itoa(old.Process.Pid)), 0o644))
+	r, err := pidfile.Ask(pidFile)
+	require.NoError(t, err)
+
+	successor := startIgnoringHUP(t)
+	require.NoError(t, os.WriteFile(pidFile, []byte(strconv.Itoa(successor.Process.Pid)), 0o644))
+	require.NoError(t, old.Process.Kill())
+	_ = old.Wait()
+	o, done, err := r.Done()
+	require.NoError(t, err)
+	assert.True(t, done)
+	assert.True(t, o.OK)
+	assert.Equal(t, old.Process.Pid, o.PID)
+
+	// The PID file names a process that is gone too: the reload failed.
+	require.NoError(t, successor.Process.Kill())
+	_ = successor.Wait()
+	_, done, err = r.Done()
+	assert.False(t, done)
+	assert.ErrorIs(t, err, pidfile.ErrExited)
+}
+
+func TestWriteOutcomeThatFailsLeavesNoFile(t *testing.T) {
+	dir := t.TempDir()
+	pidFile := filepath.Join(dir, "host.pid")
+	require.NoError(t, os.Mkdir(pidfile.OutcomeFile(pidFile), 0o755)) // a directory in its place
+	require.NoError(t, os.WriteFile(filepath.Join(pidfile.OutcomeFile(pidFile), "x"), nil, 0o644))
+	err := pidfile.WriteOutcome(pidFile, pidfile.Outcome{PID: 1, OK: true})
+	require.Error(t, err)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "only the directory that was there: no temporary file is left")
+	assert.Equal(t, "host.pid.reload", entries[0].Name())
 }

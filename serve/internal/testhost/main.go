@@ -27,6 +27,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"syscall"
 	"time"
@@ -42,6 +43,14 @@ func main() {
 	readyTimeout := flag.Duration("ready-timeout", 0, "serve.Config.ReadyTimeout (0: its default)")
 	onReloadDelay := flag.Duration("on-reload-delay", 0, "how long OnReload takes (a slow hook, after the outcome is written)")
 	flag.Parse()
+	if f := os.Getenv("OPASERVE_REASON_FILE"); f != "" { // started by a reload
+		// Who else may write where this process says why it failed: the
+		// tests want the parent's own directory (serve.New unsets the
+		// variable, so this is read first).
+		if st, err := os.Stat(filepath.Dir(f)); err == nil {
+			fmt.Printf("reason dir mode=%v pid=%d\n", st.Mode().Perm(), os.Getpid())
+		}
+	}
 	proc, err := serve.New(serve.Config{PIDFile: *pidFile, ReadyTimeout: *readyTimeout, OnReload: func(outcome string, _ error) {
 		fmt.Printf("reload outcome=%s pid=%d\n", outcome, os.Getpid())
 		time.Sleep(*onReloadDelay)
