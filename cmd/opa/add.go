@@ -18,7 +18,7 @@ import (
 var addCommand = &command{
 	name:    "add",
 	summary: "build, check and install plugins into a plugin directory, and reload the host",
-	usage:   "add --host BINARY [--path DIR] [--pidfile FILE] [--lock] [--no-downgrade] TARGET...",
+	usage:   "add --host BINARY [--path DIR] [--pidfile FILE] [--timeout D] [--lock] [--no-downgrade] TARGET...",
 	help: `Installs plugins into the plugin directory DIR, and into the running host
 when --pidfile is given. Each TARGET is a directory holding a plugin's
 module or package (built as opa build does, in its own module), a
@@ -234,11 +234,14 @@ func runAdd(c *cli, o deployOptions, targets []string) int {
 		if err != nil {
 			return fail(err)
 		}
+		// Each change is undoable from the moment its file is kept: an
+		// install can fail after its rename (the directory's sync).
 		for _, m := range metas {
 			u, err := keep(m.to)
 			if err != nil {
 				return fail(err)
 			}
+			undos = append(undos, u)
 			temp, err := copyTemp(m.from, filepath.Dir(m.to), filepath.Base(m.to), 0o644)
 			if err != nil {
 				return fail(err)
@@ -247,16 +250,15 @@ func runAdd(c *cli, o deployOptions, targets []string) int {
 				os.Remove(temp)
 				return fail(err)
 			}
-			undos = append(undos, u)
 		}
 		u, err := keep(p.file)
 		if err != nil {
 			return fail(err)
 		}
+		undos = append(undos, u)
 		if err := installFile(p.temp, p.file); err != nil {
 			return fail(err)
 		}
-		undos = append(undos, u)
 		p.temp = ""
 		fmt.Fprintf(c.stdout, "%s: installed\n", p.file)
 	}

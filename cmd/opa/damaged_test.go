@@ -57,35 +57,3 @@ func TestCheckOtherFiles(t *testing.T) {
 	assert.NotZero(t, res.code, res.stderr)
 	assert.Contains(t, res.stderr, "lock file "+lockFile+": "+lockFile+" is a named pipe (FIFO), not a regular file: an opa.lock must be a regular file")
 }
-
-// A named pipe given as --pidfile or as fleet's --file is refused at once,
-// before anything is installed or removed: reading it as a file waited
-// for a writer for ever.
-func TestOperatorFilesThatAreNotFiles(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("no FIFOs here")
-	}
-	dir := t.TempDir()
-	plugins := filepath.Join(dir, "plugins")
-	require.NoError(t, os.Mkdir(plugins, 0o755))
-	require.NoError(t, os.WriteFile(filepath.Join(plugins, "hello.so"), []byte("not really a plugin"), 0o644))
-	fifo := filepath.Join(dir, "host.pid")
-	require.NoError(t, syscall.Mkfifo(fifo, 0o644))
-
-	res := runOpa(t, dir, nil, "remove", "--path", plugins, "--pidfile", fifo, "hello")
-	assert.Equal(t, 2, res.code, res.stderr)
-	assert.Contains(t, res.stderr, "opa remove: --pidfile: "+fifo+" is a named pipe (FIFO), not a regular file: a PID file must be a regular file")
-	assert.FileExists(t, filepath.Join(plugins, "hello.so"), "nothing is removed")
-
-	res = runOpa(t, dir, nil, "fleet", "--file", fifo)
-	assert.Equal(t, 2, res.code, res.stderr)
-	assert.Contains(t, res.stderr, "opa fleet: --file "+fifo+" is a named pipe (FIFO), not a regular file: a list of report URLs must be a regular file")
-}
-
-func TestReadURLs(t *testing.T) {
-	file := filepath.Join(t.TempDir(), "fleet.txt")
-	require.NoError(t, os.WriteFile(file, []byte("# the fleet\nhttp://a:8080/opa/report\n\n  http://b:8080/opa/report  # b\nhttp://c/opa/report"), 0o644))
-	urls, err := readURLs(file)
-	require.NoError(t, err)
-	assert.Equal(t, []string{"http://a:8080/opa/report", "http://b:8080/opa/report", "http://c/opa/report"}, urls)
-}

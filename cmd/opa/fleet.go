@@ -86,7 +86,12 @@ func runFleet(c *cli, o fleetOptions, urls []string) int {
 	for _, h := range o.headers {
 		name, value, ok := strings.Cut(h, ":")
 		if !ok || strings.TrimSpace(name) == "" {
-			return c.usageErr("--header %q: want 'NAME: VALUE'", strings.SplitN(h, ":", 2)[0])
+			// Without a colon the whole flag may be a secret
+			// ("Authorization Bearer TOKEN"): show its first word only.
+			if !ok {
+				name, _, _ = strings.Cut(strings.TrimSpace(h), " ")
+			}
+			return c.usageErr("--header %q...: want 'NAME: VALUE' (the value is not shown)", name)
 		}
 		header.Add(strings.TrimSpace(name), strings.TrimSpace(value))
 	}
@@ -176,13 +181,30 @@ func fetchReport(client *http.Client, reportURL string, header http.Header, time
 		}
 		return rep, fmt.Errorf("answered %s%s (is it the host's report URL, e.g. /opa/report?)", resp.Status, why)
 	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<20)).Decode(&rep); err != nil {
-		return rep, fmt.Errorf("not a report: %w", err)
+	if err := decodeReport(resp.Body, &rep, maxReportSize); err != nil {
+		return rep, err
 	}
 	if rep.Fingerprint == nil {
 		return rep, errors.New("its report has no fingerprint: the host was built with an opa-go before fingerprints, or has not started; rebuild it with this opa-go")
 	}
 	return rep, nil
+}
+
+// maxReportSize is the most of an answer opa reads as a host's report: a
+// report of thousands of plugins is a few megabytes.
+const maxReportSize = 64 << 20
+
+// decodeReport decodes a host's report from r, reading at most limit
+// bytes of it (maxReportSize).
+func decodeReport(r io.Reader, rep *opa.Report, limit int64) error {
+	lr := &io.LimitedReader{R: r, N: limit}
+	if err := json.NewDecoder(lr).Decode(rep); err != nil {
+		if lr.N == 0 {
+			return fmt.Errorf("not a report: it is more than %d bytes", limit)
+		}
+		return fmt.Errorf("not a report: %w", err)
+	}
+	return nil
 }
 
 // compareFleet prints the instances grouped by fingerprint, then each

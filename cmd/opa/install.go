@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/opa-stack/opa-go/internal/pidfile"
+	"github.com/opa-stack/opa-go/internal/preflight"
 )
 
 // Installing never writes into a file a host may have open: each file is
@@ -76,9 +77,11 @@ func syncDir(dir string) error {
 }
 
 // copyTemp copies src to a hidden file in dir named after name, for
-// installFile, and returns its path.
+// installFile, and returns its path. src must be a regular file (a named
+// pipe or a device is refused, never read) and is copied to the size it
+// had when opened.
 func copyTemp(src, dir, name string, mode fs.FileMode) (string, error) {
-	in, err := os.Open(src)
+	in, fi, err := preflight.OpenFile(src)
 	if err != nil {
 		return "", err
 	}
@@ -88,7 +91,10 @@ func copyTemp(src, dir, name string, mode fs.FileMode) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	_, err = io.Copy(out, in)
+	_, err = io.CopyN(out, in, fi.Size())
+	if errors.Is(err, io.EOF) {
+		err = fmt.Errorf("it shrank while it was copied (%d bytes when opened)", fi.Size())
+	}
 	if cerr := out.Close(); err == nil {
 		err = cerr
 	}
@@ -132,8 +138,12 @@ func restore(undos []undo) error {
 			if errors.Is(err, fs.ErrNotExist) {
 				err = nil
 			}
-		} else {
-			err = os.Rename(u.backup, u.file)
+		} else if err = os.Rename(u.backup, u.file); err == nil {
+			// A file not yet replaced is its backup's own inode, and a
+			// rename onto the same file does nothing: drop the link.
+			if rerr := os.Remove(u.backup); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+				err = rerr
+			}
 		}
 		errs = append(errs, err)
 	}
@@ -154,8 +164,11 @@ func forget(undos []undo) {
 // PID that serves now, or an error saying why the old one serves on.
 func reload(pidFile string, timeout time.Duration) (int, error) {
 	r, err := pidfile.Ask(pidFile)
-	if err != nil {
+	if errors.Is(err, syscall.ESRCH) {
 		return 0, fmt.Errorf("--pidfile: %w (is the host running?)", err)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("--pidfile: %w", err)
 	}
 	deadline := time.Now().Add(timeout)
 	for {
@@ -163,6 +176,8 @@ func reload(pidFile string, timeout time.Duration) (int, error) {
 		switch {
 		case errors.Is(err, pidfile.ErrExited):
 			return 0, fmt.Errorf("process %d exited without writing the outcome of its reload to %s (is it a host built with package serve?)", r.PID, pidfile.OutcomeFile(pidFile))
+		case err != nil:
+			return 0, fmt.Errorf("cannot read the outcome of the reload of process %d: %w", r.PID, err)
 		case done && !o.OK:
 			return 0, fmt.Errorf("process %d serves on: %s", r.PID, strings.TrimPrefix(o.Error, "serve: "))
 		case done:
@@ -181,9 +196,10 @@ func reload(pidFile string, timeout time.Duration) (int, error) {
 const reloadPoll = 2 * time.Millisecond
 
 // readPID returns the PID a PID file holds; a named pipe or a file that
-// holds more than a PID is refused unread.
+// holds more than a PID is refused unread, as is an outcome file beside
+// it (PIDFILE.reload) that cannot be read.
 func readPID(pidFile string) (int, error) {
-	pid, err := pidfile.Read(pidFile)
+	pid, err := pidfile.Check(pidFile)
 	if err != nil {
 		return 0, fmt.Errorf("--pidfile: %w", err)
 	}

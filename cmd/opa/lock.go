@@ -189,6 +189,7 @@ func writeLock(dir string, f *lock.File) error {
 	file := filepath.Join(dir, lock.FileName)
 	temp := filepath.Join(dir, "."+lock.FileName+".tmp")
 	if err := os.WriteFile(temp, f.Marshal(), 0o644); err != nil {
+		os.Remove(temp) // a part written before the disk filled up
 		return fmt.Errorf("writing %s: %w", file, err)
 	}
 	if err := installFile(temp, file); err != nil {

@@ -260,9 +260,14 @@ func trimpath(info *debug.BuildInfo) bool {
 	return settingsOf(info)["-trimpath"] == "true"
 }
 
-// copyIfExists copies src to dst; a missing src is no error.
+// maxModFileSize is the most bytes of a go.mod or go.sum opa copies: a
+// go.sum of a large module graph is a few megabytes.
+const maxModFileSize = 64 << 20
+
+// copyIfExists copies src (the plugin's go.mod or go.sum) to dst; a
+// missing src is no error, a named pipe is refused, never waited on.
 func copyIfExists(src, dst string) error {
-	b, err := os.ReadFile(src)
+	b, err := preflight.ReadFile(src, "a "+filepath.Base(src), maxModFileSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -19,14 +18,14 @@ import (
 var removeCommand = &command{
 	name:    "remove",
 	summary: "remove installed plugins from a plugin directory, and reload the host",
-	usage:   "remove [--path DIR] [--pidfile FILE] [--report URL] NAME...",
+	usage:   "remove [--host BINARY] [--path DIR] [--pidfile FILE] [--timeout D] [--report URL] NAME...",
 	help: `Removes the plugins NAME from the plugin directory DIR: NAME.so and
 NAME-meta.json, or the directory plugin NAME/. Each is renamed to a hidden
 name first, so a running host never sees a partial directory.
 
 Which hooks a plugin defines and provides is known only once it is loaded:
 with --report (the running host's report as JSON, e.g.
-http://127.0.0.1:8080/opa/report), opa first says which plugins that still
+http://127.0.0.1:8081/opa/report), opa first says which plugins that still
 load would lose a hook they require, and refuses. Without it, the reload
 is what finds out: the new process fails, the old one serves on.
 
@@ -43,7 +42,7 @@ path.
 Exit status: 0 removed (and reloaded), 1 refused, failed, or the host did
 not take the new set, 2 a usage error (a NAME that is not installed).`,
 	examples: `  opa remove --path /data/opa/plugins --pidfile /run/myhost.pid myplugin
-  opa remove --path ./build/plugins --report http://127.0.0.1:8080/opa/report hello`,
+  opa remove --path ./build/plugins --report http://127.0.0.1:8081/opa/report hello`,
 	flags: func(fs *flag.FlagSet) func(*cli, []string) int {
 		var o deployOptions
 		o.define(fs)
@@ -155,8 +154,8 @@ func lostHooks(url string, removed []string) ([]string, error) {
 		return nil, fmt.Errorf("%s (is it the host's /opa/report?)", resp.Status)
 	}
 	var rep opa.Report
-	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
-		return nil, fmt.Errorf("not a report: %v", err)
+	if err := decodeReport(resp.Body, &rep, maxReportSize); err != nil {
+		return nil, err
 	}
 	var out []string
 	for _, h := range rep.Hooks {
