@@ -103,9 +103,10 @@ type Histogram struct {
 // Quantile estimates the q-quantile (0 < q < 1) in seconds, by linear
 // interpolation inside the bucket it falls in, as Prometheus's
 // histogram_quantile does; the last bound for the top bucket, and NaN for
-// an empty histogram.
+// an empty histogram or one whose Counts do not fit its Bounds (one more
+// count than bounds, and at least one bound).
 func (h Histogram) Quantile(q float64) float64 {
-	if h.Count == 0 || len(h.Counts) != len(h.Bounds)+1 {
+	if h.Count == 0 || len(h.Bounds) == 0 || len(h.Counts) != len(h.Bounds)+1 {
 		return math.NaN()
 	}
 	rank := q * float64(h.Count)

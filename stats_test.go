@@ -2,6 +2,7 @@ package opa_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"math"
@@ -241,4 +242,12 @@ func TestHistogramQuantile(t *testing.T) {
 	over := opa.Histogram{Bounds: []float64{1}, Counts: []uint64{0, 5}, Count: 5}
 	assert.Equal(t, 1.0, over.Quantile(0.99), "above the last bound: the last bound")
 	assert.True(t, math.IsNaN(opa.Histogram{}.Quantile(0.5)), "empty: NaN")
+
+	// A histogram decoded from JSON is whatever the JSON said: one with
+	// counts and no bounds, or counts that do not fit its bounds, is NaN,
+	// not a panic.
+	var decoded opa.Histogram
+	require.NoError(t, json.Unmarshal([]byte(`{"bounds": [], "counts": [3], "count": 3}`), &decoded))
+	assert.True(t, math.IsNaN(decoded.Quantile(0.5)), "no bounds: NaN")
+	assert.True(t, math.IsNaN(opa.Histogram{Bounds: []float64{1}, Counts: []uint64{3}, Count: 3}.Quantile(0.5)), "too few counts: NaN")
 }

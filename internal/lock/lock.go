@@ -12,6 +12,7 @@ package lock
 
 import (
 	"bytes"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -123,7 +124,8 @@ func Parse(data []byte) (*File, error) {
 		return nil, fmt.Errorf("lock_version is %d, this host reads version %d: write it with the opa command of this opa-go version (opa lock DIR)", f.LockVersion, Version)
 	}
 	seen := map[string]bool{}
-	for i, e := range f.Plugins {
+	for i := range f.Plugins {
+		e := &f.Plugins[i]
 		if e.Name == "" {
 			return nil, fmt.Errorf("plugin %d has no name: write the lock with opa lock DIR", i+1)
 		}
@@ -134,9 +136,11 @@ func Parse(data []byte) (*File, error) {
 		if e.File != e.Name+".so" && e.File != path.Join(e.Name, "plugin.so") {
 			return nil, fmt.Errorf("plugin %s: file %q, want %q or %q", e.Name, e.File, e.Name+".so", e.Name+"/plugin.so")
 		}
-		if _, err := preflight.ParsePin(e.SHA256); err != nil {
+		sum, err := preflight.ParsePin(e.SHA256)
+		if err != nil {
 			return nil, fmt.Errorf("plugin %s: sha256 %w: write the lock with opa lock DIR", e.Name, err)
 		}
+		e.SHA256 = hex.EncodeToString(sum) // as written: lower case, no spaces
 	}
 	return &f, nil
 }

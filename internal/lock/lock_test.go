@@ -59,3 +59,15 @@ func TestLockRoundTrip(t *testing.T) {
 		})
 	}
 }
+
+// A sum written by hand with spaces or in upper case is read as the sum it
+// is (ParsePin's rule, which the checks of a pin follow too), so that the
+// host's comparison with the file does not see a mismatch.
+func TestParseNormalisesTheSum(t *testing.T) {
+	sum := strings.Repeat("ab", 32)
+	f, err := Parse([]byte(`{"lock_version": 1, "plugins": [{"name": "a", "file": "a.so", "sha256": " ` + strings.ToUpper(sum) + ` "}]}`))
+	require.NoError(t, err)
+	e, ok := f.Find("a")
+	require.True(t, ok)
+	assert.Equal(t, sum, e.SHA256)
+}

@@ -8,13 +8,24 @@ import (
 
 // GoBuildID returns the Go build ID of an ELF binary (what go tool buildid
 // prints), read from its .note.go.buildid section, or "" when it has none
-// or cannot be read. It reads a few hundred bytes, not the file.
-func GoBuildID(file string) string {
-	f, err := elf.Open(file)
+// or cannot be read. It reads a few hundred bytes, not the file. A path
+// that is not a regular file (a named pipe) gives "" without blocking, and
+// a damaged file "" without a panic.
+func GoBuildID(file string) (id string) {
+	r, _, err := OpenFile(file)
 	if err != nil {
 		return ""
 	}
-	defer f.Close()
+	defer r.Close()
+	defer func() {
+		if recover() != nil { // debug/elf on a damaged file
+			id = ""
+		}
+	}()
+	f, err := elf.NewFile(r)
+	if err != nil {
+		return ""
+	}
 	s := f.Section(".note.go.buildid")
 	if s == nil || s.Size > 4096 {
 		return ""

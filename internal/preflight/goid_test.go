@@ -3,8 +3,11 @@ package preflight
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,4 +23,25 @@ func TestGoBuildID(t *testing.T) {
 	}
 	assert.Equal(t, strings.TrimSpace(string(out)), GoBuildID(exe))
 	assert.Empty(t, GoBuildID("goid.go"), "not an ELF file")
+	assert.Equal(t, strings.TrimSpace(string(out)), GoBuildID("/proc/self/exe"), "through a symbolic link")
+
+	// A named pipe gives "" at once: the host binary's build ID is read
+	// for every report with a Host, and a host path is a user's.
+	fifo := filepath.Join(t.TempDir(), "host")
+	require.NoError(t, syscall.Mkfifo(fifo, 0o755))
+	done := make(chan string, 1)
+	go func() { done <- GoBuildID(fifo) }()
+	select {
+	case id := <-done:
+		assert.Empty(t, id)
+	case <-time.After(30 * time.Second):
+		t.Fatal("GoBuildID of a named pipe still waits after 30 s")
+	}
+
+	// A damaged ELF file (the section headers cut off) gives "".
+	b, err := os.ReadFile(exe)
+	require.NoError(t, err)
+	cut := filepath.Join(t.TempDir(), "cut")
+	require.NoError(t, os.WriteFile(cut, b[:len(b)/2], 0o755))
+	assert.Empty(t, GoBuildID(cut))
 }
