@@ -79,8 +79,8 @@ var defaultStarting atomic.Bool
 // soon as what they need is ready: CallHook and HookFunc once the hooks are
 // registered (in a component's Connect and in setups), GetComponent,
 // GetInstance, Instance and GetUtil once the components are connected (in
-// setups). If Startup fails they answer "not started" (an error wrapping
-// ErrState) again, and GetManager returns the failed Manager, whose Report
+// setups). If Startup fails they answer "the manager did not start", with
+// why (an error wrapping ErrState), and GetManager returns the failed Manager, whose Report
 // says why (a config error gives a Manager whose Report holds only it).
 //
 // One Startup runs at a time: a call while another runs, or while the

@@ -142,17 +142,21 @@
 // # Where things live
 //
 // This package is the plugin model: Plugin, Manager, discovery, filters,
-// hooks, drivers and components, routes, tasks and the Report. Two
+// hooks, drivers and components, routes, tasks and the Report. The
 // subsystems it uses live under internal/: internal/settings reads and
 // merges the settings layers (files, sections, OPA_ variables, dynaconf's
 // merge markers) and knows nothing about plugins; internal/preflight holds
 // every check made on a .so file before plugin.Open (ELF layout, build
 // information, identity, SHA-256 pins, and the package hashes that decide,
 // as plugin.Open does, whether a plugin can load next to the host and the
-// plugins before it), and internal/trust the permission rule for files
-// that decide which code runs. internal/suggest finds the closest name for
-// "did you mean", and internal/testenv is the tests' one helper for what
-// they need from the machine. LoadConfig and Config, and the loading path
+// plugins before it), and the reads of small files that never block;
+// internal/trust the permission rule for files that decide which code
+// runs; internal/stage the private copies that are checked and opened;
+// internal/lock the opa.lock format. internal/suggest finds the closest
+// name for "did you mean", internal/bufpool pools read buffers,
+// internal/pidfile is how serve and the opa command talk through a PID
+// file, and internal/testenv is the tests' one helper for what they need
+// from the machine. LoadConfig and Config, and the loading path
 // that calls the checks, stay here. The opa command (cmd/opa) and the
 // modules river/ (background tasks), serve/ (reloads without downtime),
 // metrics/ (the Prometheus exporter) and examples/ live beside it.

@@ -35,8 +35,10 @@ type Plugin struct {
 }
 
 // Setup runs after every plugin's routes are mounted, in plugin order, with
-// the host router. An error fails Startup. ManagerFrom(ctx) gives the
-// Manager, whose components and hooks are ready.
+// the host router. An error fails Startup; with PLUGIN_ON_ERROR=skip it is
+// logged and reported on the plugin, whose routes stay, and the other
+// setups run. ManagerFrom(ctx) gives the Manager, whose components and
+// hooks are ready.
 type Setup func(ctx context.Context, r chi.Router) error
 
 // GetRouter returns a new router for a plugin's routes (it mirrors the

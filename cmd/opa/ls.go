@@ -19,7 +19,7 @@ import (
 var lsCommand = &command{
 	name:    "ls",
 	summary: "why each plugin would, or would not, load",
-	usage:   "ls [--settings DIR] [--env NAME] [--path DIR]... [--host BINARY] [--json]",
+	usage:   "ls [--settings DIR] [--env NAME] [--path DIR]... [--default-path DIR] [--host BINARY] [--json]",
 	help: `Lists every plugin the host would find, in discovery order, and says
 whether it would load (load), is left out by a filter or shadowed by a
 plugin of the same name found first (skip), or fails a check (refuse: its

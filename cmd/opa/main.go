@@ -9,11 +9,11 @@
 //
 // Usage:
 //
-//	opa ls     [--settings DIR] [--env NAME] [--path DIR]... [--host BINARY] [--json]
+//	opa ls     [--settings DIR] [--env NAME] [--path DIR]... [--default-path DIR] [--host BINARY] [--json]
 //	opa check  --host BINARY FILE.so...
 //	opa build  --host BINARY [-o DIR] [--no-downgrade] PACKAGE... | MODULE@VERSION...
-//	opa add    --host BINARY [--path DIR] [--pidfile FILE] [--lock] [--no-downgrade] TARGET...
-//	opa remove [--path DIR] [--pidfile FILE] [--report URL] NAME...
+//	opa add    --host BINARY [--path DIR] [--pidfile FILE] [--timeout D] [--lock] [--no-downgrade] TARGET...
+//	opa remove [--host BINARY] [--path DIR] [--pidfile FILE] [--timeout D] [--report URL] NAME...
 //	opa lock   [--host BINARY] DIR
 //	opa fleet  [--file FILE] [--header 'NAME: VALUE']... [--timeout D] URL...
 //	opa init   [--host BINARY] MODULE [DIR]
@@ -34,7 +34,8 @@
 //
 // Exit status: 0 done (ls: even when some plugins would be refused), 1 a
 // plugin would be refused, a build failed or the settings are bad, 2 a usage
-// error (a bad flag, a missing file).
+// error (a bad flag, a missing file). fleet: 1 the instances differ, 2 one
+// could not be read.
 package main
 
 import (
@@ -173,7 +174,8 @@ Examples:
   opa build --host /usr/local/bin/myhost -o /data/opa/plugins ./plugins/hello
 
 Exit status: 0 done (ls: even when some plugins would be refused),
-1 a plugin would be refused or a build failed, 2 a usage error.
+1 a plugin would be refused or a build failed, 2 a usage error;
+fleet: 1 the instances differ, 2 an instance could not be read.
 `)
 }
 
