@@ -10,7 +10,7 @@ import (
 )
 
 // The public names and signatures that hosts, plugins and outside checks
-// compile against (shared/reference/api.md). This file fails to compile if
+// compile against (the specification's api.md). This file fails to compile if
 // one of them changes.
 var (
 	_ func(string, opa.Plugin, ...string)                     = opa.Register

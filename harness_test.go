@@ -28,8 +28,9 @@ import (
 // plugins (testdata/plugins/*) are built once per test binary, with the same
 // toolchain and the test binary's own -race, and the host runs as a child
 // process. plugin.Open must not run inside this test binary: its opa package
-// differs from the one the plugins are built against (see
-// ../shared/reference/go-plugins.md).
+// differs from the one the plugins are built against (a test binary's copy
+// of the package has its tests in it), so plugin.Open would refuse every
+// plugin as built with a different version of package opa.
 
 var fixtures struct {
 	once sync.Once
