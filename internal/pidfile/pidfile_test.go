@@ -17,6 +17,7 @@ import (
 
 	"github.com/opa-stack/opa-go/internal/pidfile"
 	"github.com/opa-stack/opa-go/internal/preflight"
+	"github.com/opa-stack/opa-go/internal/testenv"
 )
 
 func TestRead(t *testing.T) {
@@ -53,19 +54,13 @@ func TestRead(t *testing.T) {
 func TestReadRefusesANamedPipe(t *testing.T) {
 	fifo := filepath.Join(t.TempDir(), "host.pid")
 	require.NoError(t, syscall.Mkfifo(fifo, 0o644))
-	done := make(chan error, 1)
-	go func() {
+	err := testenv.Returns(t, "reading a named pipe as a PID file", func() error {
 		_, err := pidfile.Read(fifo)
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		var nr *preflight.NotRegularError
-		require.ErrorAs(t, err, &nr)
-		assert.EqualError(t, err, fifo+" is a named pipe (FIFO), not a regular file: a PID file must be a regular file")
-	case <-time.After(30 * time.Second):
-		t.Fatal("reading a named pipe as a PID file still waits after 30 s")
-	}
+		return err
+	})
+	var nr *preflight.NotRegularError
+	require.ErrorAs(t, err, &nr)
+	assert.EqualError(t, err, fifo+" is a named pipe (FIFO), not a regular file: a PID file must be a regular file")
 
 	// The outcome file is read the same way: Ask refuses a named pipe in
 	// its place at once, before it signals the process.
@@ -73,17 +68,12 @@ func TestReadRefusesANamedPipe(t *testing.T) {
 	child := startIgnoringHUP(t)
 	require.NoError(t, os.WriteFile(pidFile, []byte(strconv.Itoa(child.Process.Pid)), 0o644))
 	require.NoError(t, syscall.Mkfifo(pidfile.OutcomeFile(pidFile), 0o644))
-	go func() {
+	err = testenv.Returns(t, "Ask with a named pipe as the outcome file", func() error {
 		_, err := pidfile.Ask(pidFile)
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		assert.EqualError(t, err, pidfile.OutcomeFile(pidFile)+" is a named pipe (FIFO), not a regular file: a reload outcome must be a regular file")
-	case <-time.After(30 * time.Second):
-		t.Fatal("Ask still waits on a named pipe as the outcome file after 30 s")
-	}
-	_, err := pidfile.Check(pidFile)
+		return err
+	})
+	assert.EqualError(t, err, pidfile.OutcomeFile(pidFile)+" is a named pipe (FIFO), not a regular file: a reload outcome must be a regular file")
+	_, err = pidfile.Check(pidFile)
 	assert.ErrorContains(t, err, "is a named pipe (FIFO)", "Check reads the outcome file too")
 }
 

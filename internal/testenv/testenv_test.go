@@ -31,3 +31,9 @@ func TestMissing(t *testing.T) {
 		}
 	}
 }
+
+func TestReturns(t *testing.T) {
+	if got := Returns(t, "a call that returns", func() int { return 42 }); got != 42 {
+		t.Errorf("Returns gave %d, want 42", got)
+	}
+}
