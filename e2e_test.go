@@ -1,7 +1,9 @@
 package opa_test
 
 import (
+	"os"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -83,6 +85,33 @@ func TestRealFilteredOutPluginIsNeverOpened(t *testing.T) {
 	assert.Contains(t, res.StartupError, "plugin initpanic ("+s.path("p")+"/initpanic): open:")
 	assert.Contains(t, res.StartupError, "initpanic: init ran")
 	assert.Contains(t, res.plugin(t, "initpanic").Reason, "initpanic: init ran")
+}
+
+// TestRealInitPanicOpenedTwice: Go's runtime never finishes opening a
+// plugin whose init panicked, and a second plugin.Open of the same path
+// waits for ever. Opened in place, the same file by a second name (a
+// symbolic link) in the same Startup, and the same file in a second
+// Startup of the process, used to hang; each is refused at once, naming
+// the panic. (With private copies a second name of a file is refused as a
+// copy before it is opened, and a second Startup opens new copies.)
+func TestRealInitPanicOpenedTwice(t *testing.T) {
+	s := newSandbox(t)
+	s.place("initpanic", "p/initpanic.so")
+	require.NoError(t, os.Symlink("initpanic.so", s.path("p/second.so")))
+	s.setenv("OPA_PLUGIN_PATHS="+s.path("p"), "OPA_PLUGIN_OPEN_IN_PLACE=true", "OPA_PLUGIN_ON_ERROR=skip")
+
+	res := s.runWithin(2 * time.Minute)
+	require.Empty(t, res.StartupError, res.Stderr)
+	assert.Contains(t, res.plugin(t, "initpanic").Reason, "initpanic: init ran")
+	second := res.plugin(t, "second")
+	assert.False(t, second.Loaded)
+	assert.Contains(t, second.Reason, "initpanic: init ran")
+	assert.Contains(t, second.Reason, "Go cannot open this file again in this process (its init did not finish): fix the plugin, then restart the host")
+
+	s.env = s.env[:len(s.env)-1] // PLUGIN_ON_ERROR=fail: Startup fails, and -retry starts again
+	require.NoError(t, os.Remove(s.path("p/second.so")))
+	res = s.runWithin(2*time.Minute, "-package", "-retry")
+	assert.Contains(t, res.StartupError, "Go cannot open this file again in this process", res.Stderr)
 }
 
 func TestRealPluginBadSymbol(t *testing.T) {

@@ -187,6 +187,12 @@ func TestLifecycleStates(t *testing.T) {
 	}
 	t.Run("Startup with a nil router", func(t *testing.T) {
 		assert.ErrorContains(t, newMgr(t, opa.Config{}).Startup(ctx, nil), "router is nil")
+		// A nil *chi.Mux in the interface panicked in chi.Walk, and left
+		// the Manager starting for good.
+		m := newMgr(t, opa.Config{})
+		assert.ErrorContains(t, m.Startup(ctx, (*chi.Mux)(nil)), "router is nil")
+		require.NoError(t, m.StartupSimple(ctx), "the Manager can still start")
+		require.NoError(t, m.Shutdown(ctx))
 	})
 }
 

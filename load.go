@@ -58,21 +58,34 @@ func lookupPlugin(path, source string) (p *Plugin, err error) {
 // it: a Manager started after another in the same process (Shutdown, then
 // a new Startup) gets the Plugin already opened for the same, unchanged
 // file, as plugin.Open of a path opened before does, and not a fresh copy
-// that the runtime would refuse as already loaded.
-var openedFiles sync.Map // stage.Key → *Plugin
+// that the runtime would refuse as already loaded. It remembers a file
+// whose init panicked too: the runtime never finishes opening such a
+// file, and a second plugin.Open of its path waits for ever.
+var openedFiles sync.Map // stage.Key → opened
 
-// openStaged opens a staged .so file (see lookupPlugin), or returns the
-// Plugin the same file gave before in this process.
+// opened is what opening a file gave: its Plugin, or the error of its
+// init's panic, worded for a later open.
+type opened struct {
+	plugin *Plugin
+	err    error
+}
+
+// openStaged opens a staged .so file (see lookupPlugin), or returns what
+// the same file gave before in this process.
 func openStaged(file *stage.File, source string) (*Plugin, error) {
 	key, ok := file.Key()
 	if ok {
-		if p, found := openedFiles.Load(key); found {
-			return p.(*Plugin), nil
+		if o, found := openedFiles.Load(key); found {
+			return o.(opened).plugin, o.(opened).err
 		}
 	}
 	p, err := lookupPlugin(file.Path, source)
-	if err == nil && ok {
-		openedFiles.Store(key, p)
+	switch _, panicked := errors.AsType[*PanicError](err); {
+	case !ok:
+	case err == nil:
+		openedFiles.Store(key, opened{plugin: p})
+	case panicked:
+		openedFiles.Store(key, opened{err: fmt.Errorf("%w; Go cannot open this file again in this process (its init did not finish): fix the plugin, then restart the host", err)})
 	}
 	return p, err
 }
@@ -182,11 +195,10 @@ func (m *Manager) plan(rep *Report, host *Host, copies bool, do func(*decision) 
 			m.log.Warn("opa: removing the private copies of plugins", "error", err)
 		}
 	}()
-	if run.locks, err = readLocks(paths, run.permOpen); err != nil {
-		return nil, err
-	}
-	if m.cfg.IgnoreLock {
+	if m.cfg.IgnoreLock { // not read: a broken opa.lock is what the setting is for
 		m.warn(rep, lockIgnoredWarning)
+	} else if run.locks, err = readLocks(paths, run.permOpen); err != nil {
+		return nil, err
 	}
 	if err := m.prefetch(cands, f, run); err != nil {
 		return nil, err

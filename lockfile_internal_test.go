@@ -71,3 +71,23 @@ func TestReadLocksReadsTheFileChecked(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, locks)
 }
+
+// PLUGIN_IGNORE_LOCK does not read the locks at all: a damaged opa.lock,
+// the case the setting is for, no longer fails Startup with it set.
+func TestIgnoreLockReadsNoLock(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, LockFile), []byte("{not json"), 0o644))
+	start := func(ignore bool) (*Manager, error) {
+		m, err := New(WithConfig(Config{PluginPaths: []string{dir}, DefaultPluginPath: t.TempDir(), IgnoreLock: ignore}))
+		require.NoError(t, err)
+		return m, m.StartupSimple(t.Context())
+	}
+	_, err := start(false)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), LockFile)
+
+	m, err := start(true)
+	require.NoError(t, err)
+	assert.Contains(t, m.Report().Warnings, lockIgnoredWarning)
+	require.NoError(t, m.Shutdown(t.Context()))
+}

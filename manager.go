@@ -182,7 +182,7 @@ func settingsSource(s options, environ []string) string {
 // fails it answers nothing again: every call is an error wrapping ErrState,
 // and Report says why.
 func (m *Manager) Startup(ctx context.Context, r chi.Router) error {
-	if r == nil {
+	if r == nil || isNilPointer(r) {
 		return fmt.Errorf("opa: Startup: the router is nil (use StartupSimple to start without one)")
 	}
 	return m.start(ctx, r)

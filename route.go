@@ -59,7 +59,7 @@ func planRoutes(host chi.Router, plugins []*loaded) (*routePlan, error) {
 		if lp.plugin.Router == nil {
 			continue
 		}
-		if v := reflect.ValueOf(lp.plugin.Router); v.Kind() == reflect.Pointer && v.IsNil() {
+		if isNilPointer(lp.plugin.Router) {
 			errs = append(errs, &PluginError{Plugin: lp.name, Path: lp.match, Step: "routes",
 				Err: fmt.Errorf("its Router is a nil %T: set it to a router (opa.GetRouter()) or leave it out", lp.plugin.Router)})
 			continue
@@ -95,6 +95,13 @@ func planRoutes(host chi.Router, plugins []*loaded) (*routePlan, error) {
 		})
 	}
 	return &routePlan{plugins: plugins, routes: perPlugin}, nil
+}
+
+// isNilPointer says whether v is a nil pointer in a non-nil interface (a
+// (*chi.Mux)(nil)), which == nil does not catch.
+func isNilPointer(v any) bool {
+	rv := reflect.ValueOf(v)
+	return rv.Kind() == reflect.Pointer && rv.IsNil()
 }
 
 // walkRouter is chi.Walk over a plugin's router, with a panic (a router

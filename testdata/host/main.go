@@ -55,6 +55,7 @@ func main() {
 	simple := flag.Bool("simple", false, "use StartupSimple")
 	pkg := flag.Bool("package", false, "use the package-level opa.Startup (or opa.StartupSimple); the report is opa.GetManager()'s, and -call runs even after a failed Startup")
 	restart := flag.Bool("restart", false, "with -package: start and shut down once with another router first")
+	retry := flag.Bool("retry", false, "with -package: when Startup fails, start once more with another router (the report and error are the second's)")
 	route := flag.String("host-route", "", "a GET route the host serves itself")
 	reportRoute := flag.String("report-route", "", "serve opa.ReportHandler at this path (-get it with ?format=json or ?format=html)")
 	var opens list
@@ -103,6 +104,9 @@ func main() {
 		}
 		if err == nil {
 			err = start(r)
+		}
+		if err != nil && *retry {
+			err = start(chi.NewRouter())
 		}
 		if m := opa.GetManager(); m != nil {
 			res.Report = m.Report()
