@@ -97,8 +97,12 @@ func (m *Manager) connectComponents(ctx context.Context, drivers map[string]driv
 		}
 		err := m.connectOne(ctx, drivers, c)
 		if err == nil && c.state == StateConnected {
-			st.connected = append(st.connected, c)
-			err = m.validateOne(ctx, c)
+			var late <-chan error
+			if late, err = m.validateOne(ctx, c); late != nil {
+				go m.closeLate(c, late, "validate")
+			} else {
+				st.connected = append(st.connected, c)
+			}
 		}
 		if err == nil {
 			continue
@@ -167,7 +171,10 @@ func (m *Manager) connectOne(ctx context.Context, drivers map[string]driverEntry
 			return err
 		}
 	}
-	err = guard(ctx, m.cfg.componentTimeout(), "connect", c.comp.Connect)
+	late, err := guardLate(ctx, m.cfg.componentTimeout(), "COMPONENT_TIMEOUT", "connect", c.comp.Connect)
+	if late != nil {
+		go m.closeLate(c, late, "connect") // a Connect that succeeds late is not left open
+	}
 	switch {
 	case err == nil:
 		c.state = StateConnected
@@ -187,12 +194,16 @@ func (m *Manager) connectOne(ctx context.Context, drivers map[string]driverEntry
 	}
 }
 
-func (m *Manager) validateOne(ctx context.Context, c *component) error {
+// validateOne runs c's Validate, if it has one. When Startup stops waiting
+// for it, it also returns where its result arrives: the component is then
+// closed after Validate returns, not by Startup's rollback while Validate
+// runs.
+func (m *Manager) validateOne(ctx context.Context, c *component) (late <-chan error, err error) {
 	v, ok := c.comp.(Validator)
 	if !ok {
-		return nil
+		return nil, nil
 	}
-	return guard(ctx, m.cfg.componentTimeout(), "validate", v.Validate)
+	return guardLate(ctx, m.cfg.componentTimeout(), "COMPONENT_TIMEOUT", "validate", v.Validate)
 }
 
 // closeComponents closes connected components in reverse order, each under
@@ -224,6 +235,15 @@ func guard(ctx context.Context, timeout time.Duration, step string, fn func(cont
 
 // guardBy is guard whose errors name limit as the setting that bounds fn.
 func guardBy(parent context.Context, timeout time.Duration, limit, step string, fn func(context.Context) error) error {
+	_, err := guardLate(parent, timeout, limit, step, fn)
+	return err
+}
+
+// guardLate is guardBy that also returns, when it stopped waiting for fn,
+// where fn's own result arrives once it returns (nil when fn returned in
+// time): a caller that must undo what a late fn did (close a component
+// whose Connect succeeded after all) reads it.
+func guardLate(parent context.Context, timeout time.Duration, limit, step string, fn func(context.Context) error) (late <-chan error, err error) {
 	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	done := make(chan error, 1)
@@ -235,8 +255,7 @@ func guardBy(parent context.Context, timeout time.Duration, limit, step string, 
 		}()
 		done <- fn(ctx)
 	}()
-	select {
-	case err := <-done:
+	returned := func(err error) error {
 		switch {
 		case err == nil:
 			return nil
@@ -246,12 +265,38 @@ func guardBy(parent context.Context, timeout time.Duration, limit, step string, 
 			return fmt.Errorf("%s: did not finish within %s (%s): %w", step, timeout, limit, err)
 		}
 		return fmt.Errorf("%s: %w", step, err)
-	case <-ctx.Done():
-		if parent.Err() != nil { // the caller's context, not the timeout
-			return fmt.Errorf("%s: stopped waiting: the caller's context ended: %w", step, context.Cause(parent))
-		}
-		return fmt.Errorf("%s: did not return within %s (%s): %w", step, timeout, limit, ctx.Err())
 	}
+	select {
+	case err := <-done:
+		return nil, returned(err)
+	case <-ctx.Done():
+		select {
+		case err := <-done: // returned as the deadline came: select picks either
+			return nil, returned(err)
+		default:
+		}
+		if parent.Err() != nil { // the caller's context, not the timeout
+			return done, fmt.Errorf("%s: stopped waiting: the caller's context ended: %w", step, context.Cause(parent))
+		}
+		return done, fmt.Errorf("%s: did not return within %s (%s): %w", step, timeout, limit, ctx.Err())
+	}
+}
+
+// closeLate closes component c once the Connect or Validate that Startup
+// stopped waiting for returns on late: after a Connect only if it
+// succeeded, after a Validate always (the component was connected). Close
+// never runs while that call still does.
+func (m *Manager) closeLate(c *component, late <-chan error, step string) {
+	err := <-late
+	cl, ok := c.comp.(Closer)
+	if !ok || step == "connect" && err != nil {
+		return
+	}
+	if err := guard(context.Background(), m.cfg.componentTimeout(), "close", cl.Close); err != nil {
+		m.log.Error("opa: component close failed", "component", c.name, "error", m.red.wrap(fmt.Errorf("opa: %s: %w", c.label(), m.red.wrap(err))))
+		return
+	}
+	m.log.Info("opa: component closed after its "+step+" returned, late", "component", c.name)
 }
 
 // Component returns the named component (case-insensitive). An unknown name

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -54,11 +55,13 @@ type calls struct {
 	mu      sync.Mutex
 	log     []string
 	release chan struct{}
+	unhang  func() // returns every step that hangs
 }
 
 func newCalls(t *testing.T) *calls {
 	c := &calls{release: make(chan struct{})}
-	t.Cleanup(func() { close(c.release) })
+	c.unhang = sync.OnceFunc(func() { close(c.release) })
+	t.Cleanup(c.unhang)
 	return c
 }
 
@@ -305,7 +308,8 @@ func TestComponentTimeoutAndPanics(t *testing.T) {
 		wantCalls []string
 	}{
 		{"hanging connect", comp("auto", "fake", "c", "connect", "hang"), []string{"component c", "connect: did not return within 50ms"}, []string{"new:c", "connect:c"}},
-		{"hanging validate", comp("auto", "fake", "c", "validate", "hang"), []string{"validate: did not return within 50ms"}, []string{"new:c", "connect:c", "validate:c", "close:c"}},
+		// Not closed while Validate runs: once it returns (below).
+		{"hanging validate", comp("auto", "fake", "c", "validate", "hang"), []string{"validate: did not return within 50ms"}, []string{"new:c", "connect:c", "validate:c"}},
 		{"hanging new", comp("auto", "fake", "c", "new", "hang"), []string{"new: did not return within 50ms"}, []string{"new:c"}},
 		{"panic in new", comp("auto", "fake", "c", "new", "panic"), []string{"component c", "new: panicked", "new c blew up"}, []string{"new:c"}},
 		{"panic in connect", comp("auto", "fake", "c", "connect", "panic"), []string{"connect: panicked"}, []string{"new:c", "connect:c"}},
@@ -339,6 +343,14 @@ func TestComponentTimeoutAndPanics(t *testing.T) {
 				assert.Contains(t, err.Error(), s)
 			}
 			assert.Equal(t, tc.wantCalls, c.get())
+			if tc.name == "hanging connect" || tc.name == "hanging validate" {
+				// The step Startup stopped waiting for returns (nil): the
+				// component it connected is closed then, not left open.
+				c.unhang()
+				require.Eventually(t, func() bool { return slices.Contains(c.get(), "close:c") }, time.Minute, 5*time.Millisecond,
+					"the component is closed once its late %s returns", strings.TrimPrefix(tc.name, "hanging "))
+				assert.Equal(t, append(slices.Clone(tc.wantCalls), "close:c"), c.get())
+			}
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/opa-stack/opa-go"
+	"github.com/opa-stack/opa-go/internal/testenv"
 )
 
 // threeComps configures components a, b and c (connect order), each with
@@ -328,4 +330,53 @@ func TestPackageStartupConfigErrorReport(t *testing.T) {
 	rep := opa.GetManager().Report()
 	assert.Equal(t, "failed", rep.State)
 	assert.Equal(t, err.Error(), rep.Error)
+}
+
+// A setup (or a signal handler) that calls Shutdown while Startup runs gets
+// ErrState at once: Shutdown waited for Startup's lock, which Startup held
+// while it waited for that setup, for ever.
+func TestShutdownDuringStartup(t *testing.T) {
+	var fromSetup error
+	m := newMgr(t, opa.Config{}, opa.WithPlugin("quitter", opa.Plugin{Setups: []opa.Setup{
+		func(ctx context.Context, _ chi.Router) error {
+			fromSetup = opa.ManagerFrom(ctx).Shutdown(ctx)
+			return nil
+		},
+	}}))
+	err := testenv.Returns(t, "Startup whose setup calls Shutdown", func() error { return m.Startup(t.Context(), chi.NewRouter()) })
+	require.NoError(t, err)
+	assert.ErrorIs(t, fromSetup, opa.ErrState)
+	assert.ErrorContains(t, fromSetup, "Shutdown called while Startup runs")
+	require.NoError(t, m.Shutdown(t.Context()), "once Startup returned, Shutdown works")
+}
+
+// Routes mounted by a Startup that failed stay on the host router (chi
+// cannot take a route back): they answer 503 naming the plugin, not the
+// plugin's handler over closed components, and a later Startup on the same
+// router mounts its own there.
+func TestFailedStartupRetiresItsRoutes(t *testing.T) {
+	host := chi.NewRouter()
+	withRoute := func(body string, setup opa.Setup) opa.Option {
+		r := chi.NewRouter()
+		r.Get("/web", text(body))
+		p := opa.Plugin{Router: r}
+		if setup != nil {
+			p.Setups = []opa.Setup{setup}
+		}
+		return opa.WithPlugin("web", p)
+	}
+	failing := newMgr(t, opa.Config{}, withRoute("first", func(context.Context, chi.Router) error { return errors.New("no database") }))
+	require.ErrorContains(t, failing.Startup(t.Context(), host), "no database")
+
+	rec := httptest.NewRecorder()
+	host.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/web", nil))
+	assert.Equal(t, http.StatusServiceUnavailable, rec.Code)
+	assert.Equal(t, "plugin web is not loaded: the Startup that mounted GET /web failed\n", rec.Body.String())
+
+	again := newMgr(t, opa.Config{}, withRoute("second", nil))
+	require.NoError(t, again.Startup(t.Context(), host), "the failed Startup's route does not count as the host's")
+	rec = httptest.NewRecorder()
+	host.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/web", nil))
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "second", rec.Body.String())
 }

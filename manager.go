@@ -269,6 +269,12 @@ func (m *Manager) run(ctx context.Context, r chi.Router, rep *Report) (_ *state,
 		return nil, err
 	}
 	var mounted *hostRoutes
+	defer func() {
+		if err != nil {
+			mounted.retire() // the routes stay on the router: they answer 503
+			m.routes.Store(nil)
+		}
+	}()
 	if rep.Routes, mounted, err = reg.routes.mount(r, m.mounting); err != nil {
 		return nil, err
 	}
@@ -464,8 +470,14 @@ func startCancelled(ctx context.Context, where string) error {
 // http.Server.Shutdown does, while the remaining components go on closing
 // in the background, each within COMPONENT_TIMEOUT.
 //
-// It is an error wrapping ErrState unless the Manager started.
+// It is an error wrapping ErrState unless the Manager started. While
+// Startup runs it returns that error at once, without waiting for Startup
+// (which may be running the very setup or Connect that calls it): cancel
+// Startup's ctx to stop it.
 func (m *Manager) Shutdown(ctx context.Context) error {
+	if m.running.Load() {
+		return fmt.Errorf("%w: Shutdown called while Startup runs: cancel Startup's context (StartupContext) to stop it, or call Shutdown once it has returned", ErrState)
+	}
 	m.mu.Lock()
 	if m.phase != phaseStarted {
 		defer m.mu.Unlock()

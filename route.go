@@ -47,7 +47,10 @@ func planRoutes(host chi.Router, plugins []*loaded) (*routePlan, error) {
 	// the host holds half a plugin's routes.
 	scratch := chi.NewRouter()
 	owner := map[string]string{}
-	if err := chi.Walk(host, func(method, pattern string, _ http.Handler, _ ...func(http.Handler) http.Handler) error {
+	if err := chi.Walk(host, func(method, pattern string, h http.Handler, _ ...func(http.Handler) http.Handler) error {
+		if ph, ok := h.(*pluginHandler); ok && ph.retired.Load() {
+			return nil // left by a failed Startup: free to mount again
+		}
 		owner[routeKey(method, pattern)] = "the host"
 		return nil
 	}); err != nil {
@@ -127,7 +130,8 @@ type mounting struct {
 
 // mount adds the planned routes to host, each handler wrapped in a
 // pluginHandler of its own, which counts in its plugin's routeStats; it
-// returns them in the order of the report. A route is, from the outside
+// returns them in the order of the report (and, on an error, the routes
+// mounted before it, to retire). A route is, from the outside
 // in: the host router's own middleware, the host's middleware for the
 // plugin (WithRouteMiddleware), the pluginHandler, the plugin router's
 // middleware, the plugin's handler.
@@ -153,7 +157,7 @@ func (p *routePlan) mount(host chi.Router, how mounting) ([]RouteReport, *hostRo
 			ph := &pluginHandler{next: next, plugin: lp.name, method: rt.method, pattern: rt.pattern,
 				stats: stats, recover: how.recover, timeMask: how.timeMask, log: how.log}
 			if err := addRoute(host, route{rt.method, rt.pattern, ph, hostMW}); err != nil {
-				return report, nil, &PluginError{Plugin: lp.name, Path: lp.match, Step: "routes", Err: err}
+				return report, hr, &PluginError{Plugin: lp.name, Path: lp.match, Step: "routes", Err: err}
 			}
 			report = append(report, RouteReport{Method: rt.method, Pattern: rt.pattern, Plugin: lp.name})
 			hr.mounted = append(hr.mounted, ph)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/go-chi/chi/v5"
 )
@@ -25,6 +26,10 @@ type pluginHandler struct {
 	recover         bool   // recover panics (WithPanicRecovery)
 	timeMask        uint64 // time one request in timeMask+1, a power of two (WithLatencySampling)
 	log             *slog.Logger
+	// retired is set when the Startup that mounted the route failed: chi
+	// cannot take a route back, so the route answers 503 from then on,
+	// and a later Startup may mount its own handler there.
+	retired atomic.Bool
 
 	// spare is written by every request: a cache line away from the fields
 	// above, which every request reads.
@@ -41,6 +46,17 @@ type hostRoutes struct {
 
 	mu     sync.Mutex
 	warned map[string]bool // the routes already logged as replaced
+}
+
+// retire makes every route mounted answer 503 (see pluginHandler.retired):
+// the Startup that mounted them failed.
+func (h *hostRoutes) retire() {
+	if h == nil {
+		return
+	}
+	for _, ph := range h.mounted {
+		ph.retired.Store(true)
+	}
 }
 
 // markReplaced sets ReplacedByHost on each route of rep that the host

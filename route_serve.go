@@ -15,7 +15,7 @@ import (
 // ServeHTTP serves a request to a plugin's route: it counts the request,
 // the class of its response and its latency in the plugin's counters, and
 // recovers a panic in the plugin's handler or middleware (see
-// WithPanicRecovery).
+// WithPanicRecovery). A route whose Startup failed answers 503 (retired).
 //
 // What each part costs is in the "request to a plugin's route" row of
 // BENCHMARKS.md and in BenchmarkPluginHandler:
@@ -33,6 +33,10 @@ import (
 //   - The deferred call is a method with its arguments (finish), which
 //     costs less than a closure over a "returned" flag.
 func (h *pluginHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if h.retired.Load() {
+		http.Error(w, "plugin "+h.plugin+" is not loaded: the Startup that mounted "+h.method+" "+h.pattern+" failed", http.StatusServiceUnavailable)
+		return
+	}
 	n := h.stats.requests.Add(1)
 	sw := h.spare.get()
 	sw.ResponseWriter, sw.code = w, 0
