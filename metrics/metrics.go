@@ -16,12 +16,13 @@
 //	opa_plugins{state}                              gauge: plugin candidates by state (loaded, setup_failed, refused, skipped)
 //	opa_component_up{component}                     gauge: 1 when a component is connected
 //	opa_reloads_total{outcome}                      counter: reloads the host counted (opa.Manager.CountReload)
-//	opa_jobs{component,queue,state}                 gauge: stored jobs of a job-queue component (river), by queue and state
+//	opa_jobs{component,queue,state}                 gauge: unfinished jobs of a job-queue component (river), by queue and state
 package metrics
 
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -61,7 +62,7 @@ func NewCollector(manager func() *opa.Manager) *Collector {
 		reloads: prometheus.NewDesc("opa_reloads_total",
 			"Reloads of the host process, by outcome, as the host counted them.", []string{"outcome"}, nil),
 		jobs: prometheus.NewDesc("opa_jobs",
-			"Stored jobs of a job-queue component (the river driver), by queue and state.", []string{"component", "queue", "state"}, nil),
+			"Unfinished jobs of a job-queue component (the river driver), by queue and state (available, pending, scheduled, retryable, running); a state with no job is left out.", []string{"component", "queue", "state"}, nil),
 	}
 }
 
@@ -86,30 +87,30 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	st := m.Stats()
 	for _, p := range st.Plugins {
 		for i, n := range p.Responses {
-			ch <- prometheus.MustNewConstMetric(c.requests, prometheus.CounterValue, float64(n), p.Plugin, classes[i])
+			ch <- prometheus.MustNewConstMetric(c.requests, prometheus.CounterValue, float64(n), valid(p.Plugin, classes[i])...)
 		}
-		ch <- prometheus.MustNewConstMetric(c.panics, prometheus.CounterValue, float64(p.Panics), p.Plugin)
+		ch <- prometheus.MustNewConstMetric(c.panics, prometheus.CounterValue, float64(p.Panics), valid(p.Plugin)...)
 		buckets := make(map[float64]uint64, len(p.Latency.Bounds))
 		var cum uint64
 		for i, b := range p.Latency.Bounds {
 			cum += p.Latency.Counts[i]
 			buckets[b] = cum
 		}
-		ch <- prometheus.MustNewConstHistogram(c.duration, p.Latency.Count, p.Latency.Sum, buckets, p.Plugin)
+		ch <- prometheus.MustNewConstHistogram(c.duration, p.Latency.Count, p.Latency.Sum, buckets, valid(p.Plugin)...)
 	}
 	for _, h := range st.Hooks {
-		ch <- prometheus.MustNewConstMetric(c.hookCalls, prometheus.CounterValue, float64(h.Calls), h.Hook, h.Plugin)
-		ch <- prometheus.MustNewConstMetric(c.hookErrors, prometheus.CounterValue, float64(h.Errors), h.Hook, h.Plugin)
+		ch <- prometheus.MustNewConstMetric(c.hookCalls, prometheus.CounterValue, float64(h.Calls), valid(h.Hook, h.Plugin)...)
+		ch <- prometheus.MustNewConstMetric(c.hookErrors, prometheus.CounterValue, float64(h.Errors), valid(h.Hook, h.Plugin)...)
 	}
 	for _, comp := range st.Components {
 		up := 0.0
 		if comp.Up {
 			up = 1
 		}
-		ch <- prometheus.MustNewConstMetric(c.componentUp, prometheus.GaugeValue, up, comp.Component)
+		ch <- prometheus.MustNewConstMetric(c.componentUp, prometheus.GaugeValue, up, valid(comp.Component)...)
 	}
 	for outcome, n := range st.Reloads {
-		ch <- prometheus.MustNewConstMetric(c.reloads, prometheus.CounterValue, float64(n), outcome)
+		ch <- prometheus.MustNewConstMetric(c.reloads, prometheus.CounterValue, float64(n), valid(outcome)...)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), statusTimeout)
 	defer cancel()
@@ -121,13 +122,23 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, comp := range rep.Components {
 		for queue, byState := range queueCounts(comp.Status) {
 			for state, n := range byState {
-				ch <- prometheus.MustNewConstMetric(c.jobs, prometheus.GaugeValue, n, comp.Name, queue, state)
+				ch <- prometheus.MustNewConstMetric(c.jobs, prometheus.GaugeValue, n, valid(comp.Name, queue, state)...)
 			}
 		}
 	}
 	for state, n := range states {
 		ch <- prometheus.MustNewConstMetric(c.plugins, prometheus.GaugeValue, n, state)
 	}
+}
+
+// valid returns label values Prometheus accepts: a value that is not
+// UTF-8 (a plugin named after a directory in another encoding) made the
+// Must constructors panic, and every scrape fail, Go's own metrics too.
+func valid(values ...string) []string {
+	for i, v := range values {
+		values[i] = strings.ToValidUTF8(v, "\uFFFD")
+	}
+	return values
 }
 
 // statusTimeout bounds the components' Status calls of one scrape (each

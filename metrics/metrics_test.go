@@ -146,3 +146,29 @@ func (fakeComponent) Instance() any                 { return "fake" }
 func (fakeComponent) Status(context.Context) (any, error) {
 	return map[string]any{"queues": map[string]map[string]int{"mail": {"available": 3, "running": 1}}, "leader": "x"}, nil
 }
+
+// A plugin whose name is not UTF-8 (its directory's, in another encoding)
+// is scraped with the name made valid, not a failed scrape.
+func TestMetricsLabelThatIsNotUTF8(t *testing.T) {
+	r := opa.GetRouter()
+	r.Get("/cafe", func(w http.ResponseWriter, _ *http.Request) {})
+	m, err := opa.New(opa.WithConfig(opa.Config{DefaultPluginPath: t.TempDir()}),
+		opa.WithLogger(slog.New(slog.DiscardHandler)), opa.WithPlugin("caf\xe9", opa.Plugin{Router: r}))
+	require.NoError(t, err)
+	require.NoError(t, m.Startup(t.Context(), chi.NewRouter()))
+	t.Cleanup(func() { _ = m.Shutdown(t.Context()) })
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(metrics.NewCollector(func() *opa.Manager { return m }))
+	families, err := reg.Gather()
+	require.NoError(t, err)
+	found := false
+	for _, f := range families {
+		if f.GetName() == "opa_plugin_panics_total" {
+			for _, metric := range f.GetMetric() {
+				found = found || matches(metric, map[string]string{"plugin": "caf\uFFFD"})
+			}
+		}
+	}
+	assert.True(t, found, "opa_plugin_panics_total{plugin=\"caf\\uFFFD\"}")
+}

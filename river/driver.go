@@ -55,12 +55,12 @@ func (j *Jobs) periodicJobs(plan []periodicTask) []*rq.PeriodicJob {
 			// (a restart at 10:00 must not send the 09:00 report again).
 			out = append(out, rq.NewPeriodicJob(&schedule{kind: p.kind, next: p.schedule, log: j.log}, func() (rq.JobArgs, *rq.InsertOpts) {
 				return args, j.withDefaults(args, nil)
-			}, &rq.PeriodicJobOpts{ID: "opa:" + p.kind}))
+			}, &rq.PeriodicJobOpts{ID: periodicID(p.kind)}))
 			continue
 		}
 		out = append(out, rq.NewPeriodicJob(aligned(p.every), func() (rq.JobArgs, *rq.InsertOpts) {
 			return args, j.withDefaults(args, &rq.InsertOpts{UniqueOpts: rq.UniqueOpts{ByPeriod: p.every}})
-		}, &rq.PeriodicJobOpts{ID: "opa:" + p.kind}))
+		}, &rq.PeriodicJobOpts{ID: periodicID(p.kind)}))
 	}
 	return out
 }

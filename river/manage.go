@@ -89,7 +89,10 @@ func (j *Jobs) Counts(ctx context.Context) (*JobCounts, error) {
 	out := &JobCounts{Queues: queues}
 	if j.fleetErr == nil {
 		if out.Orphans, err = j.Orphans(ctx); err != nil {
-			return nil, err
+			// The counts stand without them (the report and the metrics
+			// keep the queues); the orphans are unknown this time.
+			out.Orphans = nil
+			j.log.Warn("river: counting jobs: the orphans cannot be told", "error", err)
 		}
 	}
 	return out, nil

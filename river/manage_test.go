@@ -2,8 +2,11 @@ package river_test
 
 import (
 	"context"
+	"database/sql"
+	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/opa-stack/opa-go"
 	"github.com/opa-stack/opa-go/river"
 	"github.com/riverqueue/river/rivertype"
@@ -54,5 +57,32 @@ func TestListCancelRetryCounts(t *testing.T) {
 		assert.ErrorIs(t, err, opa.ErrNotFound)
 		_, err = jobs.Retry(ctx, 987654)
 		assert.ErrorIs(t, err, opa.ErrNotFound)
+
+		// The table of working processes gone after Connect: the orphans
+		// cannot be told, and the counts stand without them (they were
+		// lost with them: the report and the metrics showed no queue).
+		dropTable(t, dbURL, "opa_river_worker")
+		counts, err = jobs.Counts(ctx)
+		require.NoError(t, err)
+		assert.Equal(t, &river.JobCounts{Queues: map[string]map[string]int{"default": {"available": 2}, "mail": {"available": 1}}}, counts)
 	})
+}
+
+// dropTable drops table from the database of dbURL.
+func dropTable(t *testing.T, dbURL, table string) {
+	t.Helper()
+	ctx := context.Background()
+	if strings.HasPrefix(dbURL, "postgres") {
+		conn, err := pgx.Connect(ctx, dbURL)
+		require.NoError(t, err)
+		_, err = conn.Exec(ctx, "DROP TABLE "+table)
+		require.NoError(t, err)
+		require.NoError(t, conn.Close(ctx))
+		return
+	}
+	db, err := sql.Open("sqlite", dbURL)
+	require.NoError(t, err)
+	_, err = db.Exec("DROP TABLE " + table)
+	require.NoError(t, err)
+	require.NoError(t, db.Close())
 }

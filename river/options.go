@@ -38,9 +38,14 @@ type settings struct {
 
 // optionKeys are the OPTS keys the driver reads, lower-case as viper gives them.
 var optionKeys = map[string]func(*settings, any) error{
-	"url":            func(s *settings, v any) (err error) { s.url, err = stringOpt(v); return },
-	"database":       func(s *settings, v any) (err error) { s.database, err = stringOpt(v); return },
-	"queue":          func(s *settings, v any) (err error) { s.queue, err = stringOpt(v); return },
+	"url":      func(s *settings, v any) (err error) { s.url, err = stringOpt(v); return },
+	"database": func(s *settings, v any) (err error) { s.database, err = stringOpt(v); return },
+	"queue": func(s *settings, v any) (err error) {
+		if s.queue, err = stringOpt(v); err == nil && s.queue != "" {
+			err = checkQueueName(s.queue)
+		}
+		return err
+	},
 	"queues":         func(s *settings, v any) (err error) { s.queues, err = queuesOpt(v); return },
 	"migrate":        func(s *settings, v any) (err error) { s.migrate, err = migrateOpt(v); return },
 	"rescue_after":   func(s *settings, v any) (err error) { s.rescueAfter, err = durationOpt(v); return },
@@ -183,6 +188,9 @@ func queuesOpt(v any) (map[string]int, error) {
 		name = strings.TrimSpace(name)
 		if name == "" {
 			return errors.New("a queue name is empty")
+		}
+		if err := checkQueueName(name); err != nil {
+			return err
 		}
 		w := 0
 		if n != nil {

@@ -121,3 +121,39 @@ func TestPlanTasksSchedule(t *testing.T) {
 	moving := &schedule{kind: "t.cron", next: hourly, log: slog.Default()}
 	assert.Equal(t, at.Truncate(time.Hour).Add(time.Hour), moving.Next(at))
 }
+
+// OPTS that River would refuse later, in a worker (a periodic job's ID: a
+// panic; a period under 1s; a queue name: every Enqueue failing) are
+// errors at New or Connect that name the setting.
+func TestOptionsRiverWouldRefuse(t *testing.T) {
+	for _, tc := range []struct {
+		opts map[string]any
+		want string
+	}{
+		{map[string]any{"queue": "Mail"}, `river: OPTS.queue: queue "Mail" is not a River queue name`},
+		{map[string]any{"queues": "default,Slow Jobs"}, `river: OPTS.queues: queue "Slow Jobs" is not a River queue name`},
+		{map[string]any{"queues": map[string]any{"default": 1, "a.b": 2}}, `river: OPTS.queues: queue "a.b" is not a River queue name`},
+	} {
+		tc.opts["url"] = "jobs.db"
+		_, err := parseOptions(tc.opts)
+		assert.ErrorContains(t, err, tc.want)
+	}
+
+	for _, tc := range []struct {
+		periodic map[string]any
+		want     string
+	}{
+		{map[string]any{"notes reindex": "1h"}, `river: OPTS.periodic notes reindex: the kind cannot name a River periodic job ("opa:notes reindex")`},
+		{map[string]any{strings.Repeat("k", 130): "1h"}, "the kind cannot name a River periodic job"},
+		{map[string]any{"notes.fast": "500ms"}, "river: OPTS.periodic notes.fast: every 500ms is shorter than 1s, the shortest period River runs"},
+	} {
+		set, err := parseOptions(map[string]any{"url": "jobs.db", "periodic": tc.periodic})
+		require.NoError(t, err)
+		_, err = planTasks(set, nil, pluginOf)
+		assert.ErrorContains(t, err, tc.want)
+	}
+	set, err := parseOptions(map[string]any{"url": "jobs.db", "periodic": map[string]any{"notes.reindex": "1h"}})
+	require.NoError(t, err)
+	_, err = planTasks(set, nil, pluginOf)
+	assert.NoError(t, err, "a kind with dots is a River ID")
+}

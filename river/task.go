@@ -157,6 +157,14 @@ type periodicTask struct {
 // queueName is River's rule for a queue name.
 var queueName = regexp.MustCompile(`^(?:[a-z0-9])+(?:[_|\-]?[a-z0-9]+)*$`)
 
+// checkQueueName says why River would refuse name as a queue's, or nil.
+func checkQueueName(name string) error {
+	if len(name) > 64 || !queueName.MatchString(name) {
+		return fmt.Errorf("queue %q is not a River queue name: up to 64 lower-case letters and digits, words separated by _ or -", name)
+	}
+	return nil
+}
+
 // planTasks checks the tasks' settings against what River can do and the
 // OPTS, and plans the queues and periodic jobs. A task's queue that
 // OPTS.queues does not list is worked too, with OPTS.workers concurrency.
@@ -179,8 +187,10 @@ func planTasks(set settings, tasks []opa.Task, plugin func(kind string) string) 
 		if s.Priority > 4 { // opa refuses negative ones at Startup; 0 is unset
 			bad("priority %d is out of River's range: 1 (runs first) to 4 (runs last)", s.Priority)
 		}
-		if s.Queue != "" && (len(s.Queue) > 64 || !queueName.MatchString(s.Queue)) {
-			bad("queue %q is not a River queue name: up to 64 lower-case letters and digits, words separated by _ or -", s.Queue)
+		if s.Queue != "" {
+			if err := checkQueueName(s.Queue); err != nil {
+				bad("%v", err)
+			}
 		}
 		if s.Timeout > 0 && s.Timeout >= set.rescueAfter {
 			bad("timeout %s is not shorter than OPTS.rescue_after (%s): a job still running would be rescued and run twice; raise OPTS.rescue_after", s.Timeout, set.rescueAfter)
@@ -200,7 +210,30 @@ func planTasks(set settings, tasks []opa.Task, plugin func(kind string) string) 
 		}
 	}
 	for _, kind := range slices.Sorted(maps.Keys(periodic)) {
-		p.periodic = append(p.periodic, periodic[kind])
+		pt := periodic[kind]
+		// River panics (in the worker that leads) on an ID it refuses, and
+		// refuses a period under 1s on every run: say so here, at Connect.
+		where := "task " + kind + " (plugin " + plugin(kind) + ")"
+		if _, set := set.periodic[kind]; set {
+			where = "OPTS.periodic " + kind
+		}
+		if id := periodicID(kind); len(id) >= 128 || !periodicIDRule.MatchString(id) {
+			errs = append(errs, fmt.Errorf("river: %s: the kind cannot name a River periodic job (%q): use letters, digits and _ - . : + / [ ] < >, no spaces, under 124 characters", where, id))
+			continue
+		}
+		if _, set := set.periodic[kind]; set && pt.every < time.Second { // a task's Every is checked above
+			errs = append(errs, fmt.Errorf("river: %s: every %s is shorter than 1s, the shortest period River runs", where, pt.every))
+			continue
+		}
+		p.periodic = append(p.periodic, pt)
 	}
 	return p, errors.Join(errs...)
 }
+
+// periodicID is the ID of a periodic job of kind in River: one job per
+// kind across every worker that leads.
+func periodicID(kind string) string { return "opa:" + kind }
+
+// periodicIDRule is River's rule for a periodic job's ID (it panics on one
+// that breaks it, or of 128 characters or more).
+var periodicIDRule = regexp.MustCompile(`\A[\w][\w\-\[\]<>\/.·:+]+\z`)

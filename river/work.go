@@ -30,8 +30,8 @@ type WorkOptions struct {
 	// HookWorkEnd, ...).
 	Hooks []rivertype.Hook
 	// ErrorHandler is River's Config.ErrorHandler, called after a job's
-	// error or panic (not a cancel or snooze), after the driver has logged
-	// a discard.
+	// error or panic (not a cancel or snooze), before the driver logs a
+	// discard (the log says whether the handler cancelled the job).
 	ErrorHandler rq.ErrorHandler
 	// JobStuckHandler is River's Config.JobStuckHandler, called when a job
 	// outlives its timeout and does not return.

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/fsnotify/fsnotify"
+	"github.com/opa-stack/opa-go/internal/preflight"
 	"github.com/opa-stack/opa-go/serve"
 )
 
@@ -167,7 +168,7 @@ func buildPlugin(build, src, out, plugin string) error {
 	isDir := statErr == nil
 	if isDir {
 		dest = filepath.Join(out, ".dev")
-	} else if meta, err := os.ReadFile(filepath.Join(dir, plugin+"-meta.json")); err == nil {
+	} else if meta, err := preflight.ReadFile(filepath.Join(dir, plugin+"-meta.json"), "a meta.json", maxMeta); err == nil {
 		if err := install(meta, out, plugin+"-meta.json"); err != nil {
 			return err
 		}
@@ -181,7 +182,7 @@ func buildPlugin(build, src, out, plugin string) error {
 	if !isDir {
 		return nil
 	}
-	meta, err := os.ReadFile(filepath.Join(dir, "meta.json"))
+	meta, err := preflight.ReadFile(filepath.Join(dir, "meta.json"), "a meta.json", maxMeta)
 	if err != nil {
 		return err
 	}
@@ -194,13 +195,21 @@ func buildPlugin(build, src, out, plugin string) error {
 	return os.Rename(filepath.Join(dest, plugin+".so"), filepath.Join(out, plugin, "plugin.so"))
 }
 
+// maxMeta is the most bytes of a meta.json dev copies, as the host reads
+// (a named pipe in its place is refused, not waited on).
+const maxMeta = 1 << 20
+
 // install writes b to dir/name through a hidden file and a rename.
 func install(b []byte, dir, name string) error {
 	tmp := filepath.Join(dir, "."+name+".tmp")
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
-		return err
+	err := os.WriteFile(tmp, b, 0o644)
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, name))
 	}
-	return os.Rename(tmp, filepath.Join(dir, name))
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 func round(d time.Duration) time.Duration { return d.Round(10 * time.Millisecond) }

@@ -114,13 +114,17 @@ func run(proc *serve.Process, addr, adminAddr, settingsDir, dataDir string, with
 		opa.GetManager().CountReload(serve.ReloadOK, nil)
 	}
 	fmt.Print(opa.GetManager().Report())
-	// River UI's background work stops before the queue closes.
+	// River UI's background work stops before the queue closes: every
+	// early return below stops it first (shutdown), as the end does.
 	uiCtx, stopUI := context.WithCancel(context.Background())
 	defer stopUI()
+	shutdown := func(err error) error {
+		stopUI()
+		return errors.Join(err, opa.Shutdown(context.Background()))
+	}
 	if ui != nil {
 		if err := ui.start(uiCtx, slog.Default()); err != nil {
-			stopUI()
-			return errors.Join(err, opa.Shutdown(context.Background()))
+			return shutdown(err)
 		}
 	}
 
@@ -129,16 +133,16 @@ func run(proc *serve.Process, addr, adminAddr, settingsDir, dataDir string, with
 	// Ready tells the old host to stop accepting and drain.
 	ln, err := proc.Listen("tcp", addr)
 	if err != nil {
-		return errors.Join(err, opa.Shutdown(context.Background()))
+		return shutdown(err)
 	}
 	var adminLn net.Listener
 	if adminAddr != "" {
 		if adminLn, err = proc.Listen("tcp", adminAddr); err != nil {
-			return errors.Join(err, opa.Shutdown(context.Background()))
+			return shutdown(err)
 		}
 	}
 	if err := proc.Ready(); err != nil {
-		return errors.Join(err, opa.Shutdown(context.Background()))
+		return shutdown(err)
 	}
 	adminBase := ""
 	if adminLn != nil {

@@ -42,7 +42,7 @@ func Load(settingsDir, dataDir string) (opa.Config, error) {
 		if p, ok := c.Opts["path"].(string); ok && p != "" && !filepath.IsAbs(p) {
 			c.Opts["path"] = filepath.Join(dataDir, p)
 		}
-		if u, ok := c.Opts["url"].(string); ok && c.Driver == "river" {
+		if u, ok := c.Opts["url"].(string); ok && strings.EqualFold(strings.TrimSpace(c.Driver), "river") { // driver names match in any case, as opa matches them
 			c.Opts["url"] = sqliteInDir(u, dataDir)
 		}
 	}

@@ -34,6 +34,7 @@ func TestLoadPutsFilesInDataDir(t *testing.T) {
     jobs: {DRIVER: river, OPTS: {url: jobs.db}}
     pg: {DRIVER: river, OPTS: {url: "postgres://u@db/app"}}
     other: {DRIVER: something, OPTS: {url: jobs.db}}
+    capital: {DRIVER: " River", OPTS: {url: capital.db}}
 `
 	if err := os.WriteFile(filepath.Join(settings, "opa.yaml"), []byte(yaml), 0o644); err != nil {
 		t.Fatal(err)
@@ -52,6 +53,8 @@ func TestLoadPutsFilesInDataDir(t *testing.T) {
 		"jobs":  filepath.Join(data, "jobs.db"),
 		"pg":    "postgres://u@db/app",
 		"other": "jobs.db", // not a river url: kept
+		// opa matches driver names in any case: so does Load
+		"capital": filepath.Join(data, "capital.db"),
 	} {
 		opts := cfg.OptionalComponents[name].Opts
 		got := opts["path"]
