@@ -66,7 +66,7 @@ func TestReadRefusesANamedPipe(t *testing.T) {
 	// its place at once, before it signals the process.
 	pidFile := filepath.Join(t.TempDir(), "host.pid")
 	child := startIgnoringHUP(t)
-	require.NoError(t, os.WriteFile(pidFile, []byte(strconv.Itoa(child.Process.Pid)), 0o644))
+	writePID(t, pidFile, child)
 	require.NoError(t, syscall.Mkfifo(pidfile.OutcomeFile(pidFile), 0o644))
 	err = testenv.Returns(t, "Ask with a named pipe as the outcome file", func() error {
 		_, err := pidfile.Ask(pidFile)
@@ -75,6 +75,12 @@ func TestReadRefusesANamedPipe(t *testing.T) {
 	assert.EqualError(t, err, pidfile.OutcomeFile(pidFile)+" is a named pipe (FIFO), not a regular file: a reload outcome must be a regular file")
 	_, err = pidfile.Check(pidFile)
 	assert.ErrorContains(t, err, "is a named pipe (FIFO)", "Check reads the outcome file too")
+}
+
+// writePID writes the PID of cmd's process to pidFile, as a host does.
+func writePID(t *testing.T, pidFile string, cmd *exec.Cmd) {
+	t.Helper()
+	require.NoError(t, os.WriteFile(pidFile, []byte(strconv.Itoa(cmd.Process.Pid)+"\n"), 0o644))
 }
 
 // startIgnoringHUP starts a process that ignores SIGHUP, as a host that
@@ -136,7 +142,7 @@ func TestAskAndDone(t *testing.T) {
 func TestDoneWhenTheProcessExited(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "host.pid")
 	child := startIgnoringHUP(t)
-	require.NoError(t, os.WriteFile(pidFile, []byte(strconv.Itoa(child.Process.Pid)), 0o644))
+	writePID(t, pidFile, child)
 	r, err := pidfile.Ask(pidFile)
 	require.NoError(t, err)
 	require.NoError(t, child.Process.Kill())
@@ -150,7 +156,7 @@ func TestAskAProcessThatIsGone(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "host.pid")
 	gone := exec.Command("true")
 	require.NoError(t, gone.Run())
-	require.NoError(t, os.WriteFile(pidFile, []byte(strconv.Itoa(gone.Process.Pid)), 0o644))
+	writePID(t, pidFile, gone)
 	_, err := pidfile.Ask(pidFile)
 	require.Error(t, err)
 	assert.True(t, errors.Is(err, syscall.ESRCH), "%v", err)
@@ -163,12 +169,12 @@ func TestAskAProcessThatIsGone(t *testing.T) {
 func TestDoneReadsThePIDFileWhenTheOutcomeIsMissing(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "host.pid")
 	old := startIgnoringHUP(t)
-	require.NoError(t, os.WriteFile(pidFile, []byte(strconv.Itoa(old.Process.Pid)), 0o644))
+	writePID(t, pidFile, old)
 	r, err := pidfile.Ask(pidFile)
 	require.NoError(t, err)
 
 	successor := startIgnoringHUP(t)
-	require.NoError(t, os.WriteFile(pidFile, []byte(strconv.Itoa(successor.Process.Pid)), 0o644))
+	writePID(t, pidFile, successor)
 	require.NoError(t, old.Process.Kill())
 	_ = old.Wait()
 	o, done, err := r.Done()
