@@ -287,16 +287,10 @@ func guardLate(parent context.Context, timeout time.Duration, limit, step string
 // succeeded, after a Validate always (the component was connected). Close
 // never runs while that call still does.
 func (m *Manager) closeLate(c *component, late <-chan error, step string) {
-	err := <-late
-	cl, ok := c.comp.(Closer)
-	if !ok || step == "connect" && err != nil {
+	if err := <-late; step == "connect" && err != nil {
 		return
 	}
-	if err := guard(context.Background(), m.cfg.componentTimeout(), "close", cl.Close); err != nil {
-		m.log.Error("opa: component close failed", "component", c.name, "error", m.red.wrap(fmt.Errorf("opa: %s: %w", c.label(), m.red.wrap(err))))
-		return
-	}
-	m.log.Info("opa: component closed after its "+step+" returned, late", "component", c.name)
+	_ = m.closeComponents(context.Background(), []*component{c}) // logs the outcome
 }
 
 // Component returns the named component (case-insensitive). An unknown name

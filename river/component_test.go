@@ -14,8 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/opa-stack/opa-go"
 	"github.com/opa-stack/opa-go/river"
 	"github.com/stretchr/testify/assert"
@@ -265,19 +263,7 @@ func TestMigrateNo(t *testing.T) {
 func TestMigrateClash(t *testing.T) {
 	forEachDatabase(t, func(t *testing.T, dbURL string) {
 		ctx := context.Background()
-		if strings.HasPrefix(dbURL, "postgres") {
-			conn, err := pgx.Connect(ctx, dbURL)
-			require.NoError(t, err)
-			_, err = conn.Exec(ctx, "CREATE TABLE river_job (unrelated INTEGER)")
-			require.NoError(t, err)
-			require.NoError(t, conn.Close(ctx))
-		} else {
-			db, err := sql.Open("sqlite", dbURL)
-			require.NoError(t, err)
-			_, err = db.Exec("CREATE TABLE river_job (unrelated INTEGER)")
-			require.NoError(t, err)
-			require.NoError(t, db.Close())
-		}
+		execSQL(t, dbURL, "CREATE TABLE river_job (unrelated INTEGER)")
 		m, err := newHost(dbURL, nil)
 		require.NoError(t, err)
 		err = m.StartupSimple(ctx)

@@ -61,28 +61,28 @@ func TestListCancelRetryCounts(t *testing.T) {
 		// The table of working processes gone after Connect: the orphans
 		// cannot be told, and the counts stand without them (they were
 		// lost with them: the report and the metrics showed no queue).
-		dropTable(t, dbURL, "opa_river_worker")
+		execSQL(t, dbURL, "DROP TABLE opa_river_worker")
 		counts, err = jobs.Counts(ctx)
 		require.NoError(t, err)
 		assert.Equal(t, &river.JobCounts{Queues: map[string]map[string]int{"default": {"available": 2}, "mail": {"available": 1}}}, counts)
 	})
 }
 
-// dropTable drops table from the database of dbURL.
-func dropTable(t *testing.T, dbURL, table string) {
+// execSQL runs query on the database of dbURL (SQLite or Postgres).
+func execSQL(t *testing.T, dbURL, query string) {
 	t.Helper()
 	ctx := context.Background()
 	if strings.HasPrefix(dbURL, "postgres") {
 		conn, err := pgx.Connect(ctx, dbURL)
 		require.NoError(t, err)
-		_, err = conn.Exec(ctx, "DROP TABLE "+table)
+		_, err = conn.Exec(ctx, query)
 		require.NoError(t, err)
 		require.NoError(t, conn.Close(ctx))
 		return
 	}
 	db, err := sql.Open("sqlite", dbURL)
 	require.NoError(t, err)
-	_, err = db.Exec("DROP TABLE " + table)
+	_, err = db.Exec(query)
 	require.NoError(t, err)
 	require.NoError(t, db.Close())
 }

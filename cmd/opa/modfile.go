@@ -267,7 +267,7 @@ const maxModFileSize = 64 << 20
 // copyIfExists copies src (the plugin's go.mod or go.sum) to dst; a
 // missing src is no error, a named pipe is refused, never waited on.
 func copyIfExists(src, dst string) error {
-	b, err := preflight.ReadFile(src, "a "+filepath.Base(src), maxModFileSize)
+	b, err := preflight.ReadNamed(src, "a "+filepath.Base(src), maxModFileSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}

@@ -168,7 +168,7 @@ func buildPlugin(build, src, out, plugin string) error {
 	isDir := statErr == nil
 	if isDir {
 		dest = filepath.Join(out, ".dev")
-	} else if meta, err := preflight.ReadFile(filepath.Join(dir, plugin+"-meta.json"), "a meta.json", maxMeta); err == nil {
+	} else if meta, err := preflight.ReadNamed(filepath.Join(dir, plugin+"-meta.json"), "a meta.json", maxMeta); err == nil {
 		if err := install(meta, out, plugin+"-meta.json"); err != nil {
 			return err
 		}
@@ -182,7 +182,7 @@ func buildPlugin(build, src, out, plugin string) error {
 	if !isDir {
 		return nil
 	}
-	meta, err := preflight.ReadFile(filepath.Join(dir, "meta.json"), "a meta.json", maxMeta)
+	meta, err := preflight.ReadNamed(filepath.Join(dir, "meta.json"), "a meta.json", maxMeta)
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ const (
 
 // Read returns the PID that pidFile holds.
 func Read(pidFile string) (int, error) {
-	b, err := read(pidFile, "a PID file", maxPIDSize)
+	b, err := preflight.ReadNamed(pidFile, "a PID file", maxPIDSize)
 	if err != nil {
 		return 0, err
 	}
@@ -42,22 +42,6 @@ func Read(pidFile string) (int, error) {
 		return 0, fmt.Errorf("%s holds %q, not a PID", pidFile, b)
 	}
 	return pid, nil
-}
-
-// read reads file whole with preflight.ReadFile, and names the file in
-// each error (an error of open or stat names it already).
-func read(file, what string, limit int64) ([]byte, error) {
-	b, err := preflight.ReadFile(file, what, limit)
-	if err == nil {
-		return b, nil
-	}
-	if _, ok := errors.AsType[*preflight.NotRegularError](err); ok {
-		return nil, err
-	}
-	if _, ok := errors.AsType[*fs.PathError](err); ok {
-		return nil, err
-	}
-	return nil, fmt.Errorf("%s: %w", file, err)
 }
 
 // Outcome is what a process writes to PIDFILE.reload after each reload it
@@ -110,11 +94,10 @@ type Reload struct {
 // syscall's error (syscall.ESRCH: no such process). An outcome file that
 // is there but cannot be read is an error before any signal.
 func Ask(pidFile string) (*Reload, error) {
-	pid, err := Check(pidFile)
+	pid, before, err := check(pidFile)
 	if err != nil {
 		return nil, err
 	}
-	before, _ := readOutcome(pidFile) // Check read it
 	if err := syscall.Kill(pid, syscall.SIGHUP); err != nil {
 		return nil, fmt.Errorf("cannot signal process %d, which %s names: %w", pid, pidFile, err)
 	}
@@ -124,19 +107,26 @@ func Ask(pidFile string) (*Reload, error) {
 // Check reads pidFile and the outcome file beside it as Ask does, without
 // sending a signal: a command checks them before it changes anything.
 func Check(pidFile string) (int, error) {
+	pid, _, err := check(pidFile)
+	return pid, err
+}
+
+// check is Check that also returns the outcome file as it is (nil: none).
+func check(pidFile string) (int, []byte, error) {
 	pid, err := Read(pidFile)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
-	if _, err := readOutcome(pidFile); err != nil {
-		return 0, err
+	before, err := readOutcome(pidFile)
+	if err != nil {
+		return 0, nil, err
 	}
-	return pid, nil
+	return pid, before, nil
 }
 
 // readOutcome reads PIDFILE.reload: nil and no error when there is none.
 func readOutcome(pidFile string) ([]byte, error) {
-	b, err := read(OutcomeFile(pidFile), "a reload outcome", maxOutcomeSize)
+	b, err := preflight.ReadNamed(OutcomeFile(pidFile), "a reload outcome", maxOutcomeSize)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, nil
 	}

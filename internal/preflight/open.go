@@ -107,6 +107,23 @@ func ReadFile(file, what string, limit int64) ([]byte, error) {
 	return ReadOpen(f, fi, what, limit)
 }
 
+// ReadNamed is ReadFile for a caller that does not name the file itself:
+// each of its errors names it (those of open and stat, and a refused
+// non-regular file, do already).
+func ReadNamed(file, what string, limit int64) ([]byte, error) {
+	b, err := ReadFile(file, what, limit)
+	if err == nil {
+		return b, nil
+	}
+	if _, ok := errNotRegular(err); ok {
+		return nil, err
+	}
+	if _, ok := errors.AsType[*fs.PathError](err); ok {
+		return nil, err
+	}
+	return nil, fmt.Errorf("%s: %w", file, err)
+}
+
 // ReadOpen reads f, open with FileInfo fi, to its end, as os.ReadFile
 // does. A file of more than limit bytes is refused with its size, unread,
 // and one that grows past limit while it is read is refused too: a wrong

@@ -76,3 +76,23 @@ func TestReadFileRefusesWhatIsNotAFile(t *testing.T) {
 	_, err = ReadFile(filepath.Join(dir, "nope"), "a meta.json", 1<<20)
 	assert.ErrorIs(t, err, fs.ErrNotExist)
 }
+
+// TestReadNamed: every error of ReadNamed names the file, once.
+func TestReadNamed(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "go.sum")
+	require.NoError(t, os.WriteFile(big, []byte("12345"), 0o644))
+	_, err := ReadNamed(big, "a go.sum", 4)
+	assert.EqualError(t, err, big+": it is 5 bytes, more than the 4 a go.sum may have: is it the right file?")
+
+	_, err = ReadNamed(dir, "a go.sum", 4)
+	assert.EqualError(t, err, dir+" is a directory, not a regular file: a go.sum must be a regular file")
+	missing := filepath.Join(dir, "missing")
+	_, err = ReadNamed(missing, "a go.sum", 4)
+	assert.ErrorIs(t, err, fs.ErrNotExist)
+	assert.Equal(t, 1, strings.Count(err.Error(), missing), err.Error())
+
+	b, err := ReadNamed(big, "a go.sum", 5)
+	require.NoError(t, err)
+	assert.Equal(t, "12345", string(b))
+}
